@@ -1,0 +1,51 @@
+// Per-layer timing of netc's wasm code: each step of the kernel program emitted alone as its
+// own module (same kernels, shapes and memory layout; zero weights and activations) and timed.
+import { readFileSync } from 'node:fs';
+
+/** The median of the step's own time over a few calls, per step, in program order. */
+export async function timeLayers(config) {
+  const { compileSource } = await import('../dist/src/frontend/index.js');
+  const { runPasses } = await import('../dist/src/passes/pipeline.js');
+  const { lowerGraph } = await import('../dist/src/lower/index.js');
+  const { emitWasm } = await import('../dist/codegen/wasm/emit.js');
+  const graph = compileSource(readFileSync(config.source, 'utf8')).graphs[0];
+  const program = lowerGraph(runPasses(graph), { simd: true });
+  const macsByName = new Map();
+  for (const n of graph.nodes)
+    macsByName.set(
+      n.name,
+      n.layer.macs(
+        n,
+        n.inputs.map((i) => graph.nodes[i].shape),
+      ),
+    );
+  const rows = [];
+  for (const step of program.steps) {
+    const kernels = program.kernels.filter((k) => k.name === step.kernel).slice(0, 1);
+    const bytes = emitWasm({ ...program, kernels, steps: [step] });
+    const { instance } = await WebAssembly.instantiate(bytes, {});
+    const run = instance.exports.run;
+    const t0 = performance.now();
+    run();
+    const once = performance.now() - t0;
+    const reps = Math.max(
+      3,
+      Math.min(50, Math.ceil((config.quick ? 20 : 200) / Math.max(once, 0.01))),
+    );
+    const times = [];
+    for (let i = 0; i < reps; i++) {
+      const s = performance.now();
+      run();
+      times.push(performance.now() - s);
+    }
+    times.sort((a, b) => a - b);
+    rows.push({
+      layer: step.layer,
+      kernel: step.kernel,
+      ms: times[Math.floor(times.length / 2)],
+      macs: macsByName.get(step.layer) ?? null,
+      wasmBytes: bytes.length,
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,185 @@
+// Runtime support inlined into every generated module: argument checks, the batch loop, and
+// loading weights (unfolded safetensors -> folded, packed memory). No imports, Node and browsers.
+
+/** What a generated module knows about its network. */
+export interface NetSpec {
+  readonly name: string;
+  readonly batch: number | null;
+  readonly inputs: readonly IoSpec[];
+  readonly outputs: readonly IoSpec[];
+}
+
+export interface IoSpec {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly shape: readonly number[];
+}
+
+type Tensors = Record<string, Float32Array<ArrayBufferLike>>;
+
+const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Sets an own, enumerable property, even for names like `__proto__`. */
+function put<T>(o: Record<string, T>, k: string, v: T): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/** A frozen record of shapes for the `inputs` and `outputs` exports. */
+export function shapeRecord(list: readonly IoSpec[]): Record<string, readonly number[]> {
+  const r: Record<string, readonly number[]> = {};
+  for (const io of list) put(r, io.name, Object.freeze([...io.shape]));
+  return Object.freeze(r);
+}
+
+const showShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+/** Checks the feeds and returns the batch size (RangeError and TypeError as the contract says). */
+function batchOf(spec: NetSpec, feeds: unknown): number {
+  if (typeof feeds !== 'object' || feeds === null)
+    throw new TypeError(
+      `run() takes an object of inputs: { ${spec.inputs.map((i) => i.name).join(', ')} }`,
+    );
+  for (const k of Object.keys(feeds))
+    if (!spec.inputs.some((i) => i.name === k))
+      throw new TypeError(
+        `network ${spec.name} has no input ${JSON.stringify(k)}; its inputs are ${spec.inputs.map((i) => JSON.stringify(i.name)).join(', ')}`,
+      );
+  let batch = -1;
+  let first = '';
+  for (const io of spec.inputs) {
+    const what = `input ${JSON.stringify(io.name)} (per example ${showShape(io.shape)}, ${io.size} values)`;
+    if (!own(feeds, io.name)) throw new RangeError(`missing ${what}`);
+    const x = (feeds as Tensors)[io.name];
+    if (!(x instanceof Float32Array))
+      throw new TypeError(`${what} must be a Float32Array, got ${x === null ? 'null' : typeof x}`);
+    if (x.length === 0 || x.length % io.size !== 0)
+      throw new RangeError(
+        `${what} needs a positive multiple of ${io.size} values, got ${x.length}`,
+      );
+    const b = x.length / io.size;
+    if (spec.batch !== null && b !== spec.batch)
+      throw new RangeError(
+        `${what}: network ${spec.name} has a fixed batch of ${spec.batch}, so it takes ${spec.batch * io.size} values, got ${x.length} (batch ${b})`,
+      );
+    if (batch >= 0 && b !== batch)
+      throw new RangeError(
+        `${what} holds ${b} examples but input ${JSON.stringify(first)} holds ${batch}; all inputs need the same batch`,
+      );
+    batch = b;
+    first = io.name;
+  }
+  return batch;
+}
+
+/** The result arrays: caller-owned ones from `into` (checked), fresh ones otherwise. */
+function resultsFor(spec: NetSpec, batch: number, into: unknown): Tensors {
+  const out: Tensors = {};
+  if (into !== undefined && (typeof into !== 'object' || into === null))
+    throw new TypeError('run(feeds, into): into must be an object of Float32Arrays');
+  for (const io of spec.outputs) {
+    const n = batch * io.size;
+    const given =
+      into !== undefined && own(into as object, io.name) ? (into as Tensors)[io.name] : undefined;
+    if (given === undefined) {
+      put<Float32Array<ArrayBufferLike>>(out, io.name, new Float32Array(n));
+      continue;
+    }
+    if (!(given instanceof Float32Array))
+      throw new TypeError(`into ${JSON.stringify(io.name)} must be a Float32Array`);
+    if (given.length !== n)
+      throw new RangeError(
+        `into ${JSON.stringify(io.name)} needs ${n} values (batch ${batch} x ${showShape(io.shape)}), got ${given.length}`,
+      );
+    put(out, io.name, given);
+  }
+  return out;
+}
+
+/** Runs a network example by example over one memory `M`; `compute` runs the kernels. */
+export function makeRun(spec: NetSpec, memory: () => Float32Array, compute: () => void) {
+  return (feeds: unknown, into?: unknown): Tensors => {
+    const batch = batchOf(spec, feeds);
+    const out = resultsFor(spec, batch, into);
+    const M = memory();
+    for (let b = 0; b < batch; b++) {
+      for (const io of spec.inputs)
+        M.set((feeds as Tensors)[io.name]!.subarray(b * io.size, (b + 1) * io.size), io.offset);
+      compute();
+      for (const io of spec.outputs)
+        out[io.name]!.set(M.subarray(io.offset, io.offset + io.size), b * io.size);
+    }
+    return out;
+  };
+}
+
+/** Base64 to bytes, fast for large strings (weights built into TypeScript modules). */
+export function fromBase64(s: string): Uint8Array {
+  const table = new Uint8Array(128);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
+  let n = s.length;
+  while (n > 0 && s[n - 1] === '=') n--;
+  const out = new Uint8Array((n * 3) >> 2);
+  let o = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v =
+      (table[s.charCodeAt(i)]! << 18) |
+      (table[s.charCodeAt(i + 1)]! << 12) |
+      (table[s.charCodeAt(i + 2)]! << 6) |
+      table[s.charCodeAt(i + 3)]!;
+    out[o++] = v >> 16;
+    out[o++] = (v >> 8) & 255;
+    out[o++] = v & 255;
+  }
+  if (n - i >= 2) {
+    const v =
+      (table[s.charCodeAt(i)]! << 18) |
+      (table[s.charCodeAt(i + 1)]! << 12) |
+      (n - i === 3 ? table[s.charCodeAt(i + 2)]! << 6 : 0);
+    out[o++] = v >> 16;
+    if (n - i === 3) out[o++] = (v >> 8) & 255;
+  }
+  return out;
+}
+
+/** Little-endian f32 bytes as a Float32Array (copies; any alignment). */
+export function floatsOf(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length >> 2);
+  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
+  return out;
+}
+
+/** The bytes of a `load({ weights })` option. */
+export function bytesOf(w: unknown): Uint8Array {
+  if (w instanceof Uint8Array) return w;
+  if (w instanceof ArrayBuffer) return new Uint8Array(w);
+  throw new TypeError(
+    'load({ weights }) takes an ArrayBuffer or a Uint8Array (a safetensors file)',
+  );
+}
+
+/** Permutes a row-major tensor of `shape`: output axis i is input axis perm[i] (weight packing). */
+export function permute(
+  x: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+): Float32Array {
+  const rank = shape.length;
+  const strides: number[] = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * shape[i + 1]!;
+  const outShape = perm.map((p) => shape[p]!);
+  const out = new Float32Array(x.length);
+  const idx: number[] = new Array(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += idx[i]! * strides[perm[i]!]!;
+    out[o] = x[src]!;
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++idx[i]! < outShape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}

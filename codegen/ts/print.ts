@@ -1,0 +1,260 @@
+// Prints a kernel as a TypeScript function over the module's Float32Array `M` (and its `erf`).
+//
+// The kernel is unrolled and scalarized first, so the output has only number locals. Integer
+// index arithmetic that is affine (sums of locals times constants) prints in one canonical
+// form, `x0 + oy * 24 + ox * 3 + 5`; f32 arithmetic keeps the kernel's association order.
+// The only type annotations are the parameters' `: number` and the `: void` result (the driver
+// strips them for the JavaScript flavor). Locals never reassigned are `const`. Arithmetic runs
+// in float64 and rounds to f32 when stored.
+import { scalarize } from '../../src/kir/scalarize.js';
+import {
+  unroll,
+  type CmpFn,
+  type Expr,
+  type Kernel,
+  type MathFn,
+  type Stmt,
+} from '../../src/kir/kir.js';
+import { CodeWriter } from './writer.js';
+
+/** `function NAME(y: number, ...): void { ... }`, headed by the kernel's doc comment. */
+export function printKernelTS(kernel: Kernel): string {
+  const body = scalarize(unroll(kernel.body));
+  const w = new CodeWriter();
+  for (const line of kernel.doc) w.line(comment(line));
+  const params = kernel.params.map((p) => `${p}: number`).join(', ');
+  const mutable = assigned(body);
+  w.block(`function ${kernel.name}(${params}): void {`, () => printStmts(w, body, mutable));
+  return w.toString();
+}
+
+const comment = (text: string): string => `// ${text.replace(/[\r\n]+/g, ' ')}`.trimEnd();
+
+/** Locals that some `set` reassigns (the others print as `const`). */
+function assigned(stmts: readonly Stmt[], out = new Set<string>()): Set<string> {
+  for (const s of stmts) {
+    if (s.op === 'set') out.add(s.name);
+    else if (s.op === 'for') assigned(s.body, out);
+    else if (s.op === 'if') {
+      assigned(s.then, out);
+      if (s.else) assigned(s.else, out);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------- statements
+
+function printStmts(w: CodeWriter, stmts: readonly Stmt[], mutable: ReadonlySet<string>): void {
+  for (const s of stmts) printStmt(w, s, mutable);
+}
+
+const COMPOUND: Readonly<Record<string, string>> = { add: '+=', sub: '-=', mul: '*=', div: '/=' };
+
+function printStmt(w: CodeWriter, s: Stmt, mutable: ReadonlySet<string>): void {
+  switch (s.op) {
+    case 'let':
+      w.line(`${mutable.has(s.name) ? 'let' : 'const'} ${s.name} = ${value(s.value)};`);
+      return;
+    case 'set': {
+      const v = s.value;
+      const op = v.op === 'bin' && v.type === 'f32' ? COMPOUND[v.fn] : undefined;
+      if (op && v.op === 'bin' && v.a.op === 'get' && v.a.name === s.name)
+        w.line(`${s.name} ${op} ${value(v.b)};`);
+      else w.line(`${s.name} = ${value(v)};`);
+      return;
+    }
+    case 'store':
+      if (s.type !== 'f32') throw new Error('printKernelTS: v128 store after scalarize');
+      w.line(`M[${value(s.addr)}] = ${value(s.value)};`);
+      return;
+    case 'for': {
+      const inc = s.step === 1 ? `${s.v}++` : `${s.v} += ${s.step}`;
+      w.block(`for (let ${s.v} = ${s.from}; ${s.v} < ${s.to}; ${inc}) {`, () =>
+        printStmts(w, s.body, mutable),
+      );
+      return;
+    }
+    case 'if':
+      w.line(`if (${cond(s.cond)[0]}) {`).indent(() => printStmts(w, s.then, mutable));
+      if (s.else) {
+        const otherwise = s.else;
+        w.line('} else {').indent(() => printStmts(w, otherwise, mutable));
+      }
+      w.line('}');
+      return;
+    case 'comment':
+      w.line(comment(s.text));
+      return;
+  }
+}
+
+// --------------------------------------------------------------------------------- expressions
+
+/** A printed expression and its JavaScript precedence (higher binds tighter). */
+type Printed = readonly [string, number];
+
+const ATOM = 20;
+const UNARY = 14;
+const MUL = 12;
+const ADD = 11;
+const REL = 9;
+const EQ = 8;
+const AND = 4;
+const COND = 2;
+
+const value = (e: Expr): string => expr(e)[0];
+
+/** `e` printed to sit where an operand of precedence `min` or tighter is needed. */
+function at(p: Printed, min: number): string {
+  return p[1] >= min ? p[0] : `(${p[0]})`;
+}
+
+const MATH: Readonly<Record<MathFn, string>> = {
+  exp: 'Math.exp',
+  expm1: 'Math.expm1',
+  tanh: 'Math.tanh',
+  erf: 'erf',
+};
+const CMP: Readonly<Record<CmpFn, readonly [string, number]>> = {
+  lt: ['<', REL],
+  le: ['<=', REL],
+  gt: ['>', REL],
+  ge: ['>=', REL],
+  eq: ['===', EQ],
+  ne: ['!==', EQ],
+};
+
+function expr(e: Expr): Printed {
+  switch (e.op) {
+    case 'const':
+      return number(e.type === 'f32' ? f32Literal(e.value) : String(e.value));
+    case 'get':
+      return [e.name, ATOM];
+    case 'load':
+      return [`M[${value(e.addr)}]`, ATOM];
+    case 'bin': {
+      if (e.type === 'i32') {
+        const lin = affine(e);
+        if (lin) return printAffine(lin);
+        if (e.fn === 'div') return [`Math.trunc(${value(e.a)} / ${value(e.b)})`, ATOM];
+      }
+      if (e.fn === 'min' || e.fn === 'max')
+        return [`Math.${e.fn}(${value(e.a)}, ${value(e.b)})`, ATOM];
+      const [op, p] =
+        e.fn === 'add'
+          ? ['+', ADD]
+          : e.fn === 'sub'
+            ? ['-', ADD]
+            : e.fn === 'mul'
+              ? ['*', MUL]
+              : ['/', MUL];
+      return [`${at(expr(e.a), p)} ${op} ${at(expr(e.b), p + 1)}`, p];
+    }
+    case 'neg': {
+      const a = at(expr(e.a), UNARY);
+      return [a.startsWith('-') ? `-(${a})` : `-${a}`, UNARY];
+    }
+    case 'sqrt':
+    case 'abs':
+      return [`Math.${e.op}(${value(e.a)})`, ATOM];
+    case 'math':
+      return [`${MATH[e.fn]}(${value(e.a)})`, ATOM];
+    case 'cmp':
+    case 'and':
+      return [`${at(cond(e), COND + 1)} ? 1 : 0`, COND];
+    case 'select':
+      return [
+        `${at(cond(e.cond), COND + 1)} ? ${at(expr(e.a), COND + 1)} : ${at(expr(e.b), COND)}`,
+        COND,
+      ];
+    case 'splat':
+    case 'lane':
+      throw new Error(`printKernelTS: ${e.op} after scalarize`);
+  }
+}
+
+/** An i32 expression as a JavaScript boolean. */
+function cond(e: Expr): Printed {
+  switch (e.op) {
+    case 'cmp': {
+      const [op, p] = CMP[e.fn];
+      return [`${at(expr(e.a), p + 1)} ${op} ${at(expr(e.b), p + 1)}`, p];
+    }
+    case 'and':
+      return [`${at(cond(e.a), AND)} && ${at(cond(e.b), AND + 1)}`, AND];
+    case 'const':
+      return [e.value ? 'true' : 'false', ATOM];
+    default:
+      return [`${at(expr(e), EQ + 1)} !== 0`, EQ];
+  }
+}
+
+const number = (text: string): Printed => [text, text.startsWith('-') ? UNARY : ATOM];
+
+/** The shortest decimal that reads back as the same f32 (`0.3`, not `0.30000001192092896`). */
+export function f32Literal(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
+  if (Object.is(v, -0)) return '-0';
+  for (let p = 1; p <= 17; p++) {
+    const n = Number(v.toPrecision(p));
+    if (Math.fround(n) === v) return String(n);
+  }
+  return String(v);
+}
+
+// --------------------------------------------------------------------- affine integer indices
+
+interface Affine {
+  /** Coefficient per local, in order of first appearance. */
+  readonly terms: Map<string, number>;
+  readonly c: number;
+}
+
+/** `e` as a sum of locals times constants plus a constant, or null when it is not one. */
+function affine(e: Expr): Affine | null {
+  switch (e.op) {
+    case 'const':
+      return { terms: new Map(), c: e.value };
+    case 'get':
+      return { terms: new Map([[e.name, 1]]), c: 0 };
+    case 'bin': {
+      if (e.type !== 'i32') return null;
+      if (e.fn === 'add' || e.fn === 'sub') {
+        const a = affine(e.a);
+        const b = affine(e.b);
+        if (!a || !b) return null;
+        const sign = e.fn === 'add' ? 1 : -1;
+        const terms = new Map(a.terms);
+        for (const [v, k] of b.terms) terms.set(v, (terms.get(v) ?? 0) + sign * k);
+        return { terms, c: a.c + sign * b.c };
+      }
+      if (e.fn === 'mul') {
+        const a = affine(e.a);
+        const b = affine(e.b);
+        if (!a || !b) return null;
+        const [lin, k] = a.terms.size === 0 ? [b, a.c] : b.terms.size === 0 ? [a, b.c] : [null, 0];
+        if (!lin) return null;
+        return { terms: new Map([...lin.terms].map(([v, x]) => [v, x * k])), c: lin.c * k };
+      }
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+function printAffine({ terms, c }: Affine): Printed {
+  const parts: string[] = [];
+  for (const [v, k] of terms) {
+    if (k === 0) continue;
+    const mag = Math.abs(k) === 1 ? v : `${v} * ${Math.abs(k)}`;
+    parts.push(parts.length === 0 ? (k < 0 ? `-${mag}` : mag) : `${k < 0 ? '-' : '+'} ${mag}`);
+  }
+  if (parts.length === 0) return number(String(c));
+  if (c !== 0) parts.push(`${c < 0 ? '-' : '+'} ${Math.abs(c)}`);
+  if (parts.length > 1) return [parts.join(' '), ADD];
+  const only = parts[0]!;
+  return [only, only.startsWith('-') ? UNARY : only.includes('*') ? MUL : ATOM];
+}

@@ -1,0 +1,548 @@
+// The WebAssembly backend: a kernel program becomes one standalone wasm module (SIMD128).
+//
+// The module defines and exports its memory ("memory"), holds the weights as a data segment at
+// byte 0 when given, and exports "run" (every step in order) and "abi" (returns ABI_VERSION).
+// One function per distinct kernel, with its i32 base offsets as parameters.
+//
+// Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
+// Terms over parameters and loop counters are hoisted: their byte sum is computed once per
+// iteration of the innermost loop they depend on (at function entry for parameters alone), in
+// a local shared by every address with the same terms. The constant goes into the load/store
+// `offset` immediate whenever interval bounds on the terms prove the pointer is never negative
+// (the wasm effective address does not wrap); otherwise into the pointer.
+import { InternalError } from '../../src/diag/diagnostics.js';
+import { unroll } from '../../src/kir/kir.js';
+import type { Expr, Kernel, MathFn, Stmt, Type } from '../../src/kir/kir.js';
+import type { KernelProgram } from '../../src/lower/program.js';
+import { MATH_FUNCTIONS, addMathFunctions } from './math.js';
+import { WasmModule } from './module.js';
+import type { BinaryOp, ValType, WasmExpr } from './module.js';
+
+/** Version of the module's exports contract, returned by the exported "abi" function. */
+export const ABI_VERSION = 1;
+
+export interface EmitWasmOptions {
+  /** The weights, [0, weightFloats): written by a data segment at byte 0. */
+  readonly weights?: Float32Array;
+  /** Run Binaryen's optimizer (default true; false is for debugging the emitter). */
+  readonly optimize?: boolean;
+}
+
+const PAGE_BYTES = 65536;
+
+/** Emits the program as a wasm binary. Deterministic: the same program gives the same bytes. */
+export function emitWasm(program: KernelProgram, opts: EmitWasmOptions = {}): Uint8Array {
+  const w = new WasmModule();
+  try {
+    build(w, program, opts);
+  } catch (e) {
+    w.dispose();
+    throw e;
+  }
+  return w.finish({ optimize: opts.optimize ?? true });
+}
+
+/** The module as WebAssembly text (unoptimized unless `optimize`), for debugging and tests. */
+export function emitWasmText(program: KernelProgram, opts: EmitWasmOptions = {}): string {
+  const w = new WasmModule();
+  try {
+    build(w, program, opts);
+    return w.finishText({ optimize: opts.optimize ?? false });
+  } catch (e) {
+    w.dispose();
+    throw e;
+  }
+}
+
+function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): void {
+  // NOTE: the memory comes first: Binaryen binds loads and stores to it as they are built.
+  const segments = [];
+  if (opts.weights) {
+    if (opts.weights.length !== program.weightFloats)
+      throw new InternalError(
+        `${opts.weights.length} weights given, the program has ${program.weightFloats}`,
+      );
+    segments.push({ offset: 0, data: littleEndian(opts.weights) });
+  }
+  const pages = Math.max(1, Math.ceil((program.memoryFloats * 4) / PAGE_BYTES));
+  w.setMemory(pages, 'memory', segments);
+  const names = new Map<string, string>();
+  const arity = new Map<string, number>();
+  const math = new Set<MathFn>();
+  for (const k of program.kernels) {
+    if (names.has(k.name)) continue;
+    const fn = `k$${k.name}`;
+    names.set(k.name, fn);
+    arity.set(k.name, k.params.length);
+    new KernelEmitter(w, k, math).emit(fn);
+  }
+  addMathFunctions(w, math);
+
+  const calls = program.steps.map((s) => {
+    const fn = names.get(s.kernel);
+    if (fn === undefined) throw new InternalError(`step calls unknown kernel '${s.kernel}'`);
+    if (arity.get(s.kernel) !== s.args.length)
+      throw new InternalError(`step of '${s.layer}' passes ${s.args.length} args to '${s.kernel}'`);
+    return w.call(
+      fn,
+      s.args.map((a) => w.i32(a)),
+      'none',
+    );
+  });
+  w.addFunction('run', [], 'none', [], w.block(null, calls));
+  w.exportFunction('run', 'run');
+  w.addFunction('abi', [], 'i32', [], w.i32(ABI_VERSION));
+  w.exportFunction('abi', 'abi');
+}
+
+function littleEndian(a: Float32Array): Uint8Array {
+  const out = new Uint8Array(a.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) view.setFloat32(i * 4, a[i]!, true);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ kernels
+
+/** A closed interval of integers (bounds may be infinite). */
+type Interval = readonly [number, number];
+const ANY: Interval = [-Infinity, Infinity];
+
+/** coef * atom, where atom is a parameter, a loop counter or (inline) anything else. */
+interface Term {
+  readonly key: string;
+  readonly atom: Expr;
+  coef: number;
+  /** Loop depth it varies at (0: parameters), or null: computed where used. */
+  readonly depth: number | null;
+}
+
+interface Linear {
+  readonly terms: Map<string, Term>;
+  c: number;
+}
+
+/** A loop being emitted (depth 0 is the function body). */
+interface Frame {
+  /** Local sets run at the start of each iteration (function entry for depth 0). */
+  readonly prelude: WasmExpr[];
+  /** Hoisted address prefixes computed in the prelude, by key. */
+  readonly prefixes: Map<string, number>;
+}
+
+interface Local {
+  readonly index: number;
+  readonly type: ValType;
+}
+
+const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+class KernelEmitter {
+  private readonly locals = new Map<string, Local>();
+  private readonly vars: ValType[] = [];
+  private readonly params: ReadonlySet<string>;
+  /** Locals assigned by `set` (no interval, never expanded). */
+  private readonly mutable = new Set<string>();
+  /** Active loop counters: depth and range. */
+  private readonly loops = new Map<string, { depth: number; range: Interval }>();
+  /** Immutable i32 lets: their value's interval, and its linear form when that is affine in
+   * parameters and loop counters only (then addresses expand it, so it hoists). */
+  private readonly lets = new Map<string, { range: Interval; linear: Linear | null }>();
+  private readonly frames: Frame[] = [];
+  private labels = 0;
+  private inlineAtoms = 0;
+
+  constructor(
+    private readonly w: WasmModule,
+    private readonly kernel: Kernel,
+    private readonly math: Set<MathFn>,
+  ) {
+    this.params = new Set(kernel.params);
+    if (this.params.size !== kernel.params.length) throw this.bug('repeated parameter names');
+    kernel.params.forEach((p, i) => this.locals.set(p, { index: i, type: 'i32' }));
+  }
+
+  emit(fn: string): void {
+    const body = unroll(this.kernel.body);
+    this.declare(body);
+    const frame = this.pushFrame();
+    const stmts = this.stmts(body);
+    this.frames.pop();
+    const all = [...frame.prelude, ...stmts];
+    this.w.addFunction(
+      fn,
+      this.kernel.params.map(() => 'i32'),
+      'none',
+      this.vars,
+      all.length === 1 ? all[0]! : this.w.block(null, all),
+    );
+  }
+
+  private bug(message: string): InternalError {
+    return new InternalError(`kernel ${this.kernel.name}: ${message}`);
+  }
+
+  // ---------------------------------------------------------------------------------- locals
+
+  /** Declares every local; marks the ones assigned more than once as mutable. */
+  private declare(body: readonly Stmt[]): void {
+    const lets = new Set<string>();
+    const counters = new Set<string>();
+    const walk = (stmts: readonly Stmt[]): void => {
+      for (const s of stmts) {
+        if (s.op === 'let') {
+          this.local(s.name, s.type);
+          if (lets.has(s.name)) this.mutable.add(s.name);
+          lets.add(s.name);
+        } else if (s.op === 'set') this.mutable.add(s.name);
+        else if (s.op === 'for') {
+          this.local(s.v, 'i32');
+          counters.add(s.v);
+          walk(s.body);
+        } else if (s.op === 'if') {
+          walk(s.then);
+          if (s.else) walk(s.else);
+        }
+      }
+    };
+    walk(body);
+    for (const p of this.params) if (this.mutable.has(p)) throw this.bug(`parameter ${p} is set`);
+    for (const v of counters)
+      if (this.mutable.has(v) || lets.has(v)) throw this.bug(`loop counter ${v} is assigned`);
+  }
+
+  private local(name: string, type: Type): number {
+    const l = this.locals.get(name);
+    if (l) {
+      if (l.type !== type || this.params.has(name))
+        throw this.bug(`local ${name} declared twice (${l.type}, ${type})`);
+      return l.index;
+    }
+    return this.temp(type, name);
+  }
+
+  private temp(type: ValType, name = `$t${this.vars.length}`): number {
+    const index = this.kernel.params.length + this.vars.length;
+    this.vars.push(type);
+    this.locals.set(name, { index, type });
+    return index;
+  }
+
+  private lookup(name: string): Local {
+    const l = this.locals.get(name);
+    if (!l) throw this.bug(`unknown variable ${name}`);
+    return l;
+  }
+
+  private pushFrame(): Frame {
+    const f: Frame = { prelude: [], prefixes: new Map() };
+    this.frames.push(f);
+    return f;
+  }
+
+  // ------------------------------------------------------------------------------ statements
+
+  private stmts(stmts: readonly Stmt[]): WasmExpr[] {
+    const out: WasmExpr[] = [];
+    for (const s of stmts) {
+      const e = this.stmt(s);
+      if (e !== null) out.push(e);
+    }
+    return out;
+  }
+
+  private block(stmts: readonly Stmt[]): WasmExpr {
+    const body = this.stmts(stmts);
+    return body.length === 1 ? body[0]! : this.w.block(null, body);
+  }
+
+  private stmt(s: Stmt): WasmExpr | null {
+    const w = this.w;
+    switch (s.op) {
+      case 'comment':
+        return null;
+      case 'let': {
+        const value = this.expr(s.value);
+        if (s.type === 'i32' && !this.mutable.has(s.name))
+          this.lets.set(s.name, { range: this.interval(s.value), linear: this.affine(s.value) });
+        return w.set(this.lookup(s.name).index, value);
+      }
+      case 'set':
+        return w.set(this.lookup(s.name).index, this.expr(s.value));
+      case 'store': {
+        const { ptr, offset } = this.address(s.addr);
+        return w.store(s.type, offset, ptr, this.expr(s.value));
+      }
+      case 'if': {
+        const cond = this.expr(s.cond);
+        const then = this.block(s.then);
+        return s.else && s.else.length ? w.if(cond, then, this.block(s.else)) : w.if(cond, then);
+      }
+      case 'for':
+        return this.loop(s);
+    }
+  }
+
+  /** v = from; do { body; v += step } while (v < to): trips >= 1 here, so no entry test. */
+  private loop(s: Extract<Stmt, { op: 'for' }>): WasmExpr | null {
+    const w = this.w;
+    if (s.step <= 0) throw this.bug(`loop ${s.v} has step ${s.step}`);
+    const trips = Math.ceil((s.to - s.from) / s.step);
+    if (trips <= 0) return null;
+    if (this.loops.has(s.v)) throw this.bug(`nested loops share the counter ${s.v}`);
+    const v = this.lookup(s.v).index;
+    const last = s.from + (trips - 1) * s.step;
+    this.loops.set(s.v, { depth: this.frames.length, range: [s.from, last] });
+    const frame = this.pushFrame();
+    const body = this.stmts(s.body);
+    this.frames.pop();
+    this.loops.delete(s.v);
+    const label = `L${this.labels++}`;
+    const next = w.binary(
+      'i32.lt_s',
+      w.tee(v, w.binary('i32.add', w.get(v, 'i32'), w.i32(s.step)), 'i32'),
+      w.i32(s.to),
+    );
+    const inner = w.block(null, [...frame.prelude, ...body, w.br(label, next)]);
+    return w.block(null, [w.set(v, w.i32(s.from)), w.loop(label, inner)]);
+  }
+
+  // ----------------------------------------------------------------------------- expressions
+
+  private expr(e: Expr): WasmExpr {
+    const w = this.w;
+    switch (e.op) {
+      case 'const':
+        return e.type === 'i32' ? w.i32(e.value) : w.f32(e.value);
+      case 'get': {
+        const l = this.lookup(e.name);
+        return w.get(l.index, l.type);
+      }
+      case 'load': {
+        const { ptr, offset } = this.address(e.addr);
+        return w.load(e.type, offset, ptr);
+      }
+      case 'bin':
+        return this.bin(e);
+      case 'neg':
+      case 'abs':
+      case 'sqrt':
+        return w.unary(`${e.type === 'v128' ? 'f32x4' : 'f32'}.${e.op}`, this.expr(e.a));
+      case 'math':
+        this.math.add(e.fn);
+        return w.call(MATH_FUNCTIONS[e.fn], [this.expr(e.a)], 'f32');
+      case 'cmp': {
+        const suffix = e.cmpType === 'i32' && e.fn !== 'eq' && e.fn !== 'ne' ? '_s' : '';
+        const op = `${e.cmpType}.${e.fn}${suffix}` as BinaryOp;
+        return w.binary(op, this.expr(e.a), this.expr(e.b));
+      }
+      case 'and':
+        return w.binary('i32.and', this.expr(e.a), this.expr(e.b));
+      case 'select':
+        return w.select(this.expr(e.cond), this.expr(e.a), this.expr(e.b));
+      case 'splat':
+        return w.unary('f32x4.splat', this.expr(e.a));
+      case 'lane':
+        if (!Number.isInteger(e.lane) || e.lane < 0 || e.lane > 3) throw this.bug(`lane ${e.lane}`);
+        return w.lane(this.expr(e.a), e.lane);
+    }
+  }
+
+  private bin(e: Extract<Expr, { op: 'bin' }>): WasmExpr {
+    const w = this.w;
+    if (e.type === 'i32') {
+      if (e.fn === 'min' || e.fn === 'max') {
+        // a < b ? a : b for min; both operands through temps (each evaluated once).
+        const ta = this.temp('i32');
+        const tb = this.temp('i32');
+        // NOTE: wasm evaluates select's operands as ifTrue, ifFalse, condition.
+        return w.select(
+          w.binary(e.fn === 'min' ? 'i32.lt_s' : 'i32.gt_s', w.get(ta, 'i32'), w.get(tb, 'i32')),
+          w.tee(ta, this.expr(e.a), 'i32'),
+          w.tee(tb, this.expr(e.b), 'i32'),
+        );
+      }
+      const op = e.fn === 'div' ? 'i32.div_s' : (`i32.${e.fn}` as const);
+      return w.binary(op, this.expr(e.a), this.expr(e.b));
+    }
+    const prefix = e.type === 'v128' ? 'f32x4' : 'f32';
+    return w.binary(`${prefix}.${e.fn}`, this.expr(e.a), this.expr(e.b));
+  }
+
+  // ------------------------------------------------------------------------------- addresses
+
+  /** The linear form of an i32 element index. */
+  private linear(e: Expr, scale = 1, acc: Linear = { terms: new Map(), c: 0 }): Linear {
+    if (e.op === 'const') {
+      acc.c += scale * e.value;
+    } else if (e.op === 'bin' && (e.fn === 'add' || e.fn === 'sub')) {
+      this.linear(e.a, scale, acc);
+      this.linear(e.b, e.fn === 'sub' ? -scale : scale, acc);
+    } else if (e.op === 'bin' && e.fn === 'mul' && e.b.op === 'const') {
+      this.linear(e.a, scale * e.b.value, acc);
+    } else if (e.op === 'bin' && e.fn === 'mul' && e.a.op === 'const') {
+      this.linear(e.b, scale * e.a.value, acc);
+    } else if (e.op === 'get' && this.expandable(e.name)) {
+      const l = this.lets.get(e.name)!.linear!;
+      acc.c += scale * l.c;
+      for (const t of l.terms.values()) this.addTerm(acc, t.key, t.atom, t.depth, scale * t.coef);
+    } else if (e.op === 'get') {
+      const depth = this.params.has(e.name) ? 0 : (this.loops.get(e.name)?.depth ?? null);
+      this.addTerm(acc, e.name, e, depth, scale);
+    } else {
+      this.addTerm(acc, `#${this.inlineAtoms++}`, e, null, scale);
+    }
+    return acc;
+  }
+
+  /** Whether a let expands into its linear form here: its loop counters are still active. */
+  private expandable(name: string): boolean {
+    const l = this.lets.get(name)?.linear;
+    if (!l) return false;
+    for (const t of l.terms.values())
+      if (t.depth !== 0 && (t.atom.op !== 'get' || this.loops.get(t.atom.name)?.depth !== t.depth))
+        return false;
+    return true;
+  }
+
+  private addTerm(acc: Linear, key: string, atom: Expr, depth: number | null, coef: number): void {
+    const t = acc.terms.get(key);
+    if (t) t.coef += coef;
+    else acc.terms.set(key, { key, atom, coef, depth });
+  }
+
+  /** The linear form of a let's value when every term hoists (parameters, loop counters). */
+  private affine(e: Expr): Linear | null {
+    if (e.type !== 'i32') return null;
+    const l = this.linear(e);
+    for (const t of l.terms.values()) if (t.depth === null) return null;
+    return l;
+  }
+
+  private atomInterval(atom: Expr): Interval {
+    if (atom.op !== 'get') return this.interval(atom);
+    if (this.params.has(atom.name)) return [0, Infinity];
+    const loop = this.loops.get(atom.name);
+    if (loop) return loop.range;
+    return this.lets.get(atom.name)?.range ?? ANY;
+  }
+
+  /** Bounds on an i32 expression's value. */
+  private interval(e: Expr): Interval {
+    switch (e.op) {
+      case 'const':
+        return [e.value, e.value];
+      case 'get':
+        return this.atomInterval(e);
+      case 'cmp':
+      case 'and':
+        return [0, 1];
+      case 'select': {
+        const a = this.interval(e.a);
+        const b = this.interval(e.b);
+        return [Math.min(a[0], b[0]), Math.max(a[1], b[1])];
+      }
+      case 'bin': {
+        if (e.type !== 'i32') return ANY;
+        const a = this.interval(e.a);
+        const b = this.interval(e.b);
+        switch (e.fn) {
+          case 'add':
+            return [a[0] + b[0], a[1] + b[1]];
+          case 'sub':
+            return [a[0] - b[1], a[1] - b[0]];
+          case 'mul': {
+            const p = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]];
+            if (p.some(Number.isNaN)) return ANY;
+            return [Math.min(...p), Math.max(...p)];
+          }
+          case 'min':
+            return [Math.min(a[0], b[0]), Math.min(a[1], b[1])];
+          case 'max':
+            return [Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+          case 'div':
+            return ANY;
+        }
+      }
+      // falls through (not reached: every i32 bin case returns)
+      default:
+        return ANY;
+    }
+  }
+
+  /** Byte pointer and offset immediate for an element index. */
+  private address(e: Expr): { ptr: WasmExpr; offset: number } {
+    const w = this.w;
+    const lin = this.linear(e);
+    const terms = [...lin.terms.values()].filter((t) => t.coef !== 0);
+    // Lower bound of the dynamic part, in bytes.
+    let lo = 0;
+    for (const t of terms) {
+      const [a, b] = this.atomInterval(t.atom);
+      const x = Math.min(t.coef * a, t.coef * b);
+      lo += Number.isNaN(x) ? -Infinity : x;
+    }
+    lo *= 4;
+    const cb = lin.c * 4;
+    // ptr = dyn + shift must stay >= 0 (no wrap) and offset = cb - shift >= 0.
+    let shift: number;
+    if (lo >= 0 && cb >= 0) shift = 0;
+    else if (Number.isFinite(lo) && lo + cb >= 0) shift = -lo;
+    else shift = cb;
+    if (cb - shift > 0xffffffff) shift = cb;
+    const offset = cb - shift;
+
+    const hoisted = terms
+      .filter((t) => t.depth !== null)
+      .sort((a, b) => a.depth! - b.depth! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const inline = terms.filter((t) => t.depth === null);
+
+    let ptr: WasmExpr | null = null;
+    if (hoisted.length) {
+      // Prefix sums: one local per depth present, each adding its terms to the outer prefix.
+      let key = '';
+      let prev: number | null = null;
+      for (let i = 0; i < hoisted.length;) {
+        const depth = hoisted[i]!.depth!;
+        let j = i;
+        while (j < hoisted.length && hoisted[j]!.depth === depth) j++;
+        const group = hoisted.slice(i, j);
+        i = j;
+        const isLast = i === hoisted.length;
+        key += group.map((t) => `${t.key}*${t.coef}`).join('+') + '|';
+        const k = isLast && shift !== 0 ? `${key}${shift}` : key;
+        const frame = this.frames[depth];
+        if (!frame) throw this.bug(`address term at depth ${depth}`);
+        let local = frame.prefixes.get(k);
+        if (local === undefined) {
+          let sum: WasmExpr | null = prev === null ? null : w.get(prev, 'i32');
+          for (const t of group) sum = this.sum(sum, this.scaled(t));
+          if (isLast && shift !== 0) sum = this.sum(sum, w.i32(shift));
+          local = this.temp('i32');
+          frame.prelude.push(w.set(local, sum!));
+          frame.prefixes.set(k, local);
+        }
+        prev = local;
+      }
+      ptr = w.get(prev!, 'i32');
+    } else if (shift !== 0) {
+      ptr = w.i32(shift);
+    }
+    for (const t of inline) ptr = this.sum(ptr, this.scaled(t));
+    return { ptr: ptr ?? w.i32(0), offset };
+  }
+
+  private sum(a: WasmExpr | null, b: WasmExpr): WasmExpr {
+    return a === null ? b : this.w.binary('i32.add', a, b);
+  }
+
+  /** atom * coef * 4 (bytes). */
+  private scaled(t: Term): WasmExpr {
+    const w = this.w;
+    const bytes = (t.coef * 4) | 0;
+    const atom = this.expr(t.atom);
+    if (bytes === 1) return atom;
+    if (isPow2(bytes)) return w.binary('i32.shl', atom, w.i32(Math.log2(bytes)));
+    return w.binary('i32.mul', atom, w.i32(bytes));
+  }
+}

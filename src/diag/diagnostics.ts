@@ -1,0 +1,54 @@
+// Diagnostics: errors with a source span, collected (never thrown) and rendered as FILE:LINE:COL.
+import type { Span } from '../../grammar/ast.js';
+
+export type { Span };
+
+export interface Diagnostic {
+  readonly message: string;
+  readonly span: Span;
+  readonly notes: readonly string[];
+}
+
+/** Collects the errors of one compilation; every stage reports here instead of throwing. */
+export class Diagnostics {
+  readonly list: Diagnostic[] = [];
+
+  error(span: Span, message: string, ...notes: string[]): void {
+    this.list.push({ message, span, notes });
+  }
+
+  get count(): number {
+    return this.list.length;
+  }
+}
+
+/** A bug in netc itself (never a problem with the user's input). */
+export class InternalError extends Error {
+  constructor(message: string) {
+    super(`netc bug: ${message}`);
+    this.name = 'InternalError';
+  }
+}
+
+/** Renders one diagnostic as `FILE:LINE:COL: error: message`, the source line and a caret. */
+export function renderDiagnostic(file: string, source: string, d: Diagnostic): string {
+  const lines = source.split(/\r?\n/);
+  const lineText = (lines[d.span.line - 1] ?? '').replace(/\t/g, ' ');
+  const gutter = String(d.span.line);
+  const pad = ' '.repeat(gutter.length);
+  const lineEndOffset = d.span.start - (d.span.col - 1) + lineText.length;
+  const width = Math.max(1, Math.min(d.span.end, lineEndOffset) - d.span.start);
+  const caret = ' '.repeat(Math.max(0, d.span.col - 1)) + '^'.repeat(width);
+  const out = [
+    `${file}:${d.span.line}:${d.span.col}: error: ${d.message}`,
+    ` ${gutter} | ${lineText}`,
+    ` ${pad} | ${caret}`,
+  ];
+  for (const n of d.notes) out.push(`note: ${n}`);
+  return out.join('\n');
+}
+
+/** Orders diagnostics by position, so a file's errors read top to bottom. */
+export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
+  return [...list].sort((a, b) => a.span.start - b.span.start);
+}

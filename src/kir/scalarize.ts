@@ -1,0 +1,231 @@
+// Scalarization: rewrites v128 code as four f32 lanes, for backends without SIMD (TypeScript).
+//
+// A v128 local `a` becomes the f32 locals a_0..a_3; a v128 load or store becomes four f32
+// accesses at addr + 0..3. Non-trivial addresses and splatted scalars are computed once, into
+// a temporary (`_s0`, ...) declared just before the statement that uses them.
+import { add, get, i32, type Expr, type Stmt } from './kir.js';
+
+const LANES = [0, 1, 2, 3] as const;
+
+/** The f32 local holding lane `lane` of the v128 local `name`. */
+export const laneName = (name: string, lane: number): string => `${name}_${lane}`;
+
+/** Rewrites statements so that no v128 value remains. */
+export function scalarize(stmts: readonly Stmt[]): Stmt[] {
+  return new Scalarizer(uniformLocals(stmts)).stmts(stmts);
+}
+
+/** v128 locals declared as a splat and never set: all lanes equal, so one f32 local each. */
+function uniformLocals(stmts: readonly Stmt[]): Set<string> {
+  const splats = new Set<string>();
+  const sets = new Set<string>();
+  const walk = (ss: readonly Stmt[]): void => {
+    for (const s of ss) {
+      if (s.op === 'let' && s.type === 'v128' && s.value.op === 'splat') splats.add(s.name);
+      else if (s.op === 'set') sets.add(s.name);
+      else if (s.op === 'for') walk(s.body);
+      else if (s.op === 'if') {
+        walk(s.then);
+        walk(s.else ?? []);
+      }
+    }
+  };
+  walk(stmts);
+  for (const n of sets) splats.delete(n);
+  return splats;
+}
+
+/** Per statement: temporaries to declare before it, keyed by the expression they hold. */
+interface Hoists {
+  readonly pre: Stmt[];
+  readonly memo: Map<Expr, Expr>;
+}
+
+/** Cheap enough to repeat per lane: a constant, a local, or a local plus a constant. */
+const isSimple = (e: Expr): boolean =>
+  e.op === 'const' ||
+  e.op === 'get' ||
+  (e.op === 'bin' && e.fn === 'add' && e.a.op === 'get' && e.b.op === 'const');
+
+/** Whether `e` moves data across lanes (lane, splat) out of the v128 local `name`. */
+function crossesLanes(e: Expr, name: string, inside = false): boolean {
+  switch (e.op) {
+    case 'const':
+      return false;
+    case 'get':
+      return inside && e.name === name;
+    case 'load':
+      return crossesLanes(e.addr, name, inside);
+    case 'lane':
+    case 'splat':
+      return crossesLanes(e.a, name, true);
+    case 'bin':
+    case 'cmp':
+    case 'and':
+      return crossesLanes(e.a, name, inside) || crossesLanes(e.b, name, inside);
+    case 'select':
+      return (
+        crossesLanes(e.cond, name, true) ||
+        crossesLanes(e.a, name, inside) ||
+        crossesLanes(e.b, name, inside)
+      );
+    case 'neg':
+    case 'sqrt':
+    case 'abs':
+    case 'math':
+      return crossesLanes(e.a, name, inside);
+  }
+}
+
+class Scalarizer {
+  private temps = 0;
+
+  constructor(private readonly uniform: ReadonlySet<string>) {}
+
+  stmts(stmts: readonly Stmt[]): Stmt[] {
+    return stmts.flatMap((s) => this.stmt(s));
+  }
+
+  private stmt(s: Stmt): Stmt[] {
+    const h: Hoists = { pre: [], memo: new Map() };
+    const out = this.rewrite(s, h);
+    return [...h.pre, ...out];
+  }
+
+  private rewrite(s: Stmt, h: Hoists): Stmt[] {
+    switch (s.op) {
+      case 'let':
+        if (s.type !== 'v128') return [{ ...s, value: this.scalar(s.value, h) }];
+        if (this.uniform.has(s.name) && s.value.op === 'splat')
+          return [{ op: 'let', name: s.name, type: 'f32', value: this.scalar(s.value.a, h) }];
+        return LANES.map((i) => ({
+          op: 'let',
+          name: laneName(s.name, i),
+          type: 'f32',
+          value: this.lane(s.value, i, h),
+        }));
+      case 'set': {
+        if (s.value.type !== 'v128') return [{ ...s, value: this.scalar(s.value, h) }];
+        const values = LANES.map((i) => this.lane(s.value, i, h));
+        if (!crossesLanes(s.value, s.name))
+          return LANES.map((i) => ({ op: 'set', name: laneName(s.name, i), value: values[i]! }));
+        // Lane i may read lanes j < i that are already overwritten: go through temporaries.
+        const temps = values.map((v) => this.declare(v, h));
+        return LANES.map((i) => ({ op: 'set', name: laneName(s.name, i), value: temps[i]! }));
+      }
+      case 'store': {
+        if (s.type !== 'v128')
+          return [{ ...s, addr: this.scalar(s.addr, h), value: this.scalar(s.value, h) }];
+        const addr = this.hoist(s.addr, this.scalar(s.addr, h), h);
+        return LANES.map((i) => ({
+          op: 'store',
+          type: 'f32',
+          addr: add(addr, i32(i)),
+          value: this.lane(s.value, i, h),
+        }));
+      }
+      case 'for':
+        return [{ ...s, body: this.stmts(s.body) }];
+      case 'if':
+        return [
+          {
+            ...s,
+            cond: this.scalar(s.cond, h),
+            then: this.stmts(s.then),
+            ...(s.else ? { else: this.stmts(s.else) } : {}),
+          },
+        ];
+      case 'comment':
+        return [s];
+    }
+  }
+
+  /** A new temporary holding `value`, declared before the statement. */
+  private declare(value: Expr, h: Hoists): Expr {
+    const name = `_s${this.temps++}`;
+    h.pre.push({ op: 'let', name, type: value.type, value });
+    return get(name, value.type);
+  }
+
+  /** `value` (the scalarized `key`), computed once per statement when it is not trivial. */
+  private hoist(key: Expr, value: Expr, h: Hoists): Expr {
+    if (isSimple(value)) return value;
+    const known = h.memo.get(key);
+    if (known) return known;
+    const t = this.declare(value, h);
+    h.memo.set(key, t);
+    return t;
+  }
+
+  /** A scalar (i32 or f32) expression, with any lane extraction resolved. */
+  private scalar(e: Expr, h: Hoists): Expr {
+    switch (e.op) {
+      case 'const':
+      case 'get':
+        if (e.type === 'v128') throw new Error(`scalarize: v128 ${e.op} in a scalar position`);
+        return e;
+      case 'load':
+        return { ...e, addr: this.scalar(e.addr, h) };
+      case 'lane':
+        return this.lane(e.a, e.lane, h);
+      case 'bin':
+      case 'cmp':
+      case 'and':
+        return { ...e, a: this.scalar(e.a, h), b: this.scalar(e.b, h) } as Expr;
+      case 'select':
+        return {
+          ...e,
+          cond: this.scalar(e.cond, h),
+          a: this.scalar(e.a, h),
+          b: this.scalar(e.b, h),
+        };
+      case 'neg':
+      case 'sqrt':
+      case 'abs':
+      case 'math':
+        return { ...e, a: this.scalar(e.a, h) } as Expr;
+      case 'splat':
+        throw new Error('scalarize: splat in a scalar position');
+    }
+  }
+
+  /** Lane `i` of a v128 expression, as an f32 expression. */
+  private lane(e: Expr, i: number, h: Hoists): Expr {
+    switch (e.op) {
+      case 'get':
+        return get(this.uniform.has(e.name) ? e.name : laneName(e.name, i), 'f32');
+      case 'load': {
+        const addr = this.hoist(e.addr, this.scalar(e.addr, h), h);
+        return { op: 'load', type: 'f32', addr: add(addr, i32(i)) };
+      }
+      case 'splat': {
+        const a = this.scalar(e.a, h);
+        return a.op === 'load' || isSimple(a) ? a : this.hoist(e, a, h);
+      }
+      case 'bin':
+        return {
+          op: 'bin',
+          type: 'f32',
+          fn: e.fn,
+          a: this.lane(e.a, i, h),
+          b: this.lane(e.b, i, h),
+        };
+      case 'neg':
+      case 'sqrt':
+      case 'abs':
+        return { op: e.op, type: 'f32', a: this.lane(e.a, i, h) };
+      case 'select': {
+        const cond = this.hoist(e.cond, this.scalar(e.cond, h), h);
+        return {
+          op: 'select',
+          type: 'f32',
+          cond,
+          a: this.lane(e.a, i, h),
+          b: this.lane(e.b, i, h),
+        };
+      }
+      default:
+        throw new Error(`scalarize: ${e.op} has no v128 form`);
+    }
+  }
+}

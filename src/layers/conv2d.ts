@@ -1,0 +1,131 @@
+// conv2d: Keras Conv2D. kernel [kh, kw, in/groups, filters], bias [filters].
+import { lowerConv2d } from '../lower/kernels/conv2d.js';
+import { activate } from './activations.js';
+import {
+  activationAttr,
+  convPadding,
+  initializer,
+  needImage,
+  pairAttr,
+  useBias,
+} from './common.js';
+import { axisPaddings, convAxis, effective, hw } from './geometry.js';
+import { bool, defineLayer, num, pair, str } from './layer.js';
+
+export const conv2d = defineLayer({
+  kind: 'conv2d',
+  doc: '2-D convolution (Keras Conv2D)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    { name: 'filters', kind: { type: 'int', min: 1 }, default: undefined },
+    pairAttr('kernel_size', null),
+    pairAttr('strides', 1),
+    convPadding,
+    pairAttr('dilation_rate', 1),
+    { name: 'groups', kind: { type: 'int', min: 1 }, default: 1 },
+    activationAttr,
+    useBias,
+    initializer('kernel_initializer', 'glorot_uniform'),
+    initializer('bias_initializer', 'zeros'),
+  ],
+  traits: {
+    fusesActivation: true,
+    channelAffine: { kernel: 'kernel', bias: 'bias', channelAxis: -1 },
+    pointwise: (n) => {
+      const k = pair(n.attrs, 'kernel_size');
+      const s = pair(n.attrs, 'strides');
+      const p = n.attrs['pads'] as readonly number[];
+      return (
+        k[0] === 1 &&
+        k[1] === 1 &&
+        s[0] === 1 &&
+        s[1] === 1 &&
+        num(n.attrs, 'groups') === 1 &&
+        p.every((x) => x === 0)
+      );
+    },
+  },
+  infer(ctx) {
+    if (!needImage(ctx)) return null;
+    const [h, w, c] = ctx.inputs[0] as [number, number, number];
+    const a = ctx.attrs;
+    const filters = num(a, 'filters');
+    const groups = num(a, 'groups');
+    const [kh, kw] = pair(a, 'kernel_size');
+    const [sh, sw] = pair(a, 'strides');
+    const [dh, dw] = pair(a, 'dilation_rate');
+    if (c % groups !== 0) {
+      ctx.error(`groups ${groups} must divide the input channels (${c})`, 'groups');
+      return null;
+    }
+    if (filters % groups !== 0) {
+      ctx.error(`groups ${groups} must divide filters (${filters})`, 'groups');
+      return null;
+    }
+    const [ph, pw] = axisPaddings(a['padding']!);
+    const y = convAxis(h, kh, sh, dh, ph);
+    const x = convAxis(w, kw, sw, dw, pw);
+    if (!y || !x) {
+      ctx.error(
+        `the input ${ctx.describe(0)} is ${hw(h, w)} but the kernel covers ` +
+          `${hw(effective(kh, dh), effective(kw, dw))}; it needs an input of at least that size`,
+        undefined,
+        'use padding: same, a smaller kernel_size or dilation_rate, or a larger input',
+      );
+      return null;
+    }
+    const weights = [
+      {
+        name: 'kernel',
+        shape: [kh, kw, c / groups, filters],
+        initializer: str(a, 'kernel_initializer'),
+      },
+    ];
+    if (bool(a, 'use_bias'))
+      weights.push({ name: 'bias', shape: [filters], initializer: str(a, 'bias_initializer') });
+    return {
+      shape: [y.o, x.o, filters],
+      weights,
+      attrs: { pads: [y.before, y.after, x.before, x.after] },
+    };
+  },
+  lower: lowerConv2d,
+  macs(node, [input]) {
+    const [kh, kw] = pair(node.attrs, 'kernel_size');
+    const [oh, ow, f] = node.shape as [number, number, number];
+    return (oh * ow * f * kh * kw * input![2]!) / num(node.attrs, 'groups');
+  },
+  reference(node, [x], [shape], wts) {
+    const [H, W, C] = shape as [number, number, number];
+    const [OH, OW, F] = node.shape as [number, number, number];
+    const [KH, KW] = pair(node.attrs, 'kernel_size');
+    const [SH, SW] = pair(node.attrs, 'strides');
+    const [DH, DW] = pair(node.attrs, 'dilation_rate');
+    const [PT, , PL] = node.attrs['pads'] as readonly number[];
+    const G = num(node.attrs, 'groups');
+    const CG = C / G;
+    const FG = F / G;
+    const k = wts['kernel']!;
+    const b = wts['bias'];
+    const out = new Float64Array(OH * OW * F);
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let f = 0; f < F; f++) {
+          const g = Math.floor(f / FG);
+          let acc = b ? b[f]! : 0;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * SH - PT! + ky * DH;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = ox * SW - PL! + kx * DW;
+              if (ix < 0 || ix >= W) continue;
+              for (let ci = 0; ci < CG; ci++)
+                acc +=
+                  x![(iy * W + ix) * C + g * CG + ci]! * k[((ky * KW + kx) * CG + ci) * F + f]!;
+            }
+          }
+          out[(oy * OW + ox) * F + f] = acc;
+        }
+    return activate(out, node.attrs);
+  },
+});

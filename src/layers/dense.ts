@@ -1,0 +1,58 @@
+// dense: Keras Dense on the last axis. kernel [in, units], bias [units].
+import { lowerDense } from '../lower/kernels/dense.js';
+import { size } from '../ir/graph.js';
+import { activate } from './activations.js';
+import { activationAttr, initializer, useBias } from './common.js';
+import { bool, defineLayer, num, str } from './layer.js';
+
+export const dense = defineLayer({
+  kind: 'dense',
+  doc: 'fully connected layer on the last axis (Keras Dense)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    { name: 'units', kind: { type: 'int', min: 1 }, default: undefined },
+    activationAttr,
+    useBias,
+    initializer('kernel_initializer', 'glorot_uniform'),
+    initializer('bias_initializer', 'zeros'),
+  ],
+  traits: {
+    layoutSensitive: true,
+    fusesActivation: true,
+    channelAffine: { kernel: 'kernel', bias: 'bias', channelAxis: -1 },
+  },
+  infer(ctx) {
+    const s = ctx.inputs[0]!;
+    const units = num(ctx.attrs, 'units');
+    const inDim = s[s.length - 1]!;
+    const weights = [
+      { name: 'kernel', shape: [inDim, units], initializer: str(ctx.attrs, 'kernel_initializer') },
+    ];
+    if (bool(ctx.attrs, 'use_bias'))
+      weights.push({
+        name: 'bias',
+        shape: [units],
+        initializer: str(ctx.attrs, 'bias_initializer'),
+      });
+    return { shape: [...s.slice(0, -1), units], weights };
+  },
+  lower: lowerDense,
+  macs(node, [input]) {
+    return size(input!) * num(node.attrs, 'units');
+  },
+  reference(node, [x], [shape], w) {
+    const I = shape![shape!.length - 1]!;
+    const U = num(node.attrs, 'units');
+    const rows = x!.length / I;
+    const k = w['kernel']!;
+    const b = w['bias'];
+    const out = new Float64Array(rows * U);
+    for (let r = 0; r < rows; r++)
+      for (let u = 0; u < U; u++) {
+        let acc = b ? b[u]! : 0;
+        for (let i = 0; i < I; i++) acc += x![r * I + i]! * k[i * U + u]!;
+        out[r * U + u] = acc;
+      }
+    return activate(out, node.attrs);
+  },
+});

@@ -1,0 +1,130 @@
+// depthwise_conv2d: Keras DepthwiseConv2D. depthwise_kernel [kh, kw, in, dm]; output channel c*dm+m.
+import { lowerDepthwiseConv2d } from '../lower/kernels/depthwise_conv2d.js';
+import type { Node, Shape } from '../ir/graph.js';
+import { activate } from './activations.js';
+import {
+  activationAttr,
+  convPadding,
+  initializer,
+  needImage,
+  pairAttr,
+  useBias,
+} from './common.js';
+import { axisPaddings, convAxis, effective, hw } from './geometry.js';
+import { bool, defineLayer, num, pair, str, type InferContext } from './layer.js';
+
+/** Shared by depthwise_conv2d and separable_conv2d: the spatial rule of the depthwise stage. */
+export function depthwiseGeometry(
+  ctx: InferContext,
+  kind: string,
+): { oh: number; ow: number; pads: number[] } | null {
+  if (!needImage(ctx)) return null;
+  const [h, w] = ctx.inputs[0] as [number, number, number];
+  const [kh, kw] = pair(ctx.attrs, 'kernel_size');
+  const [sh, sw] = pair(ctx.attrs, 'strides');
+  const [dh, dw] = pair(ctx.attrs, 'dilation_rate');
+  const [ph, pw] = axisPaddings(ctx.attrs['padding']!);
+  const y = convAxis(h, kh, sh, dh, ph);
+  const x = convAxis(w, kw, sw, dw, pw);
+  if (!y || !x) {
+    ctx.error(
+      `the input ${ctx.describe(0)} is ${hw(h, w)} but the kernel covers ` +
+        `${hw(effective(kh, dh), effective(kw, dw))}; it needs an input of at least that size`,
+      undefined,
+      'use padding: same, a smaller kernel_size or dilation_rate, or a larger input',
+    );
+    return null;
+  }
+  return { oh: y.o, ow: x.o, pads: [y.before, y.after, x.before, x.after] };
+}
+
+/** Reference depthwise stage: out[oy, ox, c*dm+m] = sum in[iy, ix, c] * k[ky, kx, c, m]. */
+export function depthwiseReference(
+  node: Node,
+  x: Float64Array,
+  shape: Shape,
+  k: Float64Array,
+  bias: Float64Array | undefined,
+  oh: number,
+  ow: number,
+): Float64Array {
+  const [H, W, C] = shape as [number, number, number];
+  const DM = num(node.attrs, 'depth_multiplier');
+  const [KH, KW] = pair(node.attrs, 'kernel_size');
+  const [SH, SW] = pair(node.attrs, 'strides');
+  const [DH, DW] = pair(node.attrs, 'dilation_rate');
+  const [PT, , PL] = node.attrs['pads'] as readonly number[];
+  const OC = C * DM;
+  const out = new Float64Array(oh * ow * OC);
+  for (let oy = 0; oy < oh; oy++)
+    for (let ox = 0; ox < ow; ox++)
+      for (let c = 0; c < C; c++)
+        for (let m = 0; m < DM; m++) {
+          let acc = bias ? bias[c * DM + m]! : 0;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * SH - PT! + ky * DH;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = ox * SW - PL! + kx * DW;
+              if (ix < 0 || ix >= W) continue;
+              acc += x[(iy * W + ix) * C + c]! * k[((ky * KW + kx) * C + c) * DM + m]!;
+            }
+          }
+          out[(oy * ow + ox) * OC + c * DM + m] = acc;
+        }
+  return out;
+}
+
+export const depthwiseConv2d = defineLayer({
+  kind: 'depthwise_conv2d',
+  doc: 'depthwise 2-D convolution (Keras DepthwiseConv2D)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    pairAttr('kernel_size', null),
+    pairAttr('strides', 1),
+    convPadding,
+    { name: 'depth_multiplier', kind: { type: 'int', min: 1 }, default: 1 },
+    pairAttr('dilation_rate', 1),
+    activationAttr,
+    useBias,
+    initializer('depthwise_initializer', 'glorot_uniform'),
+    initializer('bias_initializer', 'zeros'),
+  ],
+  traits: {
+    fusesActivation: true,
+    channelAffine: { kernel: 'depthwise_kernel', bias: 'bias', channelAxis: -2 },
+    biasIntoPointwise: true,
+  },
+  infer(ctx) {
+    const g = depthwiseGeometry(ctx, 'depthwise_conv2d');
+    if (!g) return null;
+    const c = ctx.inputs[0]![2]!;
+    const dm = num(ctx.attrs, 'depth_multiplier');
+    const [kh, kw] = pair(ctx.attrs, 'kernel_size');
+    const weights = [
+      {
+        name: 'depthwise_kernel',
+        shape: [kh, kw, c, dm],
+        initializer: str(ctx.attrs, 'depthwise_initializer'),
+      },
+    ];
+    if (bool(ctx.attrs, 'use_bias'))
+      weights.push({
+        name: 'bias',
+        shape: [c * dm],
+        initializer: str(ctx.attrs, 'bias_initializer'),
+      });
+    return { shape: [g.oh, g.ow, c * dm], weights, attrs: { pads: g.pads } };
+  },
+  lower: lowerDepthwiseConv2d,
+  macs(node) {
+    const [kh, kw] = pair(node.attrs, 'kernel_size');
+    const [oh, ow, oc] = node.shape as [number, number, number];
+    return oh * ow * oc * kh * kw;
+  },
+  reference(node, [x], [shape], w) {
+    const [oh, ow] = node.shape as [number, number, number];
+    const out = depthwiseReference(node, x!, shape!, w['depthwise_kernel']!, w['bias'], oh, ow);
+    return activate(out, node.attrs);
+  },
+});

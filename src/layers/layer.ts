@@ -1,0 +1,169 @@
+// What a layer is: its attributes (Keras order, defaults, domains), shape rule, weights, MACs,
+// traits the passes ask about, and its reference semantics in plain loops.
+import type { Attrs, AttrValue, DataFormat, Node, Shape } from '../ir/graph.js';
+import type { LoweredNode, LowerOptions } from '../lower/program.js';
+
+/** The domain of an attribute; the front end checks values against it before a layer sees them. */
+export type AttrKind =
+  | { readonly type: 'int'; readonly min: number }
+  | {
+      readonly type: 'float';
+      readonly min?: number;
+      readonly max?: number;
+      readonly open?: boolean;
+    }
+  | { readonly type: 'bool' }
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  /** An integer or `[h, w]`; normalized to `[h, w]`. */
+  | { readonly type: 'pair'; readonly min: number }
+  /** `valid`, `same`, `p`, `[ph, pw]` or `[[top, bottom], [left, right]]`; explicit forms are
+   * normalized to `[[t, b], [l, r]]`. */
+  | { readonly type: 'padding'; readonly explicit: boolean }
+  /** `p`, `[ph, pw]` or `[[t, b], [l, r]]`, normalized to `[[t, b], [l, r]]`. */
+  | { readonly type: 'amounts' }
+  | { readonly type: 'activation' }
+  | { readonly type: 'initializer' }
+  /** A list of positive integers (`target_shape`, `output_shape`). */
+  | { readonly type: 'ints'; readonly min: number }
+  /** A Keras axis: batch is 0 (an error), -1 the last. Kept as written; see InferContext.axis. */
+  | { readonly type: 'axis' }
+  | { readonly type: 'string' };
+
+export interface AttrSpec {
+  readonly name: string;
+  readonly kind: AttrKind;
+  /** The Keras default; `undefined` means required; `null` means "none" (absent). */
+  readonly default: AttrValue | undefined;
+  /** Named only (like `output_shape`): cannot be given by position. */
+  readonly namedOnly?: boolean;
+  /** Accepted for Keras compatibility and ignored at inference (e.g. momentum). */
+  readonly unused?: boolean;
+}
+
+export interface WeightDecl {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly initializer: string;
+}
+
+export interface Inferred {
+  readonly shape: Shape;
+  readonly weights?: readonly WeightDecl[];
+  /** Values the shape rule resolved (pads, internal axes), merged into the node's attrs. */
+  readonly attrs?: Readonly<Record<string, AttrValue>>;
+}
+
+export interface InferContext {
+  /** Per-example input shapes, internal layout ([H, W, C] for images). */
+  readonly inputs: readonly Shape[];
+  readonly attrs: Attrs;
+  readonly dataFormat: DataFormat;
+  /** Reports a shape or domain error on the layer (at `attr`'s value when given). */
+  error(message: string, attr?: string, ...notes: string[]): void;
+  /** The internal axis index for a Keras axis attribute on a tensor of this rank, or null. */
+  axis(attr: string, rank: number): number | null;
+  /** How to describe input i in a message: `[28, 28, 1]`, in the user's data format. */
+  describe(i: number): string;
+  /** Whether `attr` was written in the source (rather than defaulted). */
+  given(attr: string): boolean;
+}
+
+/** What the passes may ask of a layer (never its kind string). */
+export interface LayerTraits {
+  /** Reads its input in the data format's element order (flatten, reshape, dense on images):
+   * in channels_first the front end hands it [C, H, W] data. */
+  readonly layoutSensitive?: boolean;
+  /** Has an `activation` epilogue an activation layer may be fused into. */
+  readonly fusesActivation?: boolean;
+  /** Output channel c = affine over its weights: batch normalization may fold into it.
+   * `kernel` names the weight and `channelAxis` the kernel axis where the output-channel index
+   * starts (counting from the end when negative); the output channels span the axes from there
+   * whose sizes multiply to the layer's output channels (depthwise `[.., in, dm]` kernels: the
+   * last two axes flattened, channel c*dm+m). `bias` names the per-output-channel bias. */
+  readonly channelAffine?: {
+    readonly kernel: string;
+    readonly bias: string;
+    readonly channelAxis: number;
+  };
+  /** Its bias may move into the bias of a following pointwise convolution when nothing stands
+   * between (the required depthwise-bias fold: b' = b_pw + W_pw^T b). */
+  readonly biasIntoPointwise?: boolean;
+  /** A per-channel affine map y = x * s + t (batch normalization). */
+  readonly isBatchNorm?: boolean;
+  /** Elementwise and nonlinear (an activation layer): blocks bias folding. */
+  readonly activation?: string;
+  /** Identity at inference (dropout, linear): removed by the passes. */
+  readonly identity?: boolean;
+  /** Its output is its input's data, unchanged (flatten, reshape): no kernel, same buffer. */
+  readonly view?: boolean;
+  /** A pointwise (1x1, unpadded, stride 1, groups 1) convolution node check. */
+  readonly pointwise?: (node: Node) => boolean;
+}
+
+/** Per-example reference semantics: plain loops in float64, internal layout. */
+export type Reference = (
+  node: Node,
+  inputs: readonly Float64Array[],
+  inputShapes: readonly Shape[],
+  weights: Readonly<Record<string, Float64Array>>,
+) => Float64Array;
+
+export interface LayerDef {
+  readonly kind: string;
+  /** One line: what it computes. */
+  readonly doc: string;
+  /** How many tensor inputs it takes. */
+  readonly inputs: { readonly min: number; readonly max: number };
+  readonly attrs: readonly AttrSpec[];
+  readonly traits: LayerTraits;
+  /** Made by the compiler only; not callable from source. */
+  readonly internal?: boolean;
+  infer(ctx: InferContext): Inferred | null;
+  /** The kernel for one node, with every size a constant. Absent for views and inputs. */
+  readonly lower?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
+  macs(node: Node, inputShapes: readonly Shape[]): number;
+  readonly reference: Reference;
+}
+
+export function defineLayer(def: LayerDef): LayerDef {
+  return def;
+}
+
+// Typed readers for resolved attributes (the front end guarantees their form).
+
+export function num(attrs: Attrs, name: string): number {
+  const v = attrs[name];
+  if (typeof v !== 'number') throw new Error(`attribute ${name} is not a number`);
+  return v;
+}
+
+export function bool(attrs: Attrs, name: string): boolean {
+  return attrs[name] === true;
+}
+
+export function str(attrs: Attrs, name: string): string {
+  const v = attrs[name];
+  if (typeof v !== 'string') throw new Error(`attribute ${name} is not a string`);
+  return v;
+}
+
+export function pair(attrs: Attrs, name: string): [number, number] {
+  const v = attrs[name];
+  if (!Array.isArray(v) || v.length !== 2) throw new Error(`attribute ${name} is not a pair`);
+  return [v[0] as number, v[1] as number];
+}
+
+export function ints(attrs: Attrs, name: string): number[] | null {
+  const v = attrs[name];
+  if (v === null || v === undefined) return null;
+  return (v as readonly number[]).map(Number);
+}
+
+/** `[[t, b], [l, r]]` amounts. */
+export function amounts(attrs: Attrs, name: string): [[number, number], [number, number]] {
+  const v = attrs[name] as readonly (readonly number[])[];
+  return [
+    [v[0]![0]!, v[0]![1]!],
+    [v[1]![0]!, v[1]![1]!],
+  ];
+}

@@ -1,0 +1,102 @@
+// dropout (identity at inference), softmax, and the compiler's own input and transpose nodes.
+import { lowerSoftmax } from '../lower/kernels/softmax.js';
+import { lowerTranspose } from '../lower/kernels/transpose.js';
+import { defineLayer, num } from './layer.js';
+
+export const dropout = defineLayer({
+  kind: 'dropout',
+  doc: 'identity at inference (Keras Dropout)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    { name: 'rate', kind: { type: 'float', min: 0, max: 1 }, default: undefined },
+    { name: 'seed', kind: { type: 'int', min: 0 }, default: null, unused: true },
+  ],
+  traits: { identity: true },
+  infer: (ctx) => ({ shape: ctx.inputs[0]! }),
+  macs: () => 0,
+  reference: (_node, [x]) => Float64Array.from(x!),
+});
+
+export const softmax = defineLayer({
+  kind: 'softmax',
+  doc: 'exp(x) / sum(exp(x)) along an axis (Keras Softmax)',
+  inputs: { min: 1, max: 1 },
+  attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1 }],
+  traits: { activation: 'softmax' },
+  infer(ctx) {
+    const s = ctx.inputs[0]!;
+    const axis = ctx.axis('axis', s.length);
+    return axis === null ? null : { shape: s, attrs: { softmax_axis: axis } };
+  },
+  lower: lowerSoftmax,
+  macs: () => 0,
+  reference(node, [x]) {
+    const axis = num(node.attrs, 'softmax_axis');
+    const n = node.shape[axis]!;
+    const inner = node.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+    const outer = x!.length / (n * inner);
+    const out = new Float64Array(x!.length);
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        const at = (k: number): number => (o * n + k) * inner + i;
+        let m = -Infinity;
+        for (let k = 0; k < n; k++) m = Math.max(m, x![at(k)]!);
+        let sum = 0;
+        for (let k = 0; k < n; k++) sum += out[at(k)] = Math.exp(x![at(k)]! - m);
+        for (let k = 0; k < n; k++) out[at(k)] = out[at(k)]! / sum;
+      }
+    return out;
+  },
+});
+
+/** A network input (internal layout). */
+export const inputLayer = defineLayer({
+  kind: 'input',
+  doc: 'a network input',
+  inputs: { min: 0, max: 0 },
+  attrs: [],
+  traits: {},
+  internal: true,
+  infer: () => null,
+  macs: () => 0,
+  reference: () => new Float64Array(0),
+});
+
+/** Permutes axes: out.shape[i] = in.shape[perm[i]]. Made by the front end for channels_first. */
+export const transpose = defineLayer({
+  kind: 'transpose',
+  doc: 'permutes axes (layout changes for channels_first)',
+  inputs: { min: 1, max: 1 },
+  attrs: [],
+  traits: {},
+  internal: true,
+  infer: (ctx) => {
+    const perm = ctx.attrs['perm'] as readonly number[];
+    return { shape: perm.map((p) => ctx.inputs[0]![p]!) };
+  },
+  lower: lowerTranspose,
+  macs: () => 0,
+  reference(node, [x], [shape]) {
+    const perm = node.attrs['perm'] as readonly number[];
+    const inShape = shape!;
+    const rank = inShape.length;
+    const inStrides = new Array<number>(rank);
+    let st = 1;
+    for (let i = rank - 1; i >= 0; i--) {
+      inStrides[i] = st;
+      st *= inShape[i]!;
+    }
+    const out = new Float64Array(x!.length);
+    const idx = new Array<number>(rank).fill(0);
+    for (let o = 0; o < out.length; o++) {
+      let src = 0;
+      for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[perm[i]!]!;
+      out[o] = x![src]!;
+      for (let i = rank - 1; i >= 0; i--) {
+        if (++idx[i]! < node.shape[i]!) break;
+        idx[i] = 0;
+      }
+    }
+    return out;
+  },
+});

@@ -1,0 +1,54 @@
+// The registry: every layer netc knows. Adding a layer is one file and one line here.
+import { activationLayers } from './activations.js';
+import { batchNormalization } from './batch_normalization.js';
+import { conv2d } from './conv2d.js';
+import { conv2dTranspose } from './conv2d_transpose.js';
+import { dense } from './dense.js';
+import { depthwiseConv2d } from './depthwise_conv2d.js';
+import { globalAveragePooling2d, globalMaxPooling2d } from './global_pooling.js';
+import type { LayerDef } from './layer.js';
+import { add, concatenate, multiply } from './merge.js';
+import { dropout, inputLayer, softmax, transpose } from './misc.js';
+import { averagePooling2d, maxPooling2d } from './pooling.js';
+import { flatten, reshape } from './reshape.js';
+import { separableConv2d } from './separable_conv2d.js';
+import { upSampling2d } from './up_sampling2d.js';
+import { zeroPadding2d } from './zero_padding2d.js';
+
+export const LAYERS: readonly LayerDef[] = [
+  conv2d,
+  depthwiseConv2d,
+  separableConv2d,
+  conv2dTranspose,
+  dense,
+  batchNormalization,
+  maxPooling2d,
+  averagePooling2d,
+  globalAveragePooling2d,
+  globalMaxPooling2d,
+  zeroPadding2d,
+  upSampling2d,
+  flatten,
+  reshape,
+  add,
+  multiply,
+  concatenate,
+  dropout,
+  softmax,
+  ...activationLayers,
+  inputLayer,
+  transpose,
+];
+
+export const LAYER_BY_KIND: ReadonlyMap<string, LayerDef> = new Map(LAYERS.map((l) => [l.kind, l]));
+
+/** Layers a source file may call by name. */
+export const PUBLIC_LAYERS: readonly string[] = LAYERS.filter((l) => !l.internal).map(
+  (l) => l.kind,
+);
+
+export function layer(kind: string): LayerDef {
+  const l = LAYER_BY_KIND.get(kind);
+  if (!l) throw new Error(`no layer ${kind}`);
+  return l;
+}

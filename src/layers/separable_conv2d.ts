@@ -1,0 +1,76 @@
+// separable_conv2d: Keras SeparableConv2D: depthwise [kh, kw, in, dm] (no bias), then pointwise
+// [1, 1, in*dm, filters] with one bias [filters].
+import { lowerSeparableConv2d } from '../lower/kernels/separable_conv2d.js';
+import { activate } from './activations.js';
+import { activationAttr, convPadding, initializer, pairAttr, useBias } from './common.js';
+import { depthwiseGeometry, depthwiseReference } from './depthwise_conv2d.js';
+import { bool, defineLayer, num, pair, str } from './layer.js';
+
+export const separableConv2d = defineLayer({
+  kind: 'separable_conv2d',
+  doc: 'depthwise then pointwise convolution (Keras SeparableConv2D)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    { name: 'filters', kind: { type: 'int', min: 1 }, default: undefined },
+    pairAttr('kernel_size', null),
+    pairAttr('strides', 1),
+    convPadding,
+    pairAttr('dilation_rate', 1),
+    { name: 'depth_multiplier', kind: { type: 'int', min: 1 }, default: 1 },
+    activationAttr,
+    useBias,
+    initializer('depthwise_initializer', 'glorot_uniform'),
+    initializer('pointwise_initializer', 'glorot_uniform'),
+    initializer('bias_initializer', 'zeros'),
+  ],
+  traits: {
+    fusesActivation: true,
+    channelAffine: { kernel: 'pointwise_kernel', bias: 'bias', channelAxis: -1 },
+  },
+  infer(ctx) {
+    const g = depthwiseGeometry(ctx, 'separable_conv2d');
+    if (!g) return null;
+    const c = ctx.inputs[0]![2]!;
+    const a = ctx.attrs;
+    const dm = num(a, 'depth_multiplier');
+    const f = num(a, 'filters');
+    const [kh, kw] = pair(a, 'kernel_size');
+    const weights = [
+      {
+        name: 'depthwise_kernel',
+        shape: [kh, kw, c, dm],
+        initializer: str(a, 'depthwise_initializer'),
+      },
+      {
+        name: 'pointwise_kernel',
+        shape: [1, 1, c * dm, f],
+        initializer: str(a, 'pointwise_initializer'),
+      },
+    ];
+    if (bool(a, 'use_bias'))
+      weights.push({ name: 'bias', shape: [f], initializer: str(a, 'bias_initializer') });
+    return { shape: [g.oh, g.ow, f], weights, attrs: { pads: g.pads } };
+  },
+  lower: lowerSeparableConv2d,
+  macs(node, [input]) {
+    const [kh, kw] = pair(node.attrs, 'kernel_size');
+    const [oh, ow, f] = node.shape as [number, number, number];
+    const mid = input![2]! * num(node.attrs, 'depth_multiplier');
+    return oh * ow * mid * kh * kw + oh * ow * mid * f;
+  },
+  reference(node, [x], [shape], w) {
+    const [oh, ow, F] = node.shape as [number, number, number];
+    const mid = depthwiseReference(node, x!, shape!, w['depthwise_kernel']!, undefined, oh, ow);
+    const M = mid.length / (oh * ow);
+    const pk = w['pointwise_kernel']!;
+    const b = w['bias'];
+    const out = new Float64Array(oh * ow * F);
+    for (let p = 0; p < oh * ow; p++)
+      for (let f = 0; f < F; f++) {
+        let acc = b ? b[f]! : 0;
+        for (let m = 0; m < M; m++) acc += mid[p * M + m]! * pk[m * F + f]!;
+        out[p * F + f] = acc;
+      }
+    return activate(out, node.attrs);
+  },
+});

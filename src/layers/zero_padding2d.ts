@@ -1,0 +1,40 @@
+// zero_padding2d: Keras ZeroPadding2D: `p`, `[ph, pw]` or `[[top, bottom], [left, right]]` zeros.
+import { lowerZeroPadding2d } from '../lower/kernels/zero_padding2d.js';
+import { needImage } from './common.js';
+import { amounts, defineLayer } from './layer.js';
+
+export const zeroPadding2d = defineLayer({
+  kind: 'zero_padding2d',
+  doc: 'pads height and width with zeros (Keras ZeroPadding2D)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    {
+      name: 'padding',
+      kind: { type: 'amounts' },
+      default: [
+        [1, 1],
+        [1, 1],
+      ],
+    },
+  ],
+  traits: {},
+  infer(ctx) {
+    if (!needImage(ctx)) return null;
+    const [h, w, c] = ctx.inputs[0] as [number, number, number];
+    const [[t, b], [l, r]] = amounts(ctx.attrs, 'padding');
+    return { shape: [h + t + b, w + l + r, c] };
+  },
+  lower: lowerZeroPadding2d,
+  macs: () => 0,
+  reference(node, [x], [shape]) {
+    const [H, W, C] = shape as [number, number, number];
+    const [OH, OW] = node.shape as [number, number, number];
+    const [[t], [l]] = amounts(node.attrs, 'padding');
+    const out = new Float64Array(OH * OW * C);
+    for (let y = 0; y < H; y++)
+      for (let xx = 0; xx < W; xx++)
+        for (let c = 0; c < C; c++)
+          out[((y + t) * OW + xx + l) * C + c] = x![(y * W + xx) * C + c]!;
+    return out;
+  },
+});

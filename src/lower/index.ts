@@ -1,0 +1,182 @@
+// Lowering: a (folded) graph becomes a kernel program. Each node's layer builds its kernel; a
+// static planner lays out weights and activations in one memory, reusing dead buffers.
+import { InternalError } from '../diag/diagnostics.js';
+import { size, type Graph, type Node } from '../ir/graph.js';
+import type { Kernel } from '../kir/kir.js';
+import type {
+  IoBuffer,
+  KernelProgram,
+  LowerOptions,
+  LoweredNode,
+  Step,
+  WeightSegment,
+} from './program.js';
+
+/** Buffers are aligned to 4 floats (16 bytes) so v128 accesses of a channel run stay aligned. */
+const ALIGN = 4;
+const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
+
+/** Whether a node's output is its (first) input's data: no kernel, same buffer. */
+export function isView(node: Node): boolean {
+  return node.layer.traits.view === true || node.layer.traits.identity === true;
+}
+
+/** First-fit allocator over the activation area, with frees. */
+class Arena {
+  private readonly free: { start: number; end: number }[] = [];
+  private top: number;
+  constructor(private readonly base: number) {
+    this.top = base;
+  }
+
+  alloc(n: number): number {
+    const want = align(Math.max(n, 1));
+    for (let i = 0; i < this.free.length; i++) {
+      const f = this.free[i]!;
+      if (f.end - f.start >= want) {
+        const at = f.start;
+        f.start += want;
+        if (f.start === f.end) this.free.splice(i, 1);
+        return at;
+      }
+    }
+    const at = this.top;
+    this.top += want;
+    return at;
+  }
+
+  release(at: number, n: number): void {
+    const want = align(Math.max(n, 1));
+    this.free.push({ start: at, end: at + want });
+    this.free.sort((a, b) => a.start - b.start);
+    // Coalesce neighbours; a block touching the top shrinks it.
+    for (let i = this.free.length - 1; i > 0; i--) {
+      const a = this.free[i - 1]!;
+      const b = this.free[i]!;
+      if (a.end === b.start) {
+        a.end = b.end;
+        this.free.splice(i, 1);
+      }
+    }
+    const last = this.free[this.free.length - 1];
+    if (last && last.end === this.top) {
+      this.top = last.start;
+      this.free.pop();
+    }
+  }
+
+  get size(): number {
+    return this.top - this.base;
+  }
+}
+
+export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
+  const nodes = graph.nodes;
+  // The buffer each node's output lives in: views share their input's.
+  const owner = nodes.map((n) => n.id);
+  for (const n of nodes) if (isView(n)) owner[n.id] = owner[n.inputs[0]!]!;
+
+  // Lower every computing node and lay out its weights.
+  const lowered = new Map<number, LoweredNode>();
+  const weights: WeightSegment[] = [];
+  const weightOffsets = new Map<number, number[]>();
+  let wTop = 0;
+  for (const n of nodes) {
+    if (n.layer.kind === 'input' || isView(n)) continue;
+    if (!n.layer.lower) throw new InternalError(`layer ${n.layer.kind} has no kernel`);
+    const l = n.layer.lower(
+      n,
+      n.inputs.map((i) => nodes[i]!.shape),
+      opts,
+    );
+    lowered.set(n.id, l);
+    const offs: number[] = [];
+    n.weights.forEach((w, i) => {
+      const s = size(w.shape);
+      weights.push({
+        label: `${n.name}/${w.name}`,
+        offset: wTop,
+        size: s,
+        value: w.value,
+        pack: l.packs?.[i] ?? null,
+      });
+      offs.push(wTop);
+      wTop += align(s);
+    });
+    weightOffsets.set(n.id, offs);
+  }
+  const weightFloats = wTop;
+
+  // Liveness: the last step that reads each buffer; outputs live to the end.
+  const lastUse = new Map<number, number>();
+  for (const n of nodes)
+    for (const i of n.inputs) lastUse.set(owner[i]!, Math.max(lastUse.get(owner[i]!) ?? -1, n.id));
+  for (const o of graph.outputs) lastUse.set(owner[o.node]!, Infinity);
+
+  const arena = new Arena(weightFloats);
+  let high = 0;
+  const offset = new Map<number, number>();
+  const steps: Step[] = [];
+  const kernels = new Map<string, Kernel>();
+  const seenBodies = new Map<string, string>();
+  const pending: number[] = [];
+  for (const n of nodes) {
+    if (owner[n.id] === n.id) {
+      offset.set(n.id, arena.alloc(size(n.shape)));
+      high = Math.max(high, arena.size);
+    }
+    const l = lowered.get(n.id);
+    if (l) {
+      const scratch = l.scratch ? arena.alloc(l.scratch) : -1;
+      high = Math.max(high, arena.size);
+      const k = l.kernel;
+      const body = JSON.stringify(k.body);
+      const prev = seenBodies.get(k.name);
+      if (prev === undefined) {
+        seenBodies.set(k.name, body);
+        kernels.set(k.name, k);
+      } else if (prev !== body)
+        throw new InternalError(`two different kernels are both named ${k.name}`);
+      const args = [
+        offset.get(owner[n.id]!)!,
+        ...n.inputs.map((i) => offset.get(owner[i]!)!),
+        ...weightOffsets.get(n.id)!,
+      ];
+      if (l.scratch) args.push(scratch);
+      if (args.length !== k.params.length)
+        throw new InternalError(
+          `kernel ${k.name} takes ${k.params.length} offsets, got ${args.length}`,
+        );
+      steps.push({ kernel: k.name, args, layer: n.name, line: n.span.line });
+      if (l.scratch) arena.release(scratch, l.scratch);
+    }
+    // Free the buffers whose last reader was this node (after it ran: no overlap in a step).
+    for (const i of new Set(n.inputs.map((x) => owner[x]!)))
+      if (lastUse.get(i) === n.id) pending.push(i);
+    if (!lastUse.has(owner[n.id]!)) pending.push(owner[n.id]!); // never read: dead after writing
+    for (const b of pending.splice(0)) {
+      const at = offset.get(b);
+      if (at !== undefined && owner[b] === b && lastUse.get(b) !== Infinity) {
+        arena.release(at, size(nodes[b]!.shape));
+        lastUse.delete(b);
+      }
+    }
+  }
+  const io = (name: string, node: number, shape: readonly number[]): IoBuffer => {
+    const at = offset.get(owner[node]!);
+    if (at === undefined) throw new InternalError(`no buffer for ${name}`);
+    return { name, offset: at, size: size(shape), shape };
+  };
+  return {
+    name: graph.name,
+    batch: graph.batch,
+    memoryFloats: weightFloats + align(high),
+    weightFloats,
+    weights,
+    params: graph.params,
+    inputs: graph.inputs.map((p) => io(p.name, p.node, p.shape)),
+    outputs: graph.outputs.map((p) => io(p.name, p.node, p.shape)),
+    kernels: [...kernels.values()],
+    steps,
+  };
+}

@@ -1,0 +1,83 @@
+// conv2d kernel: the convolution core over conv runs, groups and dilation included.
+import type { Node, Shape } from '../../ir/graph.js';
+import { num, pair } from '../../layers/layer.js';
+import type { LowerOptions, LoweredNode } from '../program.js';
+import { convCore } from './conv_core.js';
+import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
+import { convRuns } from './spatial.js';
+import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
+
+/** Name parts of a 2-D window: `k3x3`, `s2x2`, `d2x2` (only when dilated), `p1_1_1_1`. */
+export function windowTag(
+  k: readonly number[],
+  s: readonly number[],
+  d: readonly number[],
+  pads: readonly number[],
+): string[] {
+  const dilated = d.some((v) => v !== 1);
+  return [`k${dims(k)}`, `s${dims(s)}`, ...(dilated ? [`d${dims(d)}`] : []), `p${pads.join('_')}`];
+}
+
+/** Words for a 2-D window in kernel docs. */
+export function windowDoc(
+  k: readonly number[],
+  s: readonly number[],
+  d: readonly number[],
+  pads: readonly number[],
+): string {
+  return `kernel ${dims(k)}, strides ${dims(s)}, dilation ${dims(d)}, pads ${pads.join(' ')} (top bottom left right)`;
+}
+
+export function lowerConv2d(
+  node: Node,
+  [shape]: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
+  const [H, W, C] = shape as [number, number, number];
+  const [OH, OW, F] = node.shape as [number, number, number];
+  const k = pair(node.attrs, 'kernel_size');
+  const s = pair(node.attrs, 'strides');
+  const d = pair(node.attrs, 'dilation_rate');
+  const pads = node.attrs['pads'] as readonly number[];
+  const groups = num(node.attrs, 'groups');
+  const act = nodeActivation(node.attrs);
+  const b = weight(node, 'bias');
+  const body = convCore(
+    {
+      x: X(0),
+      y: Y,
+      w: needWeight(node, 'kernel'),
+      b,
+      inW: W,
+      inC: C,
+      outW: OW,
+      outC: F,
+      rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
+      cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
+      kw: k[1],
+      groups,
+      cg: C / groups,
+      fg: F / groups,
+      simd: opts.simd,
+      act,
+    },
+    new Names(),
+  );
+  return finish(node, {
+    name: [
+      'conv2d',
+      `i${dims(shape!)}`,
+      `o${dims(node.shape)}`,
+      ...windowTag(k, s, d, pads),
+      groups !== 1 && `g${groups}`,
+      !b && 'nobias',
+      activationTag(act),
+    ],
+    doc: [
+      `conv2d ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, d, pads)}, groups ${groups}`,
+      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+    ],
+    body,
+    weights: ['kernel', 'bias'],
+  });
+}

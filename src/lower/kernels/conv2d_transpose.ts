@@ -1,0 +1,68 @@
+// conv2d_transpose kernel: a gather, not a scatter. Output cell y takes tap t from input
+// (y + pad - t * d) / s when that divides and lands inside; outputs of one phase (y mod s) with
+// the same taps form a run, decided at build time, so nothing is tested at run time. The kernel
+// is packed from [kh, kw, filters, in] to [kh, kw, in, filters] for the convolution core.
+import type { Node, Shape } from '../../ir/graph.js';
+import { pair } from '../../layers/layer.js';
+import type { LowerOptions, LoweredNode, Pack } from '../program.js';
+import { convCore } from './conv_core.js';
+import { windowTag } from './conv2d.js';
+import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
+import { transposeRuns } from './spatial.js';
+import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
+
+export function lowerConv2dTranspose(
+  node: Node,
+  [shape]: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
+  const [H, W, C] = shape as [number, number, number];
+  const [OH, OW, F] = node.shape as [number, number, number];
+  const k = pair(node.attrs, 'kernel_size');
+  const s = pair(node.attrs, 'strides');
+  const d = pair(node.attrs, 'dilation_rate');
+  const [pt, pl] = node.attrs['pads'] as readonly number[];
+  const act = nodeActivation(node.attrs);
+  const b = weight(node, 'bias');
+  const body = convCore(
+    {
+      x: X(0),
+      y: Y,
+      w: needWeight(node, 'kernel'),
+      b,
+      inW: W,
+      inC: C,
+      outW: OW,
+      outC: F,
+      rows: transposeRuns(OH, H, k[0], s[0], d[0], pt!),
+      cols: transposeRuns(OW, W, k[1], s[1], d[1], pl!),
+      kw: k[1],
+      groups: 1,
+      cg: C,
+      fg: F,
+      simd: opts.simd,
+      act,
+    },
+    new Names(),
+  );
+  const pack: Pack = { shape: [k[0], k[1], F, C], perm: [0, 1, 3, 2] };
+  const packs = node.weights.map((w) => (w.name === 'kernel' ? pack : null));
+  return finish(node, {
+    name: [
+      'conv2d_transpose',
+      `i${dims(shape!)}`,
+      `o${dims(node.shape)}`,
+      ...windowTag(k, s, d, [pt!, pl!]),
+      !b && 'nobias',
+      activationTag(act),
+    ],
+    doc: [
+      `conv2d_transpose ${dims(shape!)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides ${dims(s)}, ` +
+        `dilation ${dims(d)}, pad_before ${pt} ${pl} (top left)`,
+      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; kernel packed to [kh, kw, in, filters]`,
+    ],
+    body,
+    weights: ['kernel', 'bias'],
+    packs,
+  });
+}

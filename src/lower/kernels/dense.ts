@@ -1,0 +1,47 @@
+// dense kernel: every row of the last axis times kernel [in, units], as a 1x1 convolution core
+// over the rows (vectorized over units, tiled over rows).
+import { size, type Node, type Shape } from '../../ir/graph.js';
+import { num } from '../../layers/layer.js';
+import type { LowerOptions, LoweredNode } from '../program.js';
+import { convCore } from './conv_core.js';
+import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
+import { plainRuns } from './spatial.js';
+import { finish, Names, needWeight, weight, X, Y } from './util.js';
+
+export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOptions): LoweredNode {
+  const inDim = shape![shape!.length - 1]!;
+  const units = num(node.attrs, 'units');
+  const rows = size(shape!) / inDim;
+  const act = nodeActivation(node.attrs);
+  const b = weight(node, 'bias');
+  const body = convCore(
+    {
+      x: X(0),
+      y: Y,
+      w: needWeight(node, 'kernel'),
+      b,
+      inW: rows,
+      inC: inDim,
+      outW: rows,
+      outC: units,
+      rows: plainRuns(1),
+      cols: plainRuns(rows),
+      kw: 1,
+      groups: 1,
+      cg: inDim,
+      fg: units,
+      simd: opts.simd,
+      act,
+    },
+    new Names(),
+  );
+  return finish(node, {
+    name: ['dense', `r${rows}`, `i${inDim}`, `u${units}`, !b && 'nobias', activationTag(act)],
+    doc: [
+      `dense: ${rows} row${rows === 1 ? '' : 's'} of ${inDim} -> ${units} units`,
+      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+    ],
+    body,
+    weights: ['kernel', 'bias'],
+  });
+}

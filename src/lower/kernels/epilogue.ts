@@ -1,0 +1,105 @@
+// The activation epilogue as KIR: the activation table's functions on an f32 or v128 value.
+// relu, relu6, leaky_relu, hard_sigmoid and hard_swish are min/max/mul and vectorize; the
+// others call `math` functions, which are f32 only, so a v128 value is stored lane by lane.
+import type { Attrs } from '../../ir/graph.js';
+import { activationOf, type Activation } from '../../layers/activations.js';
+import {
+  add,
+  cmp,
+  f32,
+  i32,
+  lane,
+  math,
+  select,
+  store,
+  type Expr,
+  type Stmt,
+} from '../../kir/kir.js';
+import { fbin, fconst, numTag, type Lanes } from './util.js';
+
+const VECTOR = new Set(['linear', 'relu', 'relu6', 'leaky_relu', 'hard_sigmoid', 'hard_swish']);
+
+/** Whether the activation has a v128 form. */
+export const vectorizable = (act: Activation): boolean => VECTOR.has(act.fn);
+
+/** The node's activation (`{ fn: 'linear' }` when it has none). */
+export const nodeActivation = (attrs: Attrs): Activation => activationOf(attrs);
+
+/** Name part: null for linear, else `relu`, `leaky_relu_0p3`, `elu_1`. */
+export function activationTag(act: Activation): string | null {
+  if (act.fn === 'linear') return null;
+  const params = Object.keys(act)
+    .filter((k) => k !== 'fn')
+    .sort()
+    .map((k) => numTag(Number(act[k])));
+  return [act.fn, ...params].join('_');
+}
+
+/** Words for kernel docs: `relu`, `leaky_relu(negative_slope: 0.3)`. */
+export function activationDoc(act: Activation): string {
+  const params = Object.keys(act)
+    .filter((k) => k !== 'fn')
+    .sort()
+    .map((k) => `${k}: ${String(act[k])}`);
+  return params.length ? `${act.fn}(${params.join(', ')})` : act.fn;
+}
+
+const param = (act: Activation, name: string): number => {
+  const v = act[name];
+  if (typeof v !== 'number') throw new Error(`activation ${act.fn} lacks ${name}`);
+  return v;
+};
+
+/**
+ * act(x). `x` is read several times, so pass a local (`get`). v128 only when vectorizable.
+ */
+export function activate(act: Activation, x: Expr): Expr {
+  const lanes: Lanes = x.type === 'v128' ? 4 : 1;
+  const c = (v: number): Expr => fconst(v, lanes);
+  const relu6 = (v: Expr): Expr => fbin('min', fbin('max', v, c(0)), c(6));
+  const hardSigmoid = (v: Expr): Expr => fbin('div', relu6(fbin('add', v, c(3))), c(6));
+  if (lanes === 4 && !vectorizable(act)) throw new Error(`activation ${act.fn} has no v128 form`);
+  switch (act.fn) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return fbin('max', x, c(0));
+    case 'relu6':
+      return relu6(x);
+    case 'leaky_relu': {
+      // x >= 0 ? x : a * x is max(x, a * x) for a <= 1 and min(x, a * x) for a > 1.
+      const a = param(act, 'negative_slope');
+      return fbin(a <= 1 ? 'max' : 'min', x, fbin('mul', x, c(a)));
+    }
+    case 'hard_sigmoid':
+      return hardSigmoid(x);
+    case 'hard_swish':
+      return fbin('mul', x, hardSigmoid(x));
+    case 'elu': {
+      const alpha = f32(param(act, 'alpha'));
+      return select(cmp('gt', x, 0), x, fbin('mul', alpha, math('expm1', x)));
+    }
+    case 'sigmoid':
+      return sigmoid(x);
+    case 'tanh':
+      return math('tanh', x);
+    case 'swish':
+      return fbin('mul', x, sigmoid(x));
+    case 'gelu': {
+      const e = math('erf', fbin('mul', x, f32(Math.SQRT1_2)));
+      return fbin('mul', fbin('mul', f32(0.5), x), fbin('add', f32(1), e));
+    }
+    default:
+      throw new Error(`no kernel epilogue for activation ${act.fn}`);
+  }
+}
+
+const sigmoid = (x: Expr): Expr =>
+  fbin('div', f32(1), fbin('add', f32(1), math('exp', { op: 'neg', type: 'f32', a: x })));
+
+/** Stores act(v) at addr; v is a local (`get`) of f32 or v128. */
+export function storeActivated(addr: Expr, v: Expr, act: Activation): Stmt[] {
+  if (v.type === 'v128' && !vectorizable(act))
+    return [0, 1, 2, 3].map((i) => store(add(addr, i32(i)), activate(act, lane(v, i))));
+  return [store(addr, activate(act, v))];
+}

@@ -1,0 +1,174 @@
+// Spatial iteration for gather kernels (convolutions, pooling): outputs along an axis are split
+// into runs that read the same set of kernel taps, decided when the kernel is built. Borders
+// get their own runs with fewer taps, so no padding check is ever evaluated at run time.
+import { add, i32, mul, type Expr, type Stmt } from '../../kir/kir.js';
+import { range } from './util.js';
+
+/**
+ * Outputs o = o0 + j * ostep (j < count) whose taps are t = t0 + m * tstep (m < n), reading
+ * input i = i0 + j * istep + m * itap. With n = 0 an output reads nothing (bias only).
+ */
+export interface Run {
+  readonly o0: number;
+  readonly count: number;
+  readonly ostep: number;
+  readonly i0: number;
+  readonly istep: number;
+  readonly t0: number;
+  readonly n: number;
+  readonly tstep: number;
+  readonly itap: number;
+}
+
+type Taps = Pick<Run, 't0' | 'n' | 'tstep' | 'itap' | 'i0'>;
+
+/** Appends output o to the last run when it continues it, else starts a new run. */
+function extend(runs: Run[], o: number, ostep: number, istep: number, taps: Taps): void {
+  const last = runs[runs.length - 1];
+  if (
+    last &&
+    last.ostep === ostep &&
+    last.o0 + last.count * ostep === o &&
+    last.t0 === taps.t0 &&
+    last.n === taps.n &&
+    (taps.n === 0 || (last.tstep === taps.tstep && last.i0 + last.count * istep === taps.i0))
+  )
+    runs[runs.length - 1] = { ...last, count: last.count + 1 };
+  else runs.push({ o0: o, count: 1, ostep, istep, ...taps });
+}
+
+/** conv2d and pooling along one axis: input i = o * s - pad + t * d, kept when in [0, size). */
+export function convRuns(
+  outSize: number,
+  inSize: number,
+  k: number,
+  s: number,
+  d: number,
+  pad: number,
+): Run[] {
+  const runs: Run[] = [];
+  for (let o = 0; o < outSize; o++) {
+    const base = o * s - pad;
+    const t0 = Math.max(0, Math.ceil(-base / d));
+    const t1 = Math.min(k, Math.floor((inSize - 1 - base) / d) + 1);
+    const n = Math.max(0, t1 - t0);
+    const taps = n
+      ? { t0, n, tstep: 1, itap: d, i0: base + t0 * d }
+      : { t0: 0, n: 0, tstep: 1, itap: d, i0: 0 };
+    extend(runs, o, 1, s, taps);
+  }
+  return runs;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * conv2d_transpose along one axis, as a gather: output o takes tap t from input
+ * i = (o + pad - t * d) / s when that divides and i is in [0, size). Outputs of one phase
+ * (o mod s) with the same taps form a run; its input advances by one per output step s.
+ */
+export function transposeRuns(
+  outSize: number,
+  inSize: number,
+  k: number,
+  s: number,
+  d: number,
+  pad: number,
+): Run[] {
+  const runs: Run[] = [];
+  const tstep = s / gcd(s, d);
+  for (let phase = 0; phase < s; phase++)
+    for (let o = phase; o < outSize; o += s) {
+      const hits: number[] = [];
+      for (let t = 0; t < k; t++) {
+        const num = o + pad - t * d;
+        if (num % s === 0 && num >= 0 && num / s < inSize) hits.push(t);
+      }
+      const t0 = hits[0] ?? 0;
+      const taps = {
+        t0,
+        n: hits.length,
+        tstep,
+        itap: -(tstep * d) / s,
+        i0: (o + pad - t0 * d) / s,
+      };
+      extend(runs, o, s, 1, hits.length ? taps : { ...taps, i0: 0 });
+    }
+  return runs;
+}
+
+/** Outputs o = o0 + j (j < n) of a plain axis with no taps to gather (dense, pointwise). */
+export const plainRuns = (n: number): Run[] => [
+  { o0: 0, count: n, ostep: 1, i0: 0, istep: 1, t0: 0, n: 1, tstep: 1, itap: 0 },
+];
+
+/** A group of output pixels on one row that share their taps. */
+export interface Pixels {
+  readonly row: Run;
+  readonly col: Run;
+  readonly oy: Expr;
+  /** Input row of tap m = 0. */
+  readonly iy: Expr;
+  readonly ox: readonly Expr[];
+  /** Input column of tap m = 0, per pixel. */
+  readonly ix: readonly Expr[];
+  /** Whether this is the bulk of the work (the longest runs), worth unrolling taps for. */
+  readonly hot: boolean;
+}
+
+/**
+ * body(pixels) over every output pixel, in groups of `tile` along rows where runs allow
+ * (remainders one by one). Loop variables: `j` (row), `k` (column).
+ */
+export function forPixels(
+  rows: readonly Run[],
+  cols: readonly Run[],
+  tile: number,
+  body: (px: Pixels) => Stmt[],
+): Stmt[] {
+  const out: Stmt[] = [];
+  const longest = (runs: readonly Run[]): number => Math.max(...runs.map((r) => r.count));
+  const [maxRow, maxCol] = [longest(rows), longest(cols)];
+  for (const row of rows) {
+    const inner = (j: Expr): Stmt[] =>
+      cols.flatMap((col) => {
+        const oy = add(i32(row.o0), mul(j, row.ostep));
+        const iy = add(i32(row.i0), mul(j, row.istep));
+        const group =
+          (size: number): ((k: Expr) => Stmt[]) =>
+          (k) => {
+            const ps = Array.from({ length: size }, (_, p) => add(k, i32(p)));
+            return body({
+              row,
+              col,
+              oy,
+              iy,
+              ox: ps.map((q) => add(i32(col.o0), mul(q, col.ostep))),
+              ix: ps.map((q) => add(i32(col.i0), mul(q, col.istep))),
+              hot: row.count === maxRow && col.count === maxCol,
+            });
+          };
+        const full = tile > 1 ? Math.floor(col.count / tile) * tile : 0;
+        return [
+          ...range('k', 0, full, group(tile), tile),
+          ...range('k', full, col.count, group(1)),
+        ];
+      });
+    out.push(...range('j', 0, row.count, inner));
+  }
+  return out;
+}
+
+/** Most taps along an axis that are unrolled (in hot pixel groups). */
+export const UNROLL_TAPS = 7;
+
+/** Taps loop m over a run's taps: body(t, di) with t the tap and di the input offset. */
+export function forTaps(
+  run: Run,
+  v: string,
+  unroll: boolean,
+  body: (t: Expr, di: Expr) => Stmt[],
+): Stmt[] {
+  const t = (m: Expr): Expr => add(i32(run.t0), mul(m, run.tstep));
+  return range(v, 0, run.n, (m) => body(t(m), mul(m, run.itap)), 1, unroll && run.n <= UNROLL_TAPS);
+}

@@ -1,0 +1,235 @@
+// Shared pieces of the kernel builders: parameters, weight lookup, fresh local names, lane-typed
+// constants, channel tiling, contiguous copies and fills, and kernel naming.
+import type { Node, Shape } from '../../ir/graph.js';
+import {
+  add,
+  f32,
+  get,
+  i32,
+  load,
+  loop,
+  splat,
+  store,
+  type BinFn,
+  type Expr,
+  type Stmt,
+} from '../../kir/kir.js';
+import type { LoweredNode, Pack } from '../program.js';
+
+/** Lanes per value: 4 for v128, 1 for f32. */
+export type Lanes = 1 | 4;
+
+export const Y = get('y');
+export const S = get('s');
+export const X = (i: number): Expr => get(`x${i}`);
+
+/** The kernel parameters: 'y', one per input, one per weight, then 's' for scratch. */
+export function kernelParams(node: Node, scratch: boolean): string[] {
+  return [
+    'y',
+    ...node.inputs.map((_, i) => `x${i}`),
+    ...node.weights.map((_, i) => `w${i}`),
+    ...(scratch ? ['s'] : []),
+  ];
+}
+
+/** The base offset of the node's weight `name`, or null when it has none by that name. */
+export function weight(node: Node, name: string): Expr | null {
+  const i = node.weights.findIndex((w) => w.name === name);
+  return i < 0 ? null : get(`w${i}`);
+}
+
+export function needWeight(node: Node, name: string): Expr {
+  const w = weight(node, name);
+  if (!w) throw new Error(`${node.layer.kind} ${node.name} has no weight ${name}`);
+  return w;
+}
+
+/** Fresh local names (`acc0`, `acc1`, ...), unique within one kernel. Bases must not end in
+ * a digit or be a parameter prefix, so names never meet parameters or unrolled copies. */
+export class Names {
+  private readonly next = new Map<string, number>();
+  fresh(base: string): string {
+    const n = this.next.get(base) ?? 0;
+    this.next.set(base, n + 1);
+    return `${base}${n}`;
+  }
+}
+
+// ------------------------------------------------------------------------- lane-typed values
+
+export const vtype = (lanes: Lanes): 'f32' | 'v128' => (lanes === 4 ? 'v128' : 'f32');
+export const loadL = (addr: Expr, lanes: Lanes): Expr => load(addr, vtype(lanes));
+/** A scalar f32 expression broadcast to `lanes`. */
+export const bcast = (e: Expr, lanes: Lanes): Expr => (lanes === 4 ? splat(e) : e);
+/** An f32 constant with `lanes` lanes. */
+export const fconst = (v: number, lanes: Lanes): Expr => bcast(f32(v), lanes);
+/** A float binary operation on two operands of the same type. */
+export const fbin = (fn: BinFn, a: Expr, b: Expr): Expr => ({ op: 'bin', type: a.type, fn, a, b });
+
+// ---------------------------------------------------------------------------------- tiling
+
+/** Channels [from, to) in steps of lanes * vecs: each step holds `vecs` values of `lanes`. */
+export interface Tile {
+  readonly from: number;
+  readonly to: number;
+  readonly lanes: Lanes;
+  readonly vecs: number;
+}
+
+export const tileStep = (t: Tile): number => t.lanes * t.vecs;
+
+/** Splits n channels into tiles: v128 groups of up to maxVecs (with simd), then f32 ones. */
+export function channelTiles(n: number, simd: boolean, maxVecs = 4): Tile[] {
+  const tiles: Tile[] = [];
+  let at = 0;
+  const push = (lanes: Lanes, vecs: number, count: number): void => {
+    if (vecs <= 0 || count <= 0) return;
+    tiles.push({ from: at, to: at + count * lanes * vecs, lanes, vecs });
+    at += count * lanes * vecs;
+  };
+  if (simd) {
+    const nv = Math.floor(n / 4);
+    const v = Math.min(maxVecs, nv);
+    if (v > 0) {
+      push(4, v, Math.floor(nv / v));
+      push(4, nv % v, 1);
+    }
+  }
+  const rest = n - at;
+  const v = Math.min(maxVecs, rest);
+  if (v > 0) {
+    push(1, v, Math.floor(rest / v));
+    push(1, rest % v, 1);
+  }
+  return tiles;
+}
+
+/** A loop over [from, to) by step, or the body inline (v constant) when it runs once. */
+export function range(
+  v: string,
+  from: number,
+  to: number,
+  body: (i: Expr) => Stmt[],
+  step = 1,
+  unroll = false,
+): Stmt[] {
+  const trips = Math.max(0, Math.ceil((to - from) / step));
+  if (trips === 0) return [];
+  if (trips === 1) return body(i32(from));
+  return [loop(v, from, to, body(get(v)), step, unroll)];
+}
+
+/** A loop over one tile's channel offsets. */
+export function tileLoop(v: string, t: Tile, body: (c: Expr) => Stmt[]): Stmt[] {
+  return range(v, t.from, t.to, body, tileStep(t));
+}
+
+/** body(i, lanes) over i in [0, n): v128 steps with simd (when `vector`), then f32. */
+export function flat(
+  n: number,
+  simd: boolean,
+  body: (i: Expr, lanes: Lanes) => Stmt[],
+  v = 'i',
+): Stmt[] {
+  return channelTiles(n, simd, 1).flatMap((t) => {
+    const step = tileStep(t);
+    return range(v, t.from, t.to, (i) => body(i, t.lanes), step, (t.to - t.from) / step <= 4);
+  });
+}
+
+/** dst[0..n) = src[0..n). */
+export function copy(dst: Expr, src: Expr, n: number, simd: boolean, v = 'i'): Stmt[] {
+  return flat(n, simd, (i, l) => [store(add(dst, i), loadL(add(src, i), l))], v);
+}
+
+/** dst[0..n) = value. */
+export function fill(dst: Expr, n: number, value: number, simd: boolean, v = 'i'): Stmt[] {
+  return flat(n, simd, (i, l) => [store(add(dst, i), fconst(value, l))], v);
+}
+
+// ---------------------------------------------------------------------------------- naming
+
+/** A number as identifier characters: 0.3 -> 0p3, -1 -> m1, 1e-7 -> 1em7. */
+export function numTag(v: number): string {
+  return String(v).replace(/\+/g, '').replace(/\./g, 'p').replace(/-/g, 'm');
+}
+
+export const dims = (shape: Shape): string => shape.join('x');
+
+/** Whether any statement uses a v128 value. */
+export function usesV128(stmts: readonly Stmt[]): boolean {
+  const inExpr = (e: Expr): boolean => {
+    if (e.type === 'v128') return true;
+    switch (e.op) {
+      case 'const':
+      case 'get':
+        return false;
+      case 'load':
+        return inExpr(e.addr);
+      case 'bin':
+      case 'cmp':
+      case 'and':
+        return inExpr(e.a) || inExpr(e.b);
+      case 'select':
+        return inExpr(e.cond) || inExpr(e.a) || inExpr(e.b);
+      default:
+        return inExpr(e.a);
+    }
+  };
+  return stmts.some((s) => {
+    switch (s.op) {
+      case 'let':
+      case 'set':
+        return inExpr(s.value);
+      case 'store':
+        return s.type === 'v128' || inExpr(s.addr) || inExpr(s.value);
+      case 'for':
+        return usesV128(s.body);
+      case 'if':
+        return inExpr(s.cond) || usesV128(s.then) || usesV128(s.else ?? []);
+      case 'comment':
+        return false;
+    }
+  });
+}
+
+export interface KernelSpec {
+  /** Name parts, joined with `_`; empty ones are dropped. `simd` is appended when v128 is used. */
+  readonly name: readonly (string | null | false)[];
+  readonly doc: readonly string[];
+  readonly body: readonly Stmt[];
+  /** Floats of scratch memory ('s'). */
+  readonly scratch?: number;
+  readonly packs?: readonly (Pack | null)[];
+  /** The layer's weights in their declared order; any other order is named in the kernel. */
+  readonly weights?: readonly string[];
+}
+
+/** `worder_bias_kernel` when the node's weights are not in the declared order, else null. */
+function weightOrderTag(node: Node, declared: readonly string[]): string | null {
+  const names = node.weights.map((w) => w.name);
+  const ranks = names.map((n) => declared.indexOf(n));
+  const inOrder = ranks.every((r, i) => r >= 0 && (i === 0 || r > ranks[i - 1]!));
+  return inOrder ? null : `worder_${names.join('_')}`;
+}
+
+/** The lowered node: a kernel named by its specialization, with the node's parameters. */
+export function finish(node: Node, spec: KernelSpec): LoweredNode {
+  const simd = usesV128(spec.body);
+  const order = spec.weights ? weightOrderTag(node, spec.weights) : null;
+  const parts = [...spec.name, order, simd && 'simd'].filter((p): p is string => !!p);
+  const name = parts.join('_').replace(/[^A-Za-z0-9_]/g, '_');
+  const scratch = spec.scratch ?? 0;
+  const kernel = {
+    name,
+    params: kernelParams(node, scratch > 0),
+    body: spec.body,
+    doc: spec.doc,
+  };
+  return {
+    kernel,
+    ...(scratch > 0 ? { scratch } : {}),
+    ...(spec.packs ? { packs: spec.packs } : {}),
+  };
+}

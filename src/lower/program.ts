@@ -1,0 +1,76 @@
+// The kernel program: what the backends print. One flat f32 memory holds the weights (first)
+// and the activations (laid out by a static planner); steps call kernels with base offsets.
+import type { Param, Shape, WeightExpr } from '../ir/graph.js';
+import type { Kernel } from '../kir/kir.js';
+
+/** A permutation applied to a folded weight before the kernel reads it (packing). */
+export interface Pack {
+  /** The weight's shape before packing. */
+  readonly shape: Shape;
+  /** out axis i = in axis perm[i]. */
+  readonly perm: readonly number[];
+}
+
+export interface WeightSegment {
+  /** `conv2d_1/kernel`: the layer and slot it feeds. */
+  readonly label: string;
+  readonly offset: number;
+  readonly size: number;
+  /** How to compute it from the unfolded weights. */
+  readonly value: WeightExpr;
+  readonly pack: Pack | null;
+}
+
+export interface IoBuffer {
+  readonly name: string;
+  /** Element offset in memory of one example. */
+  readonly offset: number;
+  /** Elements per example. */
+  readonly size: number;
+  /** Per-example shape as the user sees it. */
+  readonly shape: Shape;
+}
+
+export interface Step {
+  readonly kernel: string;
+  /** Base offsets, in the kernel's parameter order. */
+  readonly args: readonly number[];
+  /** The layer it computes and its source line, for comments and per-layer timing. */
+  readonly layer: string;
+  readonly line: number;
+}
+
+export interface KernelProgram {
+  readonly name: string;
+  /** Fixed batch size, or null for any. */
+  readonly batch: number | null;
+  /** Total memory in f32 elements. */
+  readonly memoryFloats: number;
+  /** The weights occupy [0, weightFloats). */
+  readonly weightFloats: number;
+  readonly weights: readonly WeightSegment[];
+  /** The unfolded weights `load({ weights })` expects (the weight file's tensors). */
+  readonly params: readonly Param[];
+  readonly inputs: readonly IoBuffer[];
+  readonly outputs: readonly IoBuffer[];
+  /** Distinct kernels, each printed once. */
+  readonly kernels: readonly Kernel[];
+  readonly steps: readonly Step[];
+}
+
+/** What a layer's lowering returns for one node. */
+export interface LoweredNode {
+  /** Parameters, in order: 'y' (output), one per input ('x0', 'x1', ...), one per weight
+   * ('w0', ...) in the node's weight order, then 's' when `scratch` is asked for. */
+  readonly kernel: Kernel;
+  /** Packing per weight (null: as folded, Keras layout). */
+  readonly packs?: readonly (Pack | null)[];
+  /** Floats of scratch memory the kernel needs (live only during the kernel). */
+  readonly scratch?: number;
+}
+
+/** Options the backend passes to the lowerings. */
+export interface LowerOptions {
+  /** Whether v128 (SIMD) kernels are wanted; the TypeScript backend scalarizes them anyway. */
+  readonly simd: boolean;
+}

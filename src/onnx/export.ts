@@ -1,0 +1,516 @@
+// Exports a netc graph as an ONNX model (opset 13, NCHW inside, netc's user layouts at the edges).
+import { activationOf, type Activation } from '../layers/activations.js';
+import type { Graph, Node, Shape } from '../ir/graph.js';
+import { evalWeightExpr } from '../passes/evaluate.js';
+import {
+  encodeModel,
+  float,
+  graph as graphProto,
+  int,
+  int64Tensor,
+  ints,
+  modelProto,
+  node as nodeProto,
+  tensor,
+  valueInfo,
+  type AttrInput,
+  type Dim,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './model.js';
+
+/** The ONNX opset the exported models import. */
+export const EXPORT_OPSET = 13;
+
+/**
+ * A graph value as an ONNX tensor: `name` holds the batch then the node's internal axes in the
+ * order `perm` gives (ONNX axis i + 1 is internal axis perm[i]). Image tensors live in NCHW:
+ * internal [H, W, C] with perm [2, 0, 1]; netc's `transpose` nodes only relabel axes.
+ */
+interface Value {
+  readonly name: string;
+  readonly perm: readonly number[];
+}
+
+const identityPerm = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);
+const NCHW = [2, 0, 1] as const;
+const samePerm = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+const pairOf = (node: Node, name: string): [number, number] => {
+  const v = node.attrs[name] as readonly number[];
+  return [v[0]!, v[1]!];
+};
+const numOf = (node: Node, name: string): number => node.attrs[name] as number;
+
+/**
+ * The network as a serialized ONNX model. `weights` holds the weights the source declares by
+ * key (`LAYER/WEIGHT`, unfolded, Keras layouts); each node's weights are computed from them with
+ * its recipes, so a folded graph exports too. Graph inputs and outputs carry netc's names and
+ * netc's user layout ([N, H, W, C] for channels_last, [N, C, H, W] for channels_first) with the
+ * batch first (symbolic `N` unless the network fixes it), so feeds and results match a netc
+ * module's exactly.
+ */
+export function exportOnnx(
+  graph: Graph,
+  weights: ReadonlyMap<string, ArrayLike<number>>,
+): Uint8Array {
+  return encodeModel(exportOnnxModel(graph, weights));
+}
+
+/** The same model, undecoded (for inspection). */
+export function exportOnnxModel(
+  graph: Graph,
+  weights: ReadonlyMap<string, ArrayLike<number>>,
+): ModelProto {
+  return new Exporter(graph, weights).run();
+}
+
+class Exporter {
+  private readonly nodes: NodeProto[] = [];
+  private readonly inits: TensorProto[] = [];
+  private readonly tensorNames = new Set<string>();
+  private readonly nodeNames = new Set<string>();
+  private readonly values = new Map<number, Value>();
+  private readonly transposed = new Map<string, string>();
+  private readonly constants = new Map<string, string>();
+  private readonly batch: Dim;
+
+  constructor(
+    private readonly graph: Graph,
+    private readonly params: ReadonlyMap<string, ArrayLike<number>>,
+  ) {
+    this.batch = graph.batch ?? 'N';
+    for (const p of graph.inputs) this.tensorNames.add(p.name);
+    for (const p of graph.outputs) this.tensorNames.add(p.name);
+  }
+
+  run(): ModelProto {
+    const g = this.graph;
+    for (const n of g.nodes) this.values.set(n.id, this.emit(n));
+    const inputs = g.inputs.map((p) => valueInfo(p.name, [this.batch, ...g.nodes[p.node]!.shape]));
+    const outputs = g.outputs.map((p) => {
+      const shape = g.nodes[p.node]!.shape;
+      const v = this.as(this.value(p.node), identityPerm(shape.length), p.name);
+      this.op('Identity', [v], p.name, `${p.name}/output`, {}, p.name);
+      return valueInfo(p.name, [this.batch, ...shape]);
+    });
+    return modelProto(graphProto(this.nodes, inputs, outputs, this.inits, g.name), EXPORT_OPSET);
+  }
+
+  // ------------------------------------------------------------------------------- helpers
+
+  private unique(set: Set<string>, base: string): string {
+    let name = base;
+    for (let i = 1; set.has(name); i++) name = `${base}_${i}`;
+    set.add(name);
+    return name;
+  }
+
+  /** Adds an ONNX node; returns its (unique) output tensor name. */
+  private op(
+    opType: string,
+    inputs: string[],
+    base: string,
+    nodeName: string,
+    attrs: Record<string, AttrInput> = {},
+    outName?: string,
+  ): string {
+    const out = outName ?? this.unique(this.tensorNames, base);
+    const name = this.unique(this.nodeNames, nodeName);
+    this.nodes.push(nodeProto(opType, inputs, [out], attrs, name));
+    return out;
+  }
+
+  private init(base: string, dims: number[], data: Float32Array | number[]): string {
+    const name = this.unique(this.tensorNames, base);
+    this.inits.push(tensor(name, dims, data));
+    return name;
+  }
+
+  private int64(base: string, values: number[]): string {
+    const key = `i64:${values.join(',')}`;
+    const hit = this.constants.get(key);
+    if (hit) return hit;
+    const name = this.unique(this.tensorNames, base);
+    this.inits.push(int64Tensor(name, [values.length], values));
+    this.constants.set(key, name);
+    return name;
+  }
+
+  /** A shared scalar float constant. */
+  private scalar(v: number): string {
+    const key = `f32:${Math.fround(v)}`;
+    const hit = this.constants.get(key);
+    if (hit) return hit;
+    const name = this.unique(this.tensorNames, `const_${Math.fround(v)}`);
+    this.inits.push(tensor(name, [], [v]));
+    this.constants.set(key, name);
+    return name;
+  }
+
+  private value(id: number): Value {
+    const v = this.values.get(id);
+    if (!v) throw new Error(`netc bug: node ${id} used before it was exported`);
+    return v;
+  }
+
+  /** The value's tensor with its axes in `perm` order (a Transpose when they differ). */
+  private as(v: Value, perm: readonly number[], base: string): string {
+    if (samePerm(v.perm, perm)) return v.name;
+    const key = `${v.name}|${perm.join(',')}`;
+    const hit = this.transposed.get(key);
+    if (hit) return hit;
+    const t = [0, ...perm.map((a) => 1 + v.perm.indexOf(a))];
+    const out = this.op('Transpose', [v.name], `${base}/transpose`, `${base}/transpose`, {
+      perm: ints(t),
+    });
+    this.transposed.set(key, out);
+    return out;
+  }
+
+  /** Input i of a node as NCHW (the node's input is an internal [H, W, C] image). */
+  private nchw(n: Node, i = 0): string {
+    return this.as(this.value(n.inputs[i]!), NCHW, n.name);
+  }
+
+  private weight(n: Node, slot: string): Float32Array | null {
+    const use = n.weights.find((w) => w.name === slot);
+    return use ? evalWeightExpr(use.value, this.params) : null;
+  }
+
+  private need(n: Node, slot: string): Float32Array {
+    const w = this.weight(n, slot);
+    if (!w) throw new Error(`${n.layer.kind} '${n.name}' has no weight '${slot}'`);
+    return w;
+  }
+
+  /** Applies a node's `activation` epilogue (or an activation layer's function). */
+  private activation(x: string, act: Activation, base: string): string {
+    const o = (opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
+      this.op(opType, inputs, `${base}/${opType.toLowerCase()}`, `${base}/${act.fn}`, attrs);
+    switch (act.fn) {
+      case 'linear':
+        return x;
+      case 'relu':
+        return o('Relu', [x]);
+      case 'relu6':
+        return o('Clip', [x, this.scalar(0), this.scalar(6)]);
+      case 'leaky_relu':
+        return o('LeakyRelu', [x], { alpha: float(act['negative_slope'] as number) });
+      case 'elu':
+        return o('Elu', [x], { alpha: float(act['alpha'] as number) });
+      case 'sigmoid':
+        return o('Sigmoid', [x]);
+      case 'tanh':
+        return o('Tanh', [x]);
+      case 'hard_sigmoid':
+        return o('HardSigmoid', [x], { alpha: float(1 / 6), beta: float(0.5) });
+      case 'swish':
+        return o('Mul', [x, o('Sigmoid', [x])]);
+      case 'hard_swish':
+        // HardSwish arrived in opset 14; x * HardSigmoid(x) with alpha 1/6, beta 1/2 is its definition.
+        return o('Mul', [x, o('HardSigmoid', [x], { alpha: float(1 / 6), beta: float(0.5) })]);
+      case 'gelu': {
+        // 0.5 * x * (1 + erf(x / sqrt(2))), the exact form.
+        const e = o('Erf', [o('Mul', [x, this.scalar(Math.SQRT1_2)])]);
+        return o('Mul', [o('Mul', [x, o('Add', [e, this.scalar(1)])]), this.scalar(0.5)]);
+      }
+      default:
+        throw new Error(`cannot export activation '${act.fn}' to ONNX`);
+    }
+  }
+
+  private epilogue(n: Node, x: string): string {
+    return this.activation(x, activationOf(n.attrs), n.name);
+  }
+
+  // -------------------------------------------------------------------------------- layers
+
+  private emit(n: Node): Value {
+    const kind = n.layer.kind;
+    const rank = n.shape.length;
+    const image = (name: string): Value => ({ name, perm: NCHW });
+    switch (kind) {
+      case 'input':
+        return { name: n.name, perm: identityPerm(rank) };
+      case 'transpose': {
+        // out axis j is input axis p[j]: a relabeling, no data moves.
+        const p = n.attrs['perm'] as readonly number[];
+        const v = this.value(n.inputs[0]!);
+        return { name: v.name, perm: v.perm.map((a) => p.indexOf(a)) };
+      }
+      case 'dropout':
+      case 'linear':
+        return this.value(n.inputs[0]!);
+      case 'conv2d':
+        return image(this.conv2d(n));
+      case 'depthwise_conv2d':
+        return image(this.depthwise(n));
+      case 'separable_conv2d':
+        return image(this.separable(n));
+      case 'conv2d_transpose':
+        return image(this.convTranspose(n));
+      case 'dense':
+        return this.dense(n);
+      case 'batch_normalization':
+        return this.batchNorm(n);
+      case 'max_pooling2d':
+      case 'average_pooling2d': {
+        const max = kind === 'max_pooling2d';
+        const [t, b, l, r] = n.attrs['pads'] as readonly number[];
+        const attrs: Record<string, AttrInput> = {
+          kernel_shape: ints(pairOf(n, 'pool_size')),
+          strides: ints(pairOf(n, 'stride')),
+          pads: ints([t!, l!, b!, r!]),
+        };
+        // Padded cells are left out of the max and of the count, as TensorFlow's `same`.
+        if (!max) attrs['count_include_pad'] = int(0);
+        const y = this.op(max ? 'MaxPool' : 'AveragePool', [this.nchw(n)], n.name, n.name, attrs);
+        return image(y);
+      }
+      case 'global_average_pooling2d':
+      case 'global_max_pooling2d': {
+        const op = kind === 'global_max_pooling2d' ? 'GlobalMaxPool' : 'GlobalAveragePool';
+        const y = this.op(op, [this.nchw(n)], n.name, n.name);
+        if (rank === 3) return image(y); // keepdims: [1, 1, C]
+        return {
+          name: this.op('Flatten', [y], `${n.name}/flatten`, `${n.name}/flatten`, {
+            axis: int(1),
+          }),
+          perm: [0],
+        };
+      }
+      case 'zero_padding2d': {
+        const a = n.attrs['padding'] as readonly (readonly number[])[];
+        const [t, b] = [a[0]![0]!, a[0]![1]!];
+        const [l, r] = [a[1]![0]!, a[1]![1]!];
+        const pads = this.int64(`${n.name}/pads`, [0, 0, t, l, 0, 0, b, r]);
+        return image(this.op('Pad', [this.nchw(n), pads], n.name, n.name, { mode: 'constant' }));
+      }
+      case 'up_sampling2d': {
+        const [sh, sw] = pairOf(n, 'size');
+        const scales = this.init(`${n.name}/scales`, [4], [1, 1, sh, sw]);
+        const bilinear = n.attrs['interpolation'] === 'bilinear';
+        const attrs: Record<string, AttrInput> = bilinear
+          ? { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }
+          : {
+              mode: 'nearest',
+              coordinate_transformation_mode: 'asymmetric',
+              nearest_mode: 'floor',
+            };
+        return image(this.op('Resize', [this.nchw(n), '', scales], n.name, n.name, attrs));
+      }
+      case 'flatten': {
+        const x = this.as(this.value(n.inputs[0]!), identityPerm(this.inRank(n)), n.name);
+        return { name: this.op('Flatten', [x], n.name, n.name, { axis: int(1) }), perm: [0] };
+      }
+      case 'reshape': {
+        const x = this.as(this.value(n.inputs[0]!), identityPerm(this.inRank(n)), n.name);
+        const shape = this.int64(`${n.name}/shape`, [-1, ...n.shape]);
+        return { name: this.op('Reshape', [x, shape], n.name, n.name), perm: identityPerm(rank) };
+      }
+      case 'add':
+      case 'multiply': {
+        const first = this.value(n.inputs[0]!);
+        const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
+        if (kind === 'add') return { name: this.op('Sum', xs, n.name, n.name), perm: first.perm };
+        let y = xs[0]!;
+        for (const x of xs.slice(1)) y = this.op('Mul', [y, x], n.name, n.name);
+        return { name: y, perm: first.perm };
+      }
+      case 'concatenate': {
+        const first = this.value(n.inputs[0]!);
+        const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
+        const axis = 1 + first.perm.indexOf(numOf(n, 'concat_axis'));
+        return {
+          name: this.op('Concat', xs, n.name, n.name, { axis: int(axis) }),
+          perm: first.perm,
+        };
+      }
+      case 'softmax': {
+        const v = this.value(n.inputs[0]!);
+        const axis = 1 + v.perm.indexOf(numOf(n, 'softmax_axis'));
+        return {
+          name: this.op('Softmax', [v.name], n.name, n.name, { axis: int(axis) }),
+          perm: v.perm,
+        };
+      }
+      default: {
+        if (n.layer.traits.activation !== undefined) {
+          const v = this.value(n.inputs[0]!);
+          return { name: this.activation(v.name, activationOf(n.attrs), n.name), perm: v.perm };
+        }
+        throw new Error(`cannot export ${kind} '${n.name}' to ONNX`);
+      }
+    }
+  }
+
+  private inRank(n: Node): number {
+    return this.graph.nodes[n.inputs[0]!]!.shape.length;
+  }
+
+  private inShape(n: Node): Shape {
+    return this.graph.nodes[n.inputs[0]!]!.shape;
+  }
+
+  private conv2d(n: Node): string {
+    const [KH, KW] = pairOf(n, 'kernel_size');
+    const C = this.inShape(n)[2]!;
+    const F = n.shape[2]!;
+    const G = numOf(n, 'groups');
+    const CG = C / G;
+    const k = this.need(n, 'kernel');
+    // HWIO [kh, kw, in/groups, filters] -> OIHW [filters, in/groups, kh, kw].
+    const w = new Float32Array(k.length);
+    for (let ky = 0; ky < KH; ky++)
+      for (let kx = 0; kx < KW; kx++)
+        for (let ci = 0; ci < CG; ci++)
+          for (let f = 0; f < F; f++)
+            w[((f * CG + ci) * KH + ky) * KW + kx] = k[((ky * KW + kx) * CG + ci) * F + f]!;
+    const inputs = [this.nchw(n), this.init(`${n.name}/kernel`, [F, CG, KH, KW], w)];
+    const b = this.weight(n, 'bias');
+    if (b) inputs.push(this.init(`${n.name}/bias`, [F], b));
+    const [t, bo, l, r] = n.attrs['pads'] as readonly number[];
+    const y = this.op('Conv', inputs, n.name, n.name, {
+      kernel_shape: ints([KH, KW]),
+      strides: ints(pairOf(n, 'strides')),
+      dilations: ints(pairOf(n, 'dilation_rate')),
+      pads: ints([t!, l!, bo!, r!]),
+      group: int(G),
+    });
+    return this.epilogue(n, y);
+  }
+
+  /** A depthwise stage as a grouped Conv: weight [C*dm, 1, kh, kw], output channel c*dm+m. */
+  private depthwiseConv(n: Node, base: string, k: Float32Array, bias: Float32Array | null): string {
+    const [KH, KW] = pairOf(n, 'kernel_size');
+    const C = this.inShape(n)[2]!;
+    const DM = numOf(n, 'depth_multiplier');
+    const w = new Float32Array(k.length);
+    for (let ky = 0; ky < KH; ky++)
+      for (let kx = 0; kx < KW; kx++)
+        for (let c = 0; c < C; c++)
+          for (let m = 0; m < DM; m++)
+            w[((c * DM + m) * KH + ky) * KW + kx] = k[((ky * KW + kx) * C + c) * DM + m]!;
+    const inputs = [this.nchw(n), this.init(`${base}/depthwise_kernel`, [C * DM, 1, KH, KW], w)];
+    if (bias) inputs.push(this.init(`${base}/bias`, [C * DM], bias));
+    const [t, b, l, r] = n.attrs['pads'] as readonly number[];
+    return this.op('Conv', inputs, base, base, {
+      kernel_shape: ints([KH, KW]),
+      strides: ints(pairOf(n, 'strides')),
+      dilations: ints(pairOf(n, 'dilation_rate')),
+      pads: ints([t!, l!, b!, r!]),
+      group: int(C),
+    });
+  }
+
+  private depthwise(n: Node): string {
+    const y = this.depthwiseConv(
+      n,
+      n.name,
+      this.need(n, 'depthwise_kernel'),
+      this.weight(n, 'bias'),
+    );
+    return this.epilogue(n, y);
+  }
+
+  private separable(n: Node): string {
+    const dw = this.depthwiseConv(
+      n,
+      `${n.name}/depthwise`,
+      this.need(n, 'depthwise_kernel'),
+      this.weight(n, 'depthwise_bias'),
+    );
+    const F = n.shape[2]!;
+    const CM = this.inShape(n)[2]! * numOf(n, 'depth_multiplier');
+    const pk = this.need(n, 'pointwise_kernel');
+    // [1, 1, C*dm, filters] -> [filters, C*dm, 1, 1].
+    const w = new Float32Array(pk.length);
+    for (let i = 0; i < CM; i++) for (let f = 0; f < F; f++) w[f * CM + i] = pk[i * F + f]!;
+    const inputs = [dw, this.init(`${n.name}/pointwise_kernel`, [F, CM, 1, 1], w)];
+    const b = this.weight(n, 'bias');
+    if (b) inputs.push(this.init(`${n.name}/bias`, [F], b));
+    const y = this.op('Conv', inputs, `${n.name}/pointwise`, `${n.name}/pointwise`, {
+      kernel_shape: ints([1, 1]),
+    });
+    return this.epilogue(n, y);
+  }
+
+  private convTranspose(n: Node): string {
+    const [KH, KW] = pairOf(n, 'kernel_size');
+    const [SH, SW] = pairOf(n, 'strides');
+    const [DH, DW] = pairOf(n, 'dilation_rate');
+    const [IH, IW, C] = this.inShape(n) as [number, number, number];
+    const [OH, OW, F] = n.shape as [number, number, number];
+    const [PT, PL] = n.attrs['pads'] as readonly number[];
+    const k = this.need(n, 'kernel');
+    // [kh, kw, filters, in] -> ONNX ConvTranspose [in, filters, kh, kw].
+    const w = new Float32Array(k.length);
+    for (let ky = 0; ky < KH; ky++)
+      for (let kx = 0; kx < KW; kx++)
+        for (let f = 0; f < F; f++)
+          for (let c = 0; c < C; c++)
+            w[((c * F + f) * KH + ky) * KW + kx] = k[((ky * KW + kx) * F + f) * C + c]!;
+    const inputs = [this.nchw(n), this.init(`${n.name}/kernel`, [C, F, KH, KW], w)];
+    const b = this.weight(n, 'bias');
+    if (b) inputs.push(this.init(`${n.name}/bias`, [F], b));
+    // ONNX: out = s*(i-1) + output_padding + (k-1)*d+1 - pad_begin - pad_end, with input x and
+    // tap t landing on x*s + t*d - pad_begin: TensorFlow's placement with pad_begin = pad_before.
+    // The end pad (or, when the size grows past the full extent, output_padding) fixes the size.
+    const axis = (i: number, o: number, kk: number, s: number, d: number, before: number) => {
+      const end = s * (i - 1) + (kk - 1) * d + 1 - before - o;
+      return end >= 0 ? { end, extra: 0 } : { end: 0, extra: -end };
+    };
+    const ay = axis(IH, OH, KH, SH, DH, PT!);
+    const ax = axis(IW, OW, KW, SW, DW, PL!);
+    const y = this.op('ConvTranspose', inputs, n.name, n.name, {
+      kernel_shape: ints([KH, KW]),
+      strides: ints([SH, SW]),
+      dilations: ints([DH, DW]),
+      pads: ints([PT!, PL!, ay.end, ax.end]),
+      output_padding: ints([ay.extra, ax.extra]),
+    });
+    return this.epilogue(n, y);
+  }
+
+  private dense(n: Node): Value {
+    const inShape = this.inShape(n);
+    const I = inShape[inShape.length - 1]!;
+    const U = n.shape[n.shape.length - 1]!;
+    const x = this.as(this.value(n.inputs[0]!), identityPerm(inShape.length), n.name);
+    const k = this.init(`${n.name}/kernel`, [I, U], this.need(n, 'kernel'));
+    const bias = this.weight(n, 'bias');
+    const b = bias ? this.init(`${n.name}/bias`, [U], bias) : null;
+    let y: string;
+    if (inShape.length === 1 && b) y = this.op('Gemm', [x, k, b], n.name, n.name);
+    else {
+      y = this.op('MatMul', [x, k], n.name, n.name);
+      if (b) y = this.op('Add', [y, b], `${n.name}/bias_add`, `${n.name}/bias_add`);
+    }
+    return { name: this.epilogue(n, y), perm: identityPerm(n.shape.length) };
+  }
+
+  private batchNorm(n: Node): Value {
+    const axis = numOf(n, 'channel_axis');
+    const rank = n.shape.length;
+    const C = n.shape[axis]!;
+    // The channel axis goes to ONNX axis 1, the others keep their order (NCHW for images).
+    const perm = [axis, ...identityPerm(rank).filter((a) => a !== axis)];
+    const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+    const slot = (s: string, dflt: number): string =>
+      this.init(`${n.name}/${s}`, [C], this.weight(n, s) ?? new Float32Array(C).fill(dflt));
+    const inputs = [
+      x,
+      slot('gamma', 1),
+      slot('beta', 0),
+      this.init(`${n.name}/moving_mean`, [C], this.need(n, 'moving_mean')),
+      this.init(`${n.name}/moving_variance`, [C], this.need(n, 'moving_variance')),
+    ];
+    const y = this.op('BatchNormalization', inputs, n.name, n.name, {
+      epsilon: float(numOf(n, 'epsilon')),
+    });
+    return { name: y, perm };
+  }
+}

@@ -1,0 +1,63 @@
+// The pass pipeline: named, pure graph -> graph passes, in order.
+import type { Graph } from '../ir/graph.js';
+import { foldBatchNorm } from './fold_batch_norm.js';
+import { foldDepthwiseBias } from './fold_depthwise_bias.js';
+import { fuseActivation } from './fuse_activation.js';
+import { removeIdentity } from './remove_identity.js';
+
+export interface Pass {
+  readonly name: string;
+  /** What it does, one line. */
+  readonly doc: string;
+  run(graph: Graph): Graph;
+}
+
+/**
+ * The passes, in the order they run. Each file states the identity it relies on and its
+ * preconditions; tests verify the graph after every pass and check that it computes the same.
+ *
+ * NOTE: there is no remove_zero_bias pass: no fold creates a bias that stays zero (a bias a
+ * fold adds is `bn_shift` or `matvec_add` of a zero start, nonzero in general), and a declared
+ * bias is the user's weight, whose values are only known at load time.
+ */
+export const PASSES: readonly Pass[] = [
+  // First, so the folds below see producers and consumers directly connected.
+  {
+    name: 'remove_identity',
+    doc: 'removes dropout and linear activation layers (identity at inference)',
+    run: removeIdentity,
+  },
+  // Before fuse_activation: conv -> batch_normalization -> relu folds the BN, then fuses the relu.
+  {
+    name: 'fold_batch_norm',
+    doc: 'folds batch normalization into the preceding channel-affine layer',
+    run: foldBatchNorm,
+  },
+  // After fold_batch_norm (a BN folded into the depthwise layer leaves it a bias to move), and
+  // before fuse_activation (which would give the depthwise layer a nonlinear epilogue).
+  {
+    name: 'fold_depthwise_bias',
+    doc: 'moves a depthwise bias into the following pointwise convolution',
+    run: foldDepthwiseBias,
+  },
+  {
+    name: 'fuse_activation',
+    doc: 'fuses activation layers into the preceding layer as its epilogue',
+    run: fuseActivation,
+  },
+];
+
+/** The pass names, in order (for --dump-ir after:PASS). */
+export const PASS_NAMES: readonly string[] = PASSES.map((p) => p.name);
+
+/** Runs the pipeline; `until` stops after the named pass (for --dump-ir). */
+export function runPasses(graph: Graph, until?: string): Graph {
+  if (until !== undefined && !PASS_NAMES.includes(until))
+    throw new RangeError(`no pass '${until}'; the passes are ${PASS_NAMES.join(', ')}`);
+  let g = graph;
+  for (const p of PASSES) {
+    g = p.run(g);
+    if (p.name === until) break;
+  }
+  return g;
+}

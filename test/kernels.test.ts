@@ -1,0 +1,562 @@
+// Kernel tests: every layer's kernel, printed by the TypeScript backend and run, against the
+// layer's float64 reference, over attribute combinations fast-check draws (simd on and off).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { f32Literal, printKernelTS } from '../codegen/ts/print.js';
+import { compileSource } from '../src/frontend/index.js';
+import { size, type Graph, type Node, type Shape } from '../src/ir/graph.js';
+import {
+  add,
+  cmp,
+  f32,
+  get,
+  i32,
+  lane,
+  let_,
+  load,
+  min,
+  select,
+  set,
+  splat,
+  store,
+  type Expr,
+  type Kernel,
+} from '../src/kir/kir.js';
+import { erf } from '../src/layers/activations.js';
+import type { LoweredNode, Pack } from '../src/lower/program.js';
+import { runPasses } from '../src/passes/pipeline.js';
+import { close, TOLERANCE } from './helpers/tolerance.js';
+
+const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 30);
+const SEED = 20240611;
+
+// ------------------------------------------------------------------------------------ harness
+
+/** A small seeded PRNG (mulberry32) for tensor data. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** f32-exact values uniform in [lo, hi). */
+function data(n: number, next: () => number, lo: number, hi: number): Float32Array {
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
+}
+
+/** The packed copy of a weight: out axis i = in axis perm[i]. */
+function applyPack(w: Float32Array, pack: Pack | null): Float32Array {
+  if (!pack) return w;
+  const inShape = pack.shape;
+  const rank = inShape.length;
+  const inStrides = inShape.map((_, i) => inShape.slice(i + 1).reduce((p, d) => p * d, 1));
+  const outShape = pack.perm.map((p) => inShape[p]!);
+  const out = new Float32Array(w.length);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[pack.perm[i]!]!;
+    out[o] = w[src]!;
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++idx[i]! < outShape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+type KernelFn = (...offsets: number[]) => void;
+
+/** The printed kernel as JavaScript: its only annotations are in the signature line. */
+function stripSignature(code: string): string {
+  return code.replace(
+    /^(function \w+\()(.*)\): void \{$/m,
+    (_, head: string, params: string) => `${head}${params.replace(/: number/g, '')}) {`,
+  );
+}
+
+/** The printed kernel, compiled to a function over `M`. */
+function instantiate(code: string, name: string, M: Float32Array): KernelFn {
+  const js = stripSignature(code);
+  expect(js).not.toMatch(/: (number|void)/);
+  return new Function('M', 'erf', `${js}\nreturn ${name};`)(M, erf) as KernelFn;
+}
+
+/** Every kernel name seen, with its code: equal names must mean equal code. */
+const seen = new Map<string, string>();
+
+const GUARD = 8;
+
+interface Region {
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * Lowers one node, runs its printed kernel on random data and compares with the reference.
+ * Memory outside the inputs and weights starts as NaN, so an element never written fails; the
+ * guards between regions, the inputs and the weights must come back unchanged.
+ */
+function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: number): void {
+  const lowered: LoweredNode = node.layer.lower!(node, shapes, { simd });
+  const { kernel } = lowered;
+  const code = printKernelTS(kernel);
+  expect(printKernelTS(node.layer.lower!(node, shapes, { simd }).kernel)).toBe(code);
+  const prev = seen.get(kernel.name);
+  if (prev !== undefined) expect(code, `kernel ${kernel.name} differs`).toBe(prev);
+  seen.set(kernel.name, code);
+
+  const next = rng(seed);
+  const act = node.layer.traits.activation !== undefined;
+  const inputs = shapes.map((s) => (act ? data(size(s), next, -6, 6) : data(size(s), next, -2, 2)));
+  const weights = node.weights.map((w) =>
+    w.name === 'moving_variance'
+      ? data(size(w.shape), next, 0.2, 2)
+      : data(size(w.shape), next, -1, 1),
+  );
+  const packed = weights.map((w, i) => applyPack(w, lowered.packs?.[i] ?? null));
+
+  // Layout in parameter order: y, x0.., w0.., s; each region followed by a guard.
+  const sizes = [size(node.shape), ...shapes.map(size), ...weights.map((w) => w.length)];
+  if (lowered.scratch) sizes.push(lowered.scratch);
+  const regions: Region[] = [];
+  let top = GUARD;
+  for (const n of sizes) {
+    regions.push({ offset: top, size: n });
+    top += Math.ceil((n + GUARD) / 4) * 4;
+  }
+  const M = new Float32Array(top).fill(NaN);
+  const sources = [...inputs, ...packed];
+  sources.forEach((src, i) => M.set(src, regions[i + 1]!.offset));
+  const before = M.slice();
+
+  expect(kernel.params.length).toBe(regions.length);
+  instantiate(code, kernel.name, M)(...regions.map((r) => r.offset));
+
+  const wts = Object.fromEntries(
+    node.weights.map((w, i) => [w.name, Float64Array.from(weights[i]!)]),
+  );
+  const expected = node.layer.reference(
+    node,
+    inputs.map((x) => Float64Array.from(x)),
+    shapes,
+    wts,
+  );
+  const y = regions[0]!;
+  const actual = M.subarray(y.offset, y.offset + y.size);
+  const bad = actual.findIndex((a, i) => !close(a, expected[i]!));
+  if (bad >= 0)
+    throw new Error(
+      `${kernel.name}: y[${bad}] = ${actual[bad]}, expected ${expected[bad]} ` +
+        `(tolerance ${TOLERANCE}; simd ${simd})\n${code}`,
+    );
+  // Nothing but y (and scratch) changed.
+  const scratch = lowered.scratch ? regions[regions.length - 1]! : null;
+  for (let i = 0; i < M.length; i++) {
+    const inY = i >= y.offset && i < y.offset + y.size;
+    const inS = scratch && i >= scratch.offset && i < scratch.offset + scratch.size;
+    if (!inY && !inS && !Object.is(M[i], before[i]))
+      throw new Error(`${kernel.name}: wrote M[${i}] outside its output (simd ${simd})`);
+  }
+}
+
+/** Compiles a one-network source and returns its graph (optionally after the passes). */
+function compile(src: string, passes = false): Graph | null {
+  const r = compileSource(src);
+  const g = r.graphs[0];
+  if (!g) return null;
+  return passes ? runPasses(g) : g;
+}
+
+/** Checks the kernel of every node of `kind` in the network `src` (skipped when it does not compile). */
+function checkSource(src: string, kind: string, simd: boolean, seed: number): void {
+  const g = compile(src);
+  fc.pre(g !== null);
+  const nodes = g!.nodes.filter((n) => n.layer.kind === kind);
+  expect(nodes.length, src).toBeGreaterThan(0);
+  for (const n of nodes) {
+    try {
+      checkNode(
+        n,
+        n.inputs.map((i) => g!.nodes[i]!.shape),
+        simd,
+        seed,
+      );
+    } catch (e) {
+      throw new Error(`${src}\n${(e as Error).message}`);
+    }
+  }
+}
+
+/** A property over sources for one layer kind, with simd on and off. */
+function property(kind: string, source: fc.Arbitrary<string>, runs = NUM_RUNS): void {
+  fc.assert(
+    fc.property(source, fc.boolean(), fc.nat(), (src, simd, seed) =>
+      checkSource(src, kind, simd, seed),
+    ),
+    { seed: SEED, numRuns: runs },
+  );
+}
+
+const net = (shape: readonly number[], body: string, opts = ''): string =>
+  `network t${opts} { input x: [${shape.join(', ')}]  output y = ${body} }`;
+
+// ------------------------------------------------------------------------------- generators
+
+const ACTS = [
+  'linear',
+  'relu',
+  'relu6',
+  'leaky_relu',
+  'elu',
+  'sigmoid',
+  'hard_sigmoid',
+  'tanh',
+  'swish',
+  'hard_swish',
+  'gelu',
+] as const;
+const activation = fc.constantFrom(...ACTS);
+const small = (lo: number, hi: number): fc.Arbitrary<number> => fc.integer({ min: lo, max: hi });
+const pairOf = (lo: number, hi: number): fc.Arbitrary<[number, number]> =>
+  fc.tuple(small(lo, hi), small(lo, hi));
+const list = (p: readonly number[]): string => `[${p.join(', ')}]`;
+const explicitPadding = fc
+  .tuple(small(0, 3), small(0, 3), small(0, 3), small(0, 3))
+  .map(([t, b, l, r]) => `[[${t}, ${b}], [${l}, ${r}]]`);
+const convPadding = fc.oneof(fc.constant('valid'), fc.constant('same'), explicitPadding);
+
+const shapeOf = (rank: number, hi = 5): fc.Arbitrary<number[]> =>
+  fc.array(small(1, hi), { minLength: rank, maxLength: rank });
+const anyShape = fc.integer({ min: 1, max: 3 }).chain((r) => shapeOf(r));
+/** A Keras axis of a rank-r tensor: 1..r or -1. */
+const axisOf = (rank: number): fc.Arbitrary<number> => fc.oneof(small(1, rank), fc.constant(-1));
+const image = fc.tuple(small(1, 9), small(1, 9), small(1, 9));
+
+// ----------------------------------------------------------------------------------- tests
+
+describe('kernels match the reference', () => {
+  it('conv2d', () => {
+    const src = fc
+      .record({
+        h: small(1, 9),
+        w: small(1, 9),
+        groups: small(1, 3),
+        cg: small(1, 4),
+        fg: small(1, 9),
+        k: pairOf(1, 4),
+        s: pairOf(1, 3),
+        d: pairOf(1, 2),
+        padding: convPadding,
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map((a) =>
+        net(
+          [a.h, a.w, a.groups * a.cg],
+          `x -> conv2d(${a.groups * a.fg}, ${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}, ` +
+            `dilation_rate: ${list(a.d)}, groups: ${a.groups}, use_bias: ${a.bias}, activation: ${a.act})`,
+        ),
+      );
+    property('conv2d', src);
+  });
+
+  const depthwise = {
+    img: image,
+    dm: small(1, 5),
+    k: pairOf(1, 4),
+    s: pairOf(1, 3),
+    d: pairOf(1, 2),
+    padding: convPadding,
+    bias: fc.boolean(),
+    act: activation,
+  };
+
+  it('depthwise_conv2d', () => {
+    const src = fc
+      .record(depthwise)
+      .map((a) =>
+        net(
+          a.img,
+          `x -> depthwise_conv2d(${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}, ` +
+            `depth_multiplier: ${a.dm}, dilation_rate: ${list(a.d)}, use_bias: ${a.bias}, activation: ${a.act})`,
+        ),
+      );
+    property('depthwise_conv2d', src);
+  });
+
+  it('separable_conv2d', () => {
+    const src = fc
+      .record({ ...depthwise, f: small(1, 10) })
+      .map((a) =>
+        net(
+          a.img,
+          `x -> separable_conv2d(${a.f}, ${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}, ` +
+            `dilation_rate: ${list(a.d)}, depth_multiplier: ${a.dm}, use_bias: ${a.bias}, activation: ${a.act})`,
+        ),
+      );
+    property('separable_conv2d', src);
+  });
+
+  it('conv2d_transpose', () => {
+    const src = fc
+      .record({
+        h: small(1, 6),
+        w: small(1, 6),
+        c: small(1, 5),
+        f: small(1, 10),
+        k: pairOf(1, 4),
+        s: pairOf(1, 3),
+        d: pairOf(1, 2),
+        padding: fc.constantFrom('valid', 'same'),
+        op: fc.option(pairOf(0, 2)),
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map((a) => {
+        const op = a.op ? `, output_padding: ${list([a.op[0] % a.s[0], a.op[1] % a.s[1]])}` : '';
+        return net(
+          [a.h, a.w, a.c],
+          `x -> conv2d_transpose(${a.f}, ${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}${op}, ` +
+            `dilation_rate: ${list(a.d)}, use_bias: ${a.bias}, activation: ${a.act})`,
+        );
+      });
+    property('conv2d_transpose', src);
+  });
+
+  it('dense', () => {
+    const src = fc
+      .record({
+        shape: fc.oneof(anyShape, shapeOf(1, 40)),
+        units: small(1, 13),
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map((a) =>
+        net(a.shape, `x -> dense(${a.units}, use_bias: ${a.bias}, activation: ${a.act})`),
+      );
+    property('dense', src);
+  });
+
+  it('batch_normalization', () => {
+    const src = fc
+      .integer({ min: 1, max: 3 })
+      .chain((r) =>
+        fc.record({
+          shape: shapeOf(r, 9),
+          axis: fc.option(axisOf(r)),
+          center: fc.boolean(),
+          scale: fc.boolean(),
+          eps: fc.constantFrom(0.001, 1e-5, 0.1),
+        }),
+      )
+      .map((a) => {
+        const axis = a.axis === null ? '' : `axis: ${a.axis}, `;
+        return net(
+          a.shape,
+          `x -> batch_normalization(${axis}epsilon: ${a.eps}, center: ${a.center}, scale: ${a.scale})`,
+        );
+      });
+    property('batch_normalization', src);
+  });
+
+  for (const kind of ['max_pooling2d', 'average_pooling2d'])
+    it(kind, () => {
+      const src = fc
+        .record({
+          img: image,
+          pool: pairOf(1, 4),
+          s: fc.option(pairOf(1, 3)),
+          padding: fc.constantFrom('valid', 'same'),
+        })
+        .map((a) => {
+          const s = a.s ? `strides: ${list(a.s)}, ` : '';
+          return net(a.img, `x -> ${kind}(${list(a.pool)}, ${s}padding: ${a.padding})`);
+        });
+      property(kind, src);
+    });
+
+  for (const kind of ['global_average_pooling2d', 'global_max_pooling2d'])
+    it(kind, () => {
+      const src = fc
+        .record({ img: image, keep: fc.boolean() })
+        .map((a) => net(a.img, `x -> ${kind}(keepdims: ${a.keep})`));
+      property(kind, src);
+    });
+
+  it('zero_padding2d', () => {
+    const src = fc
+      .record({ img: image, p: fc.tuple(small(0, 3), small(0, 3), small(0, 3), small(0, 3)) })
+      .map(({ img, p: [t, b, l, r] }) =>
+        net(img, `x -> zero_padding2d([[${t}, ${b}], [${l}, ${r}]])`),
+      );
+    property('zero_padding2d', src);
+  });
+
+  it('up_sampling2d', () => {
+    const src = fc
+      .record({
+        img: fc.tuple(small(1, 6), small(1, 6), small(1, 9)),
+        size: pairOf(1, 4),
+        mode: fc.constantFrom('nearest', 'bilinear'),
+      })
+      .map((a) => net(a.img, `x -> up_sampling2d(${list(a.size)}, interpolation: ${a.mode})`));
+    property('up_sampling2d', src);
+  });
+
+  for (const kind of ['add', 'multiply'])
+    it(kind, () => {
+      const src = fc
+        .record({ shape: fc.oneof(anyShape, shapeOf(1, 40)), n: small(2, 4) })
+        .map(({ shape, n }) => {
+          const names = Array.from({ length: n }, (_, i) => `x${i}`);
+          const inputs = names.map((x) => `input ${x}: ${list(shape)}`).join('  ');
+          return `network t { ${inputs}  output y = ${kind}(${names.join(', ')}) }`;
+        });
+      property(kind, src);
+    });
+
+  it('concatenate', () => {
+    const src = fc
+      .integer({ min: 1, max: 3 })
+      .chain((r) =>
+        fc.record({
+          shape: shapeOf(r),
+          axis: small(0, r - 1),
+          sizes: fc.array(small(1, 6), { minLength: 2, maxLength: 4 }),
+        }),
+      )
+      .map(({ shape, axis, sizes }) => {
+        const inputs = sizes.map(
+          (d, i) => `input x${i}: ${list(shape.map((s, j) => (j === axis ? d : s)))}`,
+        );
+        const args = sizes.map((_, i) => `x${i}`).join(', ');
+        return `network t { ${inputs.join('  ')}  output y = concatenate(${args}, axis: ${axis + 1}) }`;
+      });
+    property('concatenate', src);
+  });
+
+  it('softmax', () => {
+    const src = fc
+      .integer({ min: 1, max: 3 })
+      .chain((r) => fc.record({ shape: shapeOf(r, 7), axis: fc.option(axisOf(r)) }))
+      .map(({ shape, axis }) =>
+        net(shape, axis === null ? 'x -> softmax' : `x -> softmax(axis: ${axis})`),
+      );
+    property('softmax', src);
+  });
+
+  for (const act of ACTS.filter((a) => a !== 'linear'))
+    it(`activation ${act}`, () => {
+      const params =
+        act === 'leaky_relu'
+          ? fc
+              .option(fc.constantFrom(0, 0.01, 0.3, 1, 1.5))
+              .map((v) => (v === null ? '' : `(negative_slope: ${v})`))
+          : act === 'elu'
+            ? fc.option(fc.constantFrom(0.5, 1, 2)).map((v) => (v === null ? '' : `(alpha: ${v})`))
+            : fc.constant('');
+      const src = fc
+        .record({ shape: fc.oneof(anyShape, shapeOf(1, 40)), params })
+        .map(({ shape, params }) => net(shape, `x -> ${act}${params}`));
+      property(act, src, Math.ceil(NUM_RUNS / 3));
+    });
+
+  it('transpose (channels_first layout changes)', () => {
+    const src = image.map((s) => net(s, 'x -> relu', '(data_format: channels_first)'));
+    property('transpose', src, Math.ceil(NUM_RUNS / 3));
+  });
+
+  it('transpose (any permutation)', () => {
+    const base = compile(net([2, 3, 4], 'x -> relu', '(data_format: channels_first)'))!;
+    const node = base.nodes.find((n) => n.layer.kind === 'transpose')!;
+    const arb = fc.integer({ min: 1, max: 4 }).chain((r) =>
+      fc.record({
+        shape: shapeOf(r),
+        perm: fc.shuffledSubarray([...Array(r).keys()], { minLength: r, maxLength: r }),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, fc.boolean(), fc.nat(), ({ shape, perm }, simd, seed) => {
+        const out = perm.map((p) => shape[p]!);
+        checkNode({ ...node, attrs: { perm }, shape: out }, [shape], simd, seed);
+      }),
+      { seed: SEED, numRuns: NUM_RUNS },
+    );
+  });
+});
+
+describe('kernels of folded graphs', () => {
+  it('every kernel of a small network after the passes matches its node', () => {
+    const src = `network t {
+      input x: [9, 9, 3]
+      a = x -> conv2d(8, 3, padding: same) -> batch_normalization -> relu
+      b = a -> depthwise_conv2d(3, strides: 2, padding: same) -> batch_normalization -> relu6
+            -> conv2d(12, 1) -> batch_normalization
+      c = b -> separable_conv2d(8, 3, padding: same, use_bias: false) -> batch_normalization -> swish
+      output y = c -> global_average_pooling2d -> dense(5) -> softmax
+    }`;
+    const g = compile(src, true)!;
+    expect(g).not.toBeNull();
+    for (const simd of [false, true])
+      for (const n of g.nodes)
+        if (n.layer.lower && !n.layer.traits.view && !n.layer.traits.identity)
+          checkNode(
+            n,
+            n.inputs.map((i) => g.nodes[i]!.shape),
+            simd,
+            n.id,
+          );
+  });
+});
+
+describe('scalarize and the TypeScript printer', () => {
+  const run = (kernel: Kernel, x: readonly number[]): number[] => {
+    const M = new Float32Array(16).fill(NaN);
+    M.set(x, 8);
+    instantiate(printKernelTS(kernel), kernel.name, M)(0, 8);
+    return [...M.subarray(0, 4)];
+  };
+  const v = (name: string): Expr => get(name, 'v128');
+
+  it('a v128 set that reads across lanes goes through temporaries', () => {
+    const body = [
+      let_('a', load(get('x0'), 'v128')),
+      set('a', add(v('a'), splat(lane(v('a'), 0)))),
+      set('a', add(v('a'), splat(lane(v('a'), 3)))),
+      store(get('y'), v('a')),
+    ];
+    const k: Kernel = { name: 'cross', params: ['y', 'x0'], body, doc: ['test'] };
+    // a = x + x[0] = [2, 3, 4, 5]; then a + a[3] = [7, 8, 9, 10].
+    expect(run(k, [1, 2, 3, 4])).toEqual([7, 8, 9, 10]);
+  });
+
+  it('v128 select, neg, min and splat of an expression scalarize lane by lane', () => {
+    const x = load(get('x0'), 'v128');
+    const body = [
+      let_('b', select(cmp('gt', get('x0'), i32(4)), x, { op: 'neg', type: 'v128', a: x })),
+      store(get('y'), min(v('b'), splat(add(load(get('x0')), f32(0.5))))),
+    ];
+    const k: Kernel = { name: 'sel', params: ['y', 'x0'], body, doc: [] };
+    // x0 = 8 > 4: b = x = [1, -2, 3, 4]; min with x[0] + 0.5 = 1.5.
+    expect(run(k, [1, -2, 3, 4])).toEqual([1, -2, 1.5, 1.5]);
+  });
+
+  it('f32 constants print as the shortest decimal that reads back', () => {
+    for (const c of [0.3, 1 / 3, 1 / 6, -2.5, 1e-7, 3.4e38, 0])
+      expect(Math.fround(Number(f32Literal(Math.fround(c))))).toBe(Math.fround(c));
+    expect(f32Literal(Math.fround(0.3))).toBe('0.3');
+    expect(f32Literal(-Infinity)).toBe('-Infinity');
+  });
+});
+
+describe('kernel names', () => {
+  it('equal names meant equal code across all the runs above', () => {
+    expect(seen.size).toBeGreaterThan(100);
+  });
+});

@@ -1,0 +1,205 @@
+// Tests for src/onnx/export.ts: exported models run in onnxruntime-node agree with the reference interpreter.
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { initialValues } from '../src/driver.js';
+import { compileSource } from '../src/frontend/index.js';
+import { size, type Graph } from '../src/ir/graph.js';
+import { decodeModel } from '../src/onnx/model.js';
+import { exportOnnx } from '../src/onnx/export.js';
+import { evaluateWeights } from '../src/passes/evaluate.js';
+import { runPasses } from '../src/passes/pipeline.js';
+import { runReference } from '../src/reference/run.js';
+import { runOnnx, type FloatTensor } from './helpers/ort.js';
+import { expectClose } from './helpers/tolerance.js';
+
+/** Deterministic PRNG (mulberry32) giving floats in [-1, 1). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+function compile(src: string): Graph {
+  const r = compileSource(src);
+  expect(r.diagnostics.map((d) => d.message)).toEqual([]);
+  return r.graphs[0]!;
+}
+
+/**
+ * Seeded weights: kernels from their (glorot) initializers; biases and batch normalization
+ * parameters random, so a wrong channel order or a dropped term shows.
+ */
+function weightsFor(graph: Graph, seed: number): Map<string, Float32Array> {
+  const values = initialValues(graph, seed);
+  const r = rng(seed + 1);
+  const out = new Map<string, Float32Array>();
+  graph.params.forEach((p, i) => {
+    let v = values[i]!;
+    const slot = p.key.slice(p.key.lastIndexOf('/') + 1);
+    if (slot === 'moving_variance') v = v.map(() => 0.5 + Math.abs(r()));
+    else if (slot === 'gamma') v = v.map(() => 0.5 + r() * 0.4);
+    else if (slot === 'bias' || slot === 'beta' || slot === 'moving_mean')
+      v = v.map(() => r() * 0.5);
+    out.set(p.key, v);
+  });
+  return out;
+}
+
+/** Exports `graph`, runs it in onnxruntime-node and compares every output with the reference. */
+async function check(graph: Graph, params: Map<string, Float32Array>, batch: number, seed = 7) {
+  const r = rng(seed);
+  const feeds: Record<string, Float32Array> = {};
+  const ortFeeds: Record<string, FloatTensor> = {};
+  for (const p of graph.inputs) {
+    const shape = graph.nodes[p.node]!.shape;
+    const data = new Float32Array(batch * size(shape)).map(() => r() * 2);
+    feeds[p.name] = data;
+    ortFeeds[p.name] = { dims: [batch, ...shape], data };
+  }
+  const model = exportOnnx(graph, params);
+  const got = await runOnnx(model, ortFeeds);
+  const want = runReference(graph, evaluateWeights(graph, params), feeds, batch);
+  for (const p of graph.outputs) {
+    const g = got[p.name];
+    expect(g, `output ${p.name}`).toBeDefined();
+    expect(g!.dims).toEqual([batch, ...p.shape]);
+    expectClose(g!.data, want[p.name]!, `${graph.name}.${p.name}`);
+  }
+  return model;
+}
+
+const formats = ['channels_last', 'channels_first'] as const;
+/** [H, W, C] written in the network's data format. */
+const img = (fmt: (typeof formats)[number], h: number, w: number, c: number): string =>
+  fmt === 'channels_last' ? `[${h}, ${w}, ${c}]` : `[${c}, ${h}, ${w}]`;
+
+const convs = (fmt: (typeof formats)[number]): string => `
+network convs(data_format: ${fmt}) {
+  input image: ${img(fmt, 11, 10, 4)}
+  output a = image
+    -> conv2d(6, 3, padding: same, activation: relu)
+    -> conv2d(6, [3, 2], strides: [2, 1], padding: [[1, 0], [2, 1]], dilation_rate: [1, 2],
+              groups: 2, activation: leaky_relu)
+  output b = image -> depthwise_conv2d(3, strides: 2, padding: same, depth_multiplier: 2,
+                                       activation: elu)
+  output c = image -> separable_conv2d(5, 3, padding: same, depth_multiplier: 2,
+                                       activation: sigmoid)
+  output d = image -> conv2d(3, 1, use_bias: false, activation: hard_sigmoid)
+    -> conv2d_transpose(4, 3, strides: 2, padding: same, activation: tanh)
+  output e = image -> conv2d_transpose(3, [3, 4], strides: [2, 3], output_padding: [1, 2],
+                                       activation: swish)
+  output f = image -> conv2d_transpose(2, 5, strides: 2, padding: same, output_shape: [21, 19],
+                                       activation: hard_swish)
+  output g = image -> conv2d(5, 3, strides: 2, dilation_rate: 2, activation: gelu)
+  output h = image -> conv2d_transpose(2, 4, strides: 2, padding: same, activation: relu6)
+  output i = image -> conv2d_transpose(3, 3, dilation_rate: 2, padding: same, use_bias: false)
+  output j = image -> conv2d_transpose(2, 1, strides: 3, padding: same)
+  output k = image -> depthwise_conv2d([2, 3], padding: [[0, 1], [1, 1]], use_bias: false)
+}`;
+
+const pools = (fmt: (typeof formats)[number]): string => `
+network pools(data_format: ${fmt}) {
+  input image: ${img(fmt, 9, 8, 3)}
+  x = image -> batch_normalization -> relu
+  output a = x -> max_pooling2d(3, strides: 2, padding: same)
+  output b = x -> average_pooling2d(3, strides: 2, padding: same)
+  output c = x -> max_pooling2d(2)
+  output d = x -> average_pooling2d([2, 3], strides: [1, 2])
+  output e = x -> global_average_pooling2d
+  output f = x -> global_max_pooling2d(keepdims: true)
+  output g = x -> zero_padding2d([[1, 2], [0, 3]]) -> up_sampling2d([2, 3])
+  output h = x -> up_sampling2d(2, interpolation: bilinear)
+  output i = image -> batch_normalization(center: false, scale: false, epsilon: 0.01)
+  output j = image -> batch_normalization(axis: 1)
+  output k = x -> global_max_pooling2d -> batch_normalization -> sigmoid
+  output l = x -> global_average_pooling2d(keepdims: true) -> elu(alpha: 0.5)
+  output m = x -> max_pooling2d(2, strides: 1, padding: same) -> zero_padding2d(2)
+}`;
+
+const merge = (fmt: (typeof formats)[number]): string => `
+network merge(data_format: ${fmt}) {
+  input p: ${img(fmt, 6, 5, 4)}
+  input q: ${img(fmt, 6, 5, 4)}
+  s = add(p, q, p)
+  m = multiply(s, q) -> relu6
+  output c = concatenate(s, m, axis: -1) -> softmax
+  output d = concatenate(p, q, m, axis: 1) -> softmax(axis: 2)
+  output e = m -> dropout(0.5) -> flatten -> dense(7, activation: relu) -> dense(5) -> softmax
+  output f = m -> reshape([30, 4]) -> dense(3) -> leaky_relu(negative_slope: 0.1)
+  output g = p -> dense(3, activation: tanh) -> linear
+  output h = m -> reshape([5, 4, 6]) -> conv2d(2, 2) -> hard_swish
+  output k = q -> flatten -> dense(24, use_bias: false) -> reshape([2, 3, 4])
+    -> batch_normalization -> gelu
+  output n = add(p -> conv2d(4, 1), q) -> swish -> multiply(p) -> global_average_pooling2d
+    -> dense(3, activation: softmax)
+}`;
+
+describe('exportOnnx', () => {
+  for (const fmt of formats) {
+    test(`convolutions, ${fmt}`, async () => {
+      const g = compile(convs(fmt));
+      await check(g, weightsFor(g, 1), 2);
+    });
+    test(`pooling, padding, resizing and batch normalization, ${fmt}`, async () => {
+      const g = compile(pools(fmt));
+      await check(g, weightsFor(g, 2), 2);
+    });
+    test(`merges, reshapes, dense layers and activations, ${fmt}`, async () => {
+      const g = compile(merge(fmt));
+      await check(g, weightsFor(g, 3), 3);
+    });
+  }
+
+  test('a fixed batch size is the graph input and output batch', async () => {
+    const g = compile(`network fixed(batch: 2) {
+      input x: [4, 4, 2]
+      output y = x -> conv2d(3, 3, padding: same) -> flatten -> dense(2)
+    }`);
+    const model = await check(g, weightsFor(g, 4), 2);
+    const proto = decodeModel(model);
+    expect(proto.graph.inputs[0]!.shape).toEqual([2, 4, 4, 2]);
+    expect(proto.graph.outputs[0]!.shape).toEqual([2, 2]);
+  });
+
+  test('the model imports opset 13, names nodes after layers, and keeps user layouts', () => {
+    const g = compile(convs('channels_last'));
+    const proto = decodeModel(exportOnnx(g, weightsFor(g, 1)));
+    expect(proto.opsetImports).toEqual([{ domain: '', version: 13 }]);
+    expect(proto.graph.inputs.map((i) => i.shape)).toEqual([['N', 11, 10, 4]]);
+    expect(proto.graph.nodes.map((n) => n.name)).toContain('conv2d');
+    // One transpose in to NCHW, shared by every branch; one back out per output.
+    const transposes = proto.graph.nodes.filter((n) => n.opType === 'Transpose').length;
+    expect(transposes).toBe(1 + g.outputs.length);
+  });
+
+  test('channels_first networks need no transposes', () => {
+    const g = compile(pools('channels_first'));
+    const proto = decodeModel(exportOnnx(g, weightsFor(g, 1)));
+    const transposes = proto.graph.nodes.filter((n) => n.opType === 'Transpose');
+    // Only batch_normalization(axis: 1) on channels_first is per channel: none at all.
+    expect(transposes.map((n) => n.name)).toEqual([]);
+  });
+
+  test('a folded graph exports the same function', async () => {
+    const g = compile(`network folded {
+      input x: [8, 8, 3]
+      output y = x -> conv2d(4, 3, use_bias: false) -> batch_normalization -> relu
+        -> depthwise_conv2d(3, padding: same) -> batch_normalization -> conv2d(5, 1)
+        -> batch_normalization -> flatten -> dense(3)
+    }`);
+    const params = weightsFor(g, 5);
+    await check(runPasses(g), params, 2);
+  });
+
+  for (const name of ['mnist', 'dcgan', 'autoencoder']) {
+    test(`examples/${name}.net`, async () => {
+      const g = compile(readFileSync(new URL(`../examples/${name}.net`, import.meta.url), 'utf8'));
+      await check(g, weightsFor(g, 6), 1);
+    });
+  }
+});
