@@ -1,8 +1,8 @@
 // Every example, built for both targets, imported and run; outputs against the reference.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildNetwork, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
@@ -16,6 +16,37 @@ const root = path.resolve(import.meta.dirname, '../..');
 const examples = readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.net'));
 const out = mkdtempSync(path.join(tmpdir(), 'netc-e2e-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+/** Runs a built module in a fresh Node process, as an app would (and fast: Vitest's module
+ * transform is slow on modules with large built-in weights). */
+function runInNode(
+  dir: string,
+  graph: Graph,
+  feeds: Record<string, Float32Array>,
+): Record<string, Float32Array> {
+  const inputs: Record<string, string> = {};
+  const outputs: Record<string, string> = {};
+  for (const p of graph.inputs) {
+    inputs[p.name] = path.join(dir, `in-${Object.keys(inputs).length}.bin`);
+    writeFileSync(inputs[p.name]!, feeds[p.name]!);
+  }
+  graph.outputs.forEach((p, i) => (outputs[p.name] = path.join(dir, `out-${i}.bin`)));
+  const spec = path.join(dir, 'spec.json');
+  writeFileSync(
+    spec,
+    JSON.stringify({ module: path.join(dir, `${graph.name}.js`), inputs, outputs }),
+  );
+  execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  const got: Record<string, Float32Array> = {};
+  for (const [name, file] of Object.entries(outputs)) {
+    const b = readFileSync(file);
+    got[name] = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+  return got;
+}
 
 /** Deterministic inputs in [-1, 1). */
 function feedsFor(graph: Graph, batch: number): Record<string, Float32Array> {
@@ -48,12 +79,10 @@ describe.each(examples)('examples/%s', (file) => {
         rmSync(dir, { recursive: true, force: true });
         for (const f of built.files) {
           const p = path.join(dir, f.name);
-          await import('node:fs').then((fs) => fs.mkdirSync(dir, { recursive: true }));
+          mkdirSync(dir, { recursive: true });
           writeFileSync(p, f.data);
         }
-        const mod = await import(pathToFileURL(path.join(dir, `${graph.name}.js`)).href);
-        const net = await mod.load();
-        const got = net.run(feeds) as Record<string, Float32Array>;
+        const got = runInNode(dir, graph, feeds);
         expected ??= runReference(graph, weights, feeds, batch);
         for (const o of graph.outputs)
           expectClose(got[o.name]!, expected[o.name]!, `${graph.name}.${o.name}`);
