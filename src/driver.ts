@@ -24,6 +24,8 @@ export interface BuildOptions {
   readonly seed: number;
   /** A safetensors file's bytes: the unfolded weights. Without it, weights come from `seed`. */
   readonly weights?: Uint8Array;
+  /** Skip the folding passes (to measure what they buy); default false. */
+  readonly noFold?: boolean;
 }
 
 export interface OutputFile {
@@ -92,31 +94,32 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
     }
   } else values = initialValues(graph, opts.seed);
 
-  const folded = runPasses(graph);
+  const folded = opts.noFold ? graph : runPasses(graph);
   const program = lowerGraph(folded, { simd: opts.target === 'wasm' });
   const area = packWeights(program, values);
   const head = banner(graph, opts.target);
   const dts = await format(emitDts(program, head), 'typescript');
   const name = graph.name;
   if (opts.target === 'ts') {
-    const kernels = [
-      ...program.kernels.map((k) => printKernelTS(k)),
-      `return () => {\n${program.steps
-        .map(
-          (s) =>
-            `  ${s.kernel}(${s.args.join(', ')}); // ${JSON.stringify(s.layer)
-              .slice(1, -1)
-              .replace(/[\u2028\u2029]/g, ' ')}`,
-        )
-        .join('\n')}\n};`,
-    ].join('\n\n');
+    const kernels = (types: boolean): string =>
+      [
+        ...program.kernels.map((k) => printKernelTS(k, { types })),
+        `return () => {\n${program.steps
+          .map(
+            (s) =>
+              `  ${s.kernel}(${s.args.join(', ')}); // ${JSON.stringify(s.layer)
+                .slice(1, -1)
+                .replace(/[\u2028\u2029]/g, ' ')}`,
+          )
+          .join('\n')}\n};`,
+      ].join('\n\n');
     const weights = `\n/** The built-in weights: the packed, folded weight area (little-endian f32, base64). */\nconst BUILTIN_WEIGHTS = ${JSON.stringify(toBase64(area))};\n`;
     const tsText = await format(
-      emitModule({ program, flavor: 'ts', banner: head, kernels }),
+      emitModule({ program, flavor: 'ts', banner: head, kernels: kernels(true) }),
       'typescript',
     );
     const jsText = await format(
-      emitModule({ program, flavor: 'js', banner: head, kernels: stripTypes(kernels) }),
+      emitModule({ program, flavor: 'js', banner: head, kernels: kernels(false) }),
       'babel',
     );
     return {
@@ -143,9 +146,4 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
       { name: `${name}.d.ts`, data: dts },
     ],
   };
-}
-
-/** Kernels printed as TypeScript carry only `: number`, `: void` and `!` (non-null) marks. */
-function stripTypes(ts: string): string {
-  return ts.replace(/\]!/g, ']').replace(/: (number|void)\b/g, '');
 }

@@ -32,8 +32,11 @@ export function inline(file: string, ns: string, names: readonly string[], flavo
   let body = sourceCache.get(key);
   if (body === undefined) {
     const text = readFileSync(path.join(packageRoot(), rel), 'utf8');
-    // Types imported from elsewhere in netc are opaque inside a generated module.
-    const types = [...text.matchAll(/^import type \{([^}]*)\}/gm)].flatMap((m) =>
+    // Types imported from elsewhere in netc are opaque inside a generated module, except the
+    // weight recipes, whose declarations the TypeScript flavor carries (see typesOf).
+    const types = [
+      ...text.matchAll(/^import type \{([^}]*)\}(?! from '[^']*weight-expr)/gm),
+    ].flatMap((m) =>
       m[1]!
         .split(',')
         .map((n) => n.trim())
@@ -53,6 +56,13 @@ export function inline(file: string, ns: string, names: readonly string[], flavo
     sourceCache.set(key, body);
   }
   return `const ${ns} = (() => {\n${body}\nreturn { ${names.join(', ')} };\n})();`;
+}
+
+/** A types-only source file's declarations, for the TypeScript flavor (no namespace needed). */
+function typesOf(file: string): string {
+  return readFileSync(path.join(packageRoot(), `${file}.ts`), 'utf8')
+    .replace(/^export\s+/gm, '')
+    .trim();
 }
 
 const q = (s: string): string => JSON.stringify(s);
@@ -146,6 +156,7 @@ export function emitModule(m: ModuleParts): string {
     ),
   );
   out.push(inline('src/weights/safetensors', 'Safetensors', ['loadWeights'], m.flavor));
+  if (ts) out.push(typesOf('src/ir/weight-expr'));
   out.push(inline('src/passes/evaluate', 'Evaluate', ['evalWeightExpr'], m.flavor));
   if (m.kernels !== undefined) out.push(inline('src/layers/erf', 'MathFns', ['erf'], m.flavor));
   if (ts)

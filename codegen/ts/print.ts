@@ -3,9 +3,10 @@
 // The kernel is unrolled and scalarized first, so the output has only number locals. Integer
 // index arithmetic that is affine (sums of locals times constants) prints in one canonical
 // form, `x0 + oy * 24 + ox * 3 + 5`; f32 arithmetic keeps the kernel's association order.
-// The only type annotations are the parameters' `: number` and the `: void` result (the driver
-// strips them for the JavaScript flavor). Locals never reassigned are `const`. Arithmetic runs
-// in float64 and rounds to f32 when stored.
+// With `types` (the default) the parameters carry `: number`, the result `: void`, and loads a
+// non-null mark (`M[i]!`, for projects using noUncheckedIndexedAccess); without, it is plain
+// JavaScript. Locals never reassigned are `const`. Arithmetic runs in float64 and rounds to f32
+// when stored.
 import { scalarize } from '../../src/kir/scalarize.js';
 import {
   unroll,
@@ -18,17 +19,26 @@ import {
 import { CodeWriter } from './writer.js';
 
 /** `function NAME(y: number, ...): void { ... }`, headed by the kernel's doc comment. */
-export function printKernelTS(kernel: Kernel): string {
+export function printKernelTS(kernel: Kernel, opts: { types?: boolean } = {}): string {
+  const types = opts.types ?? true;
   const body = scalarize(unroll(kernel.body));
   const w = new CodeWriter();
   for (const line of kernel.doc) w.line(comment(line));
-  const params = kernel.params.map((p) => `${p}: number`).join(', ');
+  const params = kernel.params.map((p) => (types ? `${p}: number` : p)).join(', ');
   const mutable = assigned(body);
-  w.block(`function ${kernel.name}(${params}): void {`, () => printStmts(w, body, mutable));
+  nonNull = types ? '!' : '';
+  w.block(`function ${kernel.name}(${params})${types ? ': void' : ''} {`, () =>
+    printStmts(w, body, mutable),
+  );
   return w.toString();
 }
 
-const comment = (text: string): string => `// ${text.replace(/[\r\n]+/g, ' ')}`.trimEnd();
+/** The mark after a load: `!` in TypeScript, nothing in JavaScript (set per kernel printed). */
+let nonNull = '!';
+
+/** A line comment; line terminators (including U+2028 and U+2029) cannot end it early. */
+const comment = (text: string): string =>
+  `// ${text.replace(/[\r\n\u2028\u2029]+/g, ' ')}`.trimEnd();
 
 /** Locals that some `set` reassigns (the others print as `const`). */
 function assigned(stmts: readonly Stmt[], out = new Set<string>()): Set<string> {
@@ -132,7 +142,7 @@ function expr(e: Expr): Printed {
     case 'get':
       return [e.name, ATOM];
     case 'load':
-      return [`M[${value(e.addr)}]`, ATOM];
+      return [`M[${value(e.addr)}]${nonNull}`, ATOM];
     case 'bin': {
       if (e.type === 'i32') {
         const lin = affine(e);
