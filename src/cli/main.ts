@@ -16,6 +16,10 @@ const USAGE = `usage:
   netc summary FILE [--network N] [--json]
   netc init FILE [--network N] [--seed S] -o W.safetensors
   netc build FILE [--network N] [--target wasm|ts] [--weights W.safetensors] [--seed S] [--out DIR]
+  netc fmt FILE [--check]
+  netc graph FILE [--network N] [-o NET.svg]
+  netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]
+  netc export FILE [--network N] --onnx OUT.onnx [--weights W.safetensors] [--seed S]
   any command: --dump-ir after:PASS (or source) prints the IR after that pass and stops`;
 
 class UsageError extends Error {}
@@ -61,6 +65,9 @@ function parse(argv: readonly string[]) {
         weights: { type: 'string' },
         'dump-ir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        check: { type: 'boolean' },
+        name: { type: 'string' },
+        onnx: { type: 'string' },
       },
     });
   } catch (e) {
@@ -94,10 +101,47 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   if (!command) throw new UsageError('no command given');
-  if (!['check', 'summary', 'init', 'build'].includes(command))
+  if (!['check', 'summary', 'init', 'build', 'fmt', 'graph', 'import', 'export'].includes(command))
     throw new UsageError(`unknown command '${command}'`);
   if (!file) throw new UsageError(`${command} needs a FILE`);
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  if (command === 'fmt') {
+    const { fmtCommand } = await import('./fmt.js');
+    return fmtCommand(file, { check: opts.check === true }, io);
+  }
+  if (command === 'import') {
+    const { importCommand } = await import('./import.js');
+    return importCommand(
+      file,
+      {
+        ...(opts.out !== undefined ? { out: opts.out } : {}),
+        ...(opts.weights !== undefined ? { weights: opts.weights } : {}),
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+      },
+      io,
+    );
+  }
+  if (command === 'export') {
+    const { exportCommand } = await import('./export.js');
+    return exportCommand(
+      file,
+      {
+        ...(opts.network !== undefined ? { network: opts.network } : {}),
+        ...(opts.onnx !== undefined ? { onnx: opts.onnx } : {}),
+        ...(opts.weights !== undefined ? { weights: opts.weights } : {}),
+        seed: seedOf(opts.seed),
+      },
+      io,
+    );
+  }
+  if (command === 'graph') {
+    const { graphCommand } = await import('./graph.js');
+    const graphOpts = {
+      ...(opts.network !== undefined ? { network: opts.network } : {}),
+      ...(opts.out !== undefined ? { out: opts.out } : {}),
+    };
+    return graphCommand(file, graphOpts, io);
+  }
 
   const source = readSource(file);
   const result = compileSource(source);

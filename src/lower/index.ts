@@ -120,8 +120,11 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
   const kernels = new Map<string, Kernel>();
   const seenBodies = new Map<string, string>();
   const pending: number[] = [];
+  // Every input is written before the first step runs: all their buffers exist from the start.
+  for (const p of graph.inputs) offset.set(p.node, arena.alloc(size(nodes[p.node]!.shape)));
+  high = Math.max(high, arena.size);
   for (const n of nodes) {
-    if (owner[n.id] === n.id) {
+    if (owner[n.id] === n.id && !offset.has(n.id)) {
       offset.set(n.id, arena.alloc(size(n.shape)));
       high = Math.max(high, arena.size);
     }

@@ -1,0 +1,1199 @@
+// Imports an ONNX model (NCHW, OIHW) as a readable channels_first .net source and Keras-layout weights.
+import { compileSource } from '../frontend/index.js';
+import { writeSafetensors } from '../weights/index.js';
+import {
+  DataType,
+  decodeModel,
+  defaultOpset,
+  getAttribute,
+  type AttributeProto,
+  type GraphProto,
+  type NodeProto,
+} from './model.js';
+
+export interface ImportOptions {
+  /** The network's name; defaults to the ONNX graph's name (made an identifier) or `imported`. */
+  readonly name?: string;
+}
+
+export type ImportResult =
+  | { readonly ok: true; readonly source: string; readonly weights: Uint8Array }
+  | { readonly ok: false; readonly errors: string[] };
+
+/** A refusal of one node: the message names the node and its op_type. */
+class Refusal extends Error {}
+
+/** A constant: an initializer, a Constant node, or a fold of constants. */
+interface Const {
+  readonly dims: number[];
+  readonly data: ArrayLike<number>;
+}
+
+/** One layer call of the generated source. */
+interface Call {
+  readonly fn: string;
+  /** Rendered attributes, after the tensor inputs ('' for none). */
+  readonly args: string;
+  /** ONNX values it takes (tensor inputs, in order). */
+  readonly inputs: string[];
+  /** ONNX value it produces. */
+  readonly output: string;
+  readonly comment?: string;
+}
+
+interface WeightOut {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The ONNX operators netc translates (some only with certain attributes). */
+export const SUPPORTED = new Set([
+  'Conv',
+  'ConvTranspose',
+  'Gemm',
+  'MatMul',
+  'BatchNormalization',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Relu',
+  'Clip',
+  'LeakyRelu',
+  'Elu',
+  'Sigmoid',
+  'Tanh',
+  'Softmax',
+  'HardSigmoid',
+  'HardSwish',
+  'Add',
+  'Sum',
+  'Mul',
+  'Concat',
+  'Flatten',
+  'Reshape',
+  'Pad',
+  'Dropout',
+  'Identity',
+  'Constant',
+]);
+
+const KEYWORDS = new Set([
+  'network',
+  'block',
+  'input',
+  'output',
+  'repeat',
+  'return',
+  'true',
+  'false',
+]);
+
+/** A .net identifier from arbitrary text. */
+function identifier(text: string, fallback: string): string {
+  let s = text.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
+  if (s === '') s = fallback;
+  if (/^[0-9]/.test(s)) s = `${fallback}_${s}`;
+  if (KEYWORDS.has(s)) s = `${s}_`;
+  return s;
+}
+
+/** The shortest decimal that reads back as the same float32 value. */
+export function formatFloat(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
+  const f = Math.fround(v);
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(f.toPrecision(p));
+    if (Math.fround(s) === f) return String(s);
+  }
+  return String(f);
+}
+
+const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** `p`, `[ph, pw]` or `[[t, b], [l, r]]`: the shortest form of explicit 2-D padding. */
+function padText(t: number, b: number, l: number, r: number): string {
+  if (t === b && l === r) return t === l ? String(t) : `[${t}, ${l}]`;
+  return `[[${t}, ${b}], [${l}, ${r}]]`;
+}
+
+/** An int or `[h, w]`. */
+const pairText = (h: number, w: number): string => (h === w ? String(h) : `[${h}, ${w}]`);
+
+/**
+ * Translates a serialized ONNX model to a .net source (`data_format: channels_first`, so the
+ * network takes the ONNX model's NCHW input as it is) and its weights as a safetensors file.
+ * Operators netc cannot express are all listed, each naming its node and op_type.
+ */
+export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): ImportResult {
+  let m;
+  try {
+    m = decodeModel(bytes);
+  } catch (e) {
+    return { ok: false, errors: [e instanceof Error ? e.message : String(e)] };
+  }
+  return new Importer(m.graph, defaultOpset(m) ?? 1, opts).run();
+}
+
+/** Each node's label in messages: its name, else its index and first output. */
+function label(n: NodeProto, index: number): string {
+  return n.name !== ''
+    ? `${n.opType} node '${n.name}'`
+    : `${n.opType} node #${index} (output '${n.outputs[0] ?? ''}')`;
+}
+
+class Importer {
+  private readonly consts = new Map<string, Const>();
+  /** Per-example shapes (ONNX order, batch dropped) of activation values. */
+  private readonly shapes = new Map<string, number[]>();
+  /** Values that are another value under a new name (Identity, Dropout, fused Add). */
+  private readonly aliases = new Map<string, string>();
+  private readonly calls: Call[] = [];
+  private readonly weights: WeightOut[] = [];
+  private readonly counters = new Map<string, number>();
+  private readonly errors: string[] = [];
+  private readonly skip = new Set<number>();
+  private readonly consumers = new Map<string, number[]>();
+  private batch: number | null = null;
+  /** Values known to be >= 0 (outputs of relu, relu6, sigmoid, ...). */
+  private readonly nonNegative = new Set<string>();
+
+  constructor(
+    private readonly g: GraphProto,
+    private readonly opset: number,
+    private readonly opts: ImportOptions,
+  ) {}
+
+  run(): ImportResult {
+    const g = this.g;
+    for (const t of g.initializers) this.consts.set(t.name, { dims: t.dims, data: t.data });
+    g.nodes.forEach((n, i) =>
+      n.inputs.forEach((v) => {
+        if (v === '') return;
+        const list = this.consumers.get(v) ?? [];
+        list.push(i);
+        this.consumers.set(v, list);
+      }),
+    );
+    const names = new Set<string>();
+    const unique = (base: string): string => {
+      let s = base;
+      for (let i = 1; names.has(s); i++) s = `${base}_${i}`;
+      names.add(s);
+      return s;
+    };
+    const inputDecls: string[] = [];
+    const refs = new Map<string, string>();
+    for (const v of g.inputs) {
+      if (this.consts.has(v.name)) continue;
+      if (v.elemType !== undefined && v.elemType !== DataType.FLOAT) {
+        this.errors.push(`graph input '${v.name}' is not float32`);
+        continue;
+      }
+      const shape = v.shape;
+      if (!shape || shape.length < 2) {
+        this.errors.push(
+          `graph input '${v.name}' needs a known shape with a batch axis and at least one more`,
+        );
+        continue;
+      }
+      const dims = shape.slice(1);
+      if (!dims.every((d): d is number => typeof d === 'number' && d > 0)) {
+        this.errors.push(
+          `graph input '${v.name}' has shape [${shape.map((d) => d ?? '?').join(', ')}]: netc needs every dimension but the batch fixed`,
+        );
+        continue;
+      }
+      if (typeof shape[0] === 'number') this.batch = shape[0];
+      const id = unique(identifier(v.name, 'input'));
+      refs.set(v.name, id);
+      this.shapes.set(v.name, dims);
+      inputDecls.push(`  input ${id}: [${dims.join(', ')}]`);
+    }
+    if (this.errors.length) return { ok: false, errors: this.errors };
+
+    const poisoned = new Set<string>();
+    g.nodes.forEach((n, i) => {
+      if (this.skip.has(i)) return;
+      if (n.inputs.some((v) => poisoned.has(v))) {
+        // Fed by a refused node: list it only if it could not be translated anyway.
+        if (!SUPPORTED.has(n.opType))
+          this.errors.push(`${label(n, i)}: netc has no layer for ONNX operator ${n.opType}`);
+        for (const o of n.outputs) poisoned.add(o);
+        return;
+      }
+      try {
+        if (n.domain !== '' && n.domain !== 'ai.onnx')
+          throw new Refusal(`${label(n, i)}: operators of domain '${n.domain}' are not supported`);
+        this.node(n, i);
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        this.errors.push(e.message);
+        // Keep going so every unsupported node is listed.
+        for (const o of n.outputs) poisoned.add(o);
+      }
+    });
+    if (this.errors.length) return { ok: false, errors: this.errors };
+
+    const outputs: { id: string; value: string }[] = [];
+    for (const v of g.outputs) {
+      const value = this.resolve(v.name);
+      if (!this.shapes.has(value)) {
+        this.errors.push(`graph output '${v.name}' is not computed from the inputs`);
+        continue;
+      }
+      outputs.push({ id: unique(identifier(v.name, 'output')), value });
+    }
+    if (this.errors.length) return { ok: false, errors: this.errors };
+
+    const source = this.render(inputDecls, outputs, refs, unique);
+    const weights = writeSafetensors(this.weights);
+    // Self-check: the source compiles and declares exactly the weights written.
+    const compiled = compileSource(source);
+    if (compiled.diagnostics.length)
+      return {
+        ok: false,
+        errors: compiled.diagnostics.map(
+          (d) => `the imported network does not compile: ${d.message}`,
+        ),
+      };
+    const params = compiled.graphs[0]!.params;
+    const want = new Map(this.weights.map((w) => [w.name, w.shape]));
+    if (
+      params.length !== this.weights.length ||
+      !params.every((p) => {
+        const s = want.get(p.key);
+        return s !== undefined && sameShape(s, p.shape);
+      })
+    )
+      throw new Error(
+        `netc bug: imported weights [${[...want.keys()].join(', ')}] do not match the source's [${params.map((p) => p.key).join(', ')}]`,
+      );
+    return { ok: true, source, weights };
+  }
+
+  // ------------------------------------------------------------------------------ rendering
+
+  private render(
+    inputDecls: string[],
+    outputs: { id: string; value: string }[],
+    refs: Map<string, string>,
+    unique: (base: string) => string,
+  ): string {
+    const uses = new Map<string, number>();
+    for (const c of this.calls) for (const v of c.inputs) uses.set(v, (uses.get(v) ?? 0) + 1);
+    const isOutput = new Set(outputs.map((o) => o.value));
+    for (const o of outputs) uses.set(o.value, (uses.get(o.value) ?? 0) + 1);
+    // Outputs keep the ONNX order: one is written inline (`output y = ...`) only while every
+    // earlier one has been; the rest are bound to a name and listed at the end.
+    let next = 0;
+    const lines: string[] = [];
+    let open: { text: string; value: string } | null = null;
+    const close = (): void => {
+      if (!open) return;
+      const o = outputs[next];
+      if (o && o.value === open.value && uses.get(open.value) === 1) {
+        lines.push(`  output ${o.id} = ${open.text}`);
+        refs.set(open.value, o.id);
+        next++;
+      } else {
+        const id = unique('x');
+        lines.push(`  ${id} = ${open.text}`);
+        refs.set(open.value, id);
+      }
+      open = null;
+    };
+    const ref = (v: string): string => {
+      const r = refs.get(v);
+      if (r === undefined) throw new Error(`netc bug: value '${v}' used before it is bound`);
+      return r;
+    };
+    const call = (c: Call): string => (c.args === '' ? c.fn : `${c.fn}(${c.args})`);
+    for (const c of this.calls) {
+      const note = c.comment ? `  # ${c.comment}` : '';
+      if (c.inputs.length === 1) {
+        const v = c.inputs[0]!;
+        if (open && open.value === v && uses.get(v) === 1 && !isOutput.has(v)) {
+          open = { text: `${open.text}\n    -> ${call(c)}${note}`, value: c.output };
+          continue;
+        }
+        close();
+        open = { text: `${ref(v)} -> ${call(c)}${note}`, value: c.output };
+      } else {
+        close();
+        const args = [...c.inputs.map(ref), ...(c.args === '' ? [] : [c.args])].join(', ');
+        open = { text: `${c.fn}(${args})${note}`, value: c.output };
+      }
+    }
+    close();
+    for (const o of outputs.slice(next)) lines.push(`  output ${o.id} = ${ref(o.value)}`);
+    const name = identifier(this.opts.name ?? this.g.name, 'imported');
+    const head = `# Imported from ONNX by netc import: NCHW in and out, as the original model.`;
+    return `${head}\nnetwork ${name}(data_format: channels_first) {\n${inputDecls.join('\n')}\n${lines.join('\n')}\n}\n`;
+  }
+
+  // ------------------------------------------------------------------------------- helpers
+
+  private resolve(v: string): string {
+    let x = v;
+    for (let a = this.aliases.get(x); a !== undefined; a = this.aliases.get(x)) x = a;
+    return x;
+  }
+
+  /** The next Keras-style auto name of a layer kind. */
+  private layerName(kind: string): string {
+    const n = this.counters.get(kind) ?? 0;
+    this.counters.set(kind, n + 1);
+    return n === 0 ? kind : `${kind}_${n}`;
+  }
+
+  /** Adds a layer call; returns the layer's name. */
+  private emit(
+    fn: string,
+    inputs: string[],
+    output: string,
+    shape: number[],
+    args = '',
+    weights: { slot: string; shape: number[]; data: Float32Array }[] = [],
+    comment?: string,
+  ): string {
+    const name = this.layerName(fn);
+    this.calls.push({
+      fn,
+      args,
+      inputs: inputs.map((v) => this.resolve(v)),
+      output,
+      ...(comment ? { comment } : {}),
+    });
+    this.shapes.set(output, shape);
+    for (const w of weights)
+      this.weights.push({ name: `${name}/${w.slot}`, shape: w.shape, data: w.data });
+    return name;
+  }
+
+  /** The per-example shape of an activation input. */
+  private act(n: NodeProto, i: number, where: string, k = 0): number[] {
+    const v = n.inputs[k];
+    if (v === undefined || v === '') throw new Refusal(`${where}: input ${k} is missing`);
+    if (this.consts.has(v))
+      throw new Refusal(
+        `${where}: input ${k} ('${v}') is a constant tensor; netc layers take constants only as weights`,
+      );
+    const s = this.shapes.get(this.resolve(v));
+    if (!s) throw new Refusal(`${where}: input '${v}' is not produced by an earlier node`);
+    void i;
+    return s;
+  }
+
+  private constOf(n: NodeProto, k: number, where: string, what: string): Const {
+    const v = n.inputs[k];
+    const c = v === undefined || v === '' ? undefined : this.consts.get(v);
+    if (!c) throw new Refusal(`${where}: ${what} (input ${k}) must be a constant tensor`);
+    return c;
+  }
+
+  private optConst(n: NodeProto, k: number): Const | undefined {
+    const v = n.inputs[k];
+    return v === undefined || v === '' ? undefined : this.consts.get(v);
+  }
+
+  private ints(n: NodeProto, name: string, dflt: number[]): number[] {
+    const a = getAttribute(n, name);
+    return a && a.type === 'ints' ? a.value : dflt;
+  }
+
+  private int(n: NodeProto, name: string, dflt: number): number {
+    const a = getAttribute(n, name);
+    return a && a.type === 'int' ? a.value : dflt;
+  }
+
+  private float(n: NodeProto, name: string, dflt: number): number {
+    const a = getAttribute(n, name);
+    return a && (a.type === 'float' || a.type === 'int') ? a.value : dflt;
+  }
+
+  private str(n: NodeProto, name: string, dflt: string): string {
+    const a = getAttribute(n, name);
+    return a && a.type === 'string' ? a.value : dflt;
+  }
+
+  private out(n: NodeProto): string {
+    return n.outputs[0]!;
+  }
+
+  /** Extra outputs (a BatchNormalization's running stats, a Dropout's mask) must be unused. */
+  private onlyFirstOutput(n: NodeProto, where: string): void {
+    for (const o of n.outputs.slice(1))
+      if (o !== '' && (this.consumers.has(o) || this.g.outputs.some((v) => v.name === o)))
+        throw new Refusal(`${where}: only its first output can be used (output '${o}' is used)`);
+  }
+
+  /** Spatial padding [t, l, b, r] of a Conv or pool from pads / auto_pad. */
+  private pads2d(
+    n: NodeProto,
+    where: string,
+    ih: number,
+    iw: number,
+    k: [number, number],
+    s: [number, number],
+    d: [number, number],
+  ): { mode: 'explicit' | 'same'; pads: [number, number, number, number] } {
+    const auto = this.str(n, 'auto_pad', 'NOTSET');
+    if (auto === 'VALID') return { mode: 'explicit', pads: [0, 0, 0, 0] };
+    if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+      const one = (i: number, kk: number, ss: number, dd: number): [number, number] => {
+        const o = Math.ceil(i / ss);
+        const total = Math.max((o - 1) * ss + (kk - 1) * dd + 1 - i, 0);
+        const small = Math.floor(total / 2);
+        return auto === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+      };
+      const [t, b] = one(ih, k[0], s[0], d[0]);
+      const [l, r] = one(iw, k[1], s[1], d[1]);
+      return { mode: auto === 'SAME_UPPER' ? 'same' : 'explicit', pads: [t, l, b, r] };
+    }
+    if (auto !== 'NOTSET') throw new Refusal(`${where}: unknown auto_pad '${auto}'`);
+    const p = this.ints(n, 'pads', [0, 0, 0, 0]);
+    if (p.length !== 4) throw new Refusal(`${where}: pads must have 4 values, got ${p.length}`);
+    if (p.some((x) => x < 0)) throw new Refusal(`${where}: negative pads [${p.join(', ')}]`);
+    return { mode: 'explicit', pads: [p[0]!, p[1]!, p[2]!, p[3]!] };
+  }
+
+  private pair(n: NodeProto, name: string, dflt: number, where: string): [number, number] {
+    const v = this.ints(n, name, [dflt, dflt]);
+    if (v.length !== 2)
+      throw new Refusal(`${where}: ${name} must have 2 values (2-D), got [${v.join(', ')}]`);
+    return [v[0]!, v[1]!];
+  }
+
+  // --------------------------------------------------------------------------------- nodes
+
+  private node(n: NodeProto, i: number): void {
+    const where = label(n, i);
+    const out = this.out(n);
+    const activation = (fn: string, args = ''): void => {
+      this.onlyFirstOutput(n, where);
+      this.emit(fn, [n.inputs[0]!], out, this.act(n, i, where), args);
+      if (['relu', 'relu6', 'sigmoid', 'hard_sigmoid'].includes(fn)) this.nonNegative.add(out);
+    };
+    switch (n.opType) {
+      case 'Constant':
+        return this.constant(n, where);
+      case 'Identity':
+      case 'Dropout': {
+        this.onlyFirstOutput(n, where);
+        const x = n.inputs[0]!;
+        const c = this.consts.get(x);
+        if (c) this.consts.set(out, c);
+        else {
+          this.act(n, i, where);
+          this.aliases.set(out, x);
+          this.shapes.set(out, this.shapes.get(this.resolve(x))!);
+        }
+        return;
+      }
+      case 'Transpose': {
+        const c = this.consts.get(n.inputs[0]!);
+        if (!c)
+          throw new Refusal(
+            `${where}: netc has no layer that transposes activations (only constant tensors are transposed at import)`,
+          );
+        const perm = this.ints(
+          n,
+          'perm',
+          c.dims.map((_, k) => c.dims.length - 1 - k),
+        );
+        this.consts.set(out, transposeConst(c, perm));
+        return;
+      }
+      case 'Conv':
+        return this.conv(n, i, where);
+      case 'ConvTranspose':
+        return this.convTranspose(n, i, where);
+      case 'Gemm':
+        return this.gemm(n, i, where);
+      case 'MatMul':
+        return this.matmul(n, i, where);
+      case 'BatchNormalization':
+        return this.batchNorm(n, i, where);
+      case 'MaxPool':
+      case 'AveragePool':
+        return this.pool(n, i, where);
+      case 'GlobalAveragePool':
+      case 'GlobalMaxPool': {
+        const s = this.act(n, i, where);
+        if (s.length !== 3)
+          throw new Refusal(`${where}: netc pools 2-D images only (input [N, ${s.join(', ')}])`);
+        const fn =
+          n.opType === 'GlobalMaxPool' ? 'global_max_pooling2d' : 'global_average_pooling2d';
+        this.emit(fn, [n.inputs[0]!], out, [s[0]!, 1, 1], 'keepdims: true');
+        return;
+      }
+      case 'Relu':
+        return activation('relu');
+      case 'Sigmoid':
+        return activation('sigmoid');
+      case 'Tanh':
+        return activation('tanh');
+      case 'HardSwish':
+        return activation('hard_swish');
+      case 'LeakyRelu':
+        return activation(
+          'leaky_relu',
+          `negative_slope: ${formatFloat(this.float(n, 'alpha', 0.01))}`,
+        );
+      case 'Elu': {
+        const a = this.float(n, 'alpha', 1);
+        return activation('elu', a === 1 ? '' : `alpha: ${formatFloat(a)}`);
+      }
+      case 'HardSigmoid': {
+        const a = this.float(n, 'alpha', 0.2);
+        const b = this.float(n, 'beta', 0.5);
+        if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6)
+          throw new Refusal(
+            `${where}: alpha ${formatFloat(a)}, beta ${formatFloat(b)}; netc's hard_sigmoid is Keras 3's (alpha 1/6, beta 0.5)`,
+          );
+        return activation('hard_sigmoid');
+      }
+      case 'Clip':
+        return this.clip(n, i, where, activation);
+      case 'Softmax':
+        return this.softmax(n, i, where);
+      case 'Add':
+      case 'Sum':
+      case 'Mul':
+        return this.merge(n, i, where);
+      case 'Concat': {
+        const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
+        const s0 = shapes[0]!;
+        let axis = this.int(n, 'axis', 1);
+        if (axis < 0) axis += s0.length + 1;
+        if (axis <= 0 || axis > s0.length)
+          throw new Refusal(
+            `${where}: axis ${this.int(n, 'axis', 1)} (netc concatenates per example, not along the batch)`,
+          );
+        const shape = [...s0];
+        for (const s of shapes.slice(1)) {
+          if (s.length !== s0.length || s.some((d, k) => k !== axis - 1 && d !== s0[k]))
+            throw new Refusal(`${where}: input shapes do not agree off axis ${axis}`);
+          shape[axis - 1]! += s[axis - 1]!;
+        }
+        if (n.inputs.length === 1) {
+          this.aliases.set(out, n.inputs[0]!);
+          this.shapes.set(out, s0);
+          return;
+        }
+        this.emit('concatenate', n.inputs, out, shape, `axis: ${axis}`);
+        return;
+      }
+      case 'Flatten': {
+        const s = this.act(n, i, where);
+        let axis = this.int(n, 'axis', 1);
+        if (axis < 0) axis += s.length + 1;
+        if (axis !== 1)
+          throw new Refusal(`${where}: axis ${axis}; netc flattens each example (axis 1) only`);
+        this.emit('flatten', [n.inputs[0]!], out, [product(s)]);
+        return;
+      }
+      case 'Reshape':
+        return this.reshape(n, i, where);
+      case 'Pad':
+        return this.pad(n, i, where);
+      default:
+        throw new Refusal(`${where}: netc has no layer for ONNX operator ${n.opType}`);
+    }
+  }
+
+  private constant(n: NodeProto, where: string): void {
+    const a = n.attributes[0] as AttributeProto | undefined;
+    let c: Const;
+    if (!a) throw new Refusal(`${where}: no value`);
+    switch (a.type) {
+      case 'tensor':
+        c = { dims: a.value.dims, data: a.value.data };
+        break;
+      case 'float':
+      case 'int':
+        c = { dims: [], data: [a.value] };
+        break;
+      case 'floats':
+      case 'ints':
+        c = { dims: [a.value.length], data: a.value };
+        break;
+      default:
+        throw new Refusal(`${where}: constant of type ${a.type} is not supported`);
+    }
+    this.consts.set(this.out(n), c);
+  }
+
+  private conv(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length !== 3)
+      throw new Refusal(`${where}: netc convolves 2-D images only (input [N, ${s.join(', ')}])`);
+    const [C, H, W] = s as [number, number, number];
+    const w = this.constOf(n, 1, where, 'the weight');
+    if (w.dims.length !== 4)
+      throw new Refusal(`${where}: weight of rank ${w.dims.length}, expected 4`);
+    const [M, CG, KH, KW] = w.dims as [number, number, number, number];
+    const G = this.int(n, 'group', 1);
+    if (C % G !== 0 || M % G !== 0 || CG * G !== C)
+      throw new Refusal(`${where}: group ${G} does not divide ${C} input and ${M} output channels`);
+    const str = this.pair(n, 'strides', 1, where);
+    const dil = this.pair(n, 'dilations', 1, where);
+    const { mode, pads } = this.pads2d(n, where, H, W, [KH, KW], str, dil);
+    const [t, l, b, r] = pads;
+    const oh = Math.floor((H + t + b - (KH - 1) * dil[0] - 1) / str[0]) + 1;
+    const ow = Math.floor((W + l + r - (KW - 1) * dil[1] - 1) / str[1]) + 1;
+    if (oh < 1 || ow < 1) throw new Refusal(`${where}: output would be empty`);
+    const bias = this.optConst(n, 2);
+    if (n.inputs[2] && !bias)
+      throw new Refusal(`${where}: the bias (input 2) must be a constant tensor`);
+    const args: string[] = [];
+    const depthwise = G === C && G > 1;
+    if (!depthwise) args.push(String(M));
+    args.push(pairText(KH, KW));
+    if (str[0] !== 1 || str[1] !== 1) args.push(`strides: ${pairText(...str)}`);
+    if (mode === 'same') args.push('padding: same');
+    else if (t || l || b || r) args.push(`padding: ${padText(t, b, l, r)}`);
+    if (dil[0] !== 1 || dil[1] !== 1) args.push(`dilation_rate: ${pairText(...dil)}`);
+    const weights: { slot: string; shape: number[]; data: Float32Array }[] = [];
+    if (depthwise) {
+      const DM = M / C;
+      if (DM !== 1) args.push(`depth_multiplier: ${DM}`);
+      // [C*dm, 1, kh, kw] -> [kh, kw, C, dm]
+      const k = new Float32Array(M * KH * KW);
+      for (let ky = 0; ky < KH; ky++)
+        for (let kx = 0; kx < KW; kx++)
+          for (let c = 0; c < C; c++)
+            for (let mm = 0; mm < DM; mm++)
+              k[((ky * KW + kx) * C + c) * DM + mm] = w.data[((c * DM + mm) * KH + ky) * KW + kx]!;
+      weights.push({ slot: 'depthwise_kernel', shape: [KH, KW, C, DM], data: k });
+    } else {
+      if (G !== 1) args.push(`groups: ${G}`);
+      // OIHW [M, C/g, kh, kw] -> HWIO [kh, kw, C/g, M]
+      const k = new Float32Array(M * CG * KH * KW);
+      for (let f = 0; f < M; f++)
+        for (let ci = 0; ci < CG; ci++)
+          for (let ky = 0; ky < KH; ky++)
+            for (let kx = 0; kx < KW; kx++)
+              k[((ky * KW + kx) * CG + ci) * M + f] = w.data[((f * CG + ci) * KH + ky) * KW + kx]!;
+      weights.push({ slot: 'kernel', shape: [KH, KW, CG, M], data: k });
+    }
+    if (bias) {
+      if (bias.data.length !== M)
+        throw new Refusal(`${where}: bias has ${bias.data.length} values, expected ${M}`);
+      weights.push({ slot: 'bias', shape: [M], data: Float32Array.from(bias.data) });
+    } else args.push('use_bias: false');
+    this.emit(
+      depthwise ? 'depthwise_conv2d' : 'conv2d',
+      [n.inputs[0]!],
+      this.out(n),
+      [M, oh, ow],
+      args.join(', '),
+      weights,
+    );
+  }
+
+  private convTranspose(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length !== 3)
+      throw new Refusal(`${where}: netc convolves 2-D images only (input [N, ${s.join(', ')}])`);
+    const [C, H, W] = s as [number, number, number];
+    const w = this.constOf(n, 1, where, 'the weight');
+    if (w.dims.length !== 4)
+      throw new Refusal(`${where}: weight of rank ${w.dims.length}, expected 4`);
+    const [WC, F, KH, KW] = w.dims as [number, number, number, number];
+    if (this.int(n, 'group', 1) !== 1)
+      throw new Refusal(
+        `${where}: group ${this.int(n, 'group', 1)}; netc's conv2d_transpose has no groups`,
+      );
+    if (WC !== C) throw new Refusal(`${where}: weight has ${WC} input channels, input has ${C}`);
+    const [SH, SW] = this.pair(n, 'strides', 1, where);
+    const [DH, DW] = this.pair(n, 'dilations', 1, where);
+    const opad = this.pair(n, 'output_padding', 0, where);
+    const auto = this.str(n, 'auto_pad', 'NOTSET');
+    const outShape = getAttribute(n, 'output_shape');
+    // ONNX: input x and tap t land on x*s + t*d - pad_begin; the size is the full extent
+    // s*(i-1) + output_padding + k_eff minus both pads (or output_shape, which sets the pads).
+    const axis = (
+      ax: 0 | 1,
+      i0: number,
+      k: number,
+      st: number,
+      d: number,
+    ): { o: number; pb: number } => {
+      const keff = (k - 1) * d + 1;
+      const full = st * (i0 - 1) + opad[ax] + keff;
+      if (outShape && outShape.type === 'ints') {
+        const os = outShape.value;
+        const o = os[os.length - 2 + ax]!;
+        const total = full - o;
+        if (total < 0)
+          throw new Refusal(`${where}: output_shape ${o} exceeds the full extent ${full}`);
+        const half = Math.floor(total / 2);
+        return { o, pb: auto === 'SAME_UPPER' ? half : total - half };
+      }
+      if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+        const o = i0 * st;
+        const total = Math.max(full - o, 0);
+        const half = Math.floor(total / 2);
+        return { o, pb: auto === 'SAME_UPPER' ? half : total - half };
+      }
+      if (auto === 'VALID') return { o: full, pb: 0 };
+      const p = this.ints(n, 'pads', [0, 0, 0, 0]);
+      if (p.some((x) => x < 0)) throw new Refusal(`${where}: negative pads`);
+      return { o: full - p[ax]! - p[ax + 2]!, pb: p[ax]! };
+    };
+    const ay = axis(0, H, KH, SH, DH);
+    const ax = axis(1, W, KW, SW, DW);
+    if (ay.o < 1 || ax.o < 1) throw new Refusal(`${where}: output would be empty`);
+    // netc (TensorFlow) places tap t at x*s + t*d - pad_before, pad_before 0 for valid and
+    // floor(max((i-1)*s + k_eff - o, 0) / 2) for same. Zero taps added before (a) or after (z)
+    // the kernel move that placement onto ONNX's when the pads differ.
+    type Fit = { a: number; z: number };
+    const fitSame = (
+      i0: number,
+      k: number,
+      st: number,
+      d: number,
+      o: number,
+      pb: number,
+    ): Fit | null => {
+      if (o < (i0 - 1) * st + 1 || o > i0 * st) return null;
+      const check = (a: number, z: number): boolean => {
+        const keff = (a + k + z - 1) * d + 1;
+        return Math.floor(Math.max((i0 - 1) * st + keff - o, 0) / 2) === a + pb;
+      };
+      if (check(0, 0)) return { a: 0, z: 0 };
+      if (d !== 1) return null;
+      const D = o - (i0 - 1) * st - k + 2 * pb;
+      const fit = D >= 0 ? { a: 0, z: D } : { a: -D - 1, z: 0 };
+      return check(fit.a, fit.z) ? fit : null;
+    };
+    const fitValid = (
+      i0: number,
+      k: number,
+      st: number,
+      d: number,
+      o: number,
+      pb: number,
+    ): Fit | null => {
+      if (pb !== 0) return null;
+      const keff = (k - 1) * d + 1;
+      const lo = (i0 - 1) * st + keff;
+      if (o < lo) return null;
+      if (o <= lo + st - 1) return { a: 0, z: 0 };
+      return d === 1 ? { a: 0, z: o - (lo + st - 1) } : null;
+    };
+    let mode: 'same' | 'valid' = 'same';
+    let fy = fitSame(H, KH, SH, DH, ay.o, ay.pb);
+    let fx = fitSame(W, KW, SW, DW, ax.o, ax.pb);
+    if (!fy || !fx) {
+      mode = 'valid';
+      fy = fitValid(H, KH, SH, DH, ay.o, ay.pb);
+      fx = fitValid(W, KW, SW, DW, ax.o, ax.pb);
+    }
+    if (!fy || !fx)
+      throw new Refusal(
+        `${where}: its output placement (size ${ay.o}x${ax.o}, leading pads ${ay.pb}, ${ax.pb}) cannot be matched by netc's conv2d_transpose (TensorFlow's placement)`,
+      );
+    const KH2 = fy.a + KH + fy.z;
+    const KW2 = fx.a + KW + fx.z;
+    // [C, F, kh, kw] -> [kh', kw', F, C], taps shifted by the leading zeros.
+    const k = new Float32Array(KH2 * KW2 * F * C);
+    for (let c = 0; c < C; c++)
+      for (let f = 0; f < F; f++)
+        for (let ky = 0; ky < KH; ky++)
+          for (let kx = 0; kx < KW; kx++)
+            k[(((ky + fy.a) * KW2 + kx + fx.a) * F + f) * C + c] =
+              w.data[((c * F + f) * KH + ky) * KW + kx]!;
+    const args = [String(F), pairText(KH2, KW2)];
+    if (SH !== 1 || SW !== 1) args.push(`strides: ${pairText(SH, SW)}`);
+    if (mode === 'same') args.push('padding: same');
+    if (DH !== 1 || DW !== 1) args.push(`dilation_rate: ${pairText(DH, DW)}`);
+    const keras = (i0: number, k2: number, st: number, d: number): number =>
+      mode === 'same' ? i0 * st : i0 * st + Math.max((k2 - 1) * d + 1 - st, 0);
+    if (ay.o !== keras(H, KH2, SH, DH) || ax.o !== keras(W, KW2, SW, DW))
+      args.push(`output_shape: [${ay.o}, ${ax.o}]`);
+    const weights = [{ slot: 'kernel', shape: [KH2, KW2, F, C], data: k }];
+    const bias = this.optConst(n, 2);
+    if (n.inputs[2] && !bias)
+      throw new Refusal(`${where}: the bias (input 2) must be a constant tensor`);
+    if (bias) weights.push({ slot: 'bias', shape: [F], data: Float32Array.from(bias.data) });
+    else args.push('use_bias: false');
+    const comment =
+      KH2 !== KH || KW2 !== KW
+        ? `ONNX kernel ${KH}x${KW} padded with zero taps to ${KH2}x${KW2}: PyTorch's placement`
+        : undefined;
+    this.emit(
+      'conv2d_transpose',
+      [n.inputs[0]!],
+      this.out(n),
+      [F, ay.o, ax.o],
+      args.join(', '),
+      weights,
+      comment,
+    );
+  }
+
+  /** A dense layer from a [K, N] kernel, with a bias fused from a following Add when there is one. */
+  private dense(
+    n: NodeProto,
+    i: number,
+    where: string,
+    kernel: Float32Array,
+    K: number,
+    N: number,
+    bias: Float32Array | null,
+  ): void {
+    const s = this.act(n, i, where);
+    if (s[s.length - 1] !== K)
+      throw new Refusal(`${where}: input [N, ${s.join(', ')}] does not end in ${K}`);
+    let out = this.out(n);
+    if (!bias) {
+      // MatMul then Add of a [N] constant: one dense layer with its bias.
+      const users = this.consumers.get(out) ?? [];
+      const isOut = this.g.outputs.some((v) => v.name === out);
+      if (users.length === 1 && !isOut) {
+        const addIdx = users[0]!;
+        const add = this.g.nodes[addIdx]!;
+        if (add.opType === 'Add' && add.inputs.length === 2) {
+          const other = add.inputs[0] === out ? add.inputs[1]! : add.inputs[0]!;
+          const c = this.consts.get(other);
+          if (c && (c.data.length === N || c.data.length === 1) && c.dims.length <= 2) {
+            bias = Float32Array.from({ length: N }, (_, j) => c.data[c.data.length === 1 ? 0 : j]!);
+            this.skip.add(addIdx);
+            this.aliases.set(add.outputs[0]!, out);
+          }
+        }
+      }
+    }
+    const weights = [{ slot: 'kernel', shape: [K, N], data: kernel }];
+    if (bias) weights.push({ slot: 'bias', shape: [N], data: bias });
+    out = this.out(n);
+    this.emit(
+      'dense',
+      [n.inputs[0]!],
+      out,
+      [...s.slice(0, -1), N],
+      bias ? String(N) : `${N}, use_bias: false`,
+      weights,
+    );
+  }
+
+  private gemm(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length !== 1)
+      throw new Refusal(`${where}: Gemm takes a 2-D input, got [N, ${s.join(', ')}]`);
+    if (this.int(n, 'transA', 0) !== 0)
+      throw new Refusal(`${where}: transA 1 would transpose the batch into the features`);
+    const b = this.constOf(n, 1, where, 'B');
+    if (b.dims.length !== 2) throw new Refusal(`${where}: B must be 2-D`);
+    const transB = this.int(n, 'transB', 0) !== 0;
+    const [K, N] = transB ? [b.dims[1]!, b.dims[0]!] : [b.dims[0]!, b.dims[1]!];
+    const alpha = this.float(n, 'alpha', 1);
+    const beta = this.float(n, 'beta', 1);
+    const kernel = new Float32Array(K * N);
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < N; j++)
+        kernel[k * N + j] = alpha * b.data[transB ? j * K + k : k * N + j]!;
+    let bias: Float32Array | null = null;
+    if (n.inputs[2]) {
+      const c = this.constOf(n, 2, where, 'C');
+      if (c.data.length !== N && c.data.length !== 1)
+        throw new Refusal(`${where}: C of shape [${c.dims.join(', ')}] is not a per-unit bias`);
+      bias = Float32Array.from(
+        { length: N },
+        (_, j) => beta * c.data[c.data.length === 1 ? 0 : j]!,
+      );
+    }
+    this.dense(n, i, where, kernel, K, N, bias);
+  }
+
+  private matmul(n: NodeProto, i: number, where: string): void {
+    this.act(n, i, where);
+    const b = this.constOf(n, 1, where, 'the second operand');
+    if (b.dims.length !== 2)
+      throw new Refusal(`${where}: the second operand must be a 2-D constant (a dense kernel)`);
+    this.dense(n, i, where, Float32Array.from(b.data), b.dims[0]!, b.dims[1]!, null);
+  }
+
+  private batchNorm(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    this.onlyFirstOutput(n, where);
+    if (this.int(n, 'training_mode', 0) !== 0)
+      throw new Refusal(`${where}: training_mode 1; netc runs inference only`);
+    const C = s[0]!;
+    const slots = ['gamma', 'beta', 'moving_mean', 'moving_variance'];
+    const weights = slots.map((slot, k) => {
+      const c = this.constOf(n, k + 1, where, slot);
+      if (c.data.length !== C)
+        throw new Refusal(`${where}: ${slot} has ${c.data.length} values, expected ${C}`);
+      return { slot, shape: [C], data: Float32Array.from(c.data) };
+    });
+    const eps = this.float(n, 'epsilon', 1e-5);
+    this.emit(
+      'batch_normalization',
+      [n.inputs[0]!],
+      this.out(n),
+      s,
+      `epsilon: ${formatFloat(eps)}`,
+      weights,
+    );
+  }
+
+  private pool(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    this.onlyFirstOutput(n, where);
+    const k = this.ints(n, 'kernel_shape', []);
+    if (s.length !== 3 || k.length !== 2)
+      throw new Refusal(
+        `${where}: netc pools 2-D images only (input [N, ${s.join(', ')}], kernel [${k.join(', ')}])`,
+      );
+    const [C, H, W] = s as [number, number, number];
+    const [KH, KW] = k as [number, number];
+    const str = this.pair(n, 'strides', 1, where);
+    const dil = this.pair(n, 'dilations', 1, where);
+    if (dil[0] !== 1 || dil[1] !== 1)
+      throw new Refusal(`${where}: dilated pooling is not supported`);
+    const { pads } = this.pads2d(n, where, H, W, [KH, KW], str, dil);
+    const [t, l, b, r] = pads;
+    const ceil = this.int(n, 'ceil_mode', 0) !== 0;
+    const size = (i0: number, kk: number, st: number, p: number): number => {
+      const q = (i0 + p - kk) / st;
+      return (ceil ? Math.ceil(q) : Math.floor(q)) + 1;
+    };
+    const oh = size(H, KH, str[0], t + b);
+    const ow = size(W, KW, str[1], l + r);
+    const avg = n.opType === 'AveragePool';
+    const padded = t || l || b || r;
+    const includePad = avg && this.int(n, 'count_include_pad', 0) !== 0;
+    let padding = '';
+    let x = n.inputs[0]!;
+    const validO = (i0: number, kk: number, st: number): number => Math.floor((i0 - kk) / st) + 1;
+    const same = (i0: number, kk: number, st: number, o: number, pb: number): boolean => {
+      if (o !== Math.ceil(i0 / st)) return false;
+      return pb === Math.floor(Math.max((o - 1) * st + kk - i0, 0) / 2);
+    };
+    if (!padded && oh === validO(H, KH, str[0]) && ow === validO(W, KW, str[1])) padding = '';
+    else if (!includePad && same(H, KH, str[0], oh, t) && same(W, KW, str[1], ow, l))
+      padding = 'same';
+    else {
+      // Zero padding then a valid pool: exact for count_include_pad 1 (padded cells count as
+      // zeros), and for max pooling of non-negative values (after relu), where a zero never
+      // beats the window's real cells (pads are smaller than the kernel).
+      const zeroOk = avg ? includePad : this.nonNegative.has(this.resolve(x));
+      const ph = H + t + b;
+      const pw = W + l + r;
+      if (!zeroOk || oh !== validO(ph, KH, str[0]) || ow !== validO(pw, KW, str[1]))
+        throw new Refusal(
+          `${where}: pads [${pads.join(', ')}]${ceil ? ' with ceil_mode' : ''} are neither valid nor TensorFlow's same, ` +
+            (avg
+              ? 'and count_include_pad is 0: netc pools with valid or same only'
+              : 'and the input may be negative, so zero padding would change the max'),
+        );
+      const padded2 = `${this.out(n)}/~pad`;
+      this.emit('zero_padding2d', [x], padded2, [C, ph, pw], padText(t, b, l, r));
+      x = padded2;
+    }
+    const args = [pairText(KH, KW)];
+    if (str[0] !== KH || str[1] !== KW) args.push(`strides: ${pairText(...str)}`);
+    if (padding) args.push(`padding: ${padding}`);
+    this.emit(
+      avg ? 'average_pooling2d' : 'max_pooling2d',
+      [x],
+      this.out(n),
+      [C, oh, ow],
+      args.join(', '),
+    );
+  }
+
+  private clip(n: NodeProto, i: number, where: string, activation: (fn: string) => void): void {
+    let lo: number;
+    let hi: number;
+    if (this.opset < 11) {
+      lo = this.float(n, 'min', -Infinity);
+      hi = this.float(n, 'max', Infinity);
+    } else {
+      const scalar = (k: number, dflt: number): number => {
+        if (!n.inputs[k]) return dflt;
+        const c = this.constOf(n, k, where, k === 1 ? 'min' : 'max');
+        return c.data[0]!;
+      };
+      lo = scalar(1, -Infinity);
+      hi = scalar(2, Infinity);
+    }
+    void i;
+    if (lo === 0 && hi === 6) return activation('relu6');
+    if (lo === 0 && hi === Infinity) return activation('relu');
+    throw new Refusal(
+      `${where}: clips to [${formatFloat(lo)}, ${formatFloat(hi)}]; netc has relu6 (Clip 0, 6) and relu (Clip 0) only`,
+    );
+  }
+
+  private softmax(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const rank = s.length + 1;
+    let axis = this.int(n, 'axis', this.opset < 13 ? 1 : -1);
+    if (axis < 0) axis += rank;
+    if (axis <= 0 || axis >= rank)
+      throw new Refusal(`${where}: axis ${this.int(n, 'axis', 0)}; netc takes softmax per example`);
+    const out = this.out(n);
+    const x = n.inputs[0]!;
+    const trailing = s.slice(axis - 1);
+    if (this.opset >= 13 || trailing.filter((d) => d !== 1).length <= 1) {
+      // One axis, or (before opset 13) the flattened trailing axes hold one non-trivial axis.
+      const ax =
+        this.opset >= 13
+          ? axis
+          : axis -
+            1 +
+            Math.max(
+              0,
+              trailing.findIndex((d) => d !== 1),
+            ) +
+            1;
+      this.emit('softmax', [x], out, s, ax === s.length ? '' : `axis: ${ax}`);
+      return;
+    }
+    // Opset < 13 takes softmax over all axes from `axis` on, flattened.
+    const flat = `${out}/~flat`;
+    const soft = `${out}/~softmax`;
+    const lead = s.slice(0, axis - 1);
+    this.emit(
+      'reshape',
+      [x],
+      flat,
+      [...lead, product(trailing)],
+      `[${[...lead, product(trailing)].join(', ')}]`,
+    );
+    this.emit('softmax', [flat], soft, [...lead, product(trailing)]);
+    this.emit('reshape', [soft], out, s, `[${s.join(', ')}]`);
+  }
+
+  private merge(n: NodeProto, i: number, where: string): void {
+    const shapes = n.inputs.map((v, k) => {
+      if (this.consts.has(v))
+        throw new Refusal(
+          `${where}: input ${k} ('${v}') is a constant; netc ${n.opType === 'Mul' ? 'multiplies' : 'adds'} tensors of the same shape only (a constant Add is imported only as the bias after MatMul)`,
+        );
+      return this.act(n, i, where, k);
+    });
+    const s0 = shapes[0]!;
+    for (const s of shapes.slice(1))
+      if (!sameShape(s, s0))
+        throw new Refusal(
+          `${where}: shapes [N, ${s0.join(', ')}] and [N, ${s.join(', ')}] differ; netc does not broadcast`,
+        );
+    if (n.inputs.length === 1) {
+      this.aliases.set(this.out(n), n.inputs[0]!);
+      this.shapes.set(this.out(n), s0);
+      return;
+    }
+    this.emit(n.opType === 'Mul' ? 'multiply' : 'add', n.inputs, this.out(n), s0);
+  }
+
+  private reshape(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    let target: number[];
+    const attr = getAttribute(n, 'shape');
+    if (attr && attr.type === 'ints') target = attr.value;
+    else target = Array.from(this.constOf(n, 1, where, 'the shape').data);
+    const full = [this.batch ?? -1, ...s];
+    const allowZero = this.int(n, 'allowzero', 0) !== 0;
+    const dims = target.map((d, k) => (d === 0 && !allowZero ? (k === 0 ? 0 : full[k]!) : d));
+    if (dims.slice(1).some((d) => d === undefined || d === 0 || d < -1))
+      throw new Refusal(`${where}: shape [${target.join(', ')}] cannot be read per example`);
+    const n0 = dims[0]!;
+    const rest = dims.slice(1);
+    const size = product(s);
+    const known = product(rest.filter((d) => d !== -1));
+    const unknowns = rest.filter((d) => d === -1).length;
+    let per: number[];
+    if (
+      n0 === 0 ||
+      (this.batch !== null && n0 === this.batch && unknowns <= 1) ||
+      (n0 === -1 && unknowns === 0)
+    ) {
+      if (unknowns > 1) throw new Refusal(`${where}: shape [${target.join(', ')}] has two -1`);
+      if (unknowns === 0 && known !== size)
+        throw new Refusal(`${where}: shape [${target.join(', ')}] does not keep the batch apart`);
+      per = rest.map((d) => (d === -1 ? size / known : d));
+      if (!per.every((d) => Number.isInteger(d) && d > 0))
+        throw new Refusal(
+          `${where}: shape [${target.join(', ')}] does not divide ${size} elements`,
+        );
+    } else
+      throw new Refusal(
+        `${where}: shape [${target.join(', ')}] does not keep the batch as its first axis; netc reshapes each example`,
+      );
+    if (per.length === 1) {
+      this.emit('flatten', [n.inputs[0]!], this.out(n), per);
+      return;
+    }
+    this.emit('reshape', [n.inputs[0]!], this.out(n), per, `[${per.join(', ')}]`);
+  }
+
+  private pad(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const mode = this.str(n, 'mode', 'constant');
+    let pads: number[];
+    let value = 0;
+    if (this.opset < 11) {
+      pads = this.ints(n, 'pads', this.ints(n, 'paddings', []));
+      value = this.float(n, 'value', 0);
+    } else {
+      pads = Array.from(this.constOf(n, 1, where, 'pads').data);
+      if (n.inputs[2]) value = this.constOf(n, 2, where, 'constant_value').data[0]!;
+      if (n.inputs[3]) throw new Refusal(`${where}: the axes input is not supported`);
+    }
+    if (mode !== 'constant')
+      throw new Refusal(`${where}: mode '${mode}'; netc pads with zeros only (zero_padding2d)`);
+    if (value !== 0)
+      throw new Refusal(
+        `${where}: constant value ${formatFloat(value)}; netc pads with zeros only (zero_padding2d)`,
+      );
+    if (s.length !== 3 || pads.length !== 8)
+      throw new Refusal(`${where}: netc pads 2-D images only (input [N, ${s.join(', ')}])`);
+    const [n0, c0, t, l, n1, c1, b, r] = pads as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    if (n0 || c0 || n1 || c1) throw new Refusal(`${where}: pads the batch or channel axis`);
+    if ([t, l, b, r].some((p) => p < 0)) throw new Refusal(`${where}: negative pads (cropping)`);
+    this.emit(
+      'zero_padding2d',
+      [n.inputs[0]!],
+      this.out(n),
+      [s[0]!, s[1]! + t + b, s[2]! + l + r],
+      padText(t, b, l, r),
+    );
+  }
+}
+
+function transposeConst(c: Const, perm: number[]): Const {
+  const d = c.dims;
+  const dims = perm.map((p) => d[p]!);
+  const stride = d.map((_, k) => product(d.slice(k + 1)));
+  const total = product(d);
+  const data = new Float64Array(total);
+  const idx = new Array<number>(dims.length).fill(0);
+  for (let o = 0; o < total; o++) {
+    let src = 0;
+    for (let k = 0; k < dims.length; k++) src += idx[k]! * stride[perm[k]!]!;
+    data[o] = c.data[src]!;
+    for (let k = dims.length - 1; k >= 0; k--) {
+      if (++idx[k]! < dims[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return { dims, data };
+}

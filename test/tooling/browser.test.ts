@@ -1,0 +1,71 @@
+// Both targets' modules for examples/mnist.net run in headless Chromium and give Node's outputs.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildNetwork } from '../../src/driver.js';
+import { compileSource } from '../../src/frontend/index.js';
+import { size } from '../../src/ir/graph.js';
+import { browserSkipReason, launchChromium, runModuleInBrowser } from '../helpers/browser.js';
+import { expectClose } from '../helpers/tolerance.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const skip = browserSkipReason();
+const tmp = mkdtempSync(path.join(tmpdir(), 'netc-browser-'));
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!skip) browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe.skipIf(skip !== null)(`generated modules in Chromium${skip ? ` (${skip})` : ''}`, () => {
+  for (const target of ['wasm', 'ts'] as const) {
+    test(`examples/mnist.net, target ${target}: the same outputs as in Node`, async () => {
+      const g = compileSource(readFileSync(path.join(root, 'examples/mnist.net'), 'utf8'))
+        .graphs[0]!;
+      const built = await buildNetwork(g, { target, seed: 0 });
+      if (!built.ok) throw new Error(built.error);
+      const dir = path.join(tmp, target);
+      mkdirSync(dir, { recursive: true });
+      for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
+
+      const batch = 3;
+      let s = 7;
+      const next = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+      const feeds: Record<string, Float32Array> = {};
+      for (const p of g.inputs)
+        feeds[p.name] = Float32Array.from({ length: batch * size(p.shape) }, next);
+
+      // Node, as an app would run it.
+      const inputs: Record<string, string> = {};
+      const outputs: Record<string, string> = {};
+      g.inputs.forEach((p, i) => {
+        inputs[p.name] = path.join(dir, `in-${i}.bin`);
+        writeFileSync(inputs[p.name]!, feeds[p.name]!);
+      });
+      g.outputs.forEach((p, i) => (outputs[p.name] = path.join(dir, `out-${i}.bin`)));
+      const spec = path.join(dir, 'spec.json');
+      writeFileSync(
+        spec,
+        JSON.stringify({ module: path.join(dir, `${g.name}.js`), inputs, outputs }),
+      );
+      execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+
+      const inBrowser = await runModuleInBrowser(browser!, dir, `${g.name}.js`, feeds);
+      for (const p of g.outputs) {
+        const b = readFileSync(outputs[p.name]!);
+        const node = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+        expect(inBrowser[p.name]).toHaveLength(batch * size(p.shape));
+        expectClose(inBrowser[p.name]!, node, `${target} ${p.name} (Chromium vs Node)`);
+      }
+    });
+  }
+});

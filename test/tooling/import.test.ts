@@ -1,0 +1,611 @@
+// netc import: ONNX models (built here and the ONNX project's backend tests) imported, built, run against onnxruntime.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { importCommand } from '../../src/cli/import.js';
+import { main } from '../../src/cli/main.js';
+import { buildNetwork, type Target } from '../../src/driver.js';
+import { compileSource } from '../../src/frontend/index.js';
+import {
+  decodeTensor,
+  float,
+  graph,
+  int,
+  int64Tensor,
+  ints,
+  model,
+  node,
+  str,
+  tensor,
+  valueInfo,
+  type NodeProto,
+  type TensorProto,
+} from '../../src/onnx/model.js';
+import { importOnnx } from '../../src/onnx/import.js';
+import { runOnnx } from '../helpers/ort.js';
+import { expectClose } from '../helpers/tolerance.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const tmp = mkdtempSync(path.join(tmpdir(), 'netc-import-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Deterministic PRNG (mulberry32) giving floats in [-1, 1). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+const prod = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
+let seedCounter = 100;
+/** A random float initializer. */
+const rand = (name: string, dims: number[], scale = 0.5): TensorProto =>
+  tensor(
+    name,
+    dims,
+    Float32Array.from({ length: prod(dims) }, rng(seedCounter++)).map((v) => v * scale),
+  );
+/** A positive random initializer (variances, scales). */
+const pos = (name: string, dims: number[]): TensorProto =>
+  tensor(
+    name,
+    dims,
+    Float32Array.from({ length: prod(dims) }, rng(seedCounter++)).map((v) => 0.5 + Math.abs(v)),
+  );
+
+let dirCounter = 0;
+
+/**
+ * Builds an imported network for `target` with its imported weights, runs it in a fresh Node
+ * process on `feeds` (NCHW, in graph input order), returns the outputs in graph output order.
+ */
+async function runImported(
+  source: string,
+  weights: Uint8Array,
+  feeds: Float32Array[],
+  target: Target,
+): Promise<Float32Array[]> {
+  const compiled = compileSource(source);
+  expect(compiled.diagnostics.map((d) => d.message)).toEqual([]);
+  const g = compiled.graphs[0]!;
+  const built = await buildNetwork(g, { target, seed: 0, weights });
+  if (!built.ok) throw new Error(built.error);
+  const dir = path.join(tmp, `m${dirCounter++}`);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
+  const inputs: Record<string, string> = {};
+  g.inputs.forEach((p, i) => {
+    inputs[p.name] = path.join(dir, `in-${i}.bin`);
+    writeFileSync(inputs[p.name]!, feeds[i]!);
+  });
+  const outputs: Record<string, string> = {};
+  g.outputs.forEach((p, i) => (outputs[p.name] = path.join(dir, `out-${i}.bin`)));
+  const spec = path.join(dir, 'spec.json');
+  writeFileSync(spec, JSON.stringify({ module: path.join(dir, `${g.name}.js`), inputs, outputs }));
+  execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return g.outputs.map((p) => {
+    const b = readFileSync(outputs[p.name]!);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  });
+}
+
+interface Built {
+  nodes: NodeProto[];
+  inputs: [string, number[]][];
+  outputs: [string, number[]][];
+  inits: TensorProto[];
+  opset?: number;
+}
+
+/** Imports a model built here, builds both targets, and compares each with onnxruntime. */
+async function roundTrip(m: Built, batch = 2): Promise<string> {
+  const bytes = model(
+    graph(
+      m.nodes,
+      m.inputs.map(([n, s]) => valueInfo(n, ['N', ...s])),
+      m.outputs.map(([n, s]) => valueInfo(n, ['N', ...s])),
+      m.inits,
+    ),
+    m.opset ?? 14,
+  );
+  const r = rng(seedCounter++);
+  const feeds = m.inputs.map(([, s]) =>
+    Float32Array.from({ length: batch * prod(s) }, () => r() * 2),
+  );
+  // onnxruntime has no opset-6 BatchNormalization or Gemm kernels: it runs the model restamped
+  // to opset 7, without is_test and broadcast (removed in 7 with no change of meaning here).
+  const oldAttrs = new Set(['is_test', 'broadcast']);
+  const ortBytes =
+    (m.opset ?? 14) < 7
+      ? model(
+          graph(
+            m.nodes.map((n) => ({
+              ...n,
+              attributes: n.attributes.filter((a) => !oldAttrs.has(a.name)),
+            })),
+            m.inputs.map(([n, s]) => valueInfo(n, ['N', ...s])),
+            m.outputs.map(([n, s]) => valueInfo(n, ['N', ...s])),
+            m.inits,
+          ),
+          7,
+        )
+      : bytes;
+  const want = await runOnnx(
+    ortBytes,
+    Object.fromEntries(m.inputs.map(([n, s], i) => [n, { dims: [batch, ...s], data: feeds[i]! }])),
+  );
+  const imported = importOnnx(bytes, { name: 'built' });
+  if (!imported.ok) throw new Error(imported.errors.join('\n'));
+  for (const target of ['wasm', 'ts'] as const) {
+    const got = await runImported(imported.source, imported.weights, feeds, target);
+    m.outputs.forEach(([name, shape], i) => {
+      expect(want[name]!.dims).toEqual([batch, ...shape]);
+      expectClose(got[i]!, want[name]!.data, `${target} ${name}`);
+    });
+  }
+  return imported.source;
+}
+
+describe('importOnnx: models built here, against onnxruntime-node', () => {
+  test('convolutions: plain, padded asymmetric, strided, dilated, grouped, depthwise', async () => {
+    const src = await roundTrip({
+      inputs: [['x', [3, 11, 9]]],
+      nodes: [
+        node('Conv', ['x', 'w1', 'b1'], ['c1'], {
+          kernel_shape: ints([3, 3]),
+          pads: ints([1, 0, 2, 1]),
+          strides: ints([2, 1]),
+        }),
+        node('Relu', ['c1'], ['r1']),
+        node('Conv', ['r1', 'w2', 'b2'], ['c2'], { group: int(6), auto_pad: str('SAME_UPPER') }),
+        node('BatchNormalization', ['c2', 'g', 'be', 'mu', 'var'], ['bn'], {
+          epsilon: float(1e-3),
+        }),
+        node('Clip', ['bn', 'zero', 'six'], ['r6']),
+        node('Conv', ['r6', 'w3'], ['c3'], { group: int(2), dilations: ints([2, 1]) }),
+        node('LeakyRelu', ['c3'], ['y'], { alpha: float(0.2) }),
+        node('Conv', ['x', 'w4', 'b4'], ['c4'], { group: int(3), pads: ints([1, 1, 1, 1]) }),
+        node('Elu', ['c4'], ['z'], { alpha: float(0.7) }),
+      ],
+      inits: [
+        rand('w1', [6, 3, 3, 3]),
+        rand('b1', [6]),
+        rand('w2', [12, 1, 3, 2]),
+        rand('b2', [12]),
+        rand('g', [12]),
+        rand('be', [12]),
+        rand('mu', [12]),
+        pos('var', [12]),
+        tensor('zero', [], [0]),
+        tensor('six', [], [6]),
+        rand('w3', [4, 6, 3, 1]),
+        rand('w4', [3, 1, 3, 3]),
+        rand('b4', [3]),
+      ],
+      outputs: [
+        ['y', [4, 2, 8]],
+        ['z', [3, 11, 9]],
+      ],
+    });
+    expect(src).toContain('network built(data_format: channels_first)');
+    expect(src).toMatch(/depthwise_conv2d\(\[3, 2\], padding: same, depth_multiplier: 2\)/);
+    expect(src).toContain('conv2d(6, 3, strides: [2, 1], padding: [[1, 2], [0, 1]])');
+    expect(src).toContain('groups: 2');
+    expect(src).toContain('relu6');
+  });
+
+  test('transposed convolutions: PyTorch padding, output_padding, output_shape, SAME_UPPER', async () => {
+    const ct = (name: string, x: string, attrs: Parameters<typeof node>[3], bias = true) =>
+      node('ConvTranspose', bias ? [x, `${name}_w`, `${name}_b`] : [x, `${name}_w`], [name], attrs);
+    const src = await roundTrip({
+      inputs: [['x', [3, 5, 4]]],
+      nodes: [
+        // DCGAN: k4 s2 p1 doubles the size.
+        ct('a', 'x', { strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) }),
+        node('Sigmoid', ['a'], ['ya']),
+        // k3 s2 p1 output_padding 1: doubles with an odd kernel.
+        ct('b', 'x', {
+          strides: ints([2, 2]),
+          pads: ints([1, 1, 1, 1]),
+          output_padding: ints([1, 1]),
+        }),
+        node('Tanh', ['b'], ['yb']),
+        // valid, asymmetric strides and kernel.
+        ct('c', 'x', { strides: ints([3, 2]), kernel_shape: ints([2, 3]) }, false),
+        ct('d', 'x', { strides: ints([2, 2]), output_shape: ints([9, 8]) }),
+        ct('e', 'x', { strides: ints([2, 3]), auto_pad: str('SAME_UPPER') }),
+        // stride 1, pads 2 on a 5x5 kernel: PyTorch's "same".
+        ct('f', 'x', { pads: ints([2, 2, 2, 2]) }),
+      ],
+      inits: [
+        rand('a_w', [3, 2, 4, 4]),
+        rand('a_b', [2]),
+        rand('b_w', [3, 2, 3, 3]),
+        rand('b_b', [2]),
+        rand('c_w', [3, 2, 2, 3]),
+        rand('d_w', [3, 2, 3, 3]),
+        rand('d_b', [2]),
+        rand('e_w', [3, 2, 3, 3]),
+        rand('e_b', [2]),
+        rand('f_w', [3, 2, 5, 5]),
+        rand('f_b', [2]),
+      ],
+      outputs: [
+        ['ya', [2, 10, 8]],
+        ['yb', [2, 10, 8]],
+        ['c', [2, 14, 9]],
+        ['d', [2, 9, 8]],
+        ['e', [2, 10, 12]],
+        ['f', [2, 5, 4]],
+      ],
+    });
+    expect(src).toContain('conv2d_transpose(2, 4, strides: 2, padding: same)');
+  });
+
+  test('pooling, padding, dense layers, activations and merges', async () => {
+    await roundTrip({
+      inputs: [['x', [4, 7, 6]]],
+      nodes: [
+        node('Sigmoid', ['x'], ['q']),
+        node('Pad', ['x', 'pads'], ['p'], { mode: str('constant') }),
+        // (a Relu between: onnxruntime fuses Pad into MaxPool and then rejects pads >= kernel)
+        node('Relu', ['p'], ['pr']),
+        node('MaxPool', ['pr'], ['mp'], {
+          kernel_shape: ints([3, 3]),
+          strides: ints([2, 2]),
+          pads: ints([1, 1, 1, 1]),
+        }),
+        node('AveragePool', ['x'], ['ap'], {
+          kernel_shape: ints([2, 3]),
+          strides: ints([1, 2]),
+          pads: ints([0, 0, 1, 1]),
+          count_include_pad: int(0),
+        }),
+        node('AveragePool', ['q'], ['apc'], {
+          kernel_shape: ints([3, 3]),
+          pads: ints([1, 1, 1, 1]),
+          count_include_pad: int(1),
+        }),
+        node('Add', ['x', 'q'], ['s']),
+        node('Mul', ['s', 'q'], ['m']),
+        node('HardSwish', ['m'], ['hs']),
+        node('Concat', ['hs', 'x'], ['cat'], { axis: int(1) }),
+        node('Dropout', ['cat'], ['dr']),
+        node('Identity', ['dr'], ['id']),
+        node('GlobalAveragePool', ['id'], ['gap']),
+        node('Flatten', ['gap'], ['fl'], { axis: int(1) }),
+        node('Gemm', ['fl', 'gw', 'gb'], ['gm'], {
+          transB: int(1),
+          alpha: float(0.5),
+          beta: float(2),
+        }),
+        node('HardSigmoid', ['gm'], ['hsg'], { alpha: float(1 / 6), beta: float(0.5) }),
+        node('MatMul', ['hsg', 'mw'], ['mm']),
+        node('Add', ['mm', 'mb'], ['mmb']),
+        node('Softmax', ['mmb'], ['probs'], { axis: int(-1) }),
+        node('Reshape', ['ap', 'shape'], ['rs']),
+        node('Sum', ['rs', 'rs'], ['rs2']),
+        node('Softmax', ['rs2'], ['sm'], { axis: int(1) }),
+      ],
+      inits: [
+        int64Tensor('pads', [8], [0, 0, 1, 0, 0, 0, 2, 1]),
+        rand('gw', [5, 8]),
+        rand('gb', [5]),
+        rand('mw', [5, 3]),
+        rand('mb', [3]),
+        int64Tensor('shape', [4], [0, 2, -1, 0]),
+      ],
+      outputs: [
+        ['mp', [4, 5, 4]],
+        ['probs', [3]],
+        ['sm', [2, 14, 3]],
+        ['apc', [4, 7, 6]],
+      ],
+    });
+  });
+
+  test('two NCHW graph inputs: Add, Mul, Concat', async () => {
+    await roundTrip({
+      inputs: [
+        ['x', [3, 5, 4]],
+        ['q', [3, 5, 4]],
+      ],
+      nodes: [
+        node('Add', ['x', 'q'], ['s']),
+        node('Mul', ['s', 'x'], ['m']),
+        node('Concat', ['m', 'q'], ['y'], { axis: int(1) }),
+      ],
+      inits: [],
+      outputs: [['y', [6, 5, 4]]],
+    });
+  });
+
+  test('an opset 6 model (is_test, broadcast, Softmax over flattened axes, Reshape to [N, -1])', async () => {
+    const src = await roundTrip(
+      {
+        opset: 6,
+        inputs: [['x', [2, 3, 3]]],
+        nodes: [
+          node('BatchNormalization', ['x', 'g', 'b', 'm', 'v'], ['bn'], {
+            is_test: int(1),
+            epsilon: float(1e-5),
+          }),
+          node('Softmax', ['bn'], ['sm'], { axis: int(1) }),
+          node('Reshape', ['sm', 'shape'], ['fl']),
+          node('Gemm', ['fl', 'w', 'c'], ['y'], { broadcast: int(1), transB: int(1) }),
+        ],
+        inits: [
+          rand('g', [2]),
+          rand('b', [2]),
+          rand('m', [2]),
+          pos('v', [2]),
+          int64Tensor('shape', [2], [-1, 18]),
+          rand('w', [4, 18]),
+          rand('c', [4]),
+        ],
+        outputs: [
+          ['sm', [2, 3, 3]],
+          ['y', [4]],
+        ],
+      },
+      3,
+    );
+    expect(src).toContain('reshape([18])');
+  });
+
+  test('every unsupported node is listed by op_type and name, and nothing is imported', () => {
+    const bytes = model(
+      graph(
+        [
+          node('PRelu', ['x', 'slope'], ['a'], {}, 'prelu1'),
+          node('Pad', ['x', 'pads'], ['b'], { mode: str('reflect') }, 'pad1'),
+          node('Clip', ['x', 'lo', 'hi'], ['c'], {}, 'clip1'),
+          node('HardSigmoid', ['x'], ['d'], {}, 'hsig'),
+          node('Pad', ['x', 'pads', 'one'], ['e'], {}, 'pad2'),
+          node(
+            'MaxPool',
+            ['x'],
+            ['f'],
+            { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) },
+            'maxp',
+          ),
+          node('Transpose', ['x'], ['g'], { perm: ints([0, 2, 3, 1]) }, 'tr'),
+          node('LRN', ['x'], ['h'], { size: int(3) }, 'lrn'),
+        ],
+        [valueInfo('x', [1, 2, 6, 6])],
+        ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((name) => ({ name })),
+        [
+          tensor('slope', [1], [0.1]),
+          int64Tensor('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1]),
+          tensor('lo', [], [-1]),
+          tensor('hi', [], [1]),
+          tensor('one', [], [1]),
+        ],
+      ),
+      13,
+    );
+    const r = importOnnx(bytes);
+    expect(r.ok).toBe(false);
+    const errors = r.ok ? [] : r.errors;
+    expect(errors).toHaveLength(8);
+    expect(errors[0]).toMatch(/PRelu node 'prelu1'.*no layer/);
+    expect(errors[1]).toMatch(/Pad node 'pad1'.*mode 'reflect'/);
+    expect(errors[2]).toMatch(/Clip node 'clip1'/);
+    expect(errors[3]).toMatch(/HardSigmoid node 'hsig': alpha 0.2, beta 0.5/);
+    expect(errors[4]).toMatch(/Pad node 'pad2': constant value 1/);
+    expect(errors[5]).toMatch(/MaxPool node 'maxp': pads \[1, 1, 1, 1\] .*may be negative/);
+    expect(errors[6]).toMatch(/Transpose node 'tr'/);
+    expect(errors[7]).toMatch(/LRN node 'lrn': netc has no layer for ONNX operator LRN/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The ONNX project's backend tests (exported from PyTorch): each imports and reproduces its
+// output, or is refused naming the operator netc does not support.
+
+const BACKEND = '/work/shared/onnx-backend';
+
+/** What netc does with each backend model, and why. */
+const BACKEND_CASES: Record<string, { refuse?: RegExp; why: string }> = {
+  test_AvgPool2d: { why: 'unpadded AveragePool -> average_pooling2d(2)' },
+  test_AvgPool2d_stride: { why: 'AveragePool stride 2 -> average_pooling2d(2)' },
+  test_BatchNorm2d_eval: { why: 'BatchNormalization (is_test) -> batch_normalization' },
+  test_BatchNorm2d_momentum_eval: { why: 'momentum is unused at inference' },
+  test_ConstantPad2d: {
+    refuse: /Pad node #0 .*constant value 2/,
+    why: 'pads with the value 2; zero_padding2d pads with zeros only',
+  },
+  test_Conv2d: { why: 'Conv 3x2 kernel' },
+  test_Conv2d_depthwise: { why: 'group == C_in -> depthwise_conv2d' },
+  test_Conv2d_depthwise_padded: { why: 'depthwise with explicit padding 1' },
+  test_Conv2d_depthwise_strided: { why: 'depthwise, strides 2' },
+  test_Conv2d_depthwise_with_multiplier: { why: 'depthwise, depth_multiplier 2' },
+  test_Conv2d_dilated: { why: 'dilation 2 with stride 2 and padding 1' },
+  test_Conv2d_groups: { why: 'group 2 -> conv2d(groups: 2)' },
+  test_Conv2d_groups_thnn: { why: 'group 2 -> conv2d(groups: 2)' },
+  test_Conv2d_no_bias: { why: 'use_bias: false' },
+  test_Conv2d_padding: { why: 'padding 1, stride 2' },
+  test_Conv2d_strided: { why: 'stride 2' },
+  test_ConvTranspose2d: {
+    why: "PyTorch's pads 1 + output_padding 1: same padding, kernel padded with zero taps, output_shape",
+  },
+  test_ConvTranspose2d_no_bias: { why: 'as above, without bias' },
+  test_ELU: { why: 'Elu alpha 2 on a [2, 5] example' },
+  test_LeakyReLU: { why: 'LeakyRelu 0.01' },
+  test_LeakyReLU_with_negval: { why: 'LeakyRelu 0.5' },
+  test_Linear: { why: 'Gemm transB (opset 6 broadcast) -> dense' },
+  test_Linear_no_bias: { why: 'Transpose of the weight folded at import; MatMul -> dense' },
+  test_MaxPool2d: { why: 'pads 1 on 7x7, k3 s2 equal TensorFlow same' },
+  test_PReLU_2d: { refuse: /PRelu node #0 .*no layer/, why: 'netc has no prelu layer' },
+  test_PixelShuffle: {
+    refuse: /Transpose node #2 .*transposes activations/,
+    why: 'a 6-D Transpose of activations (pixel shuffle); netc has no such layer',
+  },
+  test_ReLU: { why: 'Relu' },
+  test_ReflectionPad2d: {
+    refuse: /Pad node #0 .*mode 'reflect'/,
+    why: 'reflection padding; netc pads with zeros only',
+  },
+  test_Sigmoid: { why: 'Sigmoid' },
+  test_Softmax: { why: 'Softmax axis 1 of [N, 20] -> softmax' },
+  test_Tanh: { why: 'Tanh' },
+  test_ZeroPad2d: { why: 'constant 0 Pad -> zero_padding2d([[3, 4], [1, 2]])' },
+  test_operator_clip: {
+    refuse: /Clip node #0 .*\[-0.5, 0.5\]/,
+    why: 'Clip(-0.5, 0.5); netc has relu6 (Clip 0, 6) only',
+  },
+  test_operator_concat2: { why: 'Concat axis 1 of [N, 3] inputs' },
+  test_operator_conv: { why: 'a large Conv (batch 20, 16 -> 13 channels)' },
+  test_operator_convtranspose: {
+    why: 'k3 s3 pads 1 output_padding 2: same padding with a 5x5 zero-padded kernel',
+  },
+  test_operator_flatten: { why: 'Flatten axis 1 (C, H, W order, as channels_first flatten)' },
+  test_operator_maxpool: {
+    refuse: /MaxPool node #0 .*2-D images only/,
+    why: '1-D max pooling over [N, 16, 50]; netc pools 2-D images',
+  },
+  test_operator_pad: {
+    refuse: /Pad node #0 .*mode 'reflect'/,
+    why: 'reflection padding',
+  },
+  test_softmax_lastdim: { why: 'Softmax over the last axis' },
+};
+
+const backendDirs = existsSync(BACKEND)
+  ? readdirSync(BACKEND)
+      .filter((d) => d.startsWith('test_'))
+      .sort()
+  : [];
+
+describe.skipIf(backendDirs.length === 0)('importOnnx: the ONNX backend test models', () => {
+  test('the table states every model in the folder', () => {
+    expect(backendDirs).toEqual(Object.keys(BACKEND_CASES).sort());
+  });
+
+  const cases = backendDirs.map((dir) => ({
+    dir,
+    what: BACKEND_CASES[dir]?.refuse ? 'refused' : 'imported',
+    why: BACKEND_CASES[dir]?.why ?? '?',
+  }));
+  test.each(cases)('$dir: $what ($why)', async ({ dir }) => {
+    const c = BACKEND_CASES[dir]!;
+    const bytes = new Uint8Array(readFileSync(path.join(BACKEND, dir, 'model.onnx')));
+    const r = importOnnx(bytes, { name: dir.slice(5) });
+    if (c.refuse) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.errors).toHaveLength(1);
+        expect(r.errors[0]).toMatch(c.refuse);
+      }
+      return;
+    }
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const data = path.join(BACKEND, dir, 'test_data_set_0');
+    const feeds: Float32Array[] = [];
+    for (let i = 0; existsSync(path.join(data, `input_${i}.pb`)); i++)
+      feeds.push(decodeTensor(readFileSync(path.join(data, `input_${i}.pb`))).data as Float32Array);
+    const want = decodeTensor(readFileSync(path.join(data, 'output_0.pb')));
+    for (const target of ['wasm', 'ts'] as const) {
+      const got = await runImported(r.source, r.weights, feeds, target);
+      expectClose(got[0]!, want.data as Float32Array, `${dir} ${target}`);
+    }
+  });
+});
+
+describe('netc import (command line)', () => {
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+  };
+
+  test.skipIf(backendDirs.length === 0)(
+    'writes NAME.net and NAME.safetensors that build',
+    async () => {
+      const o = io();
+      const net = path.join(tmp, 'cli', 'conv.net');
+      const w = path.join(tmp, 'cli', 'conv.safetensors');
+      const code = await importCommand(
+        path.join(BACKEND, 'test_Conv2d_groups', 'model.onnx'),
+        { out: net, weights: w },
+        o.io,
+      );
+      expect(o.err).toEqual([]);
+      expect(code).toBe(0);
+      const source = readFileSync(net, 'utf8');
+      expect(source).toContain('network conv(data_format: channels_first)');
+      const g = compileSource(source).graphs[0]!;
+      const built = await buildNetwork(g, {
+        target: 'ts',
+        seed: 0,
+        weights: new Uint8Array(readFileSync(w)),
+      });
+      expect(built.ok).toBe(true);
+    },
+  );
+
+  test.skipIf(backendDirs.length === 0)(
+    'an unsupported model: exit 1, every reason, nothing written',
+    async () => {
+      const o = io();
+      const net = path.join(tmp, 'cli', 'prelu.net');
+      const code = await importCommand(
+        path.join(BACKEND, 'test_PReLU_2d', 'model.onnx'),
+        { out: net },
+        o.io,
+      );
+      expect(code).toBe(1);
+      expect(o.err.join('\n')).toMatch(/PRelu node #0/);
+      expect(existsSync(net)).toBe(false);
+      expect(existsSync(net.replace(/\.net$/, '.safetensors'))).toBe(false);
+    },
+  );
+
+  test.skipIf(backendDirs.length === 0)(
+    'netc import then netc export through the command line gives the model back',
+    async () => {
+      const o = io();
+      const dir = path.join(tmp, 'main');
+      const model = path.join(BACKEND, 'test_Conv2d_depthwise_padded', 'model.onnx');
+      const net = path.join(dir, 'dw.net');
+      expect(await main(['import', model, '-o', net], o.io)).toBe(0);
+      const onnx = path.join(dir, 'dw.onnx');
+      const w = path.join(dir, 'dw.safetensors');
+      expect(await main(['export', net, '--onnx', onnx, '--weights', w], o.io)).toBe(0);
+      expect(o.err).toEqual([]);
+      const data = path.join(BACKEND, 'test_Conv2d_depthwise_padded', 'test_data_set_0');
+      const x = decodeTensor(readFileSync(path.join(data, 'input_0.pb')));
+      const want = decodeTensor(readFileSync(path.join(data, 'output_0.pb')));
+      const got = await runOnnx(new Uint8Array(readFileSync(onnx)), {
+        input_0: { dims: x.dims, data: x.data as Float32Array },
+      });
+      expectClose(got['output_3']!.data, want.data as Float32Array, 'exported import');
+    },
+  );
+
+  test('a missing file or -o is bad usage (exit 2)', async () => {
+    const o = io();
+    expect(
+      await importCommand(path.join(tmp, 'nope.onnx'), { out: path.join(tmp, 'x.net') }, o.io),
+    ).toBe(2);
+    expect(await importCommand(path.join(tmp, 'nope.onnx'), {}, o.io)).toBe(2);
+  });
+
+  test('a file that is not ONNX: exit 1 with the decoder message', async () => {
+    const o = io();
+    const f = path.join(tmp, 'junk.onnx');
+    writeFileSync(f, 'not a model at all');
+    expect(await importCommand(f, { out: path.join(tmp, 'junk.net') }, o.io)).toBe(1);
+    expect(o.err[0]).toMatch(/junk\.onnx: error: /);
+  });
+});

@@ -1,0 +1,61 @@
+// Every netc command the README shows runs: its code blocks, as a newcomer would type them.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+const work = mkdtempSync(path.join(tmpdir(), 'netc-readme-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+cpSync(path.join(root, 'examples'), path.join(work, 'examples'), { recursive: true });
+
+/** The `npx netc ...` lines of the README's shell blocks, comments dropped. */
+const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
+  .flatMap((m) => m[1]!.split('\n'))
+  .map((l) => l.replace(/\s+#.*$/, '').trim())
+  .filter((l) => l.startsWith('npx netc '));
+
+const netc = (args: string[]): string =>
+  execFileSync(process.execPath, [path.join(root, 'bin/netc.js'), ...args], {
+    cwd: work,
+    encoding: 'utf8',
+  });
+
+describe('README', () => {
+  it('shows the commands this test runs', () => {
+    expect(commands.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('runs every npx netc command it shows, in order', () => {
+    // The PyTorch step happens in the user's own project; here model.onnx, NCHW as PyTorch
+    // exports it, comes from netc export of a channels_first network.
+    writeFileSync(
+      path.join(work, 'torch.net'),
+      `network torch(data_format: channels_first) {
+  input x: [1, 28, 28]
+  output y = x -> conv2d(8, 3, padding: same, activation: relu) -> max_pooling2d(2)
+               -> flatten -> dense(10) -> softmax
+}`,
+    );
+    netc(['export', 'torch.net', '--onnx', 'model.onnx']);
+    for (const line of commands) {
+      const args = line.split(/\s+/).slice(2);
+      netc(args);
+      const out = args[args.indexOf('--out') + 1];
+      if (args[0] === 'build') expect(existsSync(path.join(work, out!)), line).toBe(true);
+    }
+    expect(existsSync(path.join(work, 'model.net'))).toBe(true);
+    expect(existsSync(path.join(work, 'build', 'model.wasm'))).toBe(true);
+    expect(existsSync(path.join(work, 'build', 'mnist.js'))).toBe(true);
+  }, 120_000);
+
+  it('runs the app it shows (examples/app.mjs) on the module built above', () => {
+    const out = execFileSync(process.execPath, [path.join(work, 'examples', 'app.mjs')], {
+      cwd: work,
+      encoding: 'utf8',
+    });
+    expect(out).toMatch(/most likely class: \d/);
+  }, 60_000);
+});
