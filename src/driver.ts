@@ -19,6 +19,11 @@ import {
 
 export type Target = 'wasm' | 'ts';
 
+/** wasm32 memory: 65536 pages of 64 KiB. */
+const MAX_WASM_BYTES = 2 ** 32;
+/** V8 strings hold at most 2^29 - 24 characters; base64 takes 4 per 3 bytes. */
+const MAX_TS_WEIGHT_FLOATS = Math.floor((((2 ** 29 - 1024) / 4) * 3) / 4);
+
 export interface BuildOptions {
   readonly target: Target;
   readonly seed: number;
@@ -96,6 +101,17 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
 
   const folded = opts.noFold ? graph : runPasses(graph);
   const program = lowerGraph(folded, { simd: opts.target === 'wasm' });
+  const gib = (floats: number): string => `${((floats * 4) / 2 ** 30).toFixed(1)} GiB`;
+  if (opts.target === 'wasm' && program.memoryFloats * 4 > MAX_WASM_BYTES)
+    return {
+      ok: false,
+      error: `network ${graph.name} needs ${gib(program.memoryFloats)} of memory for weights and activations; a WebAssembly module has at most 4 GiB`,
+    };
+  if (opts.target === 'ts' && program.weightFloats > MAX_TS_WEIGHT_FLOATS)
+    return {
+      ok: false,
+      error: `network ${graph.name} has ${program.weightFloats} weight values after folding (${gib(program.weightFloats)}); the ts target embeds them as one base64 string, which JavaScript engines cap at about ${MAX_TS_WEIGHT_FLOATS} values: use --target wasm`,
+    };
   const area = packWeights(program, values);
   const head = banner(graph, opts.target);
   const dts = await format(emitDts(program, head), 'typescript');

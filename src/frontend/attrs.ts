@@ -31,7 +31,12 @@ function intOrBad(v: Value, what: string, min: number): number | Result {
   if (v.k !== 'number') return bad(v.span, `${what} takes an integer, got ${describeValue(v)}`);
   const n = integer(v);
   if (n === undefined)
-    return bad(v.span, `${what} takes an integer, got ${v.v}, which has a fractional part`);
+    return bad(
+      v.span,
+      Number.isInteger(v.v) || !Number.isFinite(v.v)
+        ? `${what} takes an integer, got ${v.v}, which is too large (at most 2^53 - 1)`
+        : `${what} takes an integer, got ${v.v}, which has a fractional part`,
+    );
   if (n < min) return bad(v.span, `${what} must be at least ${min}, got ${n}`);
   return n;
 }

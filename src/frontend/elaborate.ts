@@ -34,6 +34,12 @@ import { describeValue, showValue, type Value } from './values.js';
 export const MAX_ELEMENTS = 2 ** 28;
 const MAX_REPEAT = 100_000;
 const MAX_DEPTH = 200;
+/** Work units one network may take to expand (a statement is 2, a call 10): bounds the time
+ * of `repeat` inside `repeat` and of blocks calling blocks twice over, which a small file can
+ * make exponential. 10,000 chained layers take 100,000; `repeat 100000 { x = x -> relu }` 1.2M. */
+export const MAX_WORK = 1_250_000;
+/** All the weights of one network together: 2^28 floats (1 GiB), as for one tensor. */
+export const MAX_TOTAL_WEIGHTS = 2 ** 28;
 
 interface Scope {
   /** Name prefix of this block call: '' or 'conv_block_1/'. */
@@ -149,6 +155,10 @@ class NetworkBuilder {
   private dataFormat: DataFormat = 'channels_last';
   private batch: number | null = null;
   private depth = 0;
+  /** Expansion work so far (see MAX_WORK); past the limit, nothing more is evaluated. */
+  private work = 0;
+  private exhausted = false;
+  private weightFloats = 0;
   /** An input or output statement was seen (even a bad one, already reported). */
   private declaredInput = false;
   private declaredOutput = false;
@@ -163,13 +173,13 @@ class NetworkBuilder {
     this.readOptions();
     const scope: Scope = { prefix: '', counters: new Map(), env: new Map(), stack: [] };
     for (const s of this.decl.body) this.stmt(s, scope);
-    if (!this.declaredInput)
+    if (!this.declaredInput && !this.exhausted)
       this.diags.error(
         this.decl.name.span,
         `network '${this.decl.name.text}' has no input`,
         'declare one: input image: [28, 28, 1]',
       );
-    if (!this.declaredOutput)
+    if (!this.declaredOutput && !this.exhausted)
       this.diags.error(
         this.decl.name.span,
         `network '${this.decl.name.text}' has no output`,
@@ -242,7 +252,22 @@ class NetworkBuilder {
 
   // ------------------------------------------------------------------------------ statements
 
+  /** Counts expansion work; reports once (at `span`) when the network takes too much. */
+  private spend(units: number, span: Span): boolean {
+    if (this.exhausted) return false;
+    this.work += units;
+    if (this.work <= MAX_WORK) return true;
+    this.exhausted = true;
+    this.diags.error(
+      span,
+      `network '${this.decl.name.text}' expands to too many layers and statements (more than netc allows: ${MAX_WORK / 10} layer calls, or ${MAX_WORK / 2} statements); the expansion stops here`,
+      'check repeat counts and blocks that call other blocks several times',
+    );
+    return false;
+  }
+
   private stmt(s: Stmt, scope: Scope): void {
+    if (!this.spend(2, s.span)) return;
     switch (s.kind) {
       case 'input':
         if (scope.block) return; // reported by checkBlock
@@ -315,7 +340,7 @@ class NetworkBuilder {
           this.error(s.count.span, `repeat ${count} is more than netc allows (${MAX_REPEAT})`);
           return;
         }
-        for (let i = 0; i < count; i++) {
+        for (let i = 0; i < count && !this.exhausted; i++) {
           const before = this.diags.count;
           for (const t of s.body) this.stmt(t, scope);
           if (this.diags.count > before) return; // the same errors would repeat
@@ -490,6 +515,7 @@ class NetworkBuilder {
 
   private call(c: CallExpr, piped: Value[], scope: Scope): Value {
     const name = c.callee.text;
+    if (!this.spend(10, c.span)) return { k: 'error', span: c.span };
     if (this.depth >= MAX_DEPTH)
       return this.error(c.span, `calls nest deeper than ${MAX_DEPTH} levels`);
     this.depth++;
@@ -794,12 +820,12 @@ class NetworkBuilder {
     );
   }
 
-  private checkSize(shape: Shape, span: Span, what: string): boolean {
+  private checkSize(shape: Shape, span: Span, what: string, perExample = true): boolean {
     const n = size(shape);
     if (n <= MAX_ELEMENTS) return true;
     this.diags.error(
       span,
-      `${what} would hold ${n.toExponential(2)} values per example (${((n * 4) / 2 ** 30).toFixed(1)} GiB), more than netc allows (2^28 values, 1 GiB)`,
+      `${what} would hold ${n.toExponential(2)} values${perExample ? ' per example' : ''} (${((n * 4) / 2 ** 30).toFixed(1)} GiB), more than netc allows (2^28 values, 1 GiB)`,
       'use a smaller input or fewer channels',
     );
     return false;
@@ -895,7 +921,18 @@ class NetworkBuilder {
     if (!this.checkSize(shape, span, `the output of ${def.kind} '${name}'`)) return null;
     const weights = [];
     for (const w of inferred.weights ?? []) {
-      if (!this.checkSize(w.shape, span, `the weight '${name}/${w.name}'`)) return null;
+      if (!this.checkSize(w.shape, span, `the weight '${name}/${w.name}'`, false)) return null;
+      this.weightFloats += size(w.shape);
+      if (this.weightFloats > MAX_TOTAL_WEIGHTS) {
+        const n = this.weightFloats;
+        this.diags.error(
+          span,
+          `with the weight '${name}/${w.name}', the network's weights would hold ${n.toExponential(2)} values (${((n * 4) / 2 ** 30).toFixed(1)} GiB), more than netc allows in one network (2^28 values, 1 GiB)`,
+          'use fewer or smaller layers',
+        );
+        this.exhausted = true;
+        return null;
+      }
       const key = `${name}/${w.name}`;
       this.params.push({ key, shape: w.shape, initializer: w.initializer });
       weights.push({ name: w.name, shape: w.shape, value: { op: 'param' as const, key } });

@@ -2,9 +2,9 @@
 import type { Node, Shape } from '../../ir/graph.js';
 import { num, pair } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { convCore } from './conv_core.js';
+import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { convRuns } from './spatial.js';
+import { convRuns, plainRuns } from './spatial.js';
 import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
 
 /** Name parts of a 2-D window: `k3x3`, `s2x2`, `d2x2` (only when dilated), `p1_1_1_1`. */
@@ -42,26 +42,36 @@ export function lowerConv2d(
   const groups = num(node.attrs, 'groups');
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
-  const body = convCore(
-    {
-      x: X(0),
-      y: Y,
-      w: needWeight(node, 'kernel'),
-      b,
-      inW: W,
-      inC: C,
-      outW: OW,
-      outC: F,
-      rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
-      cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
-      kw: k[1],
-      groups,
-      cg: C / groups,
-      fg: F / groups,
-      simd: opts.simd,
-      act,
-    },
-    new Names(),
+  const pointwise =
+    k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+  const spec: ConvSpec = {
+    x: X(0),
+    y: Y,
+    w: needWeight(node, 'kernel'),
+    b,
+    inC: C,
+    outC: F,
+    // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
+    ...(pointwise
+      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: plainRuns(OH * OW) }
+      : {
+          inW: W,
+          outW: OW,
+          rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
+          cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
+        }),
+    kh: k[0],
+    kw: k[1],
+    groups,
+    cg: C / groups,
+    fg: F / groups,
+    simd: opts.simd,
+    act,
+  };
+  const body = convCore(spec, new Names());
+  const block = weightBlock(spec);
+  const packs = node.weights.map((w) =>
+    w.name === 'kernel' && block ? blockPack([k[0], k[1], C / groups], F, block) : null,
   );
   return finish(node, {
     name: [
@@ -79,5 +89,6 @@ export function lowerConv2d(
     ],
     body,
     weights: ['kernel', 'bias'],
+    packs,
   });
 }

@@ -1,11 +1,12 @@
 // conv2d_transpose kernel: a gather, not a scatter. Output cell y takes tap t from input
 // (y + pad - t * d) / s when that divides and lands inside; outputs of one phase (y mod s) with
 // the same taps form a run, decided at build time, so nothing is tested at run time. The kernel
-// is packed from [kh, kw, filters, in] to [kh, kw, in, filters] for the convolution core.
+// is packed from [kh, kw, filters, in] to [kh, kw, in, filters] for the convolution core, by
+// blocks of filters ([filters / T][kh, kw, in][T]) with SIMD.
 import type { Node, Shape } from '../../ir/graph.js';
 import { pair } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode, Pack } from '../program.js';
-import { convCore } from './conv_core.js';
+import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { windowTag } from './conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { transposeRuns } from './spatial.js';
@@ -24,28 +25,31 @@ export function lowerConv2dTranspose(
   const [pt, pl] = node.attrs['pads'] as readonly number[];
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
-  const body = convCore(
-    {
-      x: X(0),
-      y: Y,
-      w: needWeight(node, 'kernel'),
-      b,
-      inW: W,
-      inC: C,
-      outW: OW,
-      outC: F,
-      rows: transposeRuns(OH, H, k[0], s[0], d[0], pt!),
-      cols: transposeRuns(OW, W, k[1], s[1], d[1], pl!),
-      kw: k[1],
-      groups: 1,
-      cg: C,
-      fg: F,
-      simd: opts.simd,
-      act,
-    },
-    new Names(),
-  );
-  const pack: Pack = { shape: [k[0], k[1], F, C], perm: [0, 1, 3, 2] };
+  const spec: ConvSpec = {
+    x: X(0),
+    y: Y,
+    w: needWeight(node, 'kernel'),
+    b,
+    inW: W,
+    inC: C,
+    outW: OW,
+    outC: F,
+    rows: transposeRuns(OH, H, k[0], s[0], d[0], pt!),
+    cols: transposeRuns(OW, W, k[1], s[1], d[1], pl!),
+    kh: k[0],
+    kw: k[1],
+    groups: 1,
+    cg: C,
+    fg: F,
+    simd: opts.simd,
+    act,
+  };
+  const body = convCore(spec, new Names());
+  // [kh, kw, F, C] to [kh, kw, C, F], or by output-channel blocks T to [F / T][kh, kw, C][T].
+  const block = weightBlock(spec);
+  const pack: Pack = block
+    ? { shape: [k[0], k[1], F / block, block, C], perm: [2, 0, 1, 4, 3] }
+    : { shape: [k[0], k[1], F, C], perm: [0, 1, 3, 2] };
   const packs = node.weights.map((w) => (w.name === 'kernel' ? pack : null));
   return finish(node, {
     name: [
@@ -59,7 +63,8 @@ export function lowerConv2dTranspose(
     doc: [
       `conv2d_transpose ${dims(shape!)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides ${dims(s)}, ` +
         `dilation ${dims(d)}, pad_before ${pt} ${pl} (top left)`,
-      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; kernel packed to [kh, kw, in, filters]`,
+      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; kernel packed to [kh, kw, in, filters]` +
+        (block ? ` in blocks of ${block} filters` : ''),
     ],
     body,
     weights: ['kernel', 'bias'],

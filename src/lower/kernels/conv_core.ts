@@ -1,11 +1,14 @@
 // The two gather cores every convolution-like kernel is built from:
 //  - convCore: y[p, f] = b[f] + sum over taps and input channels of x * w, vectorized over
-//    output channels (acc[f..f+3] += splat(x[ci]) * w[tap, ci, f..f+3]), register-tiled over
-//    output channels and output pixels (conv2d, conv2d_transpose, dense, pointwise stages);
+//    output channels (acc[f..f+3] += splat(x[ci]) * w[tap, ci, f..f+3]), register-tiled as
+//    2 pixels x 16 channels (8 v128 accumulators; a lone pixel takes 32 channels), weights
+//    packed by output-channel block so a tile streams them contiguously, the channel-tile loop
+//    outermost when the weights outgrow the input (conv2d, conv2d_transpose, dense, pointwise);
 //  - channelwiseCore: per channel c, a reduction over the taps reading x[., c] (depthwise,
 //    pooling), vectorized over channels.
 import type { Activation } from '../../layers/activations.js';
 import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
+import type { Pack } from '../program.js';
 import { storeActivated } from './epilogue.js';
 import { forPixels, forTaps, type Pixels, type Run } from './spatial.js';
 import {
@@ -24,9 +27,8 @@ import {
 /** Most live accumulators per tile (pixels x vectors). */
 const MAX_ACCS = 8;
 
-/** Pixels per group so that pixels * vecs accumulators fit. */
-export const pixelTile = (tiles: readonly Tile[]): number =>
-  Math.max(1, Math.min(4, Math.floor(MAX_ACCS / (tiles[0]?.vecs ?? 1))));
+/** Output pixels per group along a row (remainders go one by one). */
+const PIXELS = 2;
 
 /** Geometry shared by the cores: memory bases and the [H, W, C] layouts around them. */
 export interface Frame {
@@ -48,11 +50,34 @@ export interface ConvSpec extends Frame {
   /** Weights [taps..., CG, outC] with `kw` column taps; bias [outC] or null. */
   readonly w: Expr;
   readonly b: Expr | null;
+  /** Kernel rows and columns (taps); a weight row is tap * cg + ci. */
+  readonly kh: number;
   readonly kw: number;
   readonly groups: number;
   /** Input and output channels per group. */
   readonly cg: number;
   readonly fg: number;
+}
+
+/**
+ * The output-channel block the weights are packed by, or null (as folded: [taps, cg, F]).
+ * Packed weights are [F / T][taps][cg][T]: one tile's weights for consecutive input channels
+ * are contiguous, instead of F floats apart (a power-of-two F puts them all in one cache set).
+ * T is the largest of 32, 16, 8, 4 dividing F; it divides every tile start (see channelTiles).
+ */
+export function weightBlock(spec: Pick<ConvSpec, 'simd' | 'groups' | 'fg'>): number | null {
+  if (!spec.simd || spec.groups !== 1) return null;
+  for (const t of [32, 16, 8, 4]) if (spec.fg % t === 0) return t;
+  return null;
+}
+
+/** The pack for a kernel laid out [...lead, F] into [F / T][...lead][T] (see weightBlock). */
+export function blockPack(lead: readonly number[], f: number, t: number): Pack {
+  const n = lead.length;
+  return {
+    shape: [...lead, f / t, t],
+    perm: [n, ...lead.map((_, i) => i), n + 1],
+  };
 }
 
 const xAddr = (f: Frame, iy: Expr, ix: Expr, c: Expr): Expr =>
@@ -99,36 +124,93 @@ function stores(
   );
 }
 
-/** Most copies of the inner (per input channel) step that unrolling may make. */
-const UNROLL_BUDGET = 32;
+/** Most taps unrolled around a channel loop. */
+const UNROLL_TAPS_MAX = 32;
 
-/** What to unroll in a pixel group: only hot groups; channels up to 4, then taps in budget. */
+/**
+ * What to unroll in a pixel group. Only taps around a loop over input channels, in hot groups:
+ * V8 allocates registers poorly for long straight runs of multiply-add steps (accumulators and
+ * loaded values spill), so the innermost step stays a loop, even for 1 to 4 input channels
+ * (measured: a 7x7 stem over 3 channels runs 3x faster with nothing unrolled).
+ */
 function unrolling(px: Pixels, cg: number): { ty: boolean; tx: boolean; ci: boolean } {
-  if (!px.hot) return { ty: false, tx: false, ci: false };
-  const ci = cg <= 4;
-  const per = ci ? cg : 1;
-  const tx = px.col.n * per <= UNROLL_BUDGET;
-  return { ty: tx && px.row.n * px.col.n * per <= UNROLL_BUDGET, tx, ci };
+  if (!px.hot || cg <= 4) return { ty: false, tx: false, ci: false };
+  const tx = px.col.n <= UNROLL_TAPS_MAX;
+  return { ty: tx && px.row.n * px.col.n <= UNROLL_TAPS_MAX, tx, ci: false };
+}
+
+/** Weight bytes above which the channel-tile loop goes outside the pixel loops, so one tile's
+ * weights stay in cache while every pixel reads them (the input is re-read per tile instead). */
+const WEIGHTS_OUTER_BYTES = 256 * 1024;
+
+/**
+ * One channel tile split for a pixel group: groups of several pixels take sub-tiles of up to
+ * MAX_ACCS / pixels vectors; a lone pixel takes up to MAX_ACCS vectors, so that remainders
+ * (odd columns, borders, 7x7 maps) still keep enough accumulators in flight.
+ */
+function splitTile(t: Tile, pixels: number): { t: Tile; at: number }[] {
+  const most = Math.max(1, Math.floor(MAX_ACCS / pixels));
+  const out: { t: Tile; at: number }[] = [];
+  for (let v = 0; v < t.vecs; v += most) {
+    const vecs = Math.min(most, t.vecs - v);
+    out.push({ t: { ...t, vecs, to: t.from + vecs * t.lanes }, at: v * t.lanes });
+  }
+  return out;
 }
 
 /** The convolution core: one body per (row run, column run), tiled over output channels. */
 export function convCore(spec: ConvSpec, names: Names): Stmt[] {
-  const tiles = channelTiles(spec.fg, spec.simd);
-  const pt = pixelTile(tiles);
+  // Tiles of up to MAX_ACCS vectors; pixel pairs split them (splitTile).
+  const tiles = channelTiles(spec.fg, spec.simd, MAX_ACCS);
+  const pt = PIXELS;
+  const tileBody = (px: Pixels, t: Tile, fc: Expr, c0: Expr): Stmt[] =>
+    splitTile(t, px.ox.length).flatMap((s) => convTile(spec, names, px, s.t, fc, s.at, c0));
+  const taps = Math.max(...spec.rows.map((r) => r.n)) * Math.max(...spec.cols.map((c) => c.n));
+  const weightBytes = taps * spec.cg * spec.outC * 4;
+  const pixels =
+    spec.rows.reduce((n, r) => n + r.count, 0) * spec.cols.reduce((n, c) => n + c.count, 0);
+  const inputBytes = pixels * spec.cg * spec.groups * 4;
+  if (spec.groups === 1 && weightBytes > WEIGHTS_OUTER_BYTES && weightBytes > inputBytes)
+    return tiles.flatMap((t) =>
+      tileLoop('f', t, (f) =>
+        forPixels(spec.rows, spec.cols, pt, (px) => tileBody(px, t, f, i32(0))),
+      ),
+    );
   return forPixels(spec.rows, spec.cols, pt, (px) => {
     const perGroup = (g: Expr): Stmt[] =>
       tiles.flatMap((t) =>
-        tileLoop('f', t, (f) =>
-          convTile(spec, names, px, t, add(mul(g, spec.fg), f), mul(g, spec.cg)),
-        ),
+        tileLoop('f', t, (f) => tileBody(px, t, add(mul(g, spec.fg), f), mul(g, spec.cg))),
       );
     return range('g', 0, spec.groups, perGroup);
   });
 }
 
-/** One channel tile at output channel fc for a pixel group; input channels from c0. */
-function convTile(spec: ConvSpec, names: Names, px: Pixels, t: Tile, fc: Expr, c0: Expr): Stmt[] {
+/** One channel tile at output channel fc + at for a pixel group; input channels from c0. */
+function convTile(
+  spec: ConvSpec,
+  names: Names,
+  px: Pixels,
+  t: Tile,
+  f0: Expr,
+  at: number,
+  c0: Expr,
+): Stmt[] {
   const L: Lanes = t.lanes;
+  const fc = add(f0, i32(at));
+  const block = weightBlock(spec);
+  const taps = spec.kh * spec.kw;
+  /** Weight address of (tap, ci) for output channels fc + off.. */
+  const wAddr = (tap: Expr, ci: Expr, off: number): Expr => {
+    const row = add(mul(tap, spec.cg), ci);
+    if (block === null) return add(spec.w, add(mul(row, spec.outC), add(fc, i32(off))));
+    // f0 is a multiple of the block; at + off picks a block and a lane within it.
+    const o = at + off;
+    const blockBase = add(
+      mul(f0, taps * spec.cg),
+      i32(Math.floor(o / block) * taps * spec.cg * block),
+    );
+    return add(spec.w, add(blockBase, add(mul(row, block), i32(o % block))));
+  };
   const { decls, accs } = accumulators(names, px.ox.length, t, (v) =>
     spec.b ? loadL(add(spec.b, add(fc, i32(v * L))), L) : fconst(0, L),
   );
@@ -147,8 +229,7 @@ function convTile(spec: ConvSpec, names: Names, px: Pixels, t: Tile, fc: Expr, c
           return get(name, type);
         });
         const ws = Array.from({ length: t.vecs }, (_, v) => {
-          const row = add(mul(tap, spec.cg), ci);
-          const wv = loadL(add(spec.w, add(mul(row, spec.outC), add(fc, i32(v * L)))), L);
+          const wv = loadL(wAddr(tap, ci, v * L), L);
           if (xs.length === 1) return wv;
           const name = names.fresh('wv');
           inner.push(let_(name, wv));
@@ -199,7 +280,9 @@ function channelwiseTile(
   const type = L === 4 ? 'v128' : 'f32';
   const at = (v: number): Expr => add(c, i32(v * L));
   const { decls, accs } = accumulators(names, px.ox.length, t, (v) => spec.init(at(v), L));
-  const body = forTaps(px.row, 'ty', px.hot, (ty, dy) =>
+  // Column taps unrolled in hot groups, row taps a loop (see unrolling: long straight runs of
+  // steps allocate registers poorly in V8).
+  const body = forTaps(px.row, 'ty', false, (ty, dy) =>
     forTaps(px.col, 'tx', px.hot, (tx, dx) => {
       const inner: Stmt[] = [];
       const ws = Array.from({ length: t.vecs }, (_, v) => {

@@ -3,7 +3,7 @@
 import { size, type Node, type Shape } from '../../ir/graph.js';
 import { num } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { convCore } from './conv_core.js';
+import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { finish, Names, needWeight, weight, X, Y } from './util.js';
@@ -14,26 +14,29 @@ export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOpt
   const rows = size(shape!) / inDim;
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
-  const body = convCore(
-    {
-      x: X(0),
-      y: Y,
-      w: needWeight(node, 'kernel'),
-      b,
-      inW: rows,
-      inC: inDim,
-      outW: rows,
-      outC: units,
-      rows: plainRuns(1),
-      cols: plainRuns(rows),
-      kw: 1,
-      groups: 1,
-      cg: inDim,
-      fg: units,
-      simd: opts.simd,
-      act,
-    },
-    new Names(),
+  const spec: ConvSpec = {
+    x: X(0),
+    y: Y,
+    w: needWeight(node, 'kernel'),
+    b,
+    inW: rows,
+    inC: inDim,
+    outW: rows,
+    outC: units,
+    rows: plainRuns(1),
+    cols: plainRuns(rows),
+    kh: 1,
+    kw: 1,
+    groups: 1,
+    cg: inDim,
+    fg: units,
+    simd: opts.simd,
+    act,
+  };
+  const body = convCore(spec, new Names());
+  const block = weightBlock(spec);
+  const packs = node.weights.map((w) =>
+    w.name === 'kernel' && block ? blockPack([inDim], units, block) : null,
   );
   return finish(node, {
     name: ['dense', `r${rows}`, `i${inDim}`, `u${units}`, !b && 'nobias', activationTag(act)],
@@ -43,5 +46,6 @@ export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOpt
     ],
     body,
     weights: ['kernel', 'bias'],
+    packs,
   });
 }

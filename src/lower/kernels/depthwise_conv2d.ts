@@ -49,7 +49,7 @@ export function depthwiseStage(
   };
   if (dm > 1)
     return convCore(
-      { ...frame, w: stage.w, b: stage.b, kw: k[1], groups: C, cg: 1, fg: dm },
+      { ...frame, w: stage.w, b: stage.b, kh: k[0], kw: k[1], groups: C, cg: 1, fg: dm },
       names,
     );
   const b = stage.b;

@@ -3,7 +3,7 @@
 import type { Node, Shape } from '../../ir/graph.js';
 import { num } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { convCore } from './conv_core.js';
+import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { plainRuns } from './spatial.js';
@@ -33,26 +33,29 @@ export function lowerSeparableConv2d(
     names,
   );
   const pixels = OH * OW;
-  const pw = convCore(
-    {
-      x: S,
-      y: Y,
-      w: needWeight(node, 'pointwise_kernel'),
-      b,
-      inW: pixels,
-      inC: mid,
-      outW: pixels,
-      outC: F,
-      rows: plainRuns(1),
-      cols: plainRuns(pixels),
-      kw: 1,
-      groups: 1,
-      cg: mid,
-      fg: F,
-      simd: opts.simd,
-      act,
-    },
-    names,
+  const pwSpec: ConvSpec = {
+    x: S,
+    y: Y,
+    w: needWeight(node, 'pointwise_kernel'),
+    b,
+    inW: pixels,
+    inC: mid,
+    outW: pixels,
+    outC: F,
+    rows: plainRuns(1),
+    cols: plainRuns(pixels),
+    kh: 1,
+    kw: 1,
+    groups: 1,
+    cg: mid,
+    fg: F,
+    simd: opts.simd,
+    act,
+  };
+  const pw = convCore(pwSpec, names);
+  const block = weightBlock(pwSpec);
+  const packs = node.weights.map((w) =>
+    w.name === 'pointwise_kernel' && block ? blockPack([1, 1, mid], F, block) : null,
   );
   const tags = depthwiseTags(node, shape!);
   return finish(node, {
@@ -64,5 +67,6 @@ export function lowerSeparableConv2d(
     body: [...dw, ...pw],
     weights: ['depthwise_kernel', 'pointwise_kernel', 'bias'],
     scratch: pixels * mid,
+    packs,
   });
 }
