@@ -1,5 +1,6 @@
 // Attribute declarations and checks that several layers share.
-import type { AttrSpec, InferContext } from './layer.js';
+import { axisPaddings, convAxis, effective, hw } from './geometry.js';
+import { pair, type AttrSpec, type InferContext } from './layer.js';
 
 export const activationAttr: AttrSpec = {
   name: 'activation',
@@ -51,4 +52,26 @@ export function sameShapes(ctx: InferContext): boolean {
     }
   }
   return true;
+}
+
+/** The spatial rule of conv2d, depthwise_conv2d and separable_conv2d: output size and pads. */
+export function convGeometry(ctx: InferContext): { oh: number; ow: number; pads: number[] } | null {
+  if (!needImage(ctx)) return null;
+  const [h, w] = ctx.inputs[0] as [number, number, number];
+  const [kh, kw] = pair(ctx.attrs, 'kernel_size');
+  const [sh, sw] = pair(ctx.attrs, 'strides');
+  const [dh, dw] = pair(ctx.attrs, 'dilation_rate');
+  const [ph, pw] = axisPaddings(ctx.attrs['padding']!);
+  const y = convAxis(h, kh, sh, dh, ph);
+  const x = convAxis(w, kw, sw, dw, pw);
+  if (!y || !x) {
+    ctx.error(
+      `the input ${ctx.describe(0)} is ${hw(h, w)} but the kernel covers ` +
+        `${hw(effective(kh, dh), effective(kw, dw))}; it needs an input of at least that size`,
+      undefined,
+      'use padding: same, a smaller kernel_size or dilation_rate, or a larger input',
+    );
+    return null;
+  }
+  return { oh: y.o, ow: x.o, pads: [y.before, y.after, x.before, x.after] };
 }

@@ -5,11 +5,10 @@ import {
   activationAttr,
   convPadding,
   initializer,
-  needImage,
+  convGeometry,
   pairAttr,
   useBias,
 } from './common.js';
-import { axisPaddings, convAxis, effective, hw } from './geometry.js';
 import { bool, defineLayer, num, pair, str } from './layer.js';
 
 export const conv2d = defineLayer({
@@ -46,32 +45,19 @@ export const conv2d = defineLayer({
     },
   },
   infer(ctx) {
-    if (!needImage(ctx)) return null;
-    const [h, w, c] = ctx.inputs[0] as [number, number, number];
+    const g = convGeometry(ctx);
+    if (!g) return null;
+    const c = ctx.inputs[0]![2]!;
     const a = ctx.attrs;
     const filters = num(a, 'filters');
     const groups = num(a, 'groups');
     const [kh, kw] = pair(a, 'kernel_size');
-    const [sh, sw] = pair(a, 'strides');
-    const [dh, dw] = pair(a, 'dilation_rate');
     if (c % groups !== 0) {
       ctx.error(`groups ${groups} must divide the input channels (${c})`, 'groups');
       return null;
     }
     if (filters % groups !== 0) {
       ctx.error(`groups ${groups} must divide filters (${filters})`, 'groups');
-      return null;
-    }
-    const [ph, pw] = axisPaddings(a['padding']!);
-    const y = convAxis(h, kh, sh, dh, ph);
-    const x = convAxis(w, kw, sw, dw, pw);
-    if (!y || !x) {
-      ctx.error(
-        `the input ${ctx.describe(0)} is ${hw(h, w)} but the kernel covers ` +
-          `${hw(effective(kh, dh), effective(kw, dw))}; it needs an input of at least that size`,
-        undefined,
-        'use padding: same, a smaller kernel_size or dilation_rate, or a larger input',
-      );
       return null;
     }
     const weights = [
@@ -83,11 +69,7 @@ export const conv2d = defineLayer({
     ];
     if (bool(a, 'use_bias'))
       weights.push({ name: 'bias', shape: [filters], initializer: str(a, 'bias_initializer') });
-    return {
-      shape: [y.o, x.o, filters],
-      weights,
-      attrs: { pads: [y.before, y.after, x.before, x.after] },
-    };
+    return { shape: [g.oh, g.ow, filters], weights, attrs: { pads: g.pads } };
   },
   lower: lowerConv2d,
   macs(node, [input]) {

@@ -6,37 +6,11 @@ import {
   activationAttr,
   convPadding,
   initializer,
-  needImage,
+  convGeometry,
   pairAttr,
   useBias,
 } from './common.js';
-import { axisPaddings, convAxis, effective, hw } from './geometry.js';
-import { bool, defineLayer, num, pair, str, type InferContext } from './layer.js';
-
-/** Shared by depthwise_conv2d and separable_conv2d: the spatial rule of the depthwise stage. */
-export function depthwiseGeometry(
-  ctx: InferContext,
-  kind: string,
-): { oh: number; ow: number; pads: number[] } | null {
-  if (!needImage(ctx)) return null;
-  const [h, w] = ctx.inputs[0] as [number, number, number];
-  const [kh, kw] = pair(ctx.attrs, 'kernel_size');
-  const [sh, sw] = pair(ctx.attrs, 'strides');
-  const [dh, dw] = pair(ctx.attrs, 'dilation_rate');
-  const [ph, pw] = axisPaddings(ctx.attrs['padding']!);
-  const y = convAxis(h, kh, sh, dh, ph);
-  const x = convAxis(w, kw, sw, dw, pw);
-  if (!y || !x) {
-    ctx.error(
-      `the input ${ctx.describe(0)} is ${hw(h, w)} but the kernel covers ` +
-        `${hw(effective(kh, dh), effective(kw, dw))}; it needs an input of at least that size`,
-      undefined,
-      'use padding: same, a smaller kernel_size or dilation_rate, or a larger input',
-    );
-    return null;
-  }
-  return { oh: y.o, ow: x.o, pads: [y.before, y.after, x.before, x.after] };
-}
+import { bool, defineLayer, num, pair, str } from './layer.js';
 
 /** Reference depthwise stage: out[oy, ox, c*dm+m] = sum in[iy, ix, c] * k[ky, kx, c, m]. */
 export function depthwiseReference(
@@ -96,7 +70,7 @@ export const depthwiseConv2d = defineLayer({
     biasIntoPointwise: true,
   },
   infer(ctx) {
-    const g = depthwiseGeometry(ctx, 'depthwise_conv2d');
+    const g = convGeometry(ctx);
     if (!g) return null;
     const c = ctx.inputs[0]![2]!;
     const dm = num(ctx.attrs, 'depth_multiplier');

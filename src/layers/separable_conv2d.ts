@@ -2,8 +2,15 @@
 // [1, 1, in*dm, filters] with one bias [filters].
 import { lowerSeparableConv2d } from '../lower/kernels/separable_conv2d.js';
 import { activate } from './activations.js';
-import { activationAttr, convPadding, initializer, pairAttr, useBias } from './common.js';
-import { depthwiseGeometry, depthwiseReference } from './depthwise_conv2d.js';
+import {
+  activationAttr,
+  convGeometry,
+  convPadding,
+  initializer,
+  pairAttr,
+  useBias,
+} from './common.js';
+import { depthwiseReference } from './depthwise_conv2d.js';
 import { bool, defineLayer, num, pair, str } from './layer.js';
 
 export const separableConv2d = defineLayer({
@@ -28,7 +35,7 @@ export const separableConv2d = defineLayer({
     channelAffine: { kernel: 'pointwise_kernel', bias: 'bias', channelAxis: -1 },
   },
   infer(ctx) {
-    const g = depthwiseGeometry(ctx, 'separable_conv2d');
+    const g = convGeometry(ctx);
     if (!g) return null;
     const c = ctx.inputs[0]![2]!;
     const a = ctx.attrs;
