@@ -5,8 +5,7 @@ import { initialValues } from '../driver.js';
 import { compileSource } from '../frontend/index.js';
 import { exportOnnx } from '../onnx/export.js';
 import { loadWeights, WeightsError } from '../weights/index.js';
-import { writeFilesAtomic } from './files.js';
-import type { CommandIo } from './import.js';
+import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
 export interface ExportOptions {
   readonly network?: string;
@@ -28,13 +27,8 @@ export async function exportCommand(
     io.err('netc: export needs --onnx OUT.onnx');
     return 2;
   }
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    io.err(`netc: cannot read ${file}: ${(e as Error).message}`);
-    return 2;
-  }
+  const source = readInput(file, io, 'utf8');
+  if (source === undefined) return 2;
   const result = compileSource(source);
   if (result.diagnostics.length) {
     for (const d of result.diagnostics) io.err(renderDiagnostic(file, source, d) + '\n');

@@ -1,5 +1,5 @@
 // Writing outputs whole or not at all: each file goes to a temporary name, then all are renamed.
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface OutFile {
@@ -51,5 +51,35 @@ export function writeFilesAtomic(files: readonly OutFile[]): void {
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
     throw e;
+  }
+}
+
+/** Where a command writes: standard output and standard error, one line per call. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/**
+ * A command's input file: its text (`'utf8'`) or bytes. On failure reports `netc: no such file`
+ * or `netc: cannot read` and returns undefined (bad usage, exit 2).
+ */
+export function readInput(file: string, io: CommandIo, encoding: 'utf8'): string | undefined;
+export function readInput(file: string, io: CommandIo): Uint8Array | undefined;
+export function readInput(
+  file: string,
+  io: CommandIo,
+  encoding?: 'utf8',
+): string | Uint8Array | undefined {
+  try {
+    return encoding ? readFileSync(file, encoding) : new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    io.err(
+      code === 'ENOENT'
+        ? `netc: no such file: ${file}`
+        : `netc: cannot read ${file}: ${(e as Error).message}`,
+    );
+    return undefined;
   }
 }

@@ -1,13 +1,7 @@
 // `netc fmt FILE [--check]`: rewrites a .net file in the canonical layout, or checks that it is.
-import { readFileSync } from 'node:fs';
 import { renderDiagnostic } from '../diag/diagnostics.js';
 import { formatSource } from '../fmt/format.js';
-import { writeFilesAtomic } from './files.js';
-
-export interface CommandIo {
-  out(s: string): void;
-  err(s: string): void;
-}
+import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
 /**
  * Exit codes: 0 formatted (or, with --check, already formatted); 1 syntax errors, or --check
@@ -18,18 +12,8 @@ export async function fmtCommand(
   opts: { check?: boolean },
   io: CommandIo,
 ): Promise<number> {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    io.err(
-      code === 'ENOENT'
-        ? `netc: no such file: ${file}`
-        : `netc: cannot read ${file}: ${(e as Error).message}`,
-    );
-    return 2;
-  }
+  const source = readInput(file, io, 'utf8');
+  if (source === undefined) return 2;
   const result = formatSource(source);
   if (!result.ok) {
     for (const d of result.diagnostics) io.err(renderDiagnostic(file, source, d) + '\n');

@@ -1,10 +1,8 @@
 // `netc graph FILE [--network N] -o NET.svg`: draws a network as an SVG picture (or DOT text).
-import { readFileSync } from 'node:fs';
 import { renderDiagnostic } from '../diag/diagnostics.js';
 import { compileSource } from '../frontend/index.js';
 import { renderSvg, toDot } from '../graph/dot.js';
-import type { CommandIo } from './fmt.js';
-import { writeFilesAtomic } from './files.js';
+import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
 /**
  * Writes the picture to `out` (DOT text when it ends in `.dot` or `.gv`, SVG otherwise), or prints
@@ -16,18 +14,8 @@ export async function graphCommand(
   opts: { network?: string; out?: string },
   io: CommandIo,
 ): Promise<number> {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    io.err(
-      code === 'ENOENT'
-        ? `netc: no such file: ${file}`
-        : `netc: cannot read ${file}: ${(e as Error).message}`,
-    );
-    return 2;
-  }
+  const source = readInput(file, io, 'utf8');
+  if (source === undefined) return 2;
   const result = compileSource(source);
   if (result.diagnostics.length > 0) {
     for (const d of result.diagnostics) io.err(renderDiagnostic(file, source, d) + '\n');

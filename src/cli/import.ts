@@ -1,13 +1,7 @@
 // `netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]`: ONNX to .net and weights.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { importOnnx } from '../onnx/import.js';
-import { writeFilesAtomic } from './files.js';
-
-export interface CommandIo {
-  out(text: string): void;
-  err(text: string): void;
-}
+import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
 export interface ImportOptions {
   readonly out?: string;
@@ -29,18 +23,8 @@ export async function importCommand(
     io.err('netc: import needs -o NAME.net');
     return 2;
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    io.err(
-      code === 'ENOENT'
-        ? `netc: no such file: ${file}`
-        : `netc: cannot read ${file}: ${(e as Error).message}`,
-    );
-    return 2;
-  }
+  const bytes = readInput(file, io);
+  if (bytes === undefined) return 2;
   const base = path.basename(opts.out).replace(/\.net$/, '');
   const weightsPath = opts.weights ?? opts.out.replace(/(\.net)?$/, '.safetensors');
   const result = importOnnx(bytes, { name: opts.name ?? base });
