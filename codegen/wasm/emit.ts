@@ -340,8 +340,14 @@ class KernelEmitter {
         return w.binary('i32.and', this.expr(e.a), this.expr(e.b));
       case 'select':
         return w.select(this.expr(e.cond), this.expr(e.a), this.expr(e.b));
-      case 'splat':
+      case 'splat': {
+        // splat(load) is one broadcast load (vbroadcastss), not a load and a shuffle.
+        if (e.a.op === 'load') {
+          const { ptr, offset } = this.address(e.a.addr);
+          return w.loadSplat(offset, ptr);
+        }
         return w.unary('f32x4.splat', this.expr(e.a));
+      }
       case 'lane':
         if (!Number.isInteger(e.lane) || e.lane < 0 || e.lane > 3) throw this.bug(`lane ${e.lane}`);
         return w.lane(this.expr(e.a), e.lane);

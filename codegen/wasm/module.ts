@@ -169,6 +169,10 @@ export class WasmModule {
           : m.i32.load(offset, 4, ptr);
     return r as WasmExpr;
   }
+  /** v128.load32_splat: one f32 at `ptr + offset` in every lane (a single broadcast load). */
+  loadSplat(offset: number, ptr: WasmExpr): WasmExpr {
+    return this.m.v128.load32_splat(offset, 4, ptr) as WasmExpr;
+  }
   store(type: MemType, offset: number, ptr: WasmExpr, value: WasmExpr): WasmExpr {
     const m = this.m;
     const r =
