@@ -24,6 +24,7 @@ import {
 } from '../src/kir/kir.js';
 import { erf } from '../src/layers/activations.js';
 import type { LoweredNode, Pack } from '../src/lower/program.js';
+import { evalWeightExpr } from '../src/passes/evaluate.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { close, TOLERANCE } from './helpers/tolerance.js';
 
@@ -112,10 +113,17 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
       ? data(size(w.shape), next, 0.2, 2)
       : data(size(w.shape), next, -1, 1),
   );
-  const packed = weights.map((w, i) => applyPack(w, lowered.packs?.[i] ?? null));
+  // What the kernel reads: the weight, transformed when the lowering asks (Winograd), packed.
+  const packed = weights.map((w, i) => {
+    const t = lowered.transforms?.[i] ?? null;
+    const value = node.weights[i]!.value;
+    if (t && value.op !== 'param') throw new Error(`unfolded weight expected, got ${value.op}`);
+    const read = t && value.op === 'param' ? evalWeightExpr(t.value, new Map([[value.key, w]])) : w;
+    return applyPack(read, lowered.packs?.[i] ?? null);
+  });
 
   // Layout in parameter order: y, x0.., w0.., s; each region followed by a guard.
-  const sizes = [size(node.shape), ...shapes.map(size), ...weights.map((w) => w.length)];
+  const sizes = [size(node.shape), ...shapes.map(size), ...packed.map((w) => w.length)];
   if (lowered.scratch) sizes.push(lowered.scratch);
   const regions: Region[] = [];
   let top = GUARD;
@@ -257,6 +265,27 @@ describe('kernels match the reference', () => {
         ),
       );
     property('conv2d', src);
+  });
+
+  it('conv2d 3x3 stride 1 with 16+ channels (Winograd F(2x2, 3x3) with simd)', () => {
+    const src = fc
+      .record({
+        h: small(1, 9),
+        w: small(1, 9),
+        c: fc.constantFrom(16, 20, 32),
+        f: fc.constantFrom(16, 24, 36),
+        padding: convPadding,
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map((a) =>
+        net(
+          [a.h, a.w, a.c],
+          `x -> conv2d(${a.f}, 3, padding: ${a.padding}, use_bias: ${a.bias}, activation: ${a.act})`,
+        ),
+      );
+    property('conv2d', src);
+    expect([...seen.keys()].some((name) => name.includes('_winograd_'))).toBe(true);
   });
 
   const depthwise = {

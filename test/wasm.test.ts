@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { emitWasm, emitWasmText } from '../codegen/wasm/emit.js';
 import { compileSource } from '../src/frontend/index.js';
-import type { Node, Shape } from '../src/ir/graph.js';
+import type { Node, Shape, WeightExpr } from '../src/ir/graph.js';
+import { evalWeightExpr } from '../src/passes/evaluate.js';
 import { runKernel } from '../src/kir/interpret.js';
 import {
   add,
@@ -693,6 +694,21 @@ const LAYERS: { kind: string; source: string }[] = [
     source:
       'network t { input x: [4, 5, 3]  output y = x -> conv2d_transpose(5, 3, strides: 2, padding: same) }',
   },
+  // 3x3 stride 1 with 16+ channels: Winograd F(2x2, 3x3), odd sizes, borders, tile blocks.
+  {
+    kind: 'conv2d',
+    source:
+      'network t { input x: [7, 9, 16]  output y = x -> conv2d(20, 3, padding: same, activation: relu) }',
+  },
+  {
+    kind: 'conv2d',
+    source:
+      'network t { input x: [6, 5, 20]  output y = x -> conv2d(16, 3, padding: [[2, 0], [1, 3]], activation: tanh, use_bias: false) }',
+  },
+  {
+    kind: 'conv2d',
+    source: 'network t { input x: [16, 33, 64]  output y = x -> conv2d(64, 3, padding: same) }',
+  },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
@@ -713,6 +729,12 @@ function permute(a: Float32Array, shape: Shape, perm: readonly number[]): Float3
     }
   }
   return out;
+}
+
+/** The one declared weight a node's (unfolded) weight recipe reads, for evaluating a transform. */
+function paramsOf(value: WeightExpr, data: Float32Array): Map<string, Float32Array> {
+  if (value.op !== 'param') throw new Error(`unfolded weight expected, got ${value.op}`);
+  return new Map([[value.key, data]]);
 }
 
 function lowerable(kind: string): Node | null {
@@ -746,7 +768,9 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
         const value = data(size(w.shape), 100 + k).map((v) => v * 0.5);
         refWeights[w.name] = Float64Array.from(value);
         const pack = lowered.packs?.[k] ?? null;
-        const packed = pack ? permute(value, pack.shape, pack.perm) : value;
+        const transform = lowered.transforms?.[k] ?? null;
+        const read = transform ? evalWeightExpr(transform.value, paramsOf(w.value, value)) : value;
+        const packed = pack ? permute(read, pack.shape, pack.perm) : read;
         const at = alloc(packed.length);
         offsets.set(`w${k}`, at);
         init.push([at, packed]);

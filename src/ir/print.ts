@@ -20,6 +20,8 @@ export function printExpr(e: WeightExpr): string {
       return `matvec_add(${printExpr(e.bias)}, ${printExpr(e.w)}[${e.rows}x${e.cols}], ${printExpr(e.v)})`;
     case 'add':
       return `add(${printExpr(e.a)}, ${printExpr(e.b)})`;
+    case 'winograd_f2x3':
+      return `winograd_f2x3(${printExpr(e.x)}, ${e.cin}x${e.cout})`;
   }
 }
 

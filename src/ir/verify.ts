@@ -150,5 +150,9 @@ export function exprSize(
       const n = sub(e.a);
       return n !== null && need('b', sub(e.b), n) ? n : null;
     }
+    case 'winograd_f2x3': {
+      const n = e.cin * e.cout;
+      return need('x', sub(e.x), 9 * n) ? 16 * n : null;
+    }
   }
 }

@@ -43,4 +43,15 @@ export type WeightExpr =
       readonly rows: number;
       readonly cols: number;
     }
-  | { readonly op: 'add'; readonly a: WeightExpr; readonly b: WeightExpr };
+  | { readonly op: 'add'; readonly a: WeightExpr; readonly b: WeightExpr }
+  /**
+   * Winograd F(2x2, 3x3) kernel transform U = G g G^T of x viewed as [3, 3, cin, cout] (HWIO),
+   * giving [16, cin, cout] (the 4x4 positions row-major). A lowering choice of the wasm backend,
+   * never a graph weight: folds happen before it.
+   */
+  | {
+      readonly op: 'winograd_f2x3';
+      readonly x: WeightExpr;
+      readonly cin: number;
+      readonly cout: number;
+    };

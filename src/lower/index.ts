@@ -92,12 +92,13 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
     lowered.set(n.id, l);
     const offs: number[] = [];
     n.weights.forEach((w, i) => {
-      const s = size(w.shape);
+      const t = l.transforms?.[i] ?? null;
+      const s = t ? t.size : size(w.shape);
       weights.push({
         label: `${n.name}/${w.name}`,
         offset: wTop,
         size: s,
-        value: w.value,
+        value: t ? t.value : w.value,
         pack: l.packs?.[i] ?? null,
       });
       offs.push(wTop);

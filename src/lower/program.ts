@@ -67,6 +67,15 @@ export interface LoweredNode {
   readonly packs?: readonly (Pack | null)[];
   /** Floats of scratch memory the kernel needs (live only during the kernel). */
   readonly scratch?: number;
+  /** Per weight: what the kernel reads instead of the folded weight (a transform of it, such
+   * as Winograd's), or null. Packing applies after it. */
+  readonly transforms?: readonly (WeightTransform | null)[];
+}
+
+/** A weight as a kernel reads it: a recipe over the folded weight, with its size. */
+export interface WeightTransform {
+  readonly value: WeightExpr;
+  readonly size: number;
 }
 
 /** Options the backend passes to the lowerings. */

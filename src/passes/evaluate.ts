@@ -71,6 +71,24 @@ export function evalWeightExpr64(
       for (let k = 0; k < a.length; k++) a[k] = a[k]! + b[k]!;
       return a;
     }
+    case 'winograd_f2x3': {
+      // U[a, b] = sum over i, j of G[a, i] g[i, j] G[b, j], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+      const g = evalWeightExpr64(e.x, params);
+      const G = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1];
+      const n = e.cin * e.cout;
+      const u = new Float64Array(16 * n);
+      for (let a = 0; a < 4; a++)
+        for (let b = 0; b < 4; b++)
+          for (let i = 0; i < 3; i++)
+            for (let j = 0; j < 3; j++) {
+              const c = G[a * 3 + i]! * G[b * 3 + j]!;
+              if (c === 0) continue;
+              const to = (a * 4 + b) * n;
+              const from = (i * 3 + j) * n;
+              for (let k = 0; k < n; k++) u[to + k] = u[to + k]! + c * g[from + k]!;
+            }
+      return u;
+    }
   }
 }
 

@@ -5,7 +5,16 @@ import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { convRuns, plainRuns } from './spatial.js';
-import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
+import {
+  winogradApplies,
+  winogradCore,
+  winogradScratch,
+  winogradWeight,
+  type WinogradSpec,
+} from './winograd.js';
+import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
+import type { Activation } from '../../layers/activations.js';
+import type { Expr } from '../../kir/kir.js';
 
 /** Name parts of a 2-D window: `k3x3`, `s2x2`, `d2x2` (only when dilated), `p1_1_1_1`. */
 export function windowTag(
@@ -42,6 +51,8 @@ export function lowerConv2d(
   const groups = num(node.attrs, 'groups');
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
+  if (winogradApplies({ k, s, d, groups, C, F, simd: opts.simd }))
+    return lowerWinograd(node, shape!, act, b, pads);
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
   const spec: ConvSpec = {
@@ -90,5 +101,56 @@ export function lowerConv2d(
     body,
     weights: ['kernel', 'bias'],
     packs,
+  });
+}
+
+/** A stride-1 3x3 conv2d by Winograd F(2x2, 3x3) (see winograd.ts). */
+function lowerWinograd(
+  node: Node,
+  shape: Shape,
+  act: Activation,
+  b: Expr | null,
+  pads: readonly number[],
+): LoweredNode {
+  const [H, W, C] = shape as [number, number, number];
+  const [OH, OW, F] = node.shape as [number, number, number];
+  const spec: WinogradSpec = {
+    x: X(0),
+    y: Y,
+    w: needWeight(node, 'kernel'),
+    b,
+    s: S,
+    H,
+    W,
+    C,
+    OH,
+    OW,
+    F,
+    padTop: pads[0]!,
+    padLeft: pads[2]!,
+    act,
+  };
+  const kernel = node.weights.map((w) =>
+    w.name === 'kernel' ? winogradWeight(w.value, C, F) : null,
+  );
+  return finish(node, {
+    name: [
+      'conv2d',
+      `i${dims(shape)}`,
+      `o${dims(node.shape)}`,
+      ...windowTag([3, 3], [1, 1], [1, 1], pads),
+      'winograd',
+      !b && 'nobias',
+      activationTag(act),
+    ],
+    doc: [
+      `conv2d ${dims(shape)} -> ${dims(node.shape)}: ${windowDoc([3, 3], [1, 1], [1, 1], pads)}`,
+      `by Winograd F(2x2, 3x3); ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+    ],
+    body: winogradCore(spec, new Names()),
+    weights: ['kernel', 'bias'],
+    scratch: winogradScratch(spec),
+    packs: kernel.map((k) => k?.pack ?? null),
+    transforms: kernel.map((k) => k?.transform ?? null),
   });
 }

@@ -1,0 +1,324 @@
+// Winograd F(2x2, 3x3) for stride-1 3x3 convolutions (Lavin and Gray, 2015): each 2x2 block of
+// outputs ("tile") comes from a 4x4 input patch d as Y = A^T [(G g G^T) . (B^T d B)] A, so the
+// 36 multiply-adds per tile, input and output channel of the direct form become 16, and those
+// 16 are 16 independent GEMMs over all tiles: M[k] = V[k] x U[k] (tiles x cin times cin x cout).
+//
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+//
+// U = G g G^T is computed from the folded kernel when the weights are packed (`winograd_f2x3`),
+// so the kernel runs three stages per block of tile rows, through scratch:
+//   1. input transform: V[k][tile][c] = (B^T d B)[k] over the tile's patch (zero outside),
+//   2. GEMMs: for k in 0..15, the pointwise convolution core on V[k] with U[k] (no bias),
+//   3. output transform: y = A^T M A + bias, the activation, stored where inside the output.
+// Patches that reach into the padding have their own code with those taps known zero (tile
+// rows and columns are grouped by which patch rows and columns exist), as in the direct form.
+// Tile rows are processed in blocks, so V and M stay in cache between the stages.
+import type { Activation } from '../../layers/activations.js';
+import {
+  add,
+  comment,
+  f32,
+  get,
+  i32,
+  let_,
+  loop,
+  mul,
+  splat,
+  store,
+  type Expr,
+  type Stmt,
+} from '../../kir/kir.js';
+import type { WeightExpr } from '../../ir/graph.js';
+import type { Pack, WeightTransform } from '../program.js';
+import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { storeActivated } from './epilogue.js';
+import { plainRuns } from './spatial.js';
+import { fbin, loadL, range, type Names } from './util.js';
+
+export interface WinogradSpec {
+  readonly x: Expr;
+  readonly y: Expr;
+  /** U: [16][F / T][C][T] (packed by `winogradPack`). */
+  readonly w: Expr;
+  readonly b: Expr | null;
+  /** Scratch of `winogradScratch` floats. */
+  readonly s: Expr;
+  readonly H: number;
+  readonly W: number;
+  readonly C: number;
+  readonly OH: number;
+  readonly OW: number;
+  readonly F: number;
+  /** Padding above and left of the input. */
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly act: Activation;
+}
+
+/** Scratch bytes one block of tile rows may use for V and M together (within L2). */
+const BLOCK_BYTES = 1 << 20;
+
+/** Whether a conv2d is worth computing this way (and can be): 3x3, stride 1, undilated,
+ * ungrouped, channels in whole vectors, and enough of them to repay the transforms. */
+export function winogradApplies(o: {
+  readonly k: readonly number[];
+  readonly s: readonly number[];
+  readonly d: readonly number[];
+  readonly groups: number;
+  readonly C: number;
+  readonly F: number;
+  readonly simd: boolean;
+}): boolean {
+  return (
+    o.simd &&
+    o.k[0] === 3 &&
+    o.k[1] === 3 &&
+    o.s.every((v) => v === 1) &&
+    o.d.every((v) => v === 1) &&
+    o.groups === 1 &&
+    o.C % 4 === 0 &&
+    o.F % 4 === 0 &&
+    o.C >= 16 &&
+    o.F >= 16
+  );
+}
+
+const tilesOf = (n: number): number => Math.ceil(n / 2);
+
+/** Tile rows per block: as many as fit BLOCK_BYTES, at least one. */
+function blockRows(spec: Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F'>): number {
+  const perRow = 16 * tilesOf(spec.OW) * (spec.C + spec.F) * 4;
+  return Math.max(1, Math.min(tilesOf(spec.OH), Math.floor(BLOCK_BYTES / perRow)));
+}
+
+/** Floats of scratch: V and M of one block. */
+export function winogradScratch(spec: Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F'>): number {
+  return 16 * blockRows(spec) * tilesOf(spec.OW) * (spec.C + spec.F);
+}
+
+/** The kernel transform of a [3, 3, C, F] weight, and the packing the GEMMs read it with. */
+export function winogradWeight(
+  value: WeightExpr,
+  C: number,
+  F: number,
+): { transform: WeightTransform; pack: Pack | null } {
+  const transform = {
+    value: { op: 'winograd_f2x3', x: value, cin: C, cout: F } as const,
+    size: 16 * C * F,
+  };
+  const t = weightBlock({ simd: true, groups: 1, fg: F });
+  // [16, C, F] -> [16][F / T][C][T]: each k is a pointwise weight packed as convCore reads it.
+  const pack = t === null ? null : { shape: [16, C, F / t, t], perm: [0, 2, 1, 3] };
+  return { transform, pack };
+}
+
+/** A value known to be zero (a tap in the padding) is null. */
+type V = Expr | null;
+const vsub = (a: V, b: V): V =>
+  b === null ? a : a === null ? { op: 'neg', type: 'v128', a: b } : fbin('sub', a, b);
+const vadd = (a: V, b: V): V => (a === null ? b : b === null ? a : fbin('add', a, b));
+const ZERO = splat(f32(0));
+
+/** Groups 0..n-1 into runs of consecutive indices with the same key. */
+function runsBy<K>(n: number, key: (i: number) => K): { from: number; count: number; key: K }[] {
+  const runs: { from: number; count: number; key: K }[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = key(i);
+    const last = runs[runs.length - 1];
+    if (last && JSON.stringify(last.key) === JSON.stringify(k)) last.count++;
+    else runs.push({ from: i, count: 1, key: k });
+  }
+  return runs;
+}
+
+/** Which of a patch's 4 rows (or columns) lie inside the input, for tile t. */
+const patchMask = (t: number, pad: number, size: number): boolean[] =>
+  [0, 1, 2, 3].map((i) => 2 * t - pad + i >= 0 && 2 * t - pad + i < size);
+/** Which of a tile's 2 output rows (or columns) lie inside the output. */
+const outMask = (t: number, size: number): boolean[] => [2 * t < size, 2 * t + 1 < size];
+
+export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
+  const { C, F } = spec;
+  const TH = tilesOf(spec.OH);
+  const TW = tilesOf(spec.OW);
+  const R = blockRows(spec);
+  const colRuns = runsBy(TW, (t) => ({
+    i: patchMask(t, spec.padLeft, spec.W),
+    o: outMask(t, spec.OW),
+  }));
+  const rowKey = (t: number) => ({ i: patchMask(t, spec.padTop, spec.H), o: outMask(t, spec.OH) });
+
+  // Blocks of R tile rows (the last may be shorter); consecutive blocks whose rows have the
+  // same masks share one loop.
+  const blocks = runsBy(Math.ceil(TH / R), (b) => {
+    const rows = Math.min(R, TH - b * R);
+    return { rows, keys: Array.from({ length: rows }, (_, r) => rowKey(b * R + r)) };
+  });
+  const out: Stmt[] = [
+    comment(`Winograd F(2x2, 3x3): ${TH}x${TW} tiles in blocks of ${R} tile rows`),
+  ];
+  for (const seg of blocks) {
+    const rows = seg.key.rows;
+    const body = (bi: Expr): Stmt[] => {
+      // First tile row of this block.
+      const th0 = add(i32(seg.from * R), mul(bi, R));
+      return blockCode(spec, names, th0, rows, seg.key.keys, colRuns, TW);
+    };
+    out.push(...range('wb', 0, seg.count, body));
+  }
+  return out;
+}
+
+type Key = { i: boolean[]; o: boolean[] };
+
+function blockCode(
+  spec: WinogradSpec,
+  names: Names,
+  th0: Expr,
+  rows: number,
+  keys: readonly Key[],
+  colRuns: readonly { from: number; count: number; key: Key }[],
+  TW: number,
+): Stmt[] {
+  const { C, F } = spec;
+  const T = rows * TW;
+  const V = spec.s;
+  const M = add(spec.s, i32(16 * T * C));
+  const rowRuns = runsBy(rows, (r) => keys[r]!);
+
+  /** Loops over the block's tiles: body(th, tw, tile index in the block, row key, column key). */
+  const forTiles = (body: (th: Expr, tw: Expr, tile: Expr, rk: Key, ck: Key) => Stmt[]): Stmt[] =>
+    rowRuns.flatMap((rr) =>
+      range('wr', rr.from, rr.from + rr.count, (r) =>
+        colRuns.flatMap((cr) =>
+          range('wt', cr.from, cr.from + cr.count, (t) =>
+            body(add(th0, r), t, add(mul(r, TW), t), rr.key, cr.key),
+          ),
+        ),
+      ),
+    );
+
+  // 1. Input transform, one channel vector at a time.
+  const inputT = forTiles((th, tw, tile, rk, ck) =>
+    range(
+      'wc',
+      0,
+      C,
+      (c) => {
+        const stmts: Stmt[] = [];
+        const d = (i: number, j: number): V => {
+          if (!rk.i[i] || !ck.i[j]) return null;
+          const iy = add(mul(th, 2), i32(i - spec.padTop));
+          const ix = add(mul(tw, 2), i32(j - spec.padLeft));
+          const name = names.fresh('wd');
+          stmts.push(let_(name, loadL(add(spec.x, add(mul(add(mul(iy, spec.W), ix), C), c)), 4)));
+          return get(name, 'v128');
+        };
+        const dv = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => d(i, j)));
+        const col = (j: number) => (i: number) => dv[i]![j]!;
+        // t = B^T d (rows), then v = t B (columns); each t row through locals.
+        const bt = (row: (i: number) => V): V[] => [
+          vsub(row(0), row(2)),
+          vadd(row(1), row(2)),
+          vsub(row(2), row(1)),
+          vsub(row(1), row(3)),
+        ];
+        const tcols = [0, 1, 2, 3].map((j) => bt(col(j))); // tcols[j][r] = t[r][j]
+        const tv: V[][] = [0, 1, 2, 3].map((r) =>
+          [0, 1, 2, 3].map((j) => {
+            const e = tcols[j]![r]!;
+            if (e === null || e.op === 'get') return e;
+            const name = names.fresh('wtr');
+            stmts.push(let_(name, e));
+            return get(name, 'v128');
+          }),
+        );
+        for (let r = 0; r < 4; r++) {
+          const v = bt((j) => tv[r]![j]!);
+          v.forEach((e, q) => {
+            const at = add(V, add(mul(add(mul(i32(r * 4 + q), T), tile), C), c));
+            stmts.push(store(at, e ?? ZERO));
+          });
+        }
+        return stmts;
+      },
+      4,
+    ),
+  );
+
+  // 2. Sixteen GEMMs over the block's tiles: M[k] = V[k] U[k].
+  const gemm = loop(
+    'wk',
+    0,
+    16,
+    convCore(
+      {
+        x: add(V, mul(get('wk'), T * C)),
+        y: add(M, mul(get('wk'), T * F)),
+        w: add(spec.w, mul(get('wk'), C * F)),
+        b: null,
+        inW: T,
+        inC: C,
+        outW: T,
+        outC: F,
+        rows: plainRuns(1),
+        cols: plainRuns(T),
+        kh: 1,
+        kw: 1,
+        groups: 1,
+        cg: C,
+        fg: F,
+        simd: true,
+        act: { fn: 'linear' },
+      } satisfies ConvSpec,
+      names,
+    ),
+  );
+
+  // 3. Output transform: y = A^T m A + bias, activated, where inside the output.
+  const outputT = forTiles((th, tw, tile, rk, ck) =>
+    range(
+      'wc',
+      0,
+      F,
+      (c) => {
+        const stmts: Stmt[] = [];
+        const m = (k: number): Expr => {
+          const name = names.fresh('wm');
+          stmts.push(let_(name, loadL(add(M, add(mul(add(mul(i32(k), T), tile), F), c)), 4)));
+          return get(name, 'v128');
+        };
+        const mv = Array.from({ length: 16 }, (_, k) => m(k));
+        // s = A^T m per column, then y = s A per row.
+        const at = (x: (i: number) => Expr): Expr[] => [
+          fbin('add', fbin('add', x(0), x(1)), x(2)),
+          fbin('sub', fbin('sub', x(1), x(2)), x(3)),
+        ];
+        const s = [0, 1, 2, 3].map((j) => at((i) => mv[i * 4 + j]!)); // s[j][p]
+        let bias: Expr | null = null;
+        if (spec.b) {
+          const name = names.fresh('wbias');
+          stmts.push(let_(name, loadL(add(spec.b, c), 4)));
+          bias = get(name, 'v128');
+        }
+        for (let p = 0; p < 2; p++) {
+          if (!rk.o[p]) continue;
+          const y = at((j) => s[j]![p]!);
+          for (let q = 0; q < 2; q++) {
+            if (!ck.o[q]) continue;
+            const oy = add(mul(th, 2), i32(p));
+            const ox = add(mul(tw, 2), i32(q));
+            const name = names.fresh('wy');
+            stmts.push(let_(name, bias ? fbin('add', y[q]!, bias) : y[q]!));
+            const addr = add(spec.y, add(mul(add(mul(oy, spec.OW), ox), F), c));
+            stmts.push(...storeActivated(addr, get(name, 'v128'), spec.act));
+          }
+        }
+        return stmts;
+      },
+      4,
+    ),
+  );
+  return [...inputT, gemm, ...outputT];
+}
