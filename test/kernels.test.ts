@@ -351,6 +351,56 @@ describe('kernels match the reference', () => {
     property('conv2d_transpose', src);
   });
 
+  it('fewer than 4 output channels over whole input vectors (the dot-product core with simd)', () => {
+    const few = {
+      c: fc.constantFrom(4, 8, 12),
+      f: small(1, 3),
+      bias: fc.boolean(),
+      act: activation,
+    };
+    const conv = fc
+      .record({
+        h: small(1, 9),
+        w: small(1, 9),
+        k: pairOf(1, 4),
+        s: pairOf(1, 3),
+        d: pairOf(1, 2),
+        padding: convPadding,
+        ...few,
+      })
+      .map((a) =>
+        net(
+          [a.h, a.w, a.c],
+          `x -> conv2d(${a.f}, ${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}, ` +
+            `dilation_rate: ${list(a.d)}, use_bias: ${a.bias}, activation: ${a.act})`,
+        ),
+      );
+    property('conv2d', conv);
+    const transpose = fc
+      .record({
+        h: small(1, 6),
+        w: small(1, 6),
+        k: pairOf(1, 5),
+        s: pairOf(1, 3),
+        padding: fc.constantFrom('valid', 'same'),
+        ...few,
+      })
+      .map((a) =>
+        net(
+          [a.h, a.w, a.c],
+          `x -> conv2d_transpose(${a.f}, ${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}, ` +
+            `use_bias: ${a.bias}, activation: ${a.act})`,
+        ),
+      );
+    property('conv2d_transpose', transpose);
+    const dense = fc
+      .record({ rows: small(1, 3), ...few })
+      .map((a) =>
+        net([a.rows, a.c], `x -> dense(${a.f}, use_bias: ${a.bias}, activation: ${a.act})`),
+      );
+    property('dense', dense);
+  });
+
   it('dense', () => {
     const src = fc
       .record({

@@ -694,6 +694,18 @@ const LAYERS: { kind: string; source: string }[] = [
     source:
       'network t { input x: [4, 5, 3]  output y = x -> conv2d_transpose(5, 3, strides: 2, padding: same) }',
   },
+  // Fewer than 4 output channels: the dot-product core (vectorized over input channels).
+  {
+    kind: 'conv2d_transpose',
+    source:
+      'network t { input x: [5, 6, 8]  output y = x -> conv2d_transpose(3, 5, strides: 2, padding: same, activation: tanh) }',
+  },
+  {
+    kind: 'conv2d',
+    source:
+      'network t { input x: [7, 6, 12]  output y = x -> conv2d(2, 3, strides: [1, 2], padding: same) }',
+  },
+  { kind: 'dense', source: 'network t { input x: [3, 16]  output y = x -> dense(1) }' },
   // 3x3 stride 1 with 16+ channels: Winograd F(2x2, 3x3), odd sizes, borders, tile blocks.
   {
     kind: 'conv2d',

@@ -3,6 +3,7 @@ import type { Node, Shape } from '../../ir/graph.js';
 import { num, pair } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { convRuns, plainRuns } from './spatial.js';
 import {
@@ -81,9 +82,12 @@ export function lowerConv2d(
   };
   const body = convCore(spec, new Names());
   const block = weightBlock(spec);
-  const packs = node.weights.map((w) =>
-    w.name === 'kernel' && block ? blockPack([k[0], k[1], C / groups], F, block) : null,
-  );
+  const kernelPack = dotApplies(spec)
+    ? dotPack([k[0], k[1]], C, F)
+    : block
+      ? blockPack([k[0], k[1], C / groups], F, block)
+      : null;
+  const packs = node.weights.map((w) => (w.name === 'kernel' ? kernelPack : null));
   return finish(node, {
     name: [
       'conv2d',

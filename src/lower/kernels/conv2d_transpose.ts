@@ -8,6 +8,7 @@ import { pair } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode, Pack } from '../program.js';
 import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { windowTag } from './conv2d.js';
+import { dotApplies } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { transposeRuns } from './spatial.js';
 import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
@@ -50,7 +51,8 @@ export function lowerConv2dTranspose(
   const pack: Pack = block
     ? { shape: [k[0], k[1], F / block, block, C], perm: [2, 0, 1, 4, 3] }
     : { shape: [k[0], k[1], F, C], perm: [0, 1, 3, 2] };
-  const packs = node.weights.map((w) => (w.name === 'kernel' ? pack : null));
+  // The dot-product core reads [kh, kw, F, C]: the kernel as Keras lays it out.
+  const packs = node.weights.map((w) => (w.name === 'kernel' && !dotApplies(spec) ? pack : null));
   return finish(node, {
     name: [
       'conv2d_transpose',

@@ -9,6 +9,7 @@
 import type { Activation } from '../../layers/activations.js';
 import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
+import { dotApplies, dotCore } from './dot_core.js';
 import { storeActivated } from './epilogue.js';
 import { forPixels, forTaps, type Pixels, type Run } from './spatial.js';
 import {
@@ -149,8 +150,21 @@ function splitTile(t: Tile, pixels: number): { t: Tile; at: number }[] {
   return out;
 }
 
+/** Runs grouped by phase (output o mod ostep), in order of first appearance. */
+function phases(runs: readonly Run[]): Run[][] {
+  const by = new Map<number, Run[]>();
+  for (const r of runs) {
+    const key = r.o0 % r.ostep;
+    const list = by.get(key);
+    if (list) list.push(r);
+    else by.set(key, [r]);
+  }
+  return [...by.values()];
+}
+
 /** The convolution core: one body per (row run, column run), tiled over output channels. */
 export function convCore(spec: ConvSpec, names: Names): Stmt[] {
+  if (dotApplies(spec)) return dotCore(spec, names);
   // Tiles of up to MAX_ACCS vectors; pixel pairs split them (splitTile).
   const tiles = channelTiles(spec.fg, spec.simd, MAX_ACCS);
   const pt = PIXELS;
@@ -162,9 +176,13 @@ export function convCore(spec: ConvSpec, names: Names): Stmt[] {
     spec.rows.reduce((n, r) => n + r.count, 0) * spec.cols.reduce((n, c) => n + c.count, 0);
   const inputBytes = pixels * spec.cg * spec.groups * 4;
   if (spec.groups === 1 && weightBytes > WEIGHTS_OUTER_BYTES && weightBytes > inputBytes)
-    return tiles.flatMap((t) =>
-      tileLoop('f', t, (f) =>
-        forPixels(spec.rows, spec.cols, pt, (px) => tileBody(px, t, f, i32(0))),
+    // Phases of a transposed convolution (outputs o mod s) read disjoint taps: one phase at a
+    // time, a tile's weights for that phase's taps stay in cache for all its pixels.
+    return phases(spec.rows).flatMap((rows) =>
+      phases(spec.cols).flatMap((cols) =>
+        tiles.flatMap((t) =>
+          tileLoop('f', t, (f) => forPixels(rows, cols, pt, (px) => tileBody(px, t, f, i32(0)))),
+        ),
       ),
     );
   return forPixels(spec.rows, spec.cols, pt, (px) => {

@@ -4,6 +4,7 @@ import { size, type Node, type Shape } from '../../ir/graph.js';
 import { num } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { finish, Names, needWeight, weight, X, Y } from './util.js';
@@ -35,9 +36,12 @@ export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOpt
   };
   const body = convCore(spec, new Names());
   const block = weightBlock(spec);
-  const packs = node.weights.map((w) =>
-    w.name === 'kernel' && block ? blockPack([inDim], units, block) : null,
-  );
+  const kernelPack = dotApplies(spec)
+    ? dotPack([], inDim, units)
+    : block
+      ? blockPack([inDim], units, block)
+      : null;
+  const packs = node.weights.map((w) => (w.name === 'kernel' ? kernelPack : null));
   return finish(node, {
     name: ['dense', `r${rows}`, `i${inDim}`, `u${units}`, !b && 'nobias', activationTag(act)],
     doc: [

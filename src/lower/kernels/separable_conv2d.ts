@@ -5,6 +5,7 @@ import { num } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
+import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { finish, Names, needWeight, S, weight, X, Y } from './util.js';
@@ -54,9 +55,12 @@ export function lowerSeparableConv2d(
   };
   const pw = convCore(pwSpec, names);
   const block = weightBlock(pwSpec);
-  const packs = node.weights.map((w) =>
-    w.name === 'pointwise_kernel' && block ? blockPack([1, 1, mid], F, block) : null,
-  );
+  const pointwisePack = dotApplies(pwSpec)
+    ? dotPack([1, 1], mid, F)
+    : block
+      ? blockPack([1, 1, mid], F, block)
+      : null;
+  const packs = node.weights.map((w) => (w.name === 'pointwise_kernel' ? pointwisePack : null));
   const tags = depthwiseTags(node, shape!);
   return finish(node, {
     name: ['separable_conv2d', ...tags.name, `f${F}`, !b && 'nobias', activationTag(act)],

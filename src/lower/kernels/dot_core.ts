@@ -1,0 +1,87 @@
+// The dot-product core, for convolutions with fewer output channels than a vector holds (an
+// RGB image out of a generator, a single-channel mask, a 3-way dense): vectorizing over output
+// channels would leave them scalar, so this core vectorizes over input channels instead,
+//   acc[p, f] (4 partial sums) += x[p, ci..ci+3] * w[tap, f, ci..ci+3],
+// and adds each accumulator's 4 lanes at the end. Weights are read as [taps][F][C] (each
+// lowering packs them so: `dotPack`). Pixels are grouped (2, or 4 for one or two channels) so
+// several accumulators are in flight; borders have their own runs, as in the other cores.
+import { add, get, i32, lane, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
+import type { Pack } from '../program.js';
+import type { ConvSpec } from './conv_core.js';
+import { storeActivated } from './epilogue.js';
+import { forPixels, forTaps } from './spatial.js';
+import { fbin, fconst, loadL, range, type Names } from './util.js';
+
+/** Whether the dot-product core computes this convolution (with SIMD, whole input vectors). */
+export function dotApplies(spec: Pick<ConvSpec, 'simd' | 'groups' | 'cg' | 'fg'>): boolean {
+  return spec.simd && spec.groups === 1 && spec.fg < 4 && spec.cg % 4 === 0;
+}
+
+/** The pack from a kernel laid out [...taps, C, F] to [...taps, F, C]. */
+export function dotPack(taps: readonly number[], C: number, F: number): Pack {
+  const n = taps.length;
+  return { shape: [...taps, C, F], perm: [...taps.map((_, i) => i), n + 1, n] };
+}
+
+export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
+  const F = spec.fg;
+  const C = spec.cg;
+  const P = F <= 2 ? 4 : 2;
+  const xAddr = (iy: Expr, ix: Expr, c: Expr): Expr =>
+    add(spec.x, add(mul(add(mul(iy, spec.inW), ix), spec.inC), c));
+  const yAddr = (oy: Expr, ox: Expr, f: number): Expr =>
+    add(spec.y, add(mul(add(mul(oy, spec.outW), ox), spec.outC), i32(f)));
+  return forPixels(spec.rows, spec.cols, P, (px) => {
+    const accs = px.ox.map(() => Array.from({ length: F }, () => names.fresh('dacc')));
+    const decls = accs.flat().map((name) => let_(name, fconst(0, 4)));
+    const body = forTaps(px.row, 'ty', false, (ty, dy) =>
+      forTaps(px.col, 'tx', false, (tx, dx) => {
+        const tap = add(mul(ty, spec.kw), tx);
+        return range(
+          'ci',
+          0,
+          C,
+          (ci) => {
+            const inner: Stmt[] = [];
+            const local = (base: string, value: Expr): Expr => {
+              const name = names.fresh(base);
+              inner.push(let_(name, value));
+              return get(name, 'v128');
+            };
+            const xs = px.ix.map((ix) =>
+              local('dx', loadL(xAddr(add(px.iy, dy), add(ix, dx), ci), 4)),
+            );
+            const ws = Array.from({ length: F }, (_, f) =>
+              local('dw', loadL(add(spec.w, add(mul(add(mul(tap, F), i32(f)), C), ci)), 4)),
+            );
+            accs.forEach((row, p) =>
+              row.forEach((name, f) =>
+                inner.push(set(name, fbin('add', get(name, 'v128'), fbin('mul', xs[p]!, ws[f]!)))),
+              ),
+            );
+            return inner;
+          },
+          4,
+        );
+      }),
+    );
+    // Each accumulator's lanes added, the bias, the activation, one scalar store.
+    const out = accs.flatMap((row, p) =>
+      row.flatMap((name, f) => {
+        const a = get(name, 'v128');
+        let sum = fbin(
+          'add',
+          fbin('add', lane(a, 0), lane(a, 1)),
+          fbin('add', lane(a, 2), lane(a, 3)),
+        );
+        if (spec.b) sum = fbin('add', sum, loadL(add(spec.b, i32(f)), 1));
+        const done = names.fresh('dsum');
+        return [
+          let_(done, sum),
+          ...storeActivated(yAddr(px.oy, px.ox[p]!, f), get(done, 'f32'), spec.act),
+        ];
+      }),
+    );
+    return [...decls, ...body, ...out];
+  });
+}
