@@ -351,6 +351,31 @@ describe('kernels match the reference', () => {
     property('conv2d_transpose', src);
   });
 
+  it('conv2d_transpose with strides 2 and 16+ channels (Winograd phases with simd)', () => {
+    const src = fc
+      .record({
+        h: small(1, 6),
+        w: small(1, 6),
+        c: fc.constantFrom(16, 20),
+        f: fc.constantFrom(16, 24),
+        k: pairOf(1, 7),
+        padding: fc.constantFrom('valid', 'same'),
+        op: fc.option(pairOf(0, 1)),
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map((a) => {
+        const op = a.op ? `, output_padding: ${list(a.op)}` : '';
+        return net(
+          [a.h, a.w, a.c],
+          `x -> conv2d_transpose(${a.f}, ${list(a.k)}, strides: 2, padding: ${a.padding}${op}, ` +
+            `use_bias: ${a.bias}, activation: ${a.act})`,
+        );
+      });
+    property('conv2d_transpose', src);
+    expect([...seen.keys()].some((name) => /^conv2d_transpose_.*_winograd_/.test(name))).toBe(true);
+  });
+
   it('fewer than 4 output channels over whole input vectors (the dot-product core with simd)', () => {
     const few = {
       c: fc.constantFrom(4, 8, 12),

@@ -694,6 +694,22 @@ const LAYERS: { kind: string; source: string }[] = [
     source:
       'network t { input x: [4, 5, 3]  output y = x -> conv2d_transpose(5, 3, strides: 2, padding: same) }',
   },
+  // Stride-2 transposed convolutions with 16+ channels: four Winograd phases.
+  {
+    kind: 'conv2d_transpose',
+    source:
+      'network t { input x: [5, 4, 16]  output y = x -> conv2d_transpose(20, 5, strides: 2, padding: same, activation: relu) }',
+  },
+  {
+    kind: 'conv2d_transpose',
+    source:
+      'network t { input x: [3, 6, 20]  output y = x -> conv2d_transpose(16, [3, 4], strides: 2, use_bias: false) }',
+  },
+  {
+    kind: 'conv2d_transpose',
+    source:
+      'network t { input x: [4, 3, 16]  output y = x -> conv2d_transpose(16, 3, strides: 2, padding: same, output_padding: [0, 1]) }',
+  },
   // Fewer than 4 output channels: the dot-product core (vectorized over input channels).
   {
     kind: 'conv2d_transpose',

@@ -22,6 +22,8 @@ export function printExpr(e: WeightExpr): string {
       return `add(${printExpr(e.a)}, ${printExpr(e.b)})`;
     case 'winograd_f2x3':
       return `winograd_f2x3(${printExpr(e.x)}, ${e.cin}x${e.cout})`;
+    case 'winograd_f2x3_phases':
+      return `winograd_f2x3_phases(${printExpr(e.x)}, ${e.kh}x${e.kw}x${e.cout}x${e.cin}, rows ${JSON.stringify(e.rows)}, cols ${JSON.stringify(e.cols)})`;
   }
 }
 

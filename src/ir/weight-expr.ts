@@ -54,4 +54,19 @@ export type WeightExpr =
       readonly x: WeightExpr;
       readonly cin: number;
       readonly cout: number;
+    }
+  /**
+   * The same transform per phase of a strided conv2d_transpose, x viewed as [kh, kw, cout, cin]
+   * (Keras's layout): phase (ry, rx) takes the 3x3 filter g[a, b] = x[rows[ry][a], cols[rx][b]]
+   * (a tap index, or -1 for zero), giving [phases (ry-major), 16, cin, cout].
+   */
+  | {
+      readonly op: 'winograd_f2x3_phases';
+      readonly x: WeightExpr;
+      readonly kh: number;
+      readonly kw: number;
+      readonly cin: number;
+      readonly cout: number;
+      readonly rows: readonly (readonly number[])[];
+      readonly cols: readonly (readonly number[])[];
     };

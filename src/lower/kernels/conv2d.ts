@@ -121,7 +121,8 @@ function lowerWinograd(
   const spec: WinogradSpec = {
     x: X(0),
     y: Y,
-    w: needWeight(node, 'kernel'),
+    phases: [{ w: needWeight(node, 'kernel'), ry: 0, rx: 0 }],
+    stride: 1,
     b,
     s: S,
     H,

@@ -2,7 +2,9 @@
 // (y + pad - t * d) / s when that divides and lands inside; outputs of one phase (y mod s) with
 // the same taps form a run, decided at build time, so nothing is tested at run time. The kernel
 // is packed from [kh, kw, filters, in] to [kh, kw, in, filters] for the convolution core, by
-// blocks of filters ([filters / T][kh, kw, in][T]) with SIMD.
+// blocks of filters ([filters / T][kh, kw, in][T]) with SIMD. With strides 2, 16+ channels and
+// kernels up to 6 wide, the wasm target computes it as four stride-1 3x3 Winograd phases over
+// one input window instead (winograd.ts); with fewer than 4 filters, by the dot-product core.
 import type { Node, Shape } from '../../ir/graph.js';
 import { pair } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode, Pack } from '../program.js';
@@ -11,7 +13,16 @@ import { windowTag } from './conv2d.js';
 import { dotApplies } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { transposeRuns } from './spatial.js';
-import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
+import {
+  transposeWindow,
+  winogradCore,
+  winogradPhasesWeight,
+  winogradScratch,
+  type WinogradSpec,
+} from './winograd.js';
+import type { Activation } from '../../layers/activations.js';
+import { add, i32, type Expr } from '../../kir/kir.js';
+import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
 
 export function lowerConv2dTranspose(
   node: Node,
@@ -26,6 +37,11 @@ export function lowerConv2dTranspose(
   const [pt, pl] = node.attrs['pads'] as readonly number[];
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
+  const win = [0, 1].map((ax) =>
+    s[ax] === 2 && d[ax] === 1 ? transposeWindow(k[ax]!, [pt!, pl!][ax]!) : null,
+  );
+  if (opts.simd && win[0] && win[1] && C % 4 === 0 && F % 4 === 0 && C >= 16 && F >= 16)
+    return lowerWinogradTranspose(node, shape!, win[0], win[1], k, act, b);
   const spec: ConvSpec = {
     x: X(0),
     y: Y,
@@ -71,5 +87,71 @@ export function lowerConv2dTranspose(
     body,
     weights: ['kernel', 'bias'],
     packs,
+  });
+}
+
+type Window = NonNullable<ReturnType<typeof transposeWindow>>;
+
+/** A stride-2 conv2d_transpose as four Winograd F(2x2, 3x3) phases sharing one input
+ * transform (see winograd.ts). */
+function lowerWinogradTranspose(
+  node: Node,
+  shape: Shape,
+  rows: Window,
+  cols: Window,
+  k: readonly number[],
+  act: Activation,
+  b: Expr | null,
+): LoweredNode {
+  const [H, W, C] = shape as [number, number, number];
+  const [OH, OW, F] = node.shape as [number, number, number];
+  const w = needWeight(node, 'kernel');
+  const phases = [0, 1].flatMap((ry) =>
+    [0, 1].map((rx) => ({ w: add(w, i32((ry * 2 + rx) * 16 * C * F)), ry, rx })),
+  );
+  const spec: WinogradSpec = {
+    x: X(0),
+    y: Y,
+    phases: phases.filter((p) => p.ry < OH && p.rx < OW),
+    stride: 2,
+    b,
+    s: S,
+    H,
+    W,
+    C,
+    OH,
+    OW,
+    F,
+    padTop: -rows.e0,
+    padLeft: -cols.e0,
+    act,
+  };
+  const kernel = node.weights.map((wt) =>
+    wt.name === 'kernel'
+      ? winogradPhasesWeight(wt.value, k[0]!, k[1]!, C, F, rows.taps, cols.taps)
+      : null,
+  );
+  const [pt, pl] = node.attrs['pads'] as readonly number[];
+  return finish(node, {
+    name: [
+      'conv2d_transpose',
+      `i${dims(shape)}`,
+      `o${dims(node.shape)}`,
+      `k${dims(k)}`,
+      's2x2',
+      `p${pt}_${pl}`,
+      'winograd',
+      !b && 'nobias',
+      activationTag(act),
+    ],
+    doc: [
+      `conv2d_transpose ${dims(shape)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides 2x2, pad_before ${pt} ${pl}`,
+      `as 4 phases of Winograd F(2x2, 3x3) sharing the input transform; ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+    ],
+    body: winogradCore(spec, new Names()),
+    weights: ['kernel', 'bias'],
+    scratch: winogradScratch(spec),
+    packs: kernel.map((x) => x?.pack ?? null),
+    transforms: kernel.map((x) => x?.transform ?? null),
   });
 }

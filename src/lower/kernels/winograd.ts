@@ -36,11 +36,24 @@ import { storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { fbin, loadL, range, type Names } from './util.js';
 
+/**
+ * One stride-1 3x3 correlation over the input whose outputs m land at output row m * stride + ry
+ * and column m * stride + rx: the whole conv2d (stride 1, ry = rx = 0), or one phase of a
+ * stride-2 conv2d_transpose (its taps for that output parity, on a common 3x3 input window).
+ */
+export interface WinogradPhase {
+  /** U of this phase: [16][F / T][C][T] (as `winogradWeight` packs it). */
+  readonly w: Expr;
+  readonly ry: number;
+  readonly rx: number;
+}
+
 export interface WinogradSpec {
   readonly x: Expr;
   readonly y: Expr;
-  /** U: [16][F / T][C][T] (packed by `winogradPack`). */
-  readonly w: Expr;
+  readonly phases: readonly WinogradPhase[];
+  /** Output step between consecutive outputs of a phase (1, or a transposed conv's stride). */
+  readonly stride: number;
   readonly b: Expr | null;
   /** Scratch of `winogradScratch` floats. */
   readonly s: Expr;
@@ -50,7 +63,7 @@ export interface WinogradSpec {
   readonly OH: number;
   readonly OW: number;
   readonly F: number;
-  /** Padding above and left of the input. */
+  /** Patch row i of tile t reads input row 2t + i - padTop (columns likewise). */
   readonly padTop: number;
   readonly padLeft: number;
   readonly act: Activation;
@@ -84,17 +97,24 @@ export function winogradApplies(o: {
   );
 }
 
-const tilesOf = (n: number): number => Math.ceil(n / 2);
+type Sizes = Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F' | 'stride'>;
+
+/** Outputs of phase r along an axis of `size` outputs. */
+const phaseOutputs = (size: number, stride: number, r: number): number =>
+  Math.ceil((size - r) / stride);
+/** Tiles along an axis: 2 outputs each, covering every phase's outputs. */
+const tilesOf = (size: number, stride: number): number =>
+  Math.ceil(phaseOutputs(size, stride, 0) / 2);
 
 /** Tile rows per block: as many as fit BLOCK_BYTES, at least one. */
-function blockRows(spec: Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F'>): number {
-  const perRow = 16 * tilesOf(spec.OW) * (spec.C + spec.F) * 4;
-  return Math.max(1, Math.min(tilesOf(spec.OH), Math.floor(BLOCK_BYTES / perRow)));
+function blockRows(spec: Sizes): number {
+  const perRow = 16 * tilesOf(spec.OW, spec.stride) * (spec.C + spec.F) * 4;
+  return Math.max(1, Math.min(tilesOf(spec.OH, spec.stride), Math.floor(BLOCK_BYTES / perRow)));
 }
 
 /** Floats of scratch: V and M of one block. */
-export function winogradScratch(spec: Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F'>): number {
-  return 16 * blockRows(spec) * tilesOf(spec.OW) * (spec.C + spec.F);
+export function winogradScratch(spec: Sizes): number {
+  return 16 * blockRows(spec) * tilesOf(spec.OW, spec.stride) * (spec.C + spec.F);
 }
 
 /** The kernel transform of a [3, 3, C, F] weight, and the packing the GEMMs read it with. */
@@ -110,6 +130,51 @@ export function winogradWeight(
   const t = weightBlock({ simd: true, groups: 1, fg: F });
   // [16, C, F] -> [16][F / T][C][T]: each k is a pointwise weight packed as convCore reads it.
   const pack = t === null ? null : { shape: [16, C, F / t, t], perm: [0, 2, 1, 3] };
+  return { transform, pack };
+}
+
+/**
+ * A stride-2 transposed convolution along one axis as two phases on one 3-wide input window:
+ * output o = 2m + r takes tap t from input m + e with t = r + pad - 2e. Returns the window's
+ * first offset e0 and, per phase r, the tap read at window position a (e = e0 + a), or -1; null
+ * when the phases' inputs do not fit one window of 3 (kernels longer than 6, say).
+ */
+export function transposeWindow(k: number, pad: number): { e0: number; taps: number[][] } | null {
+  const es: number[][] = [0, 1].map((r) => {
+    const out: number[] = [];
+    for (let t = 0; t < k; t++) if ((r + pad - t) % 2 === 0) out.push((r + pad - t) / 2);
+    return out;
+  });
+  const all = es.flat();
+  if (all.length === 0) return null;
+  const e0 = Math.min(...all);
+  if (Math.max(...all) - e0 > 2) return null;
+  const taps = [0, 1].map((r) =>
+    [0, 1, 2].map((a) => {
+      const t = r + pad - 2 * (e0 + a);
+      return t >= 0 && t < k ? t : -1;
+    }),
+  );
+  return { e0, taps };
+}
+
+/** The per-phase kernel transforms of a [kh, kw, F, C] conv2d_transpose kernel, packed. */
+export function winogradPhasesWeight(
+  value: WeightExpr,
+  kh: number,
+  kw: number,
+  C: number,
+  F: number,
+  rows: readonly (readonly number[])[],
+  cols: readonly (readonly number[])[],
+): { transform: WeightTransform; pack: Pack | null } {
+  const phases = rows.length * cols.length;
+  const transform = {
+    value: { op: 'winograd_f2x3_phases', x: value, kh, kw, cin: C, cout: F, rows, cols } as const,
+    size: phases * 16 * C * F,
+  };
+  const t = weightBlock({ simd: true, groups: 1, fg: F });
+  const pack = t === null ? null : { shape: [phases * 16, C, F / t, t], perm: [0, 2, 1, 3] };
   return { transform, pack };
 }
 
@@ -135,19 +200,25 @@ function runsBy<K>(n: number, key: (i: number) => K): { from: number; count: num
 /** Which of a patch's 4 rows (or columns) lie inside the input, for tile t. */
 const patchMask = (t: number, pad: number, size: number): boolean[] =>
   [0, 1, 2, 3].map((i) => 2 * t - pad + i >= 0 && 2 * t - pad + i < size);
-/** Which of a tile's 2 output rows (or columns) lie inside the output. */
-const outMask = (t: number, size: number): boolean[] => [2 * t < size, 2 * t + 1 < size];
+/** Per phase residue 0..stride-1: which of a tile's 2 outputs of that phase exist. */
+const outMask = (t: number, size: number, stride: number): boolean[][] =>
+  Array.from({ length: stride }, (_, r) => {
+    const n = phaseOutputs(size, stride, r);
+    return [2 * t < n, 2 * t + 1 < n];
+  });
 
 export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
-  const { C, F } = spec;
-  const TH = tilesOf(spec.OH);
-  const TW = tilesOf(spec.OW);
+  const TH = tilesOf(spec.OH, spec.stride);
+  const TW = tilesOf(spec.OW, spec.stride);
   const R = blockRows(spec);
   const colRuns = runsBy(TW, (t) => ({
     i: patchMask(t, spec.padLeft, spec.W),
-    o: outMask(t, spec.OW),
+    o: outMask(t, spec.OW, spec.stride),
   }));
-  const rowKey = (t: number) => ({ i: patchMask(t, spec.padTop, spec.H), o: outMask(t, spec.OH) });
+  const rowKey = (t: number): Key => ({
+    i: patchMask(t, spec.padTop, spec.H),
+    o: outMask(t, spec.OH, spec.stride),
+  });
 
   // Blocks of R tile rows (the last may be shorter); consecutive blocks whose rows have the
   // same masks share one loop.
@@ -170,7 +241,7 @@ export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
   return out;
 }
 
-type Key = { i: boolean[]; o: boolean[] };
+type Key = { i: boolean[]; o: boolean[][] };
 
 function blockCode(
   spec: WinogradSpec,
@@ -247,8 +318,20 @@ function blockCode(
     ),
   );
 
-  // 2. Sixteen GEMMs over the block's tiles: M[k] = V[k] U[k].
-  const gemm = loop(
+  // Per phase: 2. sixteen GEMMs over the block's tiles, M[k] = V[k] U[k]; 3. the output
+  // transform y = A^T m A + bias, activated, stored where inside the output.
+  const perPhase = spec.phases.flatMap((phase) => [
+    gemm(spec, names, V, M, phase.w, T),
+    ...outputTransform(spec, names, M, T, phase, forTiles),
+  ]);
+  return [...inputT, ...perPhase];
+}
+
+type ForTiles = (body: (th: Expr, tw: Expr, tile: Expr, rk: Key, ck: Key) => Stmt[]) => Stmt[];
+
+function gemm(spec: WinogradSpec, names: Names, V: Expr, M: Expr, w: Expr, T: number): Stmt {
+  const { C, F } = spec;
+  return loop(
     'wk',
     0,
     16,
@@ -256,7 +339,7 @@ function blockCode(
       {
         x: add(V, mul(get('wk'), T * C)),
         y: add(M, mul(get('wk'), T * F)),
-        w: add(spec.w, mul(get('wk'), C * F)),
+        w: add(w, mul(get('wk'), C * F)),
         b: null,
         inW: T,
         inC: C,
@@ -275,9 +358,18 @@ function blockCode(
       names,
     ),
   );
+}
 
-  // 3. Output transform: y = A^T m A + bias, activated, where inside the output.
-  const outputT = forTiles((th, tw, tile, rk, ck) =>
+function outputTransform(
+  spec: WinogradSpec,
+  names: Names,
+  M: Expr,
+  T: number,
+  phase: WinogradPhase,
+  forTiles: ForTiles,
+): Stmt[] {
+  const F = spec.F;
+  return forTiles((th, tw, tile, rk, ck) =>
     range(
       'wc',
       0,
@@ -303,12 +395,12 @@ function blockCode(
           bias = get(name, 'v128');
         }
         for (let p = 0; p < 2; p++) {
-          if (!rk.o[p]) continue;
+          if (!rk.o[phase.ry]![p]) continue;
           const y = at((j) => s[j]![p]!);
           for (let q = 0; q < 2; q++) {
-            if (!ck.o[q]) continue;
-            const oy = add(mul(th, 2), i32(p));
-            const ox = add(mul(tw, 2), i32(q));
+            if (!ck.o[phase.rx]![q]) continue;
+            const oy = add(mul(add(mul(th, 2), i32(p)), spec.stride), i32(phase.ry));
+            const ox = add(mul(add(mul(tw, 2), i32(q)), spec.stride), i32(phase.rx));
             const name = names.fresh('wy');
             stmts.push(let_(name, bias ? fbin('add', y[q]!, bias) : y[q]!));
             const addr = add(spec.y, add(mul(add(mul(oy, spec.OW), ox), F), c));
@@ -320,5 +412,4 @@ function blockCode(
       4,
     ),
   );
-  return [...inputT, gemm, ...outputT];
 }
