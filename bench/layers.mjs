@@ -22,7 +22,7 @@ export async function timeLayers(config) {
   const rows = [];
   for (const step of program.steps) {
     const kernels = program.kernels.filter((k) => k.name === step.kernel).slice(0, 1);
-    const bytes = emitWasm({ ...program, kernels, steps: [step] });
+    const bytes = emitWasm({ ...program, kernels, steps: [step], prepare: [] });
     const { instance } = await WebAssembly.instantiate(bytes, {});
     const run = instance.exports.run;
     // Warm up long enough for V8 to tier the kernel up from Liftoff to TurboFan.

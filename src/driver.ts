@@ -120,6 +120,7 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
     const kernels = (types: boolean): string =>
       [
         ...program.kernels.map((k) => printKernelTS(k, { types })),
+        ...program.prepare.map((s) => `${s.kernel}(${s.args.join(', ')});`),
         `return () => {\n${program.steps
           .map(
             (s) =>

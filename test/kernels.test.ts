@@ -24,7 +24,6 @@ import {
 } from '../src/kir/kir.js';
 import { erf } from '../src/layers/activations.js';
 import type { LoweredNode, Pack } from '../src/lower/program.js';
-import { evalWeightExpr } from '../src/passes/evaluate.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { close, TOLERANCE } from './helpers/tolerance.js';
 
@@ -113,18 +112,20 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
       ? data(size(w.shape), next, 0.2, 2)
       : data(size(w.shape), next, -1, 1),
   );
-  // What the kernel reads: the weight, transformed when the lowering asks (Winograd), packed.
-  const packed = weights.map((w, i) => {
-    const t = lowered.transforms?.[i] ?? null;
-    const value = node.weights[i]!.value;
-    if (t && value.op !== 'param') throw new Error(`unfolded weight expected, got ${value.op}`);
-    const read = t && value.op === 'param' ? evalWeightExpr(t.value, new Map([[value.key, w]])) : w;
-    return applyPack(read, lowered.packs?.[i] ?? null);
-  });
+  const packed = weights.map((w, i) => applyPack(w, lowered.packs?.[i] ?? null));
+  // A prepared weight (Winograd's transform): the kernel reads the prepare kernel's output.
+  const prepares = node.weights.map((_, i) => lowered.prepares?.[i] ?? null);
 
-  // Layout in parameter order: y, x0.., w0.., s; each region followed by a guard.
-  const sizes = [size(node.shape), ...shapes.map(size), ...packed.map((w) => w.length)];
+  // Layout in parameter order: y, x0.., w0.., s, then the packed weights that prepare kernels
+  // read; each region followed by a guard.
+  const sizes = [
+    size(node.shape),
+    ...shapes.map(size),
+    ...packed.map((w, i) => prepares[i]?.size ?? w.length),
+  ];
   if (lowered.scratch) sizes.push(lowered.scratch);
+  const raws = packed.flatMap((w, i) => (prepares[i] ? [{ i, w }] : []));
+  sizes.push(...raws.map((r) => r.w.length));
   const regions: Region[] = [];
   let top = GUARD;
   for (const n of sizes) {
@@ -132,12 +133,22 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
     top += Math.ceil((n + GUARD) / 4) * 4;
   }
   const M = new Float32Array(top).fill(NaN);
-  const sources = [...inputs, ...packed];
-  sources.forEach((src, i) => M.set(src, regions[i + 1]!.offset));
+  const params = kernel.params.length;
+  const weightRegion = (i: number): Region => regions[1 + shapes.length + i]!;
+  inputs.forEach((x, i) => M.set(x, regions[1 + i]!.offset));
+  packed.forEach((w, i) => {
+    if (!prepares[i]) M.set(w, weightRegion(i).offset);
+  });
+  raws.forEach((r, j) => M.set(r.w, regions[params + j]!.offset));
   const before = M.slice();
 
-  expect(kernel.params.length).toBe(regions.length);
-  instantiate(code, kernel.name, M)(...regions.map((r) => r.offset));
+  expect(params + raws.length).toBe(regions.length);
+  raws.forEach((r, j) => {
+    const p = prepares[r.i]!;
+    const code = printKernelTS(p.kernel, { types: false });
+    instantiate(code, p.kernel.name, M)(weightRegion(r.i).offset, regions[params + j]!.offset);
+  });
+  instantiate(code, kernel.name, M)(...regions.slice(0, params).map((r) => r.offset));
 
   const wts = Object.fromEntries(
     node.weights.map((w, i) => [w.name, Float64Array.from(weights[i]!)]),
@@ -156,12 +167,12 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
       `${kernel.name}: y[${bad}] = ${actual[bad]}, expected ${expected[bad]} ` +
         `(tolerance ${TOLERANCE}; simd ${simd})\n${code}`,
     );
-  // Nothing but y (and scratch) changed.
-  const scratch = lowered.scratch ? regions[regions.length - 1]! : null;
+  // Nothing but y, scratch and prepared weights changed.
+  const written = [y, ...(lowered.scratch ? [regions[params - 1]!] : [])];
+  raws.forEach((r) => written.push(weightRegion(r.i)));
   for (let i = 0; i < M.length; i++) {
-    const inY = i >= y.offset && i < y.offset + y.size;
-    const inS = scratch && i >= scratch.offset && i < scratch.offset + scratch.size;
-    if (!inY && !inS && !Object.is(M[i], before[i]))
+    const inside = written.some((r) => i >= r.offset && i < r.offset + r.size);
+    if (!inside && !Object.is(M[i], before[i]))
       throw new Error(`${kernel.name}: wrote M[${i}] outside its output (simd ${simd})`);
   }
 }

@@ -5,8 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { emitWasm, emitWasmText } from '../codegen/wasm/emit.js';
 import { compileSource } from '../src/frontend/index.js';
-import type { Node, Shape, WeightExpr } from '../src/ir/graph.js';
-import { evalWeightExpr } from '../src/passes/evaluate.js';
+import type { Node, Shape } from '../src/ir/graph.js';
 import { runKernel } from '../src/kir/interpret.js';
 import {
   add,
@@ -62,6 +61,7 @@ function program(
     outputs: [],
     kernels,
     steps: steps.map((s): Step => ({ ...s, layer: 'test', line: 1 })),
+    prepare: [],
   };
 }
 
@@ -584,22 +584,31 @@ describe('wasm module', () => {
     [loop('i', 0, 8, [store(add(Y, I), load(add(get('w'), I), 'v128'))], 4)],
   );
 
-  test('exports memory, run and abi; weights land at byte 0; memory is sized in pages', async () => {
-    const p = program([copy], [{ kernel: 'copy', args: [8, 0] }], 20000, 8);
-    const weights = Float32Array.from([1, 2, 3, 4, 5, 6, 7, -0.5]);
-    const { instance, module } = await WebAssembly.instantiate(emitWasm(p, { weights }));
+  test('exports memory, prepare, run and abi; weights land at byte 0; memory is sized in pages', async () => {
+    // prepare copies weights 0..7 to 8..15 (as a weight transform would), run copies them on.
+    const p = {
+      ...program([copy], [{ kernel: 'copy', args: [16, 8] }], 20000, 16),
+      prepare: [{ kernel: 'copy', args: [8, 0], layer: 'test', line: 1 }],
+    };
+    const w8 = [1, 2, 3, 4, 5, 6, 7, -0.5];
+    const zeros = new Array<number>(8).fill(0);
+    const { instance, module } = await WebAssembly.instantiate(
+      emitWasm(p, { weights: Float32Array.from([...w8, ...zeros]) }),
+    );
     expect(
       WebAssembly.Module.exports(module)
         .map((e) => `${e.kind} ${e.name}`)
         .sort(),
-    ).toEqual(['function abi', 'function run', 'memory memory']);
+    ).toEqual(['function abi', 'function prepare', 'function run', 'memory memory']);
     expect(WebAssembly.Module.imports(module)).toEqual([]);
     const ex = instance.exports;
-    expect((ex.abi as () => number)()).toBe(1);
+    expect((ex.abi as () => number)()).toBe(2);
     const mem = ex.memory as WebAssembly.Memory;
     expect(mem.buffer.byteLength).toBe(2 * 65536);
+    expect(Array.from(new Float32Array(mem.buffer, 0, 24))).toEqual([...w8, ...zeros, ...zeros]);
+    (ex.prepare as () => void)();
     (ex.run as () => void)();
-    expect(Array.from(new Float32Array(mem.buffer, 0, 16))).toEqual([...weights, ...weights]);
+    expect(Array.from(new Float32Array(mem.buffer, 0, 24))).toEqual([...w8, ...w8, ...w8]);
   });
 
   test('deterministic: the same program gives identical bytes', () => {
@@ -759,12 +768,6 @@ function permute(a: Float32Array, shape: Shape, perm: readonly number[]): Float3
   return out;
 }
 
-/** The one declared weight a node's (unfolded) weight recipe reads, for evaluating a transform. */
-function paramsOf(value: WeightExpr, data: Float32Array): Map<string, Float32Array> {
-  if (value.op !== 'param') throw new Error(`unfolded weight expected, got ${value.op}`);
-  return new Map([[value.key, data]]);
-}
-
 function lowerable(kind: string): Node | null {
   const src = LAYERS.find((l) => l.kind === kind)!.source;
   const g = compileSource(src).graphs[0];
@@ -790,18 +793,23 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
         return at;
       };
       const offsets = new Map<string, number>();
+      const prepares: { kernel: Kernel; args: number[] }[] = [];
       const init: [number, Float32Array][] = [];
       const refWeights: Record<string, Float64Array> = {};
       node.weights.forEach((w, k) => {
         const value = data(size(w.shape), 100 + k).map((v) => v * 0.5);
         refWeights[w.name] = Float64Array.from(value);
         const pack = lowered.packs?.[k] ?? null;
-        const transform = lowered.transforms?.[k] ?? null;
-        const read = transform ? evalWeightExpr(transform.value, paramsOf(w.value, value)) : value;
-        const packed = pack ? permute(read, pack.shape, pack.perm) : read;
+        const packed = pack ? permute(value, pack.shape, pack.perm) : value;
         const at = alloc(packed.length);
-        offsets.set(`w${k}`, at);
         init.push([at, packed]);
+        const prepared = lowered.prepares?.[k] ?? null;
+        if (prepared) {
+          // The kernel reads the prepare kernel's transform of the weight.
+          const u = alloc(prepared.size);
+          offsets.set(`w${k}`, u);
+          prepares.push({ kernel: prepared.kernel, args: [u, at] });
+        } else offsets.set(`w${k}`, at);
       });
       const weightFloats = top;
       const inputs = shapes.map((s, k) => {
@@ -823,9 +831,13 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
         if (at === undefined) throw new Error(`no buffer for kernel parameter ${p}`);
         return at;
       });
+      // The weight transforms run first (in the module, `prepare` does before any run).
       const p = program(
-        [lowered.kernel],
-        [{ kernel: lowered.kernel.name, args }],
+        [...prepares.map((x) => x.kernel), lowered.kernel],
+        [
+          ...prepares.map((x) => ({ kernel: x.kernel.name, args: x.args })),
+          { kernel: lowered.kernel.name, args },
+        ],
         memoryFloats,
         weightFloats,
       );
@@ -845,6 +857,7 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
       // And the interpreter agrees with wasm (up to the math helpers' last bit).
       const M = new Float32Array(memoryFloats);
       for (const [at, v] of init) M.set(v, at);
+      for (const x of prepares) runKernel(x.kernel, M, x.args);
       runKernel(lowered.kernel, M, args);
       expectClose(got, M.slice(yAt, yAt + outSize), `${kind} interpreter`);
     });

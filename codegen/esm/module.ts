@@ -230,6 +230,8 @@ export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array 
   const M = new Float32Array(memory.buffer, 0, MEMORY_FLOATS);
   if (options !== undefined && options !== null && options.weights !== undefined)
     writeWeights(M, Runtime.bytesOf(options.weights));
+  // Weight transforms (Winograd's) from the weights now in memory, once.
+  (instance.exports['prepare']${ty(' as () => void')})();
   const compute = instance.exports['run']${ty(' as () => void')};
   return { run: Runtime.makeRun(SPEC, () => M, compute)${ty(" as Net['run']")} };
 }`);

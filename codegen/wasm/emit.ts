@@ -1,7 +1,8 @@
 // The WebAssembly backend: a kernel program becomes one standalone wasm module (SIMD128).
 //
 // The module defines and exports its memory ("memory"), holds the weights as a data segment at
-// byte 0 when given, and exports "run" (every step in order) and "abi" (returns ABI_VERSION).
+// byte 0 when given, and exports "prepare" (the weight transforms, to call once the weights are
+// in memory), "run" (every step in order) and "abi" (returns ABI_VERSION).
 // One function per distinct kernel, with its i32 base offsets as parameters.
 //
 // Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
@@ -19,7 +20,7 @@ import { WasmModule } from './module.js';
 import type { BinaryOp, ValType, WasmExpr } from './module.js';
 
 /** Version of the module's exports contract, returned by the exported "abi" function. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export interface EmitWasmOptions {
   /** The weights, [0, weightFloats): written by a data segment at byte 0. */
@@ -78,19 +79,24 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
   }
   addMathFunctions(w, math);
 
-  const calls = program.steps.map((s) => {
-    const fn = names.get(s.kernel);
-    if (fn === undefined) throw new InternalError(`step calls unknown kernel '${s.kernel}'`);
-    if (arity.get(s.kernel) !== s.args.length)
-      throw new InternalError(`step of '${s.layer}' passes ${s.args.length} args to '${s.kernel}'`);
-    return w.call(
-      fn,
-      s.args.map((a) => w.i32(a)),
-      'none',
-    );
-  });
-  w.addFunction('run', [], 'none', [], w.block(null, calls));
+  const calls = (steps: KernelProgram['steps']) =>
+    steps.map((s) => {
+      const fn = names.get(s.kernel);
+      if (fn === undefined) throw new InternalError(`step calls unknown kernel '${s.kernel}'`);
+      if (arity.get(s.kernel) !== s.args.length)
+        throw new InternalError(
+          `step of '${s.layer}' passes ${s.args.length} args to '${s.kernel}'`,
+        );
+      return w.call(
+        fn,
+        s.args.map((a) => w.i32(a)),
+        'none',
+      );
+    });
+  w.addFunction('run', [], 'none', [], w.block(null, calls(program.steps)));
   w.exportFunction('run', 'run');
+  w.addFunction('prepare', [], 'none', [], w.block(null, calls(program.prepare)));
+  w.exportFunction('prepare', 'prepare');
   w.addFunction('abi', [], 'i32', [], w.i32(ABI_VERSION));
   w.exportFunction('abi', 'abi');
 }

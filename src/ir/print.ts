@@ -20,10 +20,6 @@ export function printExpr(e: WeightExpr): string {
       return `matvec_add(${printExpr(e.bias)}, ${printExpr(e.w)}[${e.rows}x${e.cols}], ${printExpr(e.v)})`;
     case 'add':
       return `add(${printExpr(e.a)}, ${printExpr(e.b)})`;
-    case 'winograd_f2x3':
-      return `winograd_f2x3(${printExpr(e.x)}, ${e.cin}x${e.cout})`;
-    case 'winograd_f2x3_phases':
-      return `winograd_f2x3_phases(${printExpr(e.x)}, ${e.kh}x${e.kw}x${e.cout}x${e.cin}, rows ${JSON.stringify(e.rows)}, cols ${JSON.stringify(e.cols)})`;
   }
 }
 

@@ -150,14 +150,5 @@ export function exprSize(
       const n = sub(e.a);
       return n !== null && need('b', sub(e.b), n) ? n : null;
     }
-    case 'winograd_f2x3': {
-      const n = e.cin * e.cout;
-      return need('x', sub(e.x), 9 * n) ? 16 * n : null;
-    }
-    case 'winograd_f2x3_phases': {
-      const n = e.cin * e.cout;
-      const phases = e.rows.length * e.cols.length;
-      return need('x', sub(e.x), e.kh * e.kw * n) ? phases * 16 * n : null;
-    }
   }
 }

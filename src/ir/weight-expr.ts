@@ -43,30 +43,4 @@ export type WeightExpr =
       readonly rows: number;
       readonly cols: number;
     }
-  | { readonly op: 'add'; readonly a: WeightExpr; readonly b: WeightExpr }
-  /**
-   * Winograd F(2x2, 3x3) kernel transform U = G g G^T of x viewed as [3, 3, cin, cout] (HWIO),
-   * giving [16, cin, cout] (the 4x4 positions row-major). A lowering choice of the wasm backend,
-   * never a graph weight: folds happen before it.
-   */
-  | {
-      readonly op: 'winograd_f2x3';
-      readonly x: WeightExpr;
-      readonly cin: number;
-      readonly cout: number;
-    }
-  /**
-   * The same transform per phase of a strided conv2d_transpose, x viewed as [kh, kw, cout, cin]
-   * (Keras's layout): phase (ry, rx) takes the 3x3 filter g[a, b] = x[rows[ry][a], cols[rx][b]]
-   * (a tap index, or -1 for zero), giving [phases (ry-major), 16, cin, cout].
-   */
-  | {
-      readonly op: 'winograd_f2x3_phases';
-      readonly x: WeightExpr;
-      readonly kh: number;
-      readonly kw: number;
-      readonly cin: number;
-      readonly cout: number;
-      readonly rows: readonly (readonly number[])[];
-      readonly cols: readonly (readonly number[])[];
-    };
+  | { readonly op: 'add'; readonly a: WeightExpr; readonly b: WeightExpr };

@@ -76,6 +76,20 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
   const owner = nodes.map((n) => n.id);
   for (const n of nodes) if (isView(n)) owner[n.id] = owner[n.inputs[0]!]!;
 
+  // Distinct kernels by name (equal names must mean equal code).
+  const kernels = new Map<string, Kernel>();
+  const seenBodies = new Map<string, string>();
+  const addKernel = (k: Kernel): void => {
+    const body = JSON.stringify(k.body);
+    const prev = seenBodies.get(k.name);
+    if (prev === undefined) {
+      seenBodies.set(k.name, body);
+      kernels.set(k.name, k);
+    } else if (prev !== body)
+      throw new InternalError(`two different kernels are both named ${k.name}`);
+  };
+  const prepare: Step[] = [];
+
   // Lower every computing node and lay out its weights.
   const lowered = new Map<number, LoweredNode>();
   const weights: WeightSegment[] = [];
@@ -92,17 +106,32 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
     lowered.set(n.id, l);
     const offs: number[] = [];
     n.weights.forEach((w, i) => {
-      const t = l.transforms?.[i] ?? null;
-      const s = t ? t.size : size(w.shape);
+      const s = size(w.shape);
       weights.push({
         label: `${n.name}/${w.name}`,
         offset: wTop,
         size: s,
-        value: t ? t.value : w.value,
+        value: w.value,
         pack: l.packs?.[i] ?? null,
       });
-      offs.push(wTop);
-      wTop += align(s);
+      const prepared = l.prepares?.[i] ?? null;
+      if (prepared) {
+        // The kernel reads the transform, computed from the weight into its own region.
+        const g = wTop;
+        wTop += align(s);
+        addKernel(prepared.kernel);
+        prepare.push({
+          kernel: prepared.kernel.name,
+          args: [wTop, g],
+          layer: n.name,
+          line: n.span.line,
+        });
+        offs.push(wTop);
+        wTop += align(prepared.size);
+      } else {
+        offs.push(wTop);
+        wTop += align(s);
+      }
     });
     weightOffsets.set(n.id, offs);
   }
@@ -118,8 +147,6 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
   let high = 0;
   const offset = new Map<number, number>();
   const steps: Step[] = [];
-  const kernels = new Map<string, Kernel>();
-  const seenBodies = new Map<string, string>();
   const pending: number[] = [];
   // Every input is written before the first step runs: all their buffers exist from the start.
   for (const p of graph.inputs) offset.set(p.node, arena.alloc(size(nodes[p.node]!.shape)));
@@ -134,13 +161,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
       const scratch = l.scratch ? arena.alloc(l.scratch) : -1;
       high = Math.max(high, arena.size);
       const k = l.kernel;
-      const body = JSON.stringify(k.body);
-      const prev = seenBodies.get(k.name);
-      if (prev === undefined) {
-        seenBodies.set(k.name, body);
-        kernels.set(k.name, k);
-      } else if (prev !== body)
-        throw new InternalError(`two different kernels are both named ${k.name}`);
+      addKernel(k);
       const args = [
         offset.get(owner[n.id]!)!,
         ...n.inputs.map((i) => offset.get(owner[i]!)!),
@@ -182,5 +203,6 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
     outputs: graph.outputs.map((p) => io(p.name, p.node, p.shape)),
     kernels: [...kernels.values()],
     steps,
+    prepare,
   };
 }

@@ -56,6 +56,8 @@ export interface KernelProgram {
   /** Distinct kernels, each printed once. */
   readonly kernels: readonly Kernel[];
   readonly steps: readonly Step[];
+  /** Steps run once after the weights are in memory (weight transforms), before any `steps`. */
+  readonly prepare: readonly Step[];
 }
 
 /** What a layer's lowering returns for one node. */
@@ -67,14 +69,18 @@ export interface LoweredNode {
   readonly packs?: readonly (Pack | null)[];
   /** Floats of scratch memory the kernel needs (live only during the kernel). */
   readonly scratch?: number;
-  /** Per weight: what the kernel reads instead of the folded weight (a transform of it, such
-   * as Winograd's), or null. Packing applies after it. */
-  readonly transforms?: readonly (WeightTransform | null)[];
+  /** Per weight: a transform the kernel reads instead of the weight (Winograd's), or null. */
+  readonly prepares?: readonly (PreparedWeight | null)[];
 }
 
-/** A weight as a kernel reads it: a recipe over the folded weight, with its size. */
-export interface WeightTransform {
-  readonly value: WeightExpr;
+/**
+ * A weight the kernel reads transformed: the folded weight (packed by the node's `packs`) is
+ * what the module ships and what `load({ weights })` writes; `kernel` (parameters 'u', 'g')
+ * computes the `size` floats the layer's kernel reads from it, once, when the module loads.
+ * So transforms that grow the weights (Winograd's 16 matrices for 9 taps) cost no download.
+ */
+export interface PreparedWeight {
+  readonly kernel: Kernel;
   readonly size: number;
 }
 

@@ -71,32 +71,6 @@ export function evalWeightExpr64(
       for (let k = 0; k < a.length; k++) a[k] = a[k]! + b[k]!;
       return a;
     }
-    case 'winograd_f2x3':
-      return winograd(evalWeightExpr64(e.x, params), e.cin * e.cout);
-    case 'winograd_f2x3_phases': {
-      // Each phase's 3x3 filter gathered from [kh, kw, cout, cin] into [3, 3, cin, cout].
-      const x = evalWeightExpr64(e.x, params);
-      const n = e.cin * e.cout;
-      const out = new Float64Array(e.rows.length * e.cols.length * 16 * n);
-      let at = 0;
-      for (const rows of e.rows)
-        for (const cols of e.cols) {
-          const g = new Float64Array(9 * n);
-          for (let i = 0; i < 3; i++)
-            for (let j = 0; j < 3; j++) {
-              const ty = rows[i]!;
-              const tx = cols[j]!;
-              if (ty < 0 || tx < 0) continue;
-              const from = (ty * e.kw + tx) * n;
-              for (let ci = 0; ci < e.cin; ci++)
-                for (let co = 0; co < e.cout; co++)
-                  g[(i * 3 + j) * n + ci * e.cout + co] = x[from + co * e.cin + ci]!;
-            }
-          out.set(winograd(g, n), at);
-          at += 16 * n;
-        }
-      return out;
-    }
   }
 }
 
@@ -115,24 +89,4 @@ export function evaluateWeights(
   for (const n of graph.nodes)
     for (const w of n.weights) out.set(`${n.name}/${w.name}`, evalWeightExpr(w.value, params));
   return out;
-}
-
-/**
- * Winograd F(2x2, 3x3)'s kernel transform U[a, b] = sum over i, j of G[a, i] g[i, j] G[b, j],
- * G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], for n filters side by side: g is [3, 3, n], U [16, n].
- */
-function winograd(g: Float64Array, n: number): Float64Array {
-  const G = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1];
-  const u = new Float64Array(16 * n);
-  for (let a = 0; a < 4; a++)
-    for (let b = 0; b < 4; b++)
-      for (let i = 0; i < 3; i++)
-        for (let j = 0; j < 3; j++) {
-          const c = G[a * 3 + i]! * G[b * 3 + j]!;
-          if (c === 0) continue;
-          const to = (a * 4 + b) * n;
-          const from = (i * 3 + j) * n;
-          for (let k = 0; k < n; k++) u[to + k] = u[to + k]! + c * g[from + k]!;
-        }
-  return u;
 }

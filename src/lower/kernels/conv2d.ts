@@ -10,7 +10,7 @@ import {
   winogradApplies,
   winogradCore,
   winogradScratch,
-  winogradWeight,
+  winogradPrepare,
   type WinogradSpec,
 } from './winograd.js';
 import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
@@ -135,9 +135,7 @@ function lowerWinograd(
     padLeft: pads[2]!,
     act,
   };
-  const kernel = node.weights.map((w) =>
-    w.name === 'kernel' ? winogradWeight(w.value, C, F) : null,
-  );
+  const prepared = winogradPrepare(3, 3, C, F, [{ rows: [0, 1, 2], cols: [0, 1, 2] }]);
   return finish(node, {
     name: [
       'conv2d',
@@ -155,7 +153,6 @@ function lowerWinograd(
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],
     scratch: winogradScratch(spec),
-    packs: kernel.map((k) => k?.pack ?? null),
-    transforms: kernel.map((k) => k?.transform ?? null),
+    prepares: node.weights.map((w) => (w.name === 'kernel' ? prepared : null)),
   });
 }

@@ -16,7 +16,7 @@ import { transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradCore,
-  winogradPhasesWeight,
+  winogradPrepare,
   winogradScratch,
   type WinogradSpec,
 } from './winograd.js';
@@ -126,11 +126,15 @@ function lowerWinogradTranspose(
     padLeft: -cols.e0,
     act,
   };
-  const kernel = node.weights.map((wt) =>
-    wt.name === 'kernel'
-      ? winogradPhasesWeight(wt.value, k[0]!, k[1]!, C, F, rows.taps, cols.taps)
-      : null,
+  // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
+  const prepared = winogradPrepare(
+    k[0]!,
+    k[1]!,
+    C,
+    F,
+    [0, 1].flatMap((ry) => [0, 1].map((rx) => ({ rows: rows.taps[ry]!, cols: cols.taps[rx]! }))),
   );
+  const pack: Pack = { shape: [k[0]!, k[1]!, F, C], perm: [0, 1, 3, 2] };
   const [pt, pl] = node.attrs['pads'] as readonly number[];
   return finish(node, {
     name: [
@@ -151,7 +155,7 @@ function lowerWinogradTranspose(
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],
     scratch: winogradScratch(spec),
-    packs: kernel.map((x) => x?.pack ?? null),
-    transforms: kernel.map((x) => x?.transform ?? null),
+    packs: node.weights.map((wt) => (wt.name === 'kernel' ? pack : null)),
+    prepares: node.weights.map((wt) => (wt.name === 'kernel' ? prepared : null)),
   });
 }

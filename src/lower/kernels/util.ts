@@ -14,7 +14,7 @@ import {
   type Expr,
   type Stmt,
 } from '../../kir/kir.js';
-import type { LoweredNode, Pack, WeightTransform } from '../program.js';
+import type { LoweredNode, Pack, PreparedWeight } from '../program.js';
 
 /** Lanes per value: 4 for v128, 1 for f32. */
 export type Lanes = 1 | 4;
@@ -202,7 +202,7 @@ export interface KernelSpec {
   /** Floats of scratch memory ('s'). */
   readonly scratch?: number;
   readonly packs?: readonly (Pack | null)[];
-  readonly transforms?: readonly (WeightTransform | null)[];
+  readonly prepares?: readonly (PreparedWeight | null)[];
   /** The layer's weights in their declared order; any other order is named in the kernel. */
   readonly weights?: readonly string[];
 }
@@ -232,6 +232,6 @@ export function finish(node: Node, spec: KernelSpec): LoweredNode {
     kernel,
     ...(scratch > 0 ? { scratch } : {}),
     ...(spec.packs ? { packs: spec.packs } : {}),
-    ...(spec.transforms ? { transforms: spec.transforms } : {}),
+    ...(spec.prepares ? { prepares: spec.prepares } : {}),
   };
 }

@@ -29,12 +29,11 @@ import {
   type Expr,
   type Stmt,
 } from '../../kir/kir.js';
-import type { WeightExpr } from '../../ir/graph.js';
-import type { Pack, WeightTransform } from '../program.js';
+import type { PreparedWeight } from '../program.js';
 import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
-import { fbin, loadL, range, type Names } from './util.js';
+import { fbin, loadL, Names, range } from './util.js';
 
 /**
  * One stride-1 3x3 correlation over the input whose outputs m land at output row m * stride + ry
@@ -117,22 +116,6 @@ export function winogradScratch(spec: Sizes): number {
   return 16 * blockRows(spec) * tilesOf(spec.OW, spec.stride) * (spec.C + spec.F);
 }
 
-/** The kernel transform of a [3, 3, C, F] weight, and the packing the GEMMs read it with. */
-export function winogradWeight(
-  value: WeightExpr,
-  C: number,
-  F: number,
-): { transform: WeightTransform; pack: Pack | null } {
-  const transform = {
-    value: { op: 'winograd_f2x3', x: value, cin: C, cout: F } as const,
-    size: 16 * C * F,
-  };
-  const t = weightBlock({ simd: true, groups: 1, fg: F });
-  // [16, C, F] -> [16][F / T][C][T]: each k is a pointwise weight packed as convCore reads it.
-  const pack = t === null ? null : { shape: [16, C, F / t, t], perm: [0, 2, 1, 3] };
-  return { transform, pack };
-}
-
 /**
  * A stride-2 transposed convolution along one axis as two phases on one 3-wide input window:
  * output o = 2m + r takes tap t from input m + e with t = r + pad - 2e. Returns the window's
@@ -158,24 +141,107 @@ export function transposeWindow(k: number, pad: number): { e0: number; taps: num
   return { e0, taps };
 }
 
-/** The per-phase kernel transforms of a [kh, kw, F, C] conv2d_transpose kernel, packed. */
-export function winogradPhasesWeight(
-  value: WeightExpr,
+/** The taps of one phase: per 3x3 window position, the kernel row (column) it reads, or -1. */
+export interface PhaseTaps {
+  readonly rows: readonly number[];
+  readonly cols: readonly number[];
+}
+
+/**
+ * The weight transform U = G g G^T of every phase, as a kernel run once at load: from the
+ * kernel laid out [kh, kw, C, F] at 'g' (phase filter g[a, b] = kernel[rows[a], cols[b]]) to
+ * [phases][16][F / T][C][T] at 'u', the pointwise packing the GEMMs read (T from weightBlock).
+ * Vectorized over output channels; G's entries are 0, 1/2 and 1, so the f32 sums lose little.
+ */
+export function winogradPrepare(
   kh: number,
   kw: number,
   C: number,
   F: number,
-  rows: readonly (readonly number[])[],
-  cols: readonly (readonly number[])[],
-): { transform: WeightTransform; pack: Pack | null } {
-  const phases = rows.length * cols.length;
-  const transform = {
-    value: { op: 'winograd_f2x3_phases', x: value, kh, kw, cin: C, cout: F, rows, cols } as const,
-    size: phases * 16 * C * F,
+  phases: readonly PhaseTaps[],
+): PreparedWeight {
+  const T = weightBlock({ simd: true, groups: 1, fg: F });
+  if (T === null) throw new Error(`winograd weights need whole vectors of filters, got ${F}`);
+  const names = new Names();
+  const g = get('g');
+  const u = get('u');
+  const half = (x: V): V => (x === null ? null : fbin('mul', x, splat(f32(0.5))));
+  /** G applied along one axis: 3 values to 4. */
+  const gt = (x: readonly V[]): V[] => [
+    x[0]!,
+    half(vadd(vadd(x[0]!, x[1]!), x[2]!)),
+    half(vadd(vsub(x[0]!, x[1]!), x[2]!)),
+    x[2]!,
+  ];
+  const body = loop(
+    'ci',
+    0,
+    C,
+    range('fb', 0, F / T, (fb) =>
+      range(
+        'fl',
+        0,
+        T,
+        (fl) => {
+          const stmts: Stmt[] = [];
+          const local = (e: V): V => {
+            if (e === null || e.op === 'get') return e;
+            const name = names.fresh('wu');
+            stmts.push(let_(name, e));
+            return get(name, 'v128');
+          };
+          const f = add(mul(fb, T), fl);
+          phases.forEach((ph, q) => {
+            const gv = [0, 1, 2].map((a) =>
+              [0, 1, 2].map((b) => {
+                const ty = ph.rows[a]!;
+                const tx = ph.cols[b]!;
+                if (ty < 0 || tx < 0) return null;
+                return local(
+                  loadL(add(g, add(mul(add(i32((ty * kw + tx) * C), get('ci')), F), f)), 4),
+                );
+              }),
+            );
+            // t = G g (4 x 3), then U = t G^T (4 x 4).
+            const t = [0, 1, 2].map((b) => gt(gv.map((row) => row[b]!)).map(local)); // t[b][i]
+            for (let i = 0; i < 4; i++) {
+              const row = gt(t.map((col) => col[i]!));
+              row.forEach((e, j) => {
+                const k = q * 16 + i * 4 + j;
+                const at = add(
+                  u,
+                  add(add(i32(k * C * F), mul(fb, C * T)), add(mul(get('ci'), T), fl)),
+                );
+                stmts.push(store(at, e ?? ZERO));
+              });
+            }
+          });
+          return stmts;
+        },
+        4,
+      ),
+    ),
+  );
+  const tag = (taps: readonly number[]): string => taps.map((t) => (t < 0 ? 'n' : t)).join('');
+  const name = [
+    'winograd_weights',
+    `k${kh}x${kw}`,
+    `c${C}`,
+    `f${F}`,
+    ...phases.map((p) => `r${tag(p.rows)}c${tag(p.cols)}`),
+  ].join('_');
+  return {
+    kernel: {
+      name,
+      params: ['u', 'g'],
+      body: [body],
+      doc: [
+        `Winograd F(2x2, 3x3) weights: U = G g G^T for ${phases.length} phase(s) of a ${kh}x${kw} kernel, ${C} -> ${F} channels`,
+        `from [kh, kw, C, F] to [phases][16][F / ${T}][C][${T}], once when the module loads`,
+      ],
+    },
+    size: phases.length * 16 * C * F,
   };
-  const t = weightBlock({ simd: true, groups: 1, fg: F });
-  const pack = t === null ? null : { shape: [phases * 16, C, F / t, t], perm: [0, 2, 1, 3] };
-  return { transform, pack };
 }
 
 /** A value known to be zero (a tap in the padding) is null. */
