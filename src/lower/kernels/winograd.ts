@@ -6,8 +6,9 @@
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
 //
-// U = G g G^T is computed from the folded kernel when the weights are packed (`winograd_f2x3`),
-// so the kernel runs three stages per block of tile rows, through scratch:
+// U = G g G^T is computed from the folded kernel by a prepare kernel when the module loads
+// (`winogradPrepare`: the module ships the kernel, not the 16/9 times larger U), so the layer's
+// kernel runs three stages per block of tile rows, through scratch:
 //   1. input transform: V[k][tile][c] = (B^T d B)[k] over the tile's patch (zero outside),
 //   2. GEMMs: for k in 0..15, the pointwise convolution core on V[k] with U[k] (no bias),
 //   3. output transform: y = A^T M A + bias, the activation, stored where inside the output.
@@ -41,7 +42,7 @@ import { fbin, loadL, Names, range } from './util.js';
  * stride-2 conv2d_transpose (its taps for that output parity, on a common 3x3 input window).
  */
 export interface WinogradPhase {
-  /** U of this phase: [16][F / T][C][T] (as `winogradWeight` packs it). */
+  /** U of this phase: [16][F / T][C][T] (as `winogradPrepare` lays it out). */
   readonly w: Expr;
   readonly ry: number;
   readonly rx: number;
