@@ -703,6 +703,17 @@ const LAYERS: { kind: string; source: string }[] = [
     source:
       'network t { input x: [4, 5, 3]  output y = x -> conv2d_transpose(5, 3, strides: 2, padding: same) }',
   },
+  // separable_conv2d by bands of rows (a loop of whole bands, border bands, a remainder).
+  {
+    kind: 'separable_conv2d',
+    source:
+      'network t { input x: [9, 300, 32]  output y = x -> separable_conv2d(8, 3, padding: same, activation: relu) }',
+  },
+  {
+    kind: 'separable_conv2d',
+    source:
+      'network t { input x: [15, 260, 16]  output y = x -> separable_conv2d(6, [3, 2], strides: 2, depth_multiplier: 2) }',
+  },
   // Stride-2 transposed convolutions with 16+ channels: four Winograd phases.
   {
     kind: 'conv2d_transpose',

@@ -272,6 +272,11 @@ export interface ChannelwiseSpec extends Frame {
 /** The channelwise core: output channel c reads input channel c (inC = outC). */
 export function channelwiseCore(spec: ChannelwiseSpec, names: Names): Stmt[] {
   const tiles = channelTiles(spec.outC, spec.simd);
+  // Channels are independent here, so a last vector overlapping the previous one (channels
+  // C-4..C-1, some computed twice to the same values) replaces the scalar remainder.
+  const last = tiles[tiles.length - 1];
+  if (spec.simd && spec.outC > 4 && last && last.lanes === 1)
+    tiles.splice(tiles.length - 1, 1, { from: spec.outC - 4, to: spec.outC, lanes: 4, vecs: 1 });
   return forPixels(spec.rows, spec.cols, spec.pixels, (px) =>
     tiles.flatMap((t) => tileLoop('c', t, (c) => channelwiseTile(spec, names, px, t, c))),
   );

@@ -9,7 +9,7 @@ import type { LowerOptions, LoweredNode } from '../program.js';
 import { channelwiseCore, convCore } from './conv_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { convRuns } from './spatial.js';
+import { convRuns, type Run } from './spatial.js';
 import { dims, fbin, fconst, finish, loadL, Names, needWeight, weight, X, Y } from './util.js';
 
 export interface DepthwiseStage {
@@ -19,6 +19,8 @@ export interface DepthwiseStage {
   readonly b: Expr | null;
   readonly act: Activation;
   readonly simd: boolean;
+  /** Output rows to compute (default: all), with y pointing at the first one's row. */
+  readonly rows?: readonly Run[];
 }
 
 /** The depthwise convolution of `node`'s geometry: y[oy, ox, c*dm+m] from x and w [kh, kw, C, dm]. */
@@ -42,7 +44,7 @@ export function depthwiseStage(
     inC: C,
     outW: OW,
     outC: C * dm,
-    rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
+    rows: stage.rows ?? convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
     cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
     simd: stage.simd,
     act: stage.act,

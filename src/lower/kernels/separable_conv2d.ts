@@ -1,50 +1,50 @@
-// separable_conv2d kernel: the depthwise stage into scratch, then the pointwise convolution
-// (a 1x1 convolution core over all pixels) with the bias and the activation.
+// separable_conv2d kernel: per band of output rows, the depthwise stage into scratch, then the
+// pointwise convolution (a 1x1 convolution core over the band's pixels) with the bias and the
+// activation, so the depthwise result stays in cache.
 import type { Node, Shape } from '../../ir/graph.js';
-import { num } from '../../layers/layer.js';
+import { num, pair } from '../../layers/layer.js';
+import { add, i32, mul, type Expr, type Stmt } from '../../kir/kir.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { plainRuns } from './spatial.js';
-import { finish, Names, needWeight, S, weight, X, Y } from './util.js';
+import { convRuns, plainRuns, type Run } from './spatial.js';
+import { finish, Names, needWeight, range, S, weight, X, Y } from './util.js';
+
+/** Bytes of depthwise output one band of rows may take (stays in L2 for the pointwise stage). */
+const BAND_BYTES = 64 * 1024;
 
 export function lowerSeparableConv2d(
   node: Node,
   [shape]: readonly Shape[],
   opts: LowerOptions,
 ): LoweredNode {
+  const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
-  const mid = shape![2]! * num(node.attrs, 'depth_multiplier');
+  const mid = C * num(node.attrs, 'depth_multiplier');
   const act = nodeActivation(node.attrs);
   const names = new Names();
   const b = weight(node, 'bias');
-  const dw = depthwiseStage(
-    node,
-    shape!,
-    {
-      x: X(0),
-      y: S,
-      w: needWeight(node, 'depthwise_kernel'),
-      b: null,
-      act: { fn: 'linear' },
-      simd: opts.simd,
-    },
-    names,
-  );
-  const pixels = OH * OW;
-  const pwSpec: ConvSpec = {
+  const k = pair(node.attrs, 'kernel_size');
+  const st = pair(node.attrs, 'strides');
+  const d = pair(node.attrs, 'dilation_rate');
+  const pads = node.attrs['pads'] as readonly number[];
+  // Bands of R output rows: the depthwise stage into scratch, then at once the pointwise stage
+  // from it, so the intermediate never leaves the cache. Within a run of rows with the same
+  // taps, whole bands are one loop (input and output move by R rows per band).
+  const R = Math.max(1, Math.min(OH, Math.floor(BAND_BYTES / (OW * mid * 4))));
+  const pwSpec = (rows: number, y: Expr): ConvSpec => ({
     x: S,
-    y: Y,
+    y,
     w: needWeight(node, 'pointwise_kernel'),
     b,
-    inW: pixels,
+    inW: rows * OW,
     inC: mid,
-    outW: pixels,
+    outW: rows * OW,
     outC: F,
     rows: plainRuns(1),
-    cols: plainRuns(pixels),
+    cols: plainRuns(rows * OW),
     kh: 1,
     kw: 1,
     groups: 1,
@@ -52,10 +52,37 @@ export function lowerSeparableConv2d(
     fg: F,
     simd: opts.simd,
     act,
+  });
+  const band = (run: Run, first: number, rows: number, shift: Expr): Stmt[] => {
+    // Output rows run.o0 + first + shift .. (+ rows): x moves with shift, y is the band's row.
+    const local: Run = { ...run, o0: 0, count: rows, i0: run.i0 + first * run.istep };
+    const dw = depthwiseStage(
+      node,
+      shape!,
+      {
+        x: add(X(0), mul(shift, run.istep * W * C)),
+        y: S,
+        w: needWeight(node, 'depthwise_kernel'),
+        b: null,
+        act: { fn: 'linear' },
+        simd: opts.simd,
+        rows: [local],
+      },
+      names,
+    );
+    const oy = add(i32(run.o0 + first), shift);
+    return [...dw, ...convCore(pwSpec(rows, add(Y, mul(oy, OW * F))), names)];
   };
-  const pw = convCore(pwSpec, names);
-  const block = weightBlock(pwSpec);
-  const pointwisePack = dotApplies(pwSpec)
+  const body = convRuns(OH, H, k[0], st[0], d[0], pads[0]!).flatMap((run) => {
+    const whole = Math.floor(run.count / R);
+    return [
+      ...range('sb', 0, whole, (i) => band(run, 0, R, mul(i, R))),
+      ...(run.count % R ? band(run, whole * R, run.count % R, i32(0)) : []),
+    ];
+  });
+  const pw = pwSpec(R, Y);
+  const block = weightBlock(pw);
+  const pointwisePack = dotApplies(pw)
     ? dotPack([1, 1], mid, F)
     : block
       ? blockPack([1, 1, mid], F, block)
@@ -66,11 +93,11 @@ export function lowerSeparableConv2d(
     name: ['separable_conv2d', ...tags.name, `f${F}`, !b && 'nobias', activationTag(act)],
     doc: [
       `separable_conv2d ${tags.doc}, then pointwise ${mid} -> ${F} channels`,
-      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; depthwise result in scratch`,
+      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; by bands of ${R} rows, the depthwise result in scratch`,
     ],
-    body: [...dw, ...pw],
+    body,
     weights: ['depthwise_kernel', 'pointwise_kernel', 'bias'],
-    scratch: pixels * mid,
+    scratch: R * OW * mid,
     packs,
   });
 }
