@@ -5,6 +5,7 @@ import { emitDts, emitModule } from '../codegen/esm/module.js';
 import { permute } from '../codegen/esm/runtime.js';
 import { printKernelTS } from '../codegen/ts/print.js';
 import { emitWasm } from '../codegen/wasm/emit.js';
+import { withWeightsSection } from '../codegen/wasm/weights_section.js';
 import type { Graph } from './ir/graph.js';
 import { lowerGraph } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
@@ -148,9 +149,16 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
       ],
     };
   }
-  const wasm = emitWasm(program, { weights: area });
+  // The weights go in a trailing custom section, not a data segment (see weights_section.ts).
+  const { bytes: wasm, layout } = withWeightsSection(emitWasm(program), area);
   const jsText = await format(
-    emitModule({ program, flavor: 'js', banner: head, wasmFile: `${name}.wasm` }),
+    emitModule({
+      program,
+      flavor: 'js',
+      banner: head,
+      wasmFile: `${name}.wasm`,
+      wasmLayout: layout,
+    }),
     'babel',
   );
   return {

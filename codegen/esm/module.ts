@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KernelProgram } from '../../src/lower/program.js';
+import type { WasmLayout } from '../wasm/weights_section.js';
 
 export type Flavor = 'ts' | 'js';
 
@@ -136,8 +137,9 @@ export interface ModuleParts {
   readonly kernels?: string;
   /** The TypeScript target's built-in weights (base64 of the packed f32 weight area). */
   readonly builtinBase64?: string;
-  /** The wasm target: the .wasm file name beside the module. */
+  /** The wasm target: the .wasm file name beside the module, and where its parts are. */
   readonly wasmFile?: string;
+  readonly wasmLayout?: WasmLayout;
 }
 
 /** The module text (before Prettier). */
@@ -201,35 +203,83 @@ export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array 
   return { run: Runtime.makeRun(SPEC, () => M, compute)${ty(" as Net['run']")} };
 }`);
   } else {
+    const layout = m.wasmLayout;
+    if (!layout) throw new Error('netc bug: a wasm module needs the layout of its .wasm file');
+    const U8 = ty(': Uint8Array');
     out.push(`
-let compiled${ty(': Promise<WebAssembly.Module> | undefined')};
+/** Where the parts of the .wasm file are: the code module, then a custom section holding the
+ * weight area (raw little-endian f32), which is read straight into memory at byte 0. */
+const WASM = ${JSON.stringify(layout)};
 
-/** The .wasm beside this module, compiled once (file system in Node, fetch in browsers). */
-function wasmModule()${ty(': Promise<WebAssembly.Module>')} {
+/** Throws unless the .wasm file is the one built with this module (its size, its section). */
+function checkWasm(url${ty(': URL')}, size${ty(': number')}, header${U8})${ty(': void')} {
+  if (size !== WASM.fileBytes || WASM.header.some((b, i) => header[i] !== b))
+    throw new Error(
+      \`\${url} is not the .wasm file built with this module (\${size} bytes, expected \${WASM.fileBytes} ending in its weights): build again and keep the files together\`,
+    );
+}
+
+/** Node: bytes [at, at + into.length) of the .wasm file into \`into\`, the file checked first. */
+function readWasm(fs${ty(': any')}, url${ty(': URL')}, at${ty(': number')}, into${U8})${U8} {
+  const fd = fs.openSync(url, 'r');
+  try {
+    const header = new Uint8Array(WASM.header.length);
+    fs.readSync(fd, header, 0, header.length, WASM.codeBytes);
+    checkWasm(url, fs.fstatSync(fd).size, header);
+    for (let done = 0; done < into.length; ) {
+      const n = fs.readSync(fd, into, done, into.length - done, at + done);
+      if (n === 0) throw new Error(\`\${url} changed while it was read\`);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return into;
+}
+
+let compiled${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }> | undefined')};
+
+/**
+ * The .wasm beside this module: its code compiled once, and its built-in weights (file system in
+ * Node, read straight into the first memory that needs them; fetch in browsers).
+ */
+function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }>')} {
   compiled ??= (async () => {
     const url = new URL(${q(`./${m.wasmFile}`)}, import.meta.url);
-    let bytes${ty(': ArrayBuffer | Uint8Array')};
-    const proc = (globalThis${ty(' as { process?: { versions?: { node?: string } } }')}).process;
+    const proc = (globalThis${ty(' as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => any } }')}).process;
+    let code${U8};
+    let weights${ty(': (M: Uint8Array) => void')};
     if (url.protocol === 'file:' && proc?.versions?.node) {
-      const fs = await import('node:fs/promises');
-      bytes = await fs.readFile(url);
+      // Synchronous reads: no thread-pool round trips (getBuiltinModule: Node 20.16+, 22.3+).
+      const fs = proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
+      code = readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes));
+      let first${ty(': Uint8Array | null')} = null;
+      weights = (M) => {
+        if (first) M.set(first);
+        else first = readWasm(fs, url, WASM.weightsAt, M);
+      };
     } else {
       const response = await fetch(url);
       if (!response.ok) throw new Error(\`cannot fetch \${url}: \${response.status}\`);
-      bytes = await response.arrayBuffer();
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      checkWasm(url, bytes.length, bytes.subarray(WASM.codeBytes, WASM.weightsAt));
+      code = bytes.subarray(0, WASM.codeBytes);
+      weights = (M) => M.set(bytes.subarray(WASM.weightsAt));
     }
-    return WebAssembly.compile(bytes);
+    return { module: await WebAssembly.compile(code), weights };
   })();
   return compiled;
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
 export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
-  const instance = await WebAssembly.instantiate(await wasmModule(), {});
+  const wasm = await wasmModule();
+  const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory']${ty(' as WebAssembly.Memory')};
   const M = new Float32Array(memory.buffer, 0, MEMORY_FLOATS);
   if (options !== undefined && options !== null && options.weights !== undefined)
     writeWeights(M, Runtime.bytesOf(options.weights));
+  else wasm.weights(new Uint8Array(memory.buffer, 0, WASM.weightBytes));
   const compute = instance.exports['run']${ty(' as () => void')};
   return { run: Runtime.makeRun(SPEC, () => M, compute)${ty(" as Net['run']")} };
 }`);
