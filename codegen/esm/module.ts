@@ -148,7 +148,10 @@ export function emitModule(m: ModuleParts): string {
   const ts = m.flavor === 'ts';
   const ty = (s: string): string => (ts ? s : '');
   const t = apiTypes(p);
-  const out: string[] = [m.banner];
+  // The exports come first: where no package.json says "type": "module", Node compiles a .js
+  // file as CommonJS until the first ESM syntax fails, then again as an ES module; an export
+  // on the first line makes that failed attempt cost nothing instead of a parse of the file.
+  const out: string[] = [m.banner, 'export { inputs, outputs, load };'];
   out.push(
     inline(
       'codegen/esm/runtime',
@@ -178,9 +181,9 @@ function writeWeights(M${ty(': Float32Array')}, bytes${ty(': Uint8Array')})${ty(
 }
 
 /** Per-example input shapes, batch excluded. */
-export const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};
+const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};
 /** Per-example output shapes, batch excluded. */
-export const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.outputs}`)};
+const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.outputs}`)};
 ${ty(`export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
@@ -194,7 +197,7 @@ ${m.kernels}
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
+async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
   const M = new Float32Array(MEMORY_FLOATS);
   if (options !== undefined && options !== null && options.weights !== undefined)
     writeWeights(M, Runtime.bytesOf(options.weights));
@@ -272,7 +275,7 @@ function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: 
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
+async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
   const wasm = await wasmModule();
   const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory']${ty(' as WebAssembly.Memory')};
