@@ -250,26 +250,24 @@ function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: 
   compiled ??= (async () => {
     const url = new URL(${q(`./${m.wasmFile}`)}, import.meta.url);
     const proc = (globalThis${ty(' as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => any } }')}).process;
-    let code${U8};
-    let weights${ty(': (M: Uint8Array) => void')};
     if (url.protocol === 'file:' && proc?.versions?.node) {
-      // Synchronous reads: no thread-pool round trips (getBuiltinModule: Node 20.16+, 22.3+).
+      // Synchronous reads and compile (of the small code part): no thread-pool round trips.
+      // process.getBuiltinModule: Node 20.16+ and 22.3+.
       const fs = proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
-      code = readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes));
+      const module = new WebAssembly.Module(readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes)));
       let first${ty(': Uint8Array | null')} = null;
-      weights = (M) => {
+      const weights = (M${U8})${ty(': void')} => {
         if (first) M.set(first);
         else first = readWasm(fs, url, WASM.weightsAt, M);
       };
-    } else {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(\`cannot fetch \${url}: \${response.status}\`);
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      checkWasm(url, bytes.length, bytes.subarray(WASM.codeBytes, WASM.weightsAt));
-      code = bytes.subarray(0, WASM.codeBytes);
-      weights = (M) => M.set(bytes.subarray(WASM.weightsAt));
+      return { module, weights };
     }
-    return { module: await WebAssembly.compile(code), weights };
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(\`cannot fetch \${url}: \${response.status}\`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    checkWasm(url, bytes.length, bytes.subarray(WASM.codeBytes, WASM.weightsAt));
+    const module = await WebAssembly.compile(bytes.subarray(0, WASM.codeBytes));
+    return { module, weights: (M${U8}) => M.set(bytes.subarray(WASM.weightsAt)) };
   })();
   return compiled;
 }
