@@ -255,6 +255,8 @@ function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: 
       // process.getBuiltinModule: Node 20.16+ and 22.3+.
       const fs = proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
       const module = new WebAssembly.Module(readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes)));
+      // Later loads copy the first one's weights: no kernel writes below the weight area's end
+      // (the memory planner's arena starts there), so they stay as read.
       let first${ty(': Uint8Array | null')} = null;
       const weights = (M${U8})${ty(': void')} => {
         if (first) M.set(first);

@@ -1,7 +1,8 @@
 // The WebAssembly backend: a kernel program becomes one standalone wasm module (SIMD128).
 //
 // The module defines and exports its memory ("memory"), holds the weights as a data segment at
-// byte 0 when given, and exports "run" (every step in order) and "abi" (returns ABI_VERSION).
+// byte 0 when given (the built .wasm files carry them in a custom section instead: see
+// weights_section.ts), and exports "run" (every step in order) and "abi" (returns ABI_VERSION).
 // One function per distinct kernel, with its i32 base offsets as parameters.
 //
 // Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
