@@ -4,8 +4,9 @@ import { num, pair } from '../../layers/layer.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
+import { paddedInput } from './padded_input.js';
 import { convRuns, plainRuns } from './spatial.js';
-import { dims, finish, Names, needWeight, weight, X, Y } from './util.js';
+import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
 
 /** Name parts of a 2-D window: `k3x3`, `s2x2`, `d2x2` (only when dilated), `p1_1_1_1`. */
 export function windowTag(
@@ -44,8 +45,10 @@ export function lowerConv2d(
   const b = weight(node, 'bias');
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+  const padded =
+    groups === 1 ? paddedInput(X(0), S, [H, W, C], [OH, OW, F], k, s, d, pads, opts.simd) : null;
   const spec: ConvSpec = {
-    x: X(0),
+    x: padded ? S : X(0),
     y: Y,
     w: needWeight(node, 'kernel'),
     b,
@@ -54,12 +57,19 @@ export function lowerConv2d(
     // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
     ...(pointwise
       ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: plainRuns(OH * OW) }
-      : {
-          inW: W,
-          outW: OW,
-          rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
-          cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
-        }),
+      : padded
+        ? {
+            inW: padded.w,
+            outW: OW,
+            rows: convRuns(OH, padded.h, k[0], s[0], d[0], 0),
+            cols: convRuns(OW, padded.w, k[1], s[1], d[1], 0),
+          }
+        : {
+            inW: W,
+            outW: OW,
+            rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
+            cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
+          }),
     kh: k[0],
     kw: k[1],
     groups,
@@ -68,7 +78,7 @@ export function lowerConv2d(
     simd: opts.simd,
     act,
   };
-  const body = convCore(spec, new Names());
+  const body = [...(padded?.body ?? []), ...convCore(spec, new Names())];
   const block = weightBlock(spec);
   const packs = node.weights.map((w) =>
     w.name === 'kernel' && block ? blockPack([k[0], k[1], C / groups], F, block) : null,
@@ -86,9 +96,11 @@ export function lowerConv2d(
     doc: [
       `conv2d ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, d, pads)}, groups ${groups}`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      ...(padded ? [`input copied into a zero-padded ${padded.h}x${padded.w} map in scratch`] : []),
     ],
     body,
     weights: ['kernel', 'bias'],
+    ...(padded ? { scratch: padded.floats } : {}),
     packs,
   });
 }
