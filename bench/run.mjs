@@ -298,7 +298,7 @@ async function main() {
         entry.codeGzip = zlib.gzipSync(code, { level: 9 }).length;
         entry.codeHow = 'emitted without weights';
       } else {
-        const code = wasm.data.length - 4 * built.program.weightFloats;
+        const code = wasm.data.length - 4 * built.program.storedFloats;
         entry.codeBytes = code;
         entry.codeGzip = null;
         entry.codeHow = '.wasm size minus 4 bytes per weight (approximate)';

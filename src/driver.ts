@@ -5,6 +5,7 @@ import { emitDts, emitModule } from '../codegen/esm/module.js';
 import { permute } from '../codegen/esm/runtime.js';
 import { printKernelTS } from '../codegen/ts/print.js';
 import { emitWasm } from '../codegen/wasm/emit.js';
+import { withWeightsSection } from '../codegen/wasm/weights_section.js';
 import type { Graph } from './ir/graph.js';
 import { lowerGraph } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
@@ -61,7 +62,7 @@ export function initWeights(graph: Graph, seed: number): Uint8Array {
 /** The packed weight area of a program: every segment folded from the unfolded weights. */
 export function packWeights(program: KernelProgram, values: readonly Float32Array[]): Float32Array {
   const params = new Map(program.params.map((p, i) => [p.key, values[i]!]));
-  const area = new Float32Array(program.weightFloats);
+  const area = new Float32Array(program.storedFloats);
   for (const s of program.weights) {
     const v = evalWeightExpr(s.value, params);
     area.set(s.pack ? permute(v, s.pack.shape, s.pack.perm) : v, s.offset);
@@ -149,9 +150,16 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
       ],
     };
   }
-  const wasm = emitWasm(program, { weights: area });
+  // The weights go in a trailing custom section, not a data segment (see weights_section.ts).
+  const { bytes: wasm, layout } = withWeightsSection(emitWasm(program), area);
   const jsText = await format(
-    emitModule({ program, flavor: 'js', banner: head, wasmFile: `${name}.wasm` }),
+    emitModule({
+      program,
+      flavor: 'js',
+      banner: head,
+      wasmFile: `${name}.wasm`,
+      wasmLayout: layout,
+    }),
     'babel',
   );
   return {

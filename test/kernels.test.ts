@@ -299,6 +299,24 @@ describe('kernels match the reference', () => {
     expect([...seen.keys()].some((name) => name.includes('_winograd_'))).toBe(true);
   });
 
+  it("conv2d on small inputs copied into a zero-padded map first (as mnist's first layer)", () => {
+    const cases: [number[], string][] = [
+      [[24, 24, 1], 'conv2d(32, 5, padding: same, activation: relu)'],
+      [[26, 22, 2], 'conv2d(40, [5, 3], padding: [[2, 3], [1, 1]], use_bias: false)'],
+      [[27, 27, 1], 'conv2d(64, 5, strides: 2, padding: same, activation: tanh)'],
+      [[36, 36, 1], 'conv2d(64, 3, dilation_rate: 2, padding: same)'],
+    ];
+    for (const [shape, layer] of cases) {
+      const src = net(shape, `x -> ${layer}`);
+      // The padded path: its kernel takes scratch.
+      const g = compile(src)!;
+      const node = g.nodes.find((n) => n.layer.kind === 'conv2d')!;
+      const lowered = node.layer.lower(node, [g.nodes[node.inputs[0]!]!.shape], { simd: true });
+      expect(lowered.scratch, src).toBeGreaterThan(0);
+      for (const simd of [true, false]) checkSource(src, 'conv2d', simd, 7);
+    }
+  });
+
   const depthwise = {
     img: image,
     dm: small(1, 5),

@@ -55,6 +55,7 @@ function program(
     batch: 1,
     memoryFloats,
     weightFloats,
+    storedFloats: weightFloats,
     weights: [],
     params: [],
     inputs: [],

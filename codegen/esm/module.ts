@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KernelProgram } from '../../src/lower/program.js';
+import type { WasmLayout } from '../wasm/weights_section.js';
 
 export type Flavor = 'ts' | 'js';
 
@@ -136,8 +137,9 @@ export interface ModuleParts {
   readonly kernels?: string;
   /** The TypeScript target's built-in weights (base64 of the packed f32 weight area). */
   readonly builtinBase64?: string;
-  /** The wasm target: the .wasm file name beside the module. */
+  /** The wasm target: the .wasm file name beside the module, and where its parts are. */
   readonly wasmFile?: string;
+  readonly wasmLayout?: WasmLayout;
 }
 
 /** The module text (before Prettier). */
@@ -146,7 +148,10 @@ export function emitModule(m: ModuleParts): string {
   const ts = m.flavor === 'ts';
   const ty = (s: string): string => (ts ? s : '');
   const t = apiTypes(p);
-  const out: string[] = [m.banner];
+  // The exports come first: where no package.json says "type": "module", Node compiles a .js
+  // file as CommonJS until the first ESM syntax fails, then again as an ES module; an export
+  // on the first line makes that failed attempt cost nothing instead of a parse of the file.
+  const out: string[] = [m.banner, 'export { inputs, outputs, load };'];
   out.push(
     inline(
       'codegen/esm/runtime',
@@ -176,9 +181,9 @@ function writeWeights(M${ty(': Float32Array')}, bytes${ty(': Uint8Array')})${ty(
 }
 
 /** Per-example input shapes, batch excluded. */
-export const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};
+const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};
 /** Per-example output shapes, batch excluded. */
-export const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.outputs}`)};
+const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.outputs}`)};
 ${ty(`export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
@@ -192,7 +197,7 @@ ${m.kernels}
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
+async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
   const M = new Float32Array(MEMORY_FLOATS);
   if (options !== undefined && options !== null && options.weights !== undefined)
     writeWeights(M, Runtime.bytesOf(options.weights));
@@ -201,35 +206,83 @@ export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array 
   return { run: Runtime.makeRun(SPEC, () => M, compute)${ty(" as Net['run']")} };
 }`);
   } else {
+    const layout = m.wasmLayout;
+    if (!layout) throw new Error('netc bug: a wasm module needs the layout of its .wasm file');
+    const U8 = ty(': Uint8Array');
     out.push(`
-let compiled${ty(': Promise<WebAssembly.Module> | undefined')};
+/** Where the parts of the .wasm file are: the code module, then a custom section holding the
+ * weight area (raw little-endian f32), which is read straight into memory at byte 0. */
+const WASM = ${JSON.stringify(layout)};
 
-/** The .wasm beside this module, compiled once (file system in Node, fetch in browsers). */
-function wasmModule()${ty(': Promise<WebAssembly.Module>')} {
+/** Throws unless the .wasm file is the one built with this module (its size, its section). */
+function checkWasm(url${ty(': URL')}, size${ty(': number')}, header${U8})${ty(': void')} {
+  if (size !== WASM.fileBytes || WASM.header.some((b, i) => header[i] !== b))
+    throw new Error(
+      \`\${url} is not the .wasm file built with this module (\${size} bytes, expected \${WASM.fileBytes} ending in its weights): build again and keep the files together\`,
+    );
+}
+
+/** Node: bytes [at, at + into.length) of the .wasm file into \`into\`, the file checked first. */
+function readWasm(fs${ty(': any')}, url${ty(': URL')}, at${ty(': number')}, into${U8})${U8} {
+  const fd = fs.openSync(url, 'r');
+  try {
+    const header = new Uint8Array(WASM.header.length);
+    fs.readSync(fd, header, 0, header.length, WASM.codeBytes);
+    checkWasm(url, fs.fstatSync(fd).size, header);
+    for (let done = 0; done < into.length; ) {
+      const n = fs.readSync(fd, into, done, into.length - done, at + done);
+      if (n === 0) throw new Error(\`\${url} changed while it was read\`);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return into;
+}
+
+let compiled${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }> | undefined')};
+
+/**
+ * The .wasm beside this module: its code compiled once, and its built-in weights (file system in
+ * Node, read straight into the first memory that needs them; fetch in browsers).
+ */
+function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }>')} {
   compiled ??= (async () => {
     const url = new URL(${q(`./${m.wasmFile}`)}, import.meta.url);
-    let bytes${ty(': ArrayBuffer | Uint8Array')};
-    const proc = (globalThis${ty(' as { process?: { versions?: { node?: string } } }')}).process;
+    const proc = (globalThis${ty(' as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => any } }')}).process;
     if (url.protocol === 'file:' && proc?.versions?.node) {
-      const fs = await import('node:fs/promises');
-      bytes = await fs.readFile(url);
-    } else {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(\`cannot fetch \${url}: \${response.status}\`);
-      bytes = await response.arrayBuffer();
+      // Synchronous reads and compile (of the small code part): no thread-pool round trips.
+      // process.getBuiltinModule: Node 20.16+ and 22.3+.
+      const fs = proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
+      const module = new WebAssembly.Module(readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes)));
+      // Later loads copy the first one's weights: no kernel writes below the weight area's end
+      // (the memory planner's arena starts there), so they stay as read.
+      let first${ty(': Uint8Array | null')} = null;
+      const weights = (M${U8})${ty(': void')} => {
+        if (first) M.set(first);
+        else first = readWasm(fs, url, WASM.weightsAt, M);
+      };
+      return { module, weights };
     }
-    return WebAssembly.compile(bytes);
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(\`cannot fetch \${url}: \${response.status}\`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    checkWasm(url, bytes.length, bytes.subarray(WASM.codeBytes, WASM.weightsAt));
+    const module = await WebAssembly.compile(bytes.subarray(0, WASM.codeBytes));
+    return { module, weights: (M${U8}) => M.set(bytes.subarray(WASM.weightsAt)) };
   })();
   return compiled;
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-export async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
-  const instance = await WebAssembly.instantiate(await wasmModule(), {});
+async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
+  const wasm = await wasmModule();
+  const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory']${ty(' as WebAssembly.Memory')};
   const M = new Float32Array(memory.buffer, 0, MEMORY_FLOATS);
   if (options !== undefined && options !== null && options.weights !== undefined)
     writeWeights(M, Runtime.bytesOf(options.weights));
+  else wasm.weights(new Uint8Array(memory.buffer, 0, WASM.weightBytes));
   // Weight transforms (Winograd's) from the weights now in memory, once.
   (instance.exports['prepare']${ty(' as () => void')})();
   const compute = instance.exports['run']${ty(' as () => void')};

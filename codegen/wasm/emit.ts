@@ -1,8 +1,9 @@
 // The WebAssembly backend: a kernel program becomes one standalone wasm module (SIMD128).
 //
 // The module defines and exports its memory ("memory"), holds the weights as a data segment at
-// byte 0 when given, and exports "prepare" (the weight transforms, to call once the weights are
-// in memory), "run" (every step in order) and "abi" (returns ABI_VERSION).
+// byte 0 when given (the built .wasm files carry them in a custom section instead: see
+// weights_section.ts), and exports "prepare" (the weight transforms, to call once the weights
+// are in memory), "run" (every step in order) and "abi" (returns ABI_VERSION).
 // One function per distinct kernel, with its i32 base offsets as parameters.
 //
 // Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
@@ -23,7 +24,7 @@ import type { BinaryOp, ValType, WasmExpr } from './module.js';
 export const ABI_VERSION = 2;
 
 export interface EmitWasmOptions {
-  /** The weights, [0, weightFloats): written by a data segment at byte 0. */
+  /** The stored weights, [0, storedFloats): written by a data segment at byte 0. */
   readonly weights?: Float32Array;
   /** Run Binaryen's optimizer (default true; false is for debugging the emitter). */
   readonly optimize?: boolean;
@@ -59,9 +60,9 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
   // NOTE: the memory comes first: Binaryen binds loads and stores to it as they are built.
   const segments = [];
   if (opts.weights) {
-    if (opts.weights.length !== program.weightFloats)
+    if (opts.weights.length !== program.storedFloats)
       throw new InternalError(
-        `${opts.weights.length} weights given, the program has ${program.weightFloats}`,
+        `${opts.weights.length} weights given, the program stores ${program.storedFloats}`,
       );
     segments.push({ offset: 0, data: littleEndian(opts.weights) });
   }

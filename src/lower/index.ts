@@ -8,6 +8,7 @@ import type {
   KernelProgram,
   LowerOptions,
   LoweredNode,
+  PreparedWeight,
   Step,
   WeightSegment,
 } from './program.js';
@@ -89,6 +90,13 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
       throw new InternalError(`two different kernels are both named ${k.name}`);
   };
   const prepare: Step[] = [];
+  const toPrepare: {
+    node: Node;
+    offs: number[];
+    at: number;
+    prepared: PreparedWeight;
+    g: number;
+  }[] = [];
 
   // Lower every computing node and lay out its weights.
   const lowered = new Map<number, LoweredNode>();
@@ -115,25 +123,24 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
         pack: l.packs?.[i] ?? null,
       });
       const prepared = l.prepares?.[i] ?? null;
-      if (prepared) {
-        // The kernel reads the transform, computed from the weight into its own region.
-        const g = wTop;
-        wTop += align(s);
-        addKernel(prepared.kernel);
-        prepare.push({
-          kernel: prepared.kernel.name,
-          args: [wTop, g],
-          layer: n.name,
-          line: n.span.line,
-        });
-        offs.push(wTop);
-        wTop += align(prepared.size);
-      } else {
-        offs.push(wTop);
-        wTop += align(s);
-      }
+      // The kernel reads the transform, computed into a region after every stored weight.
+      if (prepared) toPrepare.push({ node: n, offs, at: offs.length, prepared, g: wTop });
+      offs.push(wTop);
+      wTop += align(s);
     });
     weightOffsets.set(n.id, offs);
+  }
+  const storedFloats = wTop;
+  for (const p of toPrepare) {
+    addKernel(p.prepared.kernel);
+    p.offs[p.at] = wTop;
+    prepare.push({
+      kernel: p.prepared.kernel.name,
+      args: [wTop, p.g],
+      layer: p.node.name,
+      line: p.node.span.line,
+    });
+    wTop += align(p.prepared.size);
   }
   const weightFloats = wTop;
 
@@ -197,6 +204,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
     batch: graph.batch,
     memoryFloats: weightFloats + align(high),
     weightFloats,
+    storedFloats,
     weights,
     params: graph.params,
     inputs: graph.inputs.map((p) => io(p.name, p.node, p.shape)),

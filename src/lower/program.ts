@@ -46,8 +46,10 @@ export interface KernelProgram {
   readonly batch: number | null;
   /** Total memory in f32 elements. */
   readonly memoryFloats: number;
-  /** The weights occupy [0, weightFloats). */
+  /** The weights occupy [0, weightFloats): [0, storedFloats) are stored in the module (the
+   * packed segments), [storedFloats, weightFloats) are computed from them by `prepare`. */
   readonly weightFloats: number;
+  readonly storedFloats: number;
   readonly weights: readonly WeightSegment[];
   /** The unfolded weights `load({ weights })` expects (the weight file's tensors). */
   readonly params: readonly Param[];

@@ -5,6 +5,7 @@ import type { LowerOptions, LoweredNode } from '../program.js';
 import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
+import { paddedInput } from './padded_input.js';
 import { convRuns, plainRuns } from './spatial.js';
 import {
   winogradApplies,
@@ -56,8 +57,10 @@ export function lowerConv2d(
     return lowerWinograd(node, shape!, act, b, pads);
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+  const padded =
+    groups === 1 ? paddedInput(X(0), S, [H, W, C], [OH, OW, F], k, s, d, pads, opts.simd) : null;
   const spec: ConvSpec = {
-    x: X(0),
+    x: padded ? S : X(0),
     y: Y,
     w: needWeight(node, 'kernel'),
     b,
@@ -66,12 +69,19 @@ export function lowerConv2d(
     // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
     ...(pointwise
       ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: plainRuns(OH * OW) }
-      : {
-          inW: W,
-          outW: OW,
-          rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
-          cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
-        }),
+      : padded
+        ? {
+            inW: padded.w,
+            outW: OW,
+            rows: convRuns(OH, padded.h, k[0], s[0], d[0], 0),
+            cols: convRuns(OW, padded.w, k[1], s[1], d[1], 0),
+          }
+        : {
+            inW: W,
+            outW: OW,
+            rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
+            cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
+          }),
     kh: k[0],
     kw: k[1],
     groups,
@@ -80,7 +90,7 @@ export function lowerConv2d(
     simd: opts.simd,
     act,
   };
-  const body = convCore(spec, new Names());
+  const body = [...(padded?.body ?? []), ...convCore(spec, new Names())];
   const block = weightBlock(spec);
   const kernelPack = dotApplies(spec)
     ? dotPack([k[0], k[1]], C, F)
@@ -101,9 +111,11 @@ export function lowerConv2d(
     doc: [
       `conv2d ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, d, pads)}, groups ${groups}`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      ...(padded ? [`input copied into a zero-padded ${padded.h}x${padded.w} map in scratch`] : []),
     ],
     body,
     weights: ['kernel', 'bias'],
+    ...(padded ? { scratch: padded.floats } : {}),
     packs,
   });
 }

@@ -116,7 +116,7 @@ function stores(
   const type = t.lanes === 4 ? 'v128' : 'f32';
   return accs.flatMap((row, p) =>
     row.flatMap((name, v) => {
-      const addr = yAddr(f, px.oy, px.ox[p]!, add(c, i32(v * t.lanes)));
+      const addr = yAddr(f, px.oy[p]!, px.ox[p]!, add(c, i32(v * t.lanes)));
       const value = finish(get(name, type));
       if (value.op === 'get') return storeActivated(addr, value, f.act);
       const done = `${name}f`;
@@ -229,8 +229,9 @@ function convTile(
       const tap = add(mul(ty, spec.kw), tx);
       const perChannel = (ci: Expr): Stmt[] => {
         const inner: Stmt[] = [];
-        const xs = px.ix.map((ix) => {
-          const xv = bcast(loadL(xAddr(spec, add(px.iy, dy), add(ix, dx), add(c0, ci)), 1), L);
+        const xs = px.ix.map((ix, p) => {
+          const iy = add(px.iy[p]!, dy);
+          const xv = bcast(loadL(xAddr(spec, iy, add(ix, dx), add(c0, ci)), 1), L);
           if (t.vecs === 1) return xv;
           const name = names.fresh('xv');
           inner.push(let_(name, xv));
@@ -308,7 +309,7 @@ function channelwiseTile(
       });
       accs.forEach((row, p) =>
         row.forEach((name, v) => {
-          const xv = loadL(xAddr(spec, add(px.iy, dy), add(px.ix[p]!, dx), at(v)), L);
+          const xv = loadL(xAddr(spec, add(px.iy[p]!, dy), add(px.ix[p]!, dx), at(v)), L);
           inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
         }),
       );

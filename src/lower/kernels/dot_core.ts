@@ -48,8 +48,8 @@ export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
               inner.push(let_(name, value));
               return get(name, 'v128');
             };
-            const xs = px.ix.map((ix) =>
-              local('dx', loadL(xAddr(add(px.iy, dy), add(ix, dx), ci), 4)),
+            const xs = px.ix.map((ix, p) =>
+              local('dx', loadL(xAddr(add(px.iy[p]!, dy), add(ix, dx), ci), 4)),
             );
             const ws = Array.from({ length: F }, (_, f) =>
               local('dw', loadL(add(spec.w, add(mul(add(mul(tap, F), i32(f)), C), ci)), 4)),
@@ -78,7 +78,7 @@ export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
         const done = names.fresh('dsum');
         return [
           let_(done, sum),
-          ...storeActivated(yAddr(px.oy, px.ox[p]!, f), get(done, 'f32'), spec.act),
+          ...storeActivated(yAddr(px.oy[p]!, px.ox[p]!, f), get(done, 'f32'), spec.act),
         ];
       }),
     );
