@@ -497,7 +497,11 @@ function printReport(report, peak, ceiling, nodeStart) {
   );
   chk(
     'mnist',
-    (s) => `cold start ${ms(s.e.runs['netc']?.coldMs ?? NaN)} ms < 50 ms`,
+    (s) =>
+      `cold start ${ms(s.e.runs['netc']?.coldMs ?? NaN)} ms < 50 ms` +
+      (nodeStart !== null
+        ? ` (Node alone ${ms(nodeStart)} ms; netc's share ${ms((s.e.runs['netc']?.coldMs ?? NaN) - nodeStart)} ms)`
+        : ''),
     (s) => (s.e.runs['netc'] ? s.e.runs['netc'].coldMs < 50 : undefined),
   );
   chk(

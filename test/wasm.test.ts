@@ -704,6 +704,17 @@ const LAYERS: { kind: string; source: string }[] = [
     source:
       'network t { input x: [4, 5, 3]  output y = x -> conv2d_transpose(5, 3, strides: 2, padding: same) }',
   },
+  // Depthwise along wide rows: 4 pixels share their overlapping input columns.
+  {
+    kind: 'depthwise_conv2d',
+    source:
+      'network t { input x: [5, 64, 12]  output y = x -> depthwise_conv2d(3, dilation_rate: 2, padding: same, activation: relu6) }',
+  },
+  {
+    kind: 'depthwise_conv2d',
+    source:
+      'network t { input x: [6, 70, 8]  output y = x -> depthwise_conv2d([3, 4], strides: 2, use_bias: false) }',
+  },
   // separable_conv2d by bands of rows (a loop of whole bands, border bands, a remainder).
   {
     kind: 'separable_conv2d',

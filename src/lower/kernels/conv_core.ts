@@ -11,7 +11,7 @@ import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/k
 import type { Pack } from '../program.js';
 import { dotApplies, dotCore } from './dot_core.js';
 import { storeActivated } from './epilogue.js';
-import { forPixels, forTaps, type Pixels, type Run } from './spatial.js';
+import { forPixels, forTaps, UNROLL_TAPS, type Pixels, type Run } from './spatial.js';
 import {
   bcast,
   channelTiles,
@@ -272,7 +272,11 @@ export interface ChannelwiseSpec extends Frame {
 
 /** The channelwise core: output channel c reads input channel c (inC = outC). */
 export function channelwiseCore(spec: ChannelwiseSpec, names: Names): Stmt[] {
-  const tiles = channelTiles(spec.outC, spec.simd);
+  const tiles = channelTiles(
+    spec.outC,
+    spec.simd,
+    Math.min(4, Math.max(1, Math.floor(MAX_ACCS / spec.pixels))),
+  );
   // Channels are independent here, so a last vector overlapping the previous one (channels
   // C-4..C-1, some computed twice to the same values) replaces the scalar remainder.
   const last = tiles[tiles.length - 1];
@@ -295,7 +299,46 @@ function channelwiseTile(
   const at = (v: number): Expr => add(c, i32(v * L));
   const { decls, accs } = accumulators(names, px.ox.length, t, (v) => spec.init(at(v), L));
   // Column taps unrolled in hot groups, row taps a loop (see above: long straight runs of
-  // steps allocate registers poorly in V8).
+  // steps allocate registers poorly in V8). Pixels of a hot group on one row read overlapping
+  // columns: pixel p's tap m reads column ix[0] + p * istep + m * itap, each loaded once.
+  const oneRow = px.iy.every((iy) => JSON.stringify(iy) === JSON.stringify(px.iy[0]));
+  if (px.hot && oneRow && px.ox.length > 1 && px.col.n <= UNROLL_TAPS) {
+    const col = px.col;
+    const body = forTaps(px.row, 'ty', false, (ty, dy) => {
+      const inner: Stmt[] = [];
+      const xs = new Map<string, Expr>();
+      const x = (key: number, v: number): Expr => {
+        const k = `${key}:${v}`;
+        let e = xs.get(k);
+        if (!e) {
+          const name = names.fresh('xv');
+          const addr = xAddr(spec, add(px.iy[0]!, dy), add(px.ix[0]!, i32(key)), at(v));
+          inner.push(let_(name, loadL(addr, L)));
+          e = get(name, type);
+          xs.set(k, e);
+        }
+        return e;
+      };
+      for (let m = 0; m < col.n; m++) {
+        const tx = i32(col.t0 + m * col.tstep);
+        const ws = Array.from({ length: t.vecs }, (_, v) => {
+          if (!spec.weight) return null;
+          const name = names.fresh('wv');
+          inner.push(let_(name, loadL(spec.weight(ty, tx, at(v)), L)));
+          return get(name, type);
+        });
+        accs.forEach((row, p) =>
+          row.forEach((name, v) => {
+            const xv = x(p * col.istep + m * col.itap, v);
+            inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
+          }),
+        );
+      }
+      return inner;
+    });
+    const taps = px.row.n * px.col.n;
+    return [...decls, ...body, ...stores(spec, px, t, accs, c, (a) => spec.finish(a, taps))];
+  }
   const body = forTaps(px.row, 'ty', false, (ty, dy) =>
     forTaps(px.col, 'tx', px.hot, (tx, dx) => {
       const inner: Stmt[] = [];

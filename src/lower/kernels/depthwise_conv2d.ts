@@ -62,7 +62,9 @@ export function depthwiseStage(
       weight: (ty, tx, c) => add(stage.w, add(mul(add(mul(ty, k[1]), tx), C), c)),
       step: (acc, x, w) => fbin('add', acc, fbin('mul', x, w!)),
       finish: (acc) => acc,
-      pixels: 2,
+      // 4 pixels along wide rows share their overlapping input columns (2 x 4 channels x 4
+      // pixels); narrow maps have short runs between their borders: pairs.
+      pixels: OW >= 28 ? 4 : 2,
     },
     names,
   );
