@@ -150,6 +150,16 @@ function splitTile(t: Tile, pixels: number): { t: Tile; at: number }[] {
   return out;
 }
 
+/**
+ * Output channels are independent, so a last vector overlapping the previous one (channels
+ * n-4..n-1, some computed twice to the same values) replaces a scalar remainder of 1 to 3.
+ */
+function overlapRemainder(tiles: Tile[], n: number, simd: boolean): void {
+  const last = tiles[tiles.length - 1];
+  if (simd && n > 4 && last && last.lanes === 1)
+    tiles.splice(tiles.length - 1, 1, { from: n - 4, to: n, lanes: 4, vecs: 1 });
+}
+
 /** Runs grouped by phase (output o mod ostep), in order of first appearance. */
 function phases(runs: readonly Run[]): Run[][] {
   const by = new Map<number, Run[]>();
@@ -167,6 +177,7 @@ export function convCore(spec: ConvSpec, names: Names): Stmt[] {
   if (dotApplies(spec)) return dotCore(spec, names);
   // Tiles of up to MAX_ACCS vectors; pixel pairs split them (splitTile).
   const tiles = channelTiles(spec.fg, spec.simd, MAX_ACCS);
+  overlapRemainder(tiles, spec.fg, spec.simd);
   const pt = PIXELS;
   const tileBody = (px: Pixels, t: Tile, fc: Expr, c0: Expr): Stmt[] =>
     splitTile(t, px.ox.length).flatMap((s) => convTile(spec, names, px, s.t, fc, s.at, c0));
@@ -277,11 +288,7 @@ export function channelwiseCore(spec: ChannelwiseSpec, names: Names): Stmt[] {
     spec.simd,
     Math.min(4, Math.max(1, Math.floor(MAX_ACCS / spec.pixels))),
   );
-  // Channels are independent here, so a last vector overlapping the previous one (channels
-  // C-4..C-1, some computed twice to the same values) replaces the scalar remainder.
-  const last = tiles[tiles.length - 1];
-  if (spec.simd && spec.outC > 4 && last && last.lanes === 1)
-    tiles.splice(tiles.length - 1, 1, { from: spec.outC - 4, to: spec.outC, lanes: 4, vecs: 1 });
+  overlapRemainder(tiles, spec.outC, spec.simd);
   return forPixels(spec.rows, spec.cols, spec.pixels, (px) =>
     tiles.flatMap((t) => tileLoop('c', t, (c) => channelwiseTile(spec, names, px, t, c))),
   );
