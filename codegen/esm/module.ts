@@ -247,7 +247,8 @@ let compiled${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Arra
  * Node, read straight into the first memory that needs them; fetch in browsers).
  */
 function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }>')} {
-  compiled ??= (async () => {
+  if (compiled !== undefined) return compiled;
+  const attempt = (async () => {
     const url = new URL(${q(`./${m.wasmFile}`)}, import.meta.url);
     const proc = (globalThis${ty(' as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => any } }')}).process;
     if (url.protocol === 'file:' && proc?.versions?.node) {
@@ -271,7 +272,12 @@ function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: 
     const module = await WebAssembly.compile(bytes.subarray(0, WASM.codeBytes));
     return { module, weights: (M${U8}) => M.set(bytes.subarray(WASM.weightsAt)) };
   })();
-  return compiled;
+  // A failure (a missing file, a failed fetch) is not kept: the next load() tries again.
+  compiled = attempt;
+  attempt.catch(() => {
+    if (compiled === attempt) compiled = undefined;
+  });
+  return attempt;
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */

@@ -59,6 +59,7 @@ it('load() rejects when the .wasm is missing, truncated or from another build', 
   const other = await build(tiny(6), 'c', 2);
   const wasm = path.join(a, 'tiny.wasm');
   const good = readFileSync(wasm);
+  writeFileSync(path.join(dir, 'good.wasm'), good);
   const attempt = (): { error: boolean; message: string } =>
     node(`
 try { await (await import(${JSON.stringify(path.join(a, 'tiny.js'))})).load(); process.stdout.write('{"error":false,"message":""}'); }
@@ -73,4 +74,17 @@ catch (e) { process.stdout.write(JSON.stringify({ error: e instanceof Error, mes
   expect(attempt().message).toMatch(/tiny\.wasm is not the \.wasm file built with this module/);
   rmSync(wasm);
   expect(attempt()).toEqual({ error: true, message: expect.stringMatching(/ENOENT/) });
+  // A failed load() is not remembered: once the file is back, the next load() in the same
+  // process succeeds.
+  const res = node(`
+const mod = await import(${JSON.stringify(path.join(a, 'tiny.js'))});
+const fs = await import('node:fs');
+let first = '';
+try { await mod.load(); } catch (e) { first = String(e.message); }
+fs.writeFileSync(${JSON.stringify(wasm)}, fs.readFileSync(${JSON.stringify(path.join(dir, 'good.wasm'))}));
+const net = await mod.load();
+process.stdout.write(JSON.stringify({ first, y: [...net.run({ x: Float32Array.from([1, 2, 3, 4]) }).y] }));
+`) as { first: string; y: number[] };
+  expect(res.first).toMatch(/ENOENT/);
+  expect(res.y).toHaveLength(3);
 }, 60_000);
