@@ -240,13 +240,14 @@ function readWasm(fs${ty(': any')}, url${ty(': URL')}, at${ty(': number')}, into
   return into;
 }
 
-let compiled${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }> | undefined')};
+${ty('/** The compiled code part and a reader of the built-in weights into a memory. */\ntype WasmParts = { module: WebAssembly.Module; weights: (M: Uint8Array) => void };')}
+let compiled${ty(': Promise<WasmParts> | undefined')};
 
 /**
  * The .wasm beside this module: its code compiled once, and its built-in weights (file system in
  * Node, read straight into the first memory that needs them; fetch in browsers).
  */
-function wasmModule()${ty(': Promise<{ module: WebAssembly.Module; weights: (M: Uint8Array) => void }>')} {
+function wasmModule()${ty(': Promise<WasmParts>')} {
   if (compiled !== undefined) return compiled;
   const attempt = (async () => {
     const url = new URL(${q(`./${m.wasmFile}`)}, import.meta.url);

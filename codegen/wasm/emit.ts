@@ -18,6 +18,7 @@ import type { Expr, Kernel, MathFn, Stmt, Type } from '../../src/kir/kir.js';
 import type { KernelProgram } from '../../src/lower/program.js';
 import { MATH_FUNCTIONS, addMathFunctions } from './math.js';
 import { WasmModule } from './module.js';
+import { littleEndian } from './weights_section.js';
 import type { BinaryOp, ValType, WasmExpr } from './module.js';
 
 /** Version of the module's exports contract, returned by the exported "abi" function. */
@@ -100,13 +101,6 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
   w.exportFunction('prepare', 'prepare');
   w.addFunction('abi', [], 'i32', [], w.i32(ABI_VERSION));
   w.exportFunction('abi', 'abi');
-}
-
-function littleEndian(a: Float32Array): Uint8Array {
-  const out = new Uint8Array(a.length * 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < a.length; i++) view.setFloat32(i * 4, a[i]!, true);
-  return out;
 }
 
 // ------------------------------------------------------------------------------------ kernels

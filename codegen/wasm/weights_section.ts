@@ -33,7 +33,8 @@ function leb128(n: number): number[] {
   return out;
 }
 
-function littleEndian(a: Float32Array): Uint8Array {
+/** The floats as little-endian bytes (whatever the host's byte order). */
+export function littleEndian(a: Float32Array): Uint8Array {
   const out = new Uint8Array(a.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < a.length; i++) view.setFloat32(i * 4, a[i]!, true);

@@ -59,6 +59,8 @@ export function lowerConv2d(
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
   const padded =
     groups === 1 ? paddedInput(X(0), S, [H, W, C], [OH, OW, F], k, s, d, pads, opts.simd) : null;
+  // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
+  const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
   const spec: ConvSpec = {
     x: padded ? S : X(0),
     y: Y,
@@ -69,19 +71,12 @@ export function lowerConv2d(
     // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
     ...(pointwise
       ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: plainRuns(OH * OW) }
-      : padded
-        ? {
-            inW: padded.w,
-            outW: OW,
-            rows: convRuns(OH, padded.h, k[0], s[0], d[0], 0),
-            cols: convRuns(OW, padded.w, k[1], s[1], d[1], 0),
-          }
-        : {
-            inW: W,
-            outW: OW,
-            rows: convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
-            cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
-          }),
+      : {
+          inW,
+          outW: OW,
+          rows: convRuns(OH, inH, k[0], s[0], d[0], padded ? 0 : pads[0]!),
+          cols: convRuns(OW, inW, k[1], s[1], d[1], padded ? 0 : pads[2]!),
+        }),
     kh: k[0],
     kw: k[1],
     groups,

@@ -15,6 +15,7 @@ import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { transposeRuns } from './spatial.js';
 import {
   transposeWindow,
+  winogradChannels,
   winogradCore,
   winogradPrepare,
   winogradScratch,
@@ -40,7 +41,7 @@ export function lowerConv2dTranspose(
   const win = [0, 1].map((ax) =>
     s[ax] === 2 && d[ax] === 1 ? transposeWindow(k[ax]!, [pt!, pl!][ax]!) : null,
   );
-  if (opts.simd && win[0] && win[1] && C % 4 === 0 && F % 4 === 0 && C >= 16 && F >= 16)
+  if (win[0] && win[1] && winogradChannels(C, F, opts.simd))
     return lowerWinogradTranspose(node, shape!, win[0], win[1], k, act, b);
   const spec: ConvSpec = {
     x: X(0),

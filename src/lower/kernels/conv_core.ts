@@ -15,8 +15,10 @@ import { forPixels, forTaps, UNROLL_TAPS, type Pixels, type Run } from './spatia
 import {
   bcast,
   channelTiles,
+  bind,
   fbin,
   fconst,
+  hwc,
   loadL,
   range,
   tileLoop,
@@ -81,10 +83,8 @@ export function blockPack(lead: readonly number[], f: number, t: number): Pack {
   };
 }
 
-const xAddr = (f: Frame, iy: Expr, ix: Expr, c: Expr): Expr =>
-  add(f.x, add(mul(add(mul(iy, f.inW), ix), f.inC), c));
-const yAddr = (f: Frame, oy: Expr, ox: Expr, c: Expr): Expr =>
-  add(f.y, add(mul(add(mul(oy, f.outW), ox), f.outC), c));
+const xAddr = (f: Frame, iy: Expr, ix: Expr, c: Expr): Expr => hwc(f.x, f.inW, f.inC, iy, ix, c);
+const yAddr = (f: Frame, oy: Expr, ox: Expr, c: Expr): Expr => hwc(f.y, f.outW, f.outC, oy, ox, c);
 
 /** Declares one accumulator per pixel and vector; returns their names [pixel][vector]. */
 function accumulators(
@@ -305,67 +305,56 @@ function channelwiseTile(
   const type = L === 4 ? 'v128' : 'f32';
   const at = (v: number): Expr => add(c, i32(v * L));
   const { decls, accs } = accumulators(names, px.ox.length, t, (v) => spec.init(at(v), L));
+  const weights = (ty: Expr, tx: Expr, inner: Stmt[]): (Expr | null)[] =>
+    Array.from({ length: t.vecs }, (_, v) => {
+      if (!spec.weight) return null;
+      const wv = loadL(spec.weight(ty, tx, at(v)), L);
+      return px.ox.length === 1 ? wv : bind(names, inner, 'wv', wv);
+    });
   // Column taps unrolled in hot groups, row taps a loop (see above: long straight runs of
   // steps allocate registers poorly in V8). Pixels of a hot group on one row read overlapping
   // columns: pixel p's tap m reads column ix[0] + p * istep + m * itap, each loaded once.
   const oneRow = px.iy.every((iy) => JSON.stringify(iy) === JSON.stringify(px.iy[0]));
-  if (px.hot && oneRow && px.ox.length > 1 && px.col.n <= UNROLL_TAPS) {
-    const col = px.col;
-    const body = forTaps(px.row, 'ty', false, (ty, dy) => {
-      const inner: Stmt[] = [];
-      const xs = new Map<string, Expr>();
-      const x = (key: number, v: number): Expr => {
-        const k = `${key}:${v}`;
-        let e = xs.get(k);
-        if (!e) {
-          const name = names.fresh('xv');
-          const addr = xAddr(spec, add(px.iy[0]!, dy), add(px.ix[0]!, i32(key)), at(v));
-          inner.push(let_(name, loadL(addr, L)));
-          e = get(name, type);
-          xs.set(k, e);
-        }
-        return e;
-      };
-      for (let m = 0; m < col.n; m++) {
-        const tx = i32(col.t0 + m * col.tstep);
-        const ws = Array.from({ length: t.vecs }, (_, v) => {
-          if (!spec.weight) return null;
-          const name = names.fresh('wv');
-          inner.push(let_(name, loadL(spec.weight(ty, tx, at(v)), L)));
-          return get(name, type);
-        });
-        accs.forEach((row, p) =>
-          row.forEach((name, v) => {
-            const xv = x(p * col.istep + m * col.itap, v);
-            inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
+  const col = px.col;
+  const body =
+    px.hot && oneRow && px.ox.length > 1 && col.n <= UNROLL_TAPS
+      ? forTaps(px.row, 'ty', false, (ty, dy) => {
+          const inner: Stmt[] = [];
+          const xs = new Map<string, Expr>();
+          const x = (key: number, v: number): Expr => {
+            const k = `${key}:${v}`;
+            let e = xs.get(k);
+            if (!e) {
+              const addr = xAddr(spec, add(px.iy[0]!, dy), add(px.ix[0]!, i32(key)), at(v));
+              e = bind(names, inner, 'xv', loadL(addr, L));
+              xs.set(k, e);
+            }
+            return e;
+          };
+          for (let m = 0; m < col.n; m++) {
+            const ws = weights(ty, i32(col.t0 + m * col.tstep), inner);
+            accs.forEach((row, p) =>
+              row.forEach((name, v) => {
+                const xv = x(p * col.istep + m * col.itap, v);
+                inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
+              }),
+            );
+          }
+          return inner;
+        })
+      : forTaps(px.row, 'ty', false, (ty, dy) =>
+          forTaps(col, 'tx', px.hot, (tx, dx) => {
+            const inner: Stmt[] = [];
+            const ws = weights(ty, tx, inner);
+            accs.forEach((row, p) =>
+              row.forEach((name, v) => {
+                const xv = loadL(xAddr(spec, add(px.iy[p]!, dy), add(px.ix[p]!, dx), at(v)), L);
+                inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
+              }),
+            );
+            return inner;
           }),
         );
-      }
-      return inner;
-    });
-    const taps = px.row.n * px.col.n;
-    return [...decls, ...body, ...stores(spec, px, t, accs, c, (a) => spec.finish(a, taps))];
-  }
-  const body = forTaps(px.row, 'ty', false, (ty, dy) =>
-    forTaps(px.col, 'tx', px.hot, (tx, dx) => {
-      const inner: Stmt[] = [];
-      const ws = Array.from({ length: t.vecs }, (_, v) => {
-        if (!spec.weight) return null;
-        const wv = loadL(spec.weight(ty, tx, at(v)), L);
-        if (px.ox.length === 1) return wv;
-        const name = names.fresh('wv');
-        inner.push(let_(name, wv));
-        return get(name, type);
-      });
-      accs.forEach((row, p) =>
-        row.forEach((name, v) => {
-          const xv = loadL(xAddr(spec, add(px.iy[p]!, dy), add(px.ix[p]!, dx), at(v)), L);
-          inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
-        }),
-      );
-      return inner;
-    }),
-  );
   const taps = px.row.n * px.col.n;
   return [...decls, ...body, ...stores(spec, px, t, accs, c, (a) => spec.finish(a, taps))];
 }

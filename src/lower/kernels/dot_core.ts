@@ -10,7 +10,7 @@ import type { Pack } from '../program.js';
 import type { ConvSpec } from './conv_core.js';
 import { storeActivated } from './epilogue.js';
 import { forPixels, forTaps } from './spatial.js';
-import { fbin, fconst, loadL, range, type Names } from './util.js';
+import { bind, fbin, fconst, hwc, loadL, range, type Names } from './util.js';
 
 /** Whether the dot-product core computes this convolution (with SIMD, whole input vectors). */
 export function dotApplies(spec: Pick<ConvSpec, 'simd' | 'groups' | 'cg' | 'fg'>): boolean {
@@ -27,10 +27,6 @@ export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
   const F = spec.fg;
   const C = spec.cg;
   const P = F <= 2 ? 4 : 2;
-  const xAddr = (iy: Expr, ix: Expr, c: Expr): Expr =>
-    add(spec.x, add(mul(add(mul(iy, spec.inW), ix), spec.inC), c));
-  const yAddr = (oy: Expr, ox: Expr, f: number): Expr =>
-    add(spec.y, add(mul(add(mul(oy, spec.outW), ox), spec.outC), i32(f)));
   return forPixels(spec.rows, spec.cols, P, (px) => {
     const accs = px.ox.map(() => Array.from({ length: F }, () => names.fresh('dacc')));
     const decls = accs.flat().map((name) => let_(name, fconst(0, 4)));
@@ -43,16 +39,17 @@ export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
           C,
           (ci) => {
             const inner: Stmt[] = [];
-            const local = (base: string, value: Expr): Expr => {
-              const name = names.fresh(base);
-              inner.push(let_(name, value));
-              return get(name, 'v128');
-            };
-            const xs = px.ix.map((ix, p) =>
-              local('dx', loadL(xAddr(add(px.iy[p]!, dy), add(ix, dx), ci), 4)),
-            );
+            const xs = px.ix.map((ix, p) => {
+              const addr = hwc(spec.x, spec.inW, spec.inC, add(px.iy[p]!, dy), add(ix, dx), ci);
+              return bind(names, inner, 'dx', loadL(addr, 4));
+            });
             const ws = Array.from({ length: F }, (_, f) =>
-              local('dw', loadL(add(spec.w, add(mul(add(mul(tap, F), i32(f)), C), ci)), 4)),
+              bind(
+                names,
+                inner,
+                'dw',
+                loadL(add(spec.w, add(mul(add(mul(tap, F), i32(f)), C), ci)), 4),
+              ),
             );
             accs.forEach((row, p) =>
               row.forEach((name, f) =>
@@ -78,7 +75,11 @@ export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
         const done = names.fresh('dsum');
         return [
           let_(done, sum),
-          ...storeActivated(yAddr(px.oy[p]!, px.ox[p]!, f), get(done, 'f32'), spec.act),
+          ...storeActivated(
+            hwc(spec.y, spec.outW, spec.outC, px.oy[p]!, px.ox[p]!, i32(f)),
+            get(done, 'f32'),
+            spec.act,
+          ),
         ];
       }),
     );

@@ -5,6 +5,7 @@
 // small maps with few extra taps and much work per float copied qualify (mnist's 28x28x1
 // input: 9% more multiply-adds, the same speed, 16 KB less code).
 import { add, i32, mul, type Expr, type Stmt } from '../../kir/kir.js';
+import { convRuns } from './spatial.js';
 import { copy, fill, range } from './util.js';
 
 /** Largest padded input copied (floats): a few KB, next to the convolution's own work. */
@@ -26,16 +27,9 @@ export interface PaddedInput {
   readonly body: Stmt[];
 }
 
-/** Taps read along one axis by all outputs, without and with the padding materialized. */
-function taps(out: number, size: number, k: number, s: number, d: number, pad: number): number {
-  let n = 0;
-  for (let o = 0; o < out; o++)
-    for (let t = 0; t < k; t++) {
-      const i = o * s - pad + t * d;
-      if (i >= 0 && i < size) n++;
-    }
-  return n;
-}
+/** Taps read along one axis by all outputs (the border runs leave out those in the padding). */
+const taps = (out: number, size: number, k: number, s: number, d: number, pad: number): number =>
+  convRuns(out, size, k, s, d, pad).reduce((n, r) => n + r.n * r.count, 0);
 
 /**
  * The padded copy of an [H, W, C] input `x` into scratch `s`, or null when the input is too big

@@ -6,8 +6,10 @@ import {
   f32,
   get,
   i32,
+  let_,
   load,
   loop,
+  mul,
   splat,
   store,
   type BinFn,
@@ -66,6 +68,23 @@ export const bcast = (e: Expr, lanes: Lanes): Expr => (lanes === 4 ? splat(e) : 
 export const fconst = (v: number, lanes: Lanes): Expr => bcast(f32(v), lanes);
 /** A float binary operation on two operands of the same type. */
 export const fbin = (fn: BinFn, a: Expr, b: Expr): Expr => ({ op: 'bin', type: a.type, fn, a, b });
+
+/** Element index of (row r, column col, channel ch) in an [H, width, channels] map at base. */
+export const hwc = (
+  base: Expr,
+  width: number,
+  channels: number,
+  r: Expr,
+  col: Expr,
+  ch: Expr,
+): Expr => add(base, add(mul(add(mul(r, width), col), channels), ch));
+
+/** `value` bound to a fresh local (appended to `out`), for reading it more than once. */
+export function bind(names: Names, out: Stmt[], base: string, value: Expr): Expr {
+  const name = names.fresh(base);
+  out.push(let_(name, value));
+  return get(name, value.type);
+}
 
 // ---------------------------------------------------------------------------------- tiling
 

@@ -22,7 +22,6 @@ import {
   f32,
   get,
   i32,
-  let_,
   loop,
   mul,
   splat,
@@ -34,7 +33,7 @@ import type { PreparedWeight } from '../program.js';
 import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
 import { storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
-import { fbin, loadL, Names, range } from './util.js';
+import { bind, fbin, hwc, loadL, Names, range } from './util.js';
 
 /**
  * One stride-1 3x3 correlation over the input whose outputs m land at output row m * stride + ry
@@ -72,8 +71,12 @@ export interface WinogradSpec {
 /** Scratch bytes one block of tile rows may use for V and M together (within L2). */
 const BLOCK_BYTES = 1 << 20;
 
-/** Whether a conv2d is worth computing this way (and can be): 3x3, stride 1, undilated,
- * ungrouped, channels in whole vectors, and enough of them to repay the transforms. */
+/** Whether the channels suit Winograd: whole vectors, and enough to repay the transforms. */
+export const winogradChannels = (C: number, F: number, simd: boolean): boolean =>
+  simd && C % 4 === 0 && F % 4 === 0 && C >= 16 && F >= 16;
+
+/** Whether a conv2d is computed this way: 3x3, stride 1, undilated, ungrouped, channels that
+ * suit it. */
 export function winogradApplies(o: {
   readonly k: readonly number[];
   readonly s: readonly number[];
@@ -84,16 +87,12 @@ export function winogradApplies(o: {
   readonly simd: boolean;
 }): boolean {
   return (
-    o.simd &&
     o.k[0] === 3 &&
     o.k[1] === 3 &&
     o.s.every((v) => v === 1) &&
     o.d.every((v) => v === 1) &&
     o.groups === 1 &&
-    o.C % 4 === 0 &&
-    o.F % 4 === 0 &&
-    o.C >= 16 &&
-    o.F >= 16
+    winogradChannels(o.C, o.F, o.simd)
   );
 }
 
@@ -166,9 +165,9 @@ export function winogradPrepare(
   const names = new Names();
   const g = get('g');
   const u = get('u');
-  const half = (x: V): V => (x === null ? null : fbin('mul', x, splat(f32(0.5))));
+  const half = (x: Z): Z => (x === null ? null : fbin('mul', x, splat(f32(0.5))));
   /** G applied along one axis: 3 values to 4. */
-  const gt = (x: readonly V[]): V[] => [
+  const gt = (x: readonly Z[]): Z[] => [
     x[0]!,
     half(vadd(vadd(x[0]!, x[1]!), x[2]!)),
     half(vadd(vsub(x[0]!, x[1]!), x[2]!)),
@@ -185,12 +184,8 @@ export function winogradPrepare(
         T,
         (fl) => {
           const stmts: Stmt[] = [];
-          const local = (e: V): V => {
-            if (e === null || e.op === 'get') return e;
-            const name = names.fresh('wu');
-            stmts.push(let_(name, e));
-            return get(name, 'v128');
-          };
+          const local = (e: Z): Z =>
+            e === null || e.op === 'get' ? e : bind(names, stmts, 'wu', e);
           const f = add(mul(fb, T), fl);
           phases.forEach((ph, q) => {
             const gv = [0, 1, 2].map((a) =>
@@ -245,11 +240,11 @@ export function winogradPrepare(
   };
 }
 
-/** A value known to be zero (a tap in the padding) is null. */
-type V = Expr | null;
-const vsub = (a: V, b: V): V =>
+/** A value, or null when it is known to be zero (a tap in the padding). */
+type Z = Expr | null;
+const vsub = (a: Z, b: Z): Z =>
   b === null ? a : a === null ? { op: 'neg', type: 'v128', a: b } : fbin('sub', a, b);
-const vadd = (a: V, b: V): V => (a === null ? b : b === null ? a : fbin('add', a, b));
+const vadd = (a: Z, b: Z): Z => (a === null ? b : b === null ? a : fbin('add', a, b));
 const ZERO = splat(f32(0));
 
 /** Groups 0..n-1 into runs of consecutive indices with the same key. */
@@ -345,31 +340,26 @@ function blockCode(
       C,
       (c) => {
         const stmts: Stmt[] = [];
-        const d = (i: number, j: number): V => {
+        const d = (i: number, j: number): Z => {
           if (!rk.i[i] || !ck.i[j]) return null;
           const iy = add(mul(th, 2), i32(i - spec.padTop));
           const ix = add(mul(tw, 2), i32(j - spec.padLeft));
-          const name = names.fresh('wd');
-          stmts.push(let_(name, loadL(add(spec.x, add(mul(add(mul(iy, spec.W), ix), C), c)), 4)));
-          return get(name, 'v128');
+          return bind(names, stmts, 'wd', loadL(hwc(spec.x, spec.W, C, iy, ix, c), 4));
         };
         const dv = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => d(i, j)));
         const col = (j: number) => (i: number) => dv[i]![j]!;
         // t = B^T d (rows), then v = t B (columns); each t row through locals.
-        const bt = (row: (i: number) => V): V[] => [
+        const bt = (row: (i: number) => Z): Z[] => [
           vsub(row(0), row(2)),
           vadd(row(1), row(2)),
           vsub(row(2), row(1)),
           vsub(row(1), row(3)),
         ];
         const tcols = [0, 1, 2, 3].map((j) => bt(col(j))); // tcols[j][r] = t[r][j]
-        const tv: V[][] = [0, 1, 2, 3].map((r) =>
+        const tv: Z[][] = [0, 1, 2, 3].map((r) =>
           [0, 1, 2, 3].map((j) => {
             const e = tcols[j]![r]!;
-            if (e === null || e.op === 'get') return e;
-            const name = names.fresh('wtr');
-            stmts.push(let_(name, e));
-            return get(name, 'v128');
+            return e === null || e.op === 'get' ? e : bind(names, stmts, 'wtr', e);
           }),
         );
         for (let r = 0; r < 4; r++) {
@@ -443,24 +433,16 @@ function outputTransform(
       F,
       (c) => {
         const stmts: Stmt[] = [];
-        const m = (k: number): Expr => {
-          const name = names.fresh('wm');
-          stmts.push(let_(name, loadL(add(M, add(mul(add(mul(i32(k), T), tile), F), c)), 4)));
-          return get(name, 'v128');
-        };
-        const mv = Array.from({ length: 16 }, (_, k) => m(k));
+        const mv = Array.from({ length: 16 }, (_, k) =>
+          bind(names, stmts, 'wm', loadL(add(M, add(mul(add(mul(i32(k), T), tile), F), c)), 4)),
+        );
         // s = A^T m per column, then y = s A per row.
         const at = (x: (i: number) => Expr): Expr[] => [
           fbin('add', fbin('add', x(0), x(1)), x(2)),
           fbin('sub', fbin('sub', x(1), x(2)), x(3)),
         ];
         const s = [0, 1, 2, 3].map((j) => at((i) => mv[i * 4 + j]!)); // s[j][p]
-        let bias: Expr | null = null;
-        if (spec.b) {
-          const name = names.fresh('wbias');
-          stmts.push(let_(name, loadL(add(spec.b, c), 4)));
-          bias = get(name, 'v128');
-        }
+        const bias = spec.b ? bind(names, stmts, 'wbias', loadL(add(spec.b, c), 4)) : null;
         for (let p = 0; p < 2; p++) {
           if (!rk.o[phase.ry]![p]) continue;
           const y = at((j) => s[j]![p]!);
@@ -468,10 +450,8 @@ function outputTransform(
             if (!ck.o[phase.rx]![q]) continue;
             const oy = add(mul(add(mul(th, 2), i32(p)), spec.stride), i32(phase.ry));
             const ox = add(mul(add(mul(tw, 2), i32(q)), spec.stride), i32(phase.rx));
-            const name = names.fresh('wy');
-            stmts.push(let_(name, bias ? fbin('add', y[q]!, bias) : y[q]!));
-            const addr = add(spec.y, add(mul(add(mul(oy, spec.OW), ox), F), c));
-            stmts.push(...storeActivated(addr, get(name, 'v128'), spec.act));
+            const value = bind(names, stmts, 'wy', bias ? fbin('add', y[q]!, bias) : y[q]!);
+            stmts.push(...storeActivated(hwc(spec.y, spec.OW, F, oy, ox, c), value, spec.act));
           }
         }
         return stmts;
