@@ -1,5 +1,5 @@
 // Per-layer timing of netc's wasm code: each step of the kernel program emitted alone as its
-// own module (same kernels, shapes and memory layout; zero weights and activations) and timed.
+// own module (same kernels, shapes and memory layout; every float 1/64) and timed.
 import { readFileSync } from 'node:fs';
 
 /** The median of the step's own time over a few calls, per step, in program order. */
@@ -21,10 +21,15 @@ export async function timeLayers(config) {
     );
   const rows = [];
   for (const step of program.steps) {
+    if (config.only && !step.layer.includes(config.only) && !step.kernel.includes(config.only))
+      continue;
     const kernels = program.kernels.filter((k) => k.name === step.kernel).slice(0, 1);
     const bytes = emitWasm({ ...program, kernels, steps: [step], prepare: [] });
     const { instance } = await WebAssembly.instantiate(bytes, {});
     const run = instance.exports.run;
+    // Fill the memory with small non-zero values: untouched pages all map to the one zero page,
+    // which would keep a layer's weights in cache however large they are.
+    new Float32Array(instance.exports.memory.buffer).fill(1 / 64);
     // Warm up long enough for V8 to tier the kernel up from Liftoff to TurboFan.
     const w0 = performance.now();
     let calls = 0;

@@ -1,7 +1,7 @@
 // `npm run bench`: netc's wasm modules against TF.js (wasm backend), onnxruntime-web and
 // onnxruntime-node, one thread each, one fresh process per runtime and network (see
 // ../../shared/design/benchmarking.md). Options: --quick (mnist only, few runs), --layers NET
-// (per-layer timings of netc's code), --keep (keep the temp dir), network names to pick some.
+// (per-layer timings of netc's code; --only TEXT: the steps whose layer or kernel name holds it), --keep (keep the temp dir), network names to pick some.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,14 @@ const quick = args.includes('--quick');
 const keep = args.includes('--keep');
 const layersAt = args.indexOf('--layers');
 const layersOf = layersAt >= 0 ? args[layersAt + 1] : null;
-const picked = args.filter((a, i) => !a.startsWith('--') && !(layersAt >= 0 && i === layersAt + 1));
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args[onlyAt + 1] : null;
+const picked = args.filter(
+  (a, i) =>
+    !a.startsWith('--') &&
+    !(layersAt >= 0 && i === layersAt + 1) &&
+    !(onlyAt >= 0 && i === onlyAt + 1),
+);
 
 const SEED = 0;
 const NETWORKS = [
@@ -187,7 +194,11 @@ async function main() {
 
   if (layersOf) {
     const source = path.join(root, 'examples', `${layersOf}.net`);
-    const r = await runChild({ runtime: 'layers', network: layersOf, source, quick }, dir, 900_000);
+    const r = await runChild(
+      { runtime: 'layers', network: layersOf, source, quick, only },
+      dir,
+      900_000,
+    );
     if (r.error) {
       console.log(`per-layer timing of ${layersOf} failed: ${r.error}`);
     } else {
