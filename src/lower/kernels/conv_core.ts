@@ -235,35 +235,45 @@ function convTile(
     spec.b ? loadL(add(spec.b, add(fc, i32(v * L))), L) : fconst(0, L),
   );
   const type = L === 4 ? 'v128' : 'f32';
+  /** One multiply-add step: input channel `ci` at row offset dy and column ix + dx, weight row
+   * (tap, ci). */
+  const step = (dy: Expr, dx: Expr, tap: Expr, ci: Expr): Stmt[] => {
+    const inner: Stmt[] = [];
+    const xs = px.ix.map((ix, p) => {
+      const iy = add(px.iy[p]!, dy);
+      const xv = bcast(loadL(xAddr(spec, iy, add(ix, dx), add(c0, ci)), 1), L);
+      if (t.vecs === 1) return xv;
+      const name = names.fresh('xv');
+      inner.push(let_(name, xv));
+      return get(name, type);
+    });
+    const ws = Array.from({ length: t.vecs }, (_, v) => {
+      const wv = loadL(wAddr(tap, ci, v * L), L);
+      if (xs.length === 1) return wv;
+      const name = names.fresh('wv');
+      inner.push(let_(name, wv));
+      return get(name, type);
+    });
+    accs.forEach((accRow, p) =>
+      accRow.forEach((name, v) =>
+        inner.push(set(name, fbin('add', get(name, type), fbin('mul', xs[p]!, ws[v]!)))),
+      ),
+    );
+    return inner;
+  };
+  // Consecutive column taps over consecutive input pixels, all channels (ungrouped): the
+  // input is one contiguous run of n * cg floats per row tap, and so are the weight rows
+  // (tap * cg + ci), so the column and channel loops are one loop (few channels: no loop of 3).
+  const col = px.col;
+  const flat = spec.groups === 1 && col.n > 1 && col.tstep === 1 && col.itap === 1;
   const body = forTaps(px.row, 'ty', false, (ty, dy) =>
-    forTaps(px.col, 'tx', false, (tx, dx) => {
-      const tap = add(mul(ty, spec.kw), tx);
-      const perChannel = (ci: Expr): Stmt[] => {
-        const inner: Stmt[] = [];
-        const xs = px.ix.map((ix, p) => {
-          const iy = add(px.iy[p]!, dy);
-          const xv = bcast(loadL(xAddr(spec, iy, add(ix, dx), add(c0, ci)), 1), L);
-          if (t.vecs === 1) return xv;
-          const name = names.fresh('xv');
-          inner.push(let_(name, xv));
-          return get(name, type);
-        });
-        const ws = Array.from({ length: t.vecs }, (_, v) => {
-          const wv = loadL(wAddr(tap, ci, v * L), L);
-          if (xs.length === 1) return wv;
-          const name = names.fresh('wv');
-          inner.push(let_(name, wv));
-          return get(name, type);
-        });
-        accs.forEach((accRow, p) =>
-          accRow.forEach((name, v) =>
-            inner.push(set(name, fbin('add', get(name, type), fbin('mul', xs[p]!, ws[v]!)))),
-          ),
-        );
-        return inner;
-      };
-      return range('ci', 0, spec.cg, perChannel);
-    }),
+    flat
+      ? range('tc', 0, col.n * spec.cg, (j) =>
+          step(dy, i32(0), add(mul(ty, spec.kw), i32(col.t0)), j),
+        )
+      : forTaps(col, 'tx', false, (tx, dx) =>
+          range('ci', 0, spec.cg, (ci) => step(dy, dx, add(mul(ty, spec.kw), tx), ci)),
+        ),
   );
   return [...decls, ...body, ...stores(spec, px, t, accs, fc)];
 }
