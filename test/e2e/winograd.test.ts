@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildNetwork, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
 import { size } from '../../src/ir/graph.js';
+import { lowerGraph } from '../../src/lower/index.js';
+import { runPasses } from '../../src/passes/pipeline.js';
 import { runReference } from '../../src/reference/run.js';
 import { writeSafetensors } from '../../src/weights/index.js';
 import { expectClose } from '../helpers/tolerance.js';
@@ -27,6 +29,43 @@ network wino {
 }`;
 
 describe('Winograd convolutions', () => {
+  it('is chosen where its larger weights repay: enough tiles, or weights that stay in cache', () => {
+    const kernelOf = (source: string): string => {
+      const graph = runPasses(compileSource(source).graphs[0]!);
+      const p = lowerGraph(graph, { simd: true });
+      return p.kernels.find((k) => k.name.startsWith('conv2d'))!.name;
+    };
+    const wino = (name: string): boolean => name.includes('_winograd_');
+    // DCGAN's first up-sampling: 4 tiles per phase, 33.5 MB of U against 13 MB of kernel.
+    expect(
+      wino(
+        kernelOf(
+          'network t { input x: [4, 4, 512]  output y = x -> conv2d_transpose(256, 5, strides: 2, padding: same) }',
+        ),
+      ),
+    ).toBe(false);
+    expect(
+      wino(
+        kernelOf(
+          'network t { input x: [8, 8, 256]  output y = x -> conv2d_transpose(128, 5, strides: 2, padding: same) }',
+        ),
+      ),
+    ).toBe(true);
+    expect(
+      wino(
+        kernelOf(
+          'network t { input x: [4, 4, 256]  output y = x -> conv2d(256, 3, padding: same) }',
+        ),
+      ),
+    ).toBe(false);
+    // Small weights stay in cache: Winograd however few the tiles.
+    expect(
+      wino(
+        kernelOf('network t { input x: [4, 4, 32]  output y = x -> conv2d(32, 3, padding: same) }'),
+      ),
+    ).toBe(true);
+  });
+
   it('built-in and loaded weights both match the reference', async () => {
     const graph = compileSource(SOURCE).graphs[0]!;
     const built = await buildNetwork(graph, { target: 'wasm', seed: 3 });

@@ -53,7 +53,7 @@ export function lowerConv2d(
   const groups = num(node.attrs, 'groups');
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
-  if (winogradApplies({ k, s, d, groups, C, F, simd: opts.simd }))
+  if (winogradApplies({ k, s, d, groups, C, F, OH, OW, simd: opts.simd }))
     return lowerWinograd(node, shape!, act, b, pads);
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);

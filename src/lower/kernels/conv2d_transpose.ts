@@ -16,6 +16,7 @@ import { transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradChannels,
+  winogradPays,
   winogradCore,
   winogradPrepare,
   winogradScratch,
@@ -41,7 +42,12 @@ export function lowerConv2dTranspose(
   const win = [0, 1].map((ax) =>
     s[ax] === 2 && d[ax] === 1 ? transposeWindow(k[ax]!, [pt!, pl!][ax]!) : null,
   );
-  if (win[0] && win[1] && winogradChannels(C, F, opts.simd))
+  if (
+    win[0] &&
+    win[1] &&
+    winogradChannels(C, F, opts.simd) &&
+    winogradPays({ OH, OW, C, F, stride: 2 }, 4)
+  )
     return lowerWinogradTranspose(node, shape!, win[0], win[1], k, act, b);
   const spec: ConvSpec = {
     x: X(0),

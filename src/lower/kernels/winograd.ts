@@ -75,8 +75,25 @@ const BLOCK_BYTES = 1 << 20;
 export const winogradChannels = (C: number, F: number, simd: boolean): boolean =>
   simd && C % 4 === 0 && F % 4 === 0 && C >= 16 && F >= 16;
 
+type Sizes = Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F' | 'stride'>;
+
+/** Tiles per phase below which U (16/9 times the weights, or more for transposed phases) is
+ * read too few times per run to repay streaming it from memory: each U float feeds one
+ * multiply-add per tile, and one core multiply-adds about 7 floats in the time it reads one
+ * from DRAM. DCGAN's 4x4x512 -> 8x8x256 layer (4 tiles, 33.5 MB of U against 13 MB of
+ * kernel) ran its network in 7.0-7.5 ms direct against 8.1-8.2 ms this way. */
+const MIN_TILES = 8;
+/** U bytes that stay in cache from run to run, whatever the tile count. */
+const CACHED_U_BYTES = 1 << 20;
+
+/** Whether Winograd repays its larger weights at these sizes (see MIN_TILES). */
+export function winogradPays(spec: Sizes, phases: number): boolean {
+  const tiles = tilesOf(spec.OH, spec.stride) * tilesOf(spec.OW, spec.stride);
+  return tiles >= MIN_TILES || phases * 16 * spec.C * spec.F * 4 <= CACHED_U_BYTES;
+}
+
 /** Whether a conv2d is computed this way: 3x3, stride 1, undilated, ungrouped, channels that
- * suit it. */
+ * suit it, and an output large enough to repay U (winogradPays). */
 export function winogradApplies(o: {
   readonly k: readonly number[];
   readonly s: readonly number[];
@@ -84,6 +101,8 @@ export function winogradApplies(o: {
   readonly groups: number;
   readonly C: number;
   readonly F: number;
+  readonly OH: number;
+  readonly OW: number;
   readonly simd: boolean;
 }): boolean {
   return (
@@ -92,11 +111,10 @@ export function winogradApplies(o: {
     o.s.every((v) => v === 1) &&
     o.d.every((v) => v === 1) &&
     o.groups === 1 &&
-    winogradChannels(o.C, o.F, o.simd)
+    winogradChannels(o.C, o.F, o.simd) &&
+    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1 }, 1)
   );
 }
-
-type Sizes = Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F' | 'stride'>;
 
 /** Outputs of phase r along an axis of `size` outputs. */
 const phaseOutputs = (size: number, stride: number, r: number): number =>
