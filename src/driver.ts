@@ -7,7 +7,7 @@ import { printKernelTS } from '../codegen/ts/print.js';
 import { emitWasm } from '../codegen/wasm/emit.js';
 import { withWeightsSection } from '../codegen/wasm/weights_section.js';
 import type { Graph } from './ir/graph.js';
-import { lowerGraph } from './lower/index.js';
+import { lowerGraph, STREAM_OUTPUTS, type StreamOptions } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
 import { evalWeightExpr } from './passes/evaluate.js';
 import { runPasses } from './passes/pipeline.js';
@@ -32,6 +32,9 @@ export interface BuildOptions {
   readonly weights?: Uint8Array;
   /** Skip the folding passes (to measure what they buy); default false. */
   readonly noFold?: boolean;
+  /** How the wasm target streams large outputs (tests make it stream small ones); default
+   * STREAM_OUTPUTS. */
+  readonly stream?: StreamOptions;
 }
 
 export interface OutputFile {
@@ -101,7 +104,10 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
   } else values = initialValues(graph, opts.seed);
 
   const folded = opts.noFold ? graph : runPasses(graph);
-  const program = lowerGraph(folded, { simd: opts.target === 'wasm' });
+  const program = lowerGraph(folded, {
+    simd: opts.target === 'wasm',
+    ...(opts.target === 'wasm' ? { stream: opts.stream ?? STREAM_OUTPUTS } : {}),
+  });
   const gib = (floats: number): string => `${((floats * 4) / 2 ** 30).toFixed(1)} GiB`;
   if (opts.target === 'wasm' && program.memoryFloats * 4 > MAX_WASM_BYTES)
     return {

@@ -63,6 +63,7 @@ function program(
     kernels,
     steps: steps.map((s): Step => ({ ...s, layer: 'test', line: 1 })),
     prepare: [],
+    streams: [],
   };
 }
 
@@ -585,7 +586,7 @@ describe('wasm module', () => {
     [loop('i', 0, 8, [store(add(Y, I), load(add(get('w'), I), 'v128'))], 4)],
   );
 
-  test('exports memory, prepare, run and abi; weights land at byte 0; memory is sized in pages', async () => {
+  test('exports memory, prepare, run, slice and abi; weights land at byte 0; memory is sized in pages', async () => {
     // prepare copies weights 0..7 to 8..15 (as a weight transform would), run copies them on.
     const p = {
       ...program([copy], [{ kernel: 'copy', args: [16, 8] }], 20000, 16),
@@ -600,16 +601,57 @@ describe('wasm module', () => {
       WebAssembly.Module.exports(module)
         .map((e) => `${e.kind} ${e.name}`)
         .sort(),
-    ).toEqual(['function abi', 'function prepare', 'function run', 'memory memory']);
+    ).toEqual([
+      'function abi',
+      'function prepare',
+      'function run',
+      'function slice',
+      'memory memory',
+    ]);
     expect(WebAssembly.Module.imports(module)).toEqual([]);
     const ex = instance.exports;
-    expect((ex.abi as () => number)()).toBe(2);
+    expect((ex.abi as () => number)()).toBe(3);
     const mem = ex.memory as WebAssembly.Memory;
     expect(mem.buffer.byteLength).toBe(2 * 65536);
     expect(Array.from(new Float32Array(mem.buffer, 0, 24))).toEqual([...w8, ...zeros, ...zeros]);
     (ex.prepare as () => void)();
     (ex.run as () => void)();
     expect(Array.from(new Float32Array(mem.buffer, 0, 24))).toEqual([...w8, ...w8, ...w8]);
+  });
+
+  test('slice(i) runs slice i of the streamed outputs: groups with stepped arguments', async () => {
+    const group = (args: number[], argStep: number[], count: number) => ({
+      kernel: 'copy',
+      args,
+      argStep,
+      count,
+      at: 0,
+      atStep: 0,
+      size: 8,
+      layer: 'test',
+      line: 1,
+    });
+    const p = {
+      ...program([copy], [], 20000, 8),
+      // Slices 0-2 copy the weights to 100, 108, 116; slice 3 to 200; slice 4 is no slice.
+      streams: [{ output: 'y', groups: [group([100, 0], [8, 0], 3), group([200, 0], [0, 0], 1)] }],
+    };
+    const w8 = [1, 2, 3, 4, 5, 6, 7, -0.5];
+    const { instance } = await WebAssembly.instantiate(
+      emitWasm(p, { weights: Float32Array.from(w8) }),
+    );
+    const slice = instance.exports.slice as (i: number) => void;
+    const mem = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    const at = (o: number): number[] => Array.from(mem.subarray(o, o + 8));
+    const nothing = new Array<number>(8).fill(0);
+    slice(1);
+    expect([at(100), at(108), at(116)]).toEqual([nothing, w8, nothing]);
+    slice(0);
+    slice(2);
+    slice(4);
+    expect([at(100), at(116), at(124), at(200)]).toEqual([w8, w8, nothing, nothing]);
+    slice(3);
+    expect(at(200)).toEqual(w8);
   });
 
   test('deterministic: the same program gives identical bytes', () => {

@@ -117,6 +117,10 @@ function specLiterals(p: KernelProgram, types: boolean): string {
     batch: p.batch,
     inputs: p.inputs,
     outputs: p.outputs,
+    streams: p.streams.map((st) => ({
+      output: st.output,
+      groups: st.groups.map((g) => ({ count: g.count, at: g.at, atStep: g.atStep, size: g.size })),
+    })),
   };
   const params = p.params.map((x) => ({ name: x.key, shape: x.shape }));
   const segments = p.weights.map((s) => ({ offset: s.offset, value: s.value, pack: s.pack }));
@@ -166,7 +170,7 @@ export function emitModule(m: ModuleParts): string {
   if (m.kernels !== undefined) out.push(inline('src/layers/erf', 'MathFns', ['erf'], m.flavor));
   if (ts)
     out.push(
-      `namespace Runtime { export type NetSpec = { name: string; batch: number | null; inputs: { name: string; offset: number; size: number; shape: number[] }[]; outputs: { name: string; offset: number; size: number; shape: number[] }[] }; }`,
+      `namespace Runtime { export type NetSpec = { name: string; batch: number | null; inputs: { name: string; offset: number; size: number; shape: number[] }[]; outputs: { name: string; offset: number; size: number; shape: number[] }[]; streams: { output: string; groups: { count: number; at: number; atStep: number; size: number }[] }[] }; }`,
     );
   out.push(specLiterals(p, ts));
   out.push(`
@@ -293,7 +297,8 @@ async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${
   // Weight transforms (Winograd's) from the weights now in memory, once.
   (instance.exports['prepare']${ty(' as () => void')})();
   const compute = instance.exports['run']${ty(' as () => void')};
-  return { run: Runtime.makeRun(SPEC, () => M, compute)${ty(" as Net['run']")} };
+  const slice = instance.exports['slice']${ty(' as (i: number) => void')};
+  return { run: Runtime.makeRun(SPEC, () => M, compute, slice)${ty(" as Net['run']")} };
 }`);
   }
   return out.join('\n\n') + '\n';

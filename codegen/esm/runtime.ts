@@ -7,6 +7,19 @@ export interface NetSpec {
   readonly batch: number | null;
   readonly inputs: readonly IoSpec[];
   readonly outputs: readonly IoSpec[];
+  /** Outputs made slice by slice after the kernels run (see Stream in src/lower/program.ts):
+   * the output's buffer holds one slice; slice j of a group belongs at at + j * atStep. */
+  readonly streams: readonly StreamSpec[];
+}
+
+export interface StreamSpec {
+  readonly output: string;
+  readonly groups: readonly {
+    readonly count: number;
+    readonly at: number;
+    readonly atStep: number;
+    readonly size: number;
+  }[];
 }
 
 export interface IoSpec {
@@ -96,8 +109,22 @@ function resultsFor(spec: NetSpec, batch: number, into: unknown): Tensors {
   return out;
 }
 
-/** Runs a network example by example over one memory `M`; `compute` runs the kernels. */
-export function makeRun(spec: NetSpec, memory: () => Float32Array, compute: () => void) {
+/**
+ * Runs a network example by example over one memory `M`; `compute` runs the kernels, then
+ * `slice(i)` computes slice i of the streamed outputs, each copied out while it is in cache.
+ */
+export function makeRun(
+  spec: NetSpec,
+  memory: () => Float32Array,
+  compute: () => void,
+  slice?: (i: number) => void,
+) {
+  const streamed = new Set(spec.streams.map((s) => s.output));
+  const whole = spec.outputs.filter((io) => !streamed.has(io.name));
+  const streams = spec.streams.map((s) => ({
+    io: spec.outputs.find((io) => io.name === s.output)!,
+    groups: s.groups,
+  }));
   return (feeds: unknown, into?: unknown): Tensors => {
     const batch = batchOf(spec, feeds);
     const out = resultsFor(spec, batch, into);
@@ -106,7 +133,16 @@ export function makeRun(spec: NetSpec, memory: () => Float32Array, compute: () =
       for (const io of spec.inputs)
         M.set((feeds as Tensors)[io.name]!.subarray(b * io.size, (b + 1) * io.size), io.offset);
       compute();
-      for (const io of spec.outputs)
+      let next = 0;
+      for (const { io, groups } of streams) {
+        const o = out[io.name]!;
+        for (const g of groups)
+          for (let j = 0, at = b * io.size + g.at; j < g.count; j++, at += g.atStep) {
+            slice!(next++);
+            o.set(M.subarray(io.offset, io.offset + g.size), at);
+          }
+      }
+      for (const io of whole)
         out[io.name]!.set(M.subarray(io.offset, io.offset + io.size), b * io.size);
     }
     return out;

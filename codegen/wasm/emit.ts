@@ -3,7 +3,8 @@
 // The module defines and exports its memory ("memory"), holds the weights as a data segment at
 // byte 0 when given (the built .wasm files carry them in a custom section instead: see
 // weights_section.ts), and exports "prepare" (the weight transforms, to call once the weights
-// are in memory), "run" (every step in order) and "abi" (returns ABI_VERSION).
+// are in memory), "run" (every step in order), "slice" (slice i of the streamed outputs, after
+// "run") and "abi" (returns ABI_VERSION).
 // One function per distinct kernel, with its i32 base offsets as parameters.
 //
 // Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
@@ -22,7 +23,7 @@ import { littleEndian } from './weights_section.js';
 import type { BinaryOp, ValType, WasmExpr } from './module.js';
 
 /** Version of the module's exports contract, returned by the exported "abi" function. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 export interface EmitWasmOptions {
   /** The stored weights, [0, storedFloats): written by a data segment at byte 0. */
@@ -97,6 +98,30 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
     });
   w.addFunction('run', [], 'none', [], w.block(null, calls(program.steps)));
   w.exportFunction('run', 'run');
+  // slice(i): slice i of the streamed outputs, numbered on through their groups (see Stream):
+  // in group g (slices first..first+count-1), argument k is args[k] + (i - first) * argStep[k].
+  const slices: WasmExpr[] = [];
+  let first = 0;
+  for (const g of program.streams.flatMap((st) => st.groups)) {
+    const fn = names.get(g.kernel);
+    if (fn === undefined) throw new InternalError(`slice calls unknown kernel '${g.kernel}'`);
+    const start = first;
+    const j = (): WasmExpr => w.binary('i32.sub', w.get(0, 'i32'), w.i32(start));
+    const args = g.args.map((a, k) =>
+      g.argStep[k] === 0
+        ? w.i32(a)
+        : w.binary('i32.add', w.i32(a), w.binary('i32.mul', j(), w.i32(g.argStep[k]!))),
+    );
+    slices.push(
+      w.if(
+        w.binary('i32.lt_u', j(), w.i32(g.count)),
+        w.block(null, [w.call(fn, args, 'none'), w.return()]),
+      ),
+    );
+    first += g.count;
+  }
+  w.addFunction('slice', ['i32'], 'none', [], w.block(null, slices.length ? slices : [w.nop()]));
+  w.exportFunction('slice', 'slice');
   w.addFunction('prepare', [], 'none', [], w.block(null, calls(program.prepare)));
   w.exportFunction('prepare', 'prepare');
   w.addFunction('abi', [], 'i32', [], w.i32(ABI_VERSION));

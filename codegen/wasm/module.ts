@@ -58,6 +58,7 @@ const BINARY = {
   'i32.eq': (m: M, a: R, b: R) => m.i32.eq(a, b),
   'i32.ne': (m: M, a: R, b: R) => m.i32.ne(a, b),
   'i32.lt_s': (m: M, a: R, b: R) => m.i32.lt_s(a, b),
+  'i32.lt_u': (m: M, a: R, b: R) => m.i32.lt_u(a, b),
   'i32.le_s': (m: M, a: R, b: R) => m.i32.le_s(a, b),
   'i32.gt_s': (m: M, a: R, b: R) => m.i32.gt_s(a, b),
   'i32.ge_s': (m: M, a: R, b: R) => m.i32.ge_s(a, b),

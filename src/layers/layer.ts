@@ -121,6 +121,8 @@ export interface LayerDef {
   infer(ctx: InferContext): Inferred | null;
   /** The kernel for one node, with every size a constant. Absent for views and inputs. */
   readonly lower?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
+  /** Whether `lower` honours `LowerOptions.rows` (the output can be streamed by rows). */
+  readonly sliceRows?: boolean;
   macs(node: Node, inputShapes: readonly Shape[]): number;
   readonly reference: Reference;
 }

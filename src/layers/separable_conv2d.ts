@@ -59,6 +59,7 @@ export const separableConv2d = defineLayer({
     return { shape: [g.oh, g.ow, f], weights, attrs: { pads: g.pads } };
   },
   lower: lowerSeparableConv2d,
+  sliceRows: true,
   macs(node, [input]) {
     const [kh, kw] = pair(node.attrs, 'kernel_size');
     const [oh, ow, f] = node.shape as [number, number, number];

@@ -9,9 +9,26 @@ import type {
   LowerOptions,
   LoweredNode,
   PreparedWeight,
+  SliceGroup,
   Step,
+  Stream,
   WeightSegment,
 } from './program.js';
+
+/** When outputs are streamed (see Stream): the smallest output that is, and the bytes of one
+ * slice (a few rows), which should stay in L2 until the caller has copied it. */
+export interface StreamOptions {
+  readonly minBytes: number;
+  readonly sliceBytes: number;
+}
+
+/** Streaming as the wasm target does it: outputs of 1 MB and more, in slices of 512 KB. */
+export const STREAM_OUTPUTS: StreamOptions = { minBytes: 1 << 20, sliceBytes: 512 * 1024 };
+
+export interface ProgramOptions extends LowerOptions {
+  /** Stream large outputs whose layer can (`sliceRows`); default: none. */
+  readonly stream?: StreamOptions;
+}
 
 /** Buffers are aligned to 4 floats (16 bytes) so v128 accesses of a channel run stay aligned. */
 const ALIGN = 4;
@@ -71,11 +88,31 @@ class Arena {
   }
 }
 
-export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
+export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelProgram {
+  const { stream: streamOpts, ...opts } = programOpts;
   const nodes = graph.nodes;
   // The buffer each node's output lives in: views share their input's.
   const owner = nodes.map((n) => n.id);
   for (const n of nodes) if (isView(n)) owner[n.id] = owner[n.inputs[0]!]!;
+  // Outputs computed slice by slice after every step: large ones, nobody else reads them, and
+  // their layer can compute a slice of rows.
+  const streamed = new Map<number, number>(); // node -> rows per slice
+  if (streamOpts)
+    for (const o of graph.outputs) {
+      const n = nodes[o.node]!;
+      const [OH, OW, F] = n.shape as [number, number, number];
+      if (
+        n.layer.sliceRows === true &&
+        n.shape.length === 3 &&
+        graph.outputs.filter((p) => p.node === n.id).length === 1 &&
+        !nodes.some((m) => m.inputs.includes(n.id)) &&
+        size(n.shape) * 4 >= streamOpts.minBytes
+      )
+        streamed.set(
+          n.id,
+          Math.min(OH, Math.max(1, Math.floor(streamOpts.sliceBytes / (OW * F * 4)))),
+        );
+    }
 
   // Distinct kernels by name (equal names must mean equal code).
   const kernels = new Map<string, Kernel>();
@@ -149,8 +186,50 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
   for (const n of nodes)
     for (const i of n.inputs) lastUse.set(owner[i]!, Math.max(lastUse.get(owner[i]!) ?? -1, n.id));
   for (const o of graph.outputs) lastUse.set(owner[o.node]!, Infinity);
+  // A streamed output's inputs are read after every step.
+  for (const id of streamed.keys())
+    for (const i of nodes[id]!.inputs) lastUse.set(owner[i]!, Infinity);
 
   const arena = new Arena(weightFloats);
+  /** Lowers output node n by slices of `rows` rows and groups alike slices (see Stream); the
+   * scratch it takes is held to the end, since slices run after every step. */
+  const streamSlices = (n: Node, output: string, rows: number, whole: LoweredNode): Stream => {
+    const [OH] = n.shape as [number];
+    const perRow = size(n.shape) / OH;
+    const shapes = n.inputs.map((i) => nodes[i]!.shape);
+    const slices: (Step & { at: number; size: number })[] = [];
+    let scratchAt = -1;
+    let scratchSize = 0;
+    for (let from = 0; from < OH; from += rows) {
+      const count = Math.min(rows, OH - from);
+      const l = n.layer.lower!(n, shapes, { ...opts, rows: { from, count } });
+      if (JSON.stringify(l.packs ?? null) !== JSON.stringify(whole.packs ?? null))
+        throw new InternalError(`slices of ${n.name} pack its weights differently`);
+      addKernel(l.kernel);
+      if ((l.scratch ?? 0) > scratchSize) {
+        if (scratchAt >= 0) arena.release(scratchAt, scratchSize);
+        scratchSize = l.scratch!;
+        scratchAt = arena.alloc(scratchSize);
+      }
+      const args = [
+        offset.get(n.id)!,
+        ...n.inputs.map((i, k) => offset.get(owner[i]!)! + (k === 0 ? (l.xShift ?? 0) : 0)),
+        ...weightOffsets.get(n.id)!,
+      ];
+      if (l.scratch) args.push(scratchAt);
+      if (args.length !== l.kernel.params.length)
+        throw new InternalError(`kernel ${l.kernel.name} takes ${l.kernel.params.length} offsets`);
+      slices.push({
+        kernel: l.kernel.name,
+        args,
+        layer: n.name,
+        line: n.span.line,
+        at: from * perRow,
+        size: count * perRow,
+      });
+    }
+    return { output, groups: groupSlices(slices) };
+  };
   let high = 0;
   const offset = new Map<number, number>();
   const steps: Step[] = [];
@@ -158,13 +237,21 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
   // Every input is written before the first step runs: all their buffers exist from the start.
   for (const p of graph.inputs) offset.set(p.node, arena.alloc(size(nodes[p.node]!.shape)));
   high = Math.max(high, arena.size);
+  const streams: Stream[] = [];
   for (const n of nodes) {
+    const sliceRows = streamed.get(n.id);
     if (owner[n.id] === n.id && !offset.has(n.id)) {
-      offset.set(n.id, arena.alloc(size(n.shape)));
+      // A streamed output's buffer holds one slice.
+      const rows = sliceRows ?? n.shape[0]!;
+      offset.set(n.id, arena.alloc((size(n.shape) / n.shape[0]!) * rows));
       high = Math.max(high, arena.size);
     }
     const l = lowered.get(n.id);
-    if (l) {
+    if (l && sliceRows !== undefined) {
+      const name = graph.outputs.find((o) => o.node === n.id)!.name;
+      streams.push(streamSlices(n, name, sliceRows, l));
+      high = Math.max(high, arena.size);
+    } else if (l) {
       const scratch = l.scratch ? arena.alloc(l.scratch) : -1;
       high = Math.max(high, arena.size);
       const k = l.kernel;
@@ -212,5 +299,41 @@ export function lowerGraph(graph: Graph, opts: LowerOptions): KernelProgram {
     kernels: [...kernels.values()],
     steps,
     prepare,
+    streams,
   };
+}
+
+/** Consecutive slices that call one kernel with arguments and places in steady steps, as
+ * groups. */
+function groupSlices(slices: readonly (Step & { at: number; size: number })[]): SliceGroup[] {
+  const groups: SliceGroup[] = [];
+  const minus = (a: readonly number[], b: readonly number[]): number[] =>
+    a.map((v, i) => v - b[i]!);
+  for (const s of slices) {
+    const g = groups[groups.length - 1];
+    const fits =
+      g !== undefined &&
+      g.kernel === s.kernel &&
+      g.size === s.size &&
+      (g.count === 1 ||
+        (s.at - g.at === g.count * g.atStep &&
+          minus(s.args, g.args).every((d, i) => d === g.count * g.argStep[i]!)));
+    if (g && fits) {
+      const argStep = g.count === 1 ? minus(s.args, g.args) : g.argStep;
+      const atStep = g.count === 1 ? s.at - g.at : g.atStep;
+      groups[groups.length - 1] = { ...g, count: g.count + 1, argStep, atStep };
+    } else
+      groups.push({
+        kernel: s.kernel,
+        args: s.args,
+        argStep: s.args.map(() => 0),
+        count: 1,
+        at: s.at,
+        atStep: 0,
+        size: s.size,
+        layer: s.layer,
+        line: s.line,
+      });
+  }
+  return groups;
 }

@@ -60,6 +60,32 @@ export interface KernelProgram {
   readonly steps: readonly Step[];
   /** Steps run once after the weights are in memory (weight transforms), before any `steps`. */
   readonly prepare: readonly Step[];
+  /** Outputs computed after `steps`, a slice of rows at a time into a small buffer that the
+   * caller copies out while it is in cache (a large output otherwise goes to memory twice). */
+  readonly streams: readonly Stream[];
+}
+
+/**
+ * An output made slice by slice: slice i is computed into the output's buffer (`IoBuffer.offset`,
+ * room for the largest slice) and its `size` floats belong at element `at` of the example's
+ * output. The slices are in groups of alike slices: slice j of a group calls `kernel` with
+ * `args[k] + j * argStep[k]` and belongs at `at + j * atStep`.
+ */
+export interface Stream {
+  readonly output: string;
+  readonly groups: readonly SliceGroup[];
+}
+
+export interface SliceGroup {
+  readonly kernel: string;
+  readonly args: readonly number[];
+  readonly argStep: readonly number[];
+  readonly count: number;
+  readonly at: number;
+  readonly atStep: number;
+  readonly size: number;
+  readonly layer: string;
+  readonly line: number;
 }
 
 /** What a layer's lowering returns for one node. */
@@ -73,6 +99,9 @@ export interface LoweredNode {
   readonly scratch?: number;
   /** Per weight: a transform the kernel reads instead of the weight (Winograd's), or null. */
   readonly prepares?: readonly (PreparedWeight | null)[];
+  /** With `LowerOptions.rows`: floats the first input's base moves by (the slice's first input
+   * row), so that slices alike are one kernel. */
+  readonly xShift?: number;
 }
 
 /**
@@ -90,4 +119,7 @@ export interface PreparedWeight {
 export interface LowerOptions {
   /** Whether v128 (SIMD) kernels are wanted; the TypeScript backend scalarizes them anyway. */
   readonly simd: boolean;
+  /** Output rows [from, from + count) only, written from the output buffer's start: for
+   * layers with `sliceRows`, when the program streams their output (see Stream). */
+  readonly rows?: { readonly from: number; readonly count: number };
 }

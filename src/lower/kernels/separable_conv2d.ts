@@ -9,7 +9,7 @@ import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js'
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { convRuns, plainRuns, type Run } from './spatial.js';
+import { convRuns, plainRuns, sliceRuns, type Run } from './spatial.js';
 import { finish, Names, needWeight, range, S, weight, X, Y } from './util.js';
 
 /** Bytes of depthwise output one band of rows may take (stays in L2 for the pointwise stage). */
@@ -33,7 +33,8 @@ export function lowerSeparableConv2d(
   // Bands of R output rows: the depthwise stage into scratch, then at once the pointwise stage
   // from it, so the intermediate never leaves the cache. Within a run of rows with the same
   // taps, whole bands are one loop (input and output move by R rows per band).
-  const R = Math.max(1, Math.min(OH, Math.floor(BAND_BYTES / (OW * mid * 4))));
+  const rowsOut = opts.rows?.count ?? OH;
+  const R = Math.max(1, Math.min(rowsOut, Math.floor(BAND_BYTES / (OW * mid * 4))));
   const pwSpec = (rows: number, y: Expr): ConvSpec => ({
     x: S,
     y,
@@ -73,7 +74,11 @@ export function lowerSeparableConv2d(
     const oy = add(i32(run.o0 + first), shift);
     return [...dw, ...convCore(pwSpec(rows, add(Y, mul(oy, OW * F))), names)];
   };
-  const body = convRuns(OH, H, k[0], st[0], d[0], pads[0]!).flatMap((run) => {
+  // The output rows asked for (all, or one slice of a streamed output: see sliceRuns).
+  const all = convRuns(OH, H, k[0], st[0], d[0], pads[0]!);
+  const slice = opts.rows ? sliceRuns(all, opts.rows.from, opts.rows.count) : null;
+  const runs = slice ? slice.runs : all;
+  const body = runs.flatMap((run) => {
     const whole = Math.floor(run.count / R);
     return [
       ...range('sb', 0, whole, (i) => band(run, 0, R, mul(i, R))),
@@ -89,15 +94,24 @@ export function lowerSeparableConv2d(
       : null;
   const packs = node.weights.map((w) => (w.name === 'pointwise_kernel' ? pointwisePack : null));
   const tags = depthwiseTags(node, shape!);
+  // A slice's code is fixed by its runs: equal runs, one kernel.
+  const sliceTag =
+    slice && `rows${slice.runs.map((r) => `${r.o0}_${r.count}_${r.i0}_${r.t0}_${r.n}`).join('_')}`;
   return finish(node, {
-    name: ['separable_conv2d', ...tags.name, `f${F}`, !b && 'nobias', activationTag(act)],
+    name: ['separable_conv2d', ...tags.name, `f${F}`, !b && 'nobias', activationTag(act), sliceTag],
     doc: [
       `separable_conv2d ${tags.doc}, then pointwise ${mid} -> ${F} channels`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; by bands of ${R} rows, the depthwise result in scratch`,
+      ...(opts.rows
+        ? [
+            `output rows ${opts.rows.from}..${opts.rows.from + opts.rows.count - 1} only (a slice of a streamed output)`,
+          ]
+        : []),
     ],
     body,
     weights: ['depthwise_kernel', 'pointwise_kernel', 'bias'],
     scratch: R * OW * mid,
     packs,
+    ...(slice ? { xShift: slice.shift * W * C } : {}),
   });
 }

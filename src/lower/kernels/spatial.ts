@@ -97,6 +97,29 @@ export function transposeRuns(
   return runs;
 }
 
+/**
+ * The part of `runs` (outputs o0 + j, ostep 1) that computes outputs [from, from + count),
+ * renumbered so output `from` is 0 and the first input any of them reads is 0: returns those
+ * runs and that first input (`shift`), by which the caller moves the input base. Slices whose
+ * outputs all read the same taps so come out equal, whatever their place.
+ */
+export function sliceRuns(
+  runs: readonly Run[],
+  from: number,
+  count: number,
+): { runs: Run[]; shift: number } {
+  const cut: Run[] = [];
+  for (const r of runs) {
+    if (r.ostep !== 1) throw new Error('sliceRuns takes runs of consecutive outputs');
+    const j0 = Math.max(0, from - r.o0);
+    const j1 = Math.min(r.count, from + count - r.o0);
+    if (j1 > j0) cut.push({ ...r, o0: r.o0 + j0 - from, count: j1 - j0, i0: r.i0 + j0 * r.istep });
+  }
+  const reading = cut.filter((r) => r.n > 0);
+  const shift = reading.length ? Math.min(...reading.map((r) => r.i0)) : 0;
+  return { runs: cut.map((r) => (r.n > 0 ? { ...r, i0: r.i0 - shift } : r)), shift };
+}
+
 /** Outputs o = o0 + j (j < n) of a plain axis with no taps to gather (dense, pointwise). */
 export const plainRuns = (n: number): Run[] => [
   { o0: 0, count: n, ostep: 1, i0: 0, istep: 1, t0: 0, n: 1, tstep: 1, itap: 0 },

@@ -222,6 +222,8 @@ export interface KernelSpec {
   readonly scratch?: number;
   readonly packs?: readonly (Pack | null)[];
   readonly prepares?: readonly (PreparedWeight | null)[];
+  /** See LoweredNode.xShift. */
+  readonly xShift?: number;
   /** The layer's weights in their declared order; any other order is named in the kernel. */
   readonly weights?: readonly string[];
 }
@@ -252,5 +254,6 @@ export function finish(node: Node, spec: KernelSpec): LoweredNode {
     ...(scratch > 0 ? { scratch } : {}),
     ...(spec.packs ? { packs: spec.packs } : {}),
     ...(spec.prepares ? { prepares: spec.prepares } : {}),
+    ...(spec.xShift !== undefined ? { xShift: spec.xShift } : {}),
   };
 }
