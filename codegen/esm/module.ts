@@ -261,12 +261,18 @@ function wasmModule()${ty(': Promise<WasmParts>')} {
       // process.getBuiltinModule: Node 20.16+ and 22.3+.
       const fs = proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
       const module = new WebAssembly.Module(readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes)));
-      // Later loads copy the first one's weights: no kernel writes below the weight area's end
-      // (the memory planner's arena starts there), so they stay as read.
-      let first${ty(': Uint8Array | null')} = null;
+      // Later loads copy the weights from the memory that last read them while it is alive
+      // (no kernel writes below the weight area's end, where the memory planner's arena
+      // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
+      // for this, and the next load reads the file again.
+      let last${ty(': WeakRef<ArrayBuffer> | null')} = null;
       const weights = (M${U8})${ty(': void')} => {
-        if (first) M.set(first);
-        else first = readWasm(fs, url, WASM.weightsAt, M);
+        const from = last?.deref();
+        if (from) M.set(new Uint8Array(from, 0, M.length));
+        else {
+          readWasm(fs, url, WASM.weightsAt, M);
+          last = new WeakRef(M.buffer${ty(' as ArrayBuffer')});
+        }
       };
       return { module, weights };
     }

@@ -54,6 +54,51 @@ process.stdout.write(JSON.stringify({ ya, yb, nonzero: ya.some((v) => v !== 0) }
   expect(res.nonzero).toBe(true);
 }, 60_000);
 
+it("later loads copy a live net's weights; once every net is dropped, the file is read again", async () => {
+  const out = await build(tiny(5), 'gc', 4);
+  const script = `
+import fs from 'node:fs';
+// Count the reads of the .wasm file (the loader reads through this same module object).
+let reads = 0;
+const readSync = fs.readSync;
+fs.readSync = (...args) => (reads++, readSync(...args));
+const mod = await import(${JSON.stringify(path.join(out, 'tiny.js'))});
+const x = Float32Array.from([1, -2, 3, 0.5]);
+const collect = async () => {
+  for (let i = 0; i < 6; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 5)); }
+};
+let a = await mod.load();
+const ya = [...a.run({ x }).y];
+const first = reads;
+let b = await mod.load();
+const yb = [...b.run({ x }).y];
+const whileAlive = reads - first;
+a = null;
+b = null;
+await collect();
+const c = await mod.load();
+const yc = [...c.run({ x }).y];
+process.stdout.write(JSON.stringify({ ya, yb, yc, first, whileAlive, afterDrop: reads - first - whileAlive }));
+`;
+  const res = JSON.parse(
+    execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    }),
+  ) as {
+    ya: number[];
+    yb: number[];
+    yc: number[];
+    first: number;
+    whileAlive: number;
+    afterDrop: number;
+  };
+  expect(res.first).toBeGreaterThan(0);
+  expect(res.whileAlive).toBe(0);
+  expect(res.afterDrop).toBeGreaterThan(0);
+  expect(res.yb).toEqual(res.ya);
+  expect(res.yc).toEqual(res.ya);
+}, 60_000);
+
 it('load() rejects when the .wasm is missing, truncated or from another build', async () => {
   const a = await build(tiny(5), 'b', 2);
   const other = await build(tiny(6), 'c', 2);
