@@ -17,7 +17,7 @@ import { InternalError } from '../../src/diag/diagnostics.js';
 import { unroll } from '../../src/kir/kir.js';
 import type { Expr, Kernel, MathFn, Stmt, Type } from '../../src/kir/kir.js';
 import type { KernelProgram } from '../../src/lower/program.js';
-import { MATH_FUNCTIONS, addMathFunctions } from './math.js';
+import { MATH_FUNCTIONS, VECTOR_MATH_FUNCTIONS, addMathFunctions } from './math.js';
 import { WasmModule } from './module.js';
 import { littleEndian } from './weights_section.js';
 import type { BinaryOp, ValType, WasmExpr } from './module.js';
@@ -72,7 +72,7 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
   w.setMemory(pages, 'memory', segments);
   const names = new Map<string, string>();
   const arity = new Map<string, number>();
-  const math = new Set<MathFn>();
+  const math = { scalar: new Set<MathFn>(), vector: new Set<MathFn>() };
   for (const k of program.kernels) {
     if (names.has(k.name)) continue;
     const fn = `k$${k.name}`;
@@ -80,7 +80,7 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
     arity.set(k.name, k.params.length);
     new KernelEmitter(w, k, math).emit(fn);
   }
-  addMathFunctions(w, math);
+  addMathFunctions(w, math.scalar, math.vector);
 
   const calls = (steps: KernelProgram['steps']) =>
     steps.map((s) => {
@@ -181,7 +181,7 @@ class KernelEmitter {
   constructor(
     private readonly w: WasmModule,
     private readonly kernel: Kernel,
-    private readonly math: Set<MathFn>,
+    private readonly math: { readonly scalar: Set<MathFn>; readonly vector: Set<MathFn> },
   ) {
     this.params = new Set(kernel.params);
     if (this.params.size !== kernel.params.length) throw this.bug('repeated parameter names');
@@ -354,9 +354,16 @@ class KernelEmitter {
       case 'abs':
       case 'sqrt':
         return w.unary(`${e.type === 'v128' ? 'f32x4' : 'f32'}.${e.op}`, this.expr(e.a));
-      case 'math':
-        this.math.add(e.fn);
-        return w.call(MATH_FUNCTIONS[e.fn], [this.expr(e.a)], 'f32');
+      case 'math': {
+        if (e.type === 'f32') {
+          this.math.scalar.add(e.fn);
+          return w.call(MATH_FUNCTIONS[e.fn], [this.expr(e.a)], 'f32');
+        }
+        const fn = VECTOR_MATH_FUNCTIONS[e.fn];
+        if (fn === undefined) throw new InternalError(`no v128 form of ${e.fn}`);
+        this.math.vector.add(e.fn);
+        return w.call(fn, [this.expr(e.a)], 'v128');
+      }
       case 'cmp': {
         const suffix = e.cmpType === 'i32' && e.fn !== 'eq' && e.fn !== 'ne' ? '_s' : '';
         const op = `${e.cmpType}.${e.fn}${suffix}` as BinaryOp;

@@ -5,6 +5,10 @@
 // correctly rounded every time; erf (Taylor series below |x| = 1, Numerical Recipes' erfc with
 // fractional error < 1.2e-7 above) was within 1 ulp (6e-8 relative). No imports: the module
 // runs standalone.
+//
+// exp and tanh also have f32x4 forms for vectorized epilogues (sigmoid, tanh, swish), computed
+// in f32 (Cephes's polynomials, Cody-Waite reduction): within 1.4 ulp, about 4 times the speed
+// of four f32 calls (exp 2.0 against 8.5 ns a value here, tanh 3.3 against 12).
 import type { MathFn } from '../../src/kir/kir.js';
 import type { WasmExpr, WasmModule } from './module.js';
 
@@ -14,6 +18,12 @@ export const MATH_FUNCTIONS: Readonly<Record<MathFn, string>> = {
   expm1: 'math$expm1',
   tanh: 'math$tanh',
   erf: 'math$erf',
+};
+
+/** The f32x4 forms (exp and tanh; the others have none): computed in f32, within 2 ulp. */
+export const VECTOR_MATH_FUNCTIONS: Readonly<Partial<Record<MathFn, string>>> = {
+  exp: 'math$exp_v',
+  tanh: 'math$tanh_v',
 };
 
 const EXP64 = 'math$exp64';
@@ -203,8 +213,140 @@ function addErf(w: WasmModule): void {
   w.addFunction(MATH_FUNCTIONS.erf, ['f32'], 'f32', ['f64', 'f64', 'f64'], body);
 }
 
-/** Adds the helpers for these math functions (and the f64 functions they share). */
-export function addMathFunctions(w: WasmModule, used: ReadonlySet<MathFn>): void {
+// ------------------------------------------------------------------------ f32x4 forms
+
+/** p[0] + x (p[1] + x (...)) in f32x4, with `x()` a fresh read of x each time. */
+function hornerV(w: WasmModule, x: () => WasmExpr, c: readonly number[]): WasmExpr {
+  let acc = w.f32x4(c[c.length - 1]!);
+  for (let i = c.length - 2; i >= 0; i--)
+    acc = w.binary('f32x4.add', w.f32x4(c[i]!), w.binary('f32x4.mul', x(), acc));
+  return acc;
+}
+
+/** exp(r) = 1 + r + r^2 P(r) for |r| <= ln2 / 2 (Cephes expf's minimax coefficients). */
+const EXPF_P = [
+  5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3,
+  1.98756915e-4,
+];
+// ln 2 = C1 + C2, C1 with few bits so k * C1 is exact (Cody and Waite).
+const EXPF_C1 = 0.693359375;
+const EXPF_C2 = -2.1219444e-4;
+/** Above: infinity (f32 max is e^88.7228391). Below -104: 0. */
+const EXPF_MAX = 88.72283935546875;
+
+/** 1.5 * 2^23: adding it rounds an f32 of magnitude below 2^22 to an integer, to nearest
+ * even, and leaves that integer in the low bits. */
+const ROUNDER = 12582912;
+
+/**
+ * f32x4 exp: x = k ln2 + r in f32, e^r by a degree-7 polynomial, times 2^k as two powers of two
+ * (each a normal f32 for k in [-150, 128], so results down into the subnormals round once).
+ * Measured against the exact value on 1.2M inputs: within 1.24 ulp (1.2e-7 relative).
+ */
+function addExpV(w: WasmModule): void {
+  // locals: 0 x, 1 clamped x, 2 x log2(e) + ROUNDER, 3 k (f32), 4 r, 5 k (i32), 6 k / 2 (i32)
+  const v = (i: number): WasmExpr => w.get(i, 'v128');
+  const f = (op: 'add' | 'sub' | 'mul', a: WasmExpr, b: WasmExpr): WasmExpr =>
+    w.binary(`f32x4.${op}`, a, b);
+  const pow2 = (e: WasmExpr): WasmExpr =>
+    w.binary('i32x4.shl', w.binary('i32x4.add', e, w.i32x4(127)), w.i32(23));
+  const body = w.block(
+    null,
+    [
+      // pmin and pmax with x first keep a NaN x.
+      w.set(
+        1,
+        w.binary('f32x4.pmax', w.binary('f32x4.pmin', v(0), w.f32x4(EXPF_MAX)), w.f32x4(-104)),
+      ),
+      w.set(2, f('add', f('mul', v(1), w.f32x4(Math.LOG2E)), w.f32x4(ROUNDER))),
+      w.set(3, f('sub', v(2), w.f32x4(ROUNDER))),
+      w.set(
+        4,
+        f(
+          'sub',
+          f('sub', v(1), f('mul', v(3), w.f32x4(EXPF_C1))),
+          f('mul', v(3), w.f32x4(EXPF_C2)),
+        ),
+      ),
+      // The integer k is the low bits of x log2(e) + ROUNDER (a NaN gives junk, times a NaN).
+      w.set(5, w.binary('i32x4.sub', v(2), w.i32x4(0x4b400000))),
+      w.set(6, w.binary('i32x4.shr_s', v(5), w.i32(1))),
+      // 1 + r + r^2 P(r), times 2^(k/2) and 2^(k - k/2); infinity above EXPF_MAX.
+      w.bitselect(
+        w.f32x4(Infinity),
+        f(
+          'mul',
+          f(
+            'mul',
+            f(
+              'add',
+              f('add', w.f32x4(1), v(4)),
+              f(
+                'mul',
+                f('mul', v(4), v(4)),
+                hornerV(w, () => v(4), EXPF_P),
+              ),
+            ),
+            pow2(v(6)),
+          ),
+          pow2(w.binary('i32x4.sub', v(5), v(6))),
+        ),
+        w.binary('f32x4.gt', v(0), w.f32x4(EXPF_MAX)),
+      ),
+    ],
+    'v128',
+  );
+  w.addFunction(VECTOR_MATH_FUNCTIONS.exp!, ['v128'], 'v128', new Array(6).fill('v128'), body);
+}
+
+/** tanh x = x + x^3 Q(x^2) for |x| < 0.625 (Cephes tanhf), else sign(x) (1 - 2 / (e^2|x| + 1)).
+ * Measured on 1.2M inputs: within 1.32 ulp (1.4e-7 relative). */
+const TANHF_Q = [
+  -3.33332819422e-1, 1.33314422036e-1, -5.37397155531e-2, 2.06390887954e-2, -5.70498872745e-3,
+];
+
+function addTanhV(w: WasmModule): void {
+  // locals: 0 x, 1 |x|, 2 x^2. Both forms on |x|, then the sign of x (so -0 stays -0).
+  const v = (i: number): WasmExpr => w.get(i, 'v128');
+  const small = w.binary(
+    'f32x4.add',
+    v(1),
+    w.binary(
+      'f32x4.mul',
+      w.binary('f32x4.mul', v(2), v(1)),
+      hornerV(w, () => v(2), TANHF_Q),
+    ),
+  );
+  const e = w.call(VECTOR_MATH_FUNCTIONS.exp!, [w.binary('f32x4.add', v(1), v(1))], 'v128');
+  const large = w.binary(
+    'f32x4.sub',
+    w.f32x4(1),
+    w.binary('f32x4.div', w.f32x4(2), w.binary('f32x4.add', e, w.f32x4(1))),
+  );
+  const magnitude = w.bitselect(small, large, w.binary('f32x4.lt', v(1), w.f32x4(0.625)));
+  const body = w.block(
+    null,
+    [
+      w.set(1, w.unary('f32x4.abs', v(0))),
+      w.set(2, w.binary('f32x4.mul', v(0), v(0))),
+      // -0.0 is the sign bit alone: the sign from x, the rest from the magnitude.
+      w.bitselect(v(0), magnitude, w.f32x4(-0)),
+    ],
+    'v128',
+  );
+  w.addFunction(VECTOR_MATH_FUNCTIONS.tanh!, ['v128'], 'v128', ['v128', 'v128'], body);
+}
+
+/** Adds the f32 helpers `scalar` uses (and the f64 functions they share), and the f32x4 ones
+ * `vector` uses. */
+export function addMathFunctions(
+  w: WasmModule,
+  scalar: ReadonlySet<MathFn>,
+  vector: ReadonlySet<MathFn>,
+): void {
+  if (vector.has('exp') || vector.has('tanh')) addExpV(w);
+  if (vector.has('tanh')) addTanhV(w);
+  const used = scalar;
   if (used.size === 0) return;
   addExp64(w);
   if (used.has('expm1') || used.has('tanh')) addExpm1_64(w);

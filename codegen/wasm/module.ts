@@ -90,6 +90,17 @@ const BINARY = {
   'f32x4.div': (m: M, a: R, b: R) => m.f32x4.div(a, b),
   'f32x4.min': (m: M, a: R, b: R) => m.f32x4.min(a, b),
   'f32x4.max': (m: M, a: R, b: R) => m.f32x4.max(a, b),
+  /** pmin(a, b) = b < a ? b : a (one instruction; a NaN a stays). */
+  'f32x4.pmin': (m: M, a: R, b: R) => m.f32x4.pmin(a, b),
+  /** pmax(a, b) = a < b ? b : a. */
+  'f32x4.pmax': (m: M, a: R, b: R) => m.f32x4.pmax(a, b),
+  'f32x4.lt': (m: M, a: R, b: R) => m.f32x4.lt(a, b),
+  'f32x4.gt': (m: M, a: R, b: R) => m.f32x4.gt(a, b),
+  'i32x4.add': (m: M, a: R, b: R) => m.i32x4.add(a, b),
+  'i32x4.sub': (m: M, a: R, b: R) => m.i32x4.sub(a, b),
+  /** Shift counts: an i32. */
+  'i32x4.shl': (m: M, a: R, b: R) => m.i32x4.shl(a, b),
+  'i32x4.shr_s': (m: M, a: R, b: R) => m.i32x4.shr_s(a, b),
 } as const;
 export type BinaryOp = keyof typeof BINARY;
 
@@ -145,6 +156,18 @@ export class WasmModule {
   lane(v: WasmExpr, lane: number): WasmExpr {
     // NOTE: binaryen.js types the lane index as an expression; it is a literal lane number.
     return this.m.f32x4.extract_lane(v, lane) as WasmExpr;
+  }
+  /** A v128 of one f32 in all four lanes. */
+  f32x4(value: number): WasmExpr {
+    return this.m.f32x4.splat(this.m.f32.const(value)) as WasmExpr;
+  }
+  /** A v128 of one i32 in all four lanes. */
+  i32x4(value: number): WasmExpr {
+    return this.m.i32x4.splat(this.m.i32.const(value | 0)) as WasmExpr;
+  }
+  /** v128.bitselect: the bits of a where mask is 1, of b where it is 0. */
+  bitselect(a: WasmExpr, b: WasmExpr, mask: WasmExpr): WasmExpr {
+    return this.m.v128.bitselect(a, b, mask) as WasmExpr;
   }
   /** cond ? a : b, both evaluated (any value type, including v128). */
   select(cond: WasmExpr, a: WasmExpr, b: WasmExpr): WasmExpr {

@@ -144,8 +144,10 @@ class Interpreter {
               : (x: number) => Math.fround(Math.sqrt(x));
         return e.type === 'v128' ? this.lanes(this.vec(e.a), f) : f(this.num(e.a));
       }
-      case 'math':
-        return Math.fround(MATH[e.fn](this.num(e.a)));
+      case 'math': {
+        const f = (x: number): number => Math.fround(MATH[e.fn](x));
+        return e.type === 'v128' ? this.lanes(this.vec(e.a), f) : f(this.num(e.a));
+      }
       case 'cmp':
         return compare(e.fn, this.num(e.a), this.num(e.b));
       case 'and':

@@ -23,7 +23,8 @@ export type Expr =
       readonly b: Expr;
     }
   | { readonly op: 'neg' | 'sqrt' | 'abs'; readonly type: 'f32' | 'v128'; readonly a: Expr }
-  | { readonly op: 'math'; readonly type: 'f32'; readonly fn: MathFn; readonly a: Expr }
+  /** f32, or v128 lane by lane (not erf: see codegen/wasm/math.ts). */
+  | { readonly op: 'math'; readonly type: 'f32' | 'v128'; readonly fn: MathFn; readonly a: Expr }
   /** An i32 that is 1 when the comparison holds (operands of `cmpType`). */
   | {
       readonly op: 'cmp';
@@ -114,7 +115,10 @@ export const load = (addr: Expr, type: 'f32' | 'v128' = 'f32'): Expr => ({
 });
 export const splat = (a: Expr): Expr => ({ op: 'splat', type: 'v128', a });
 export const lane = (a: Expr, n: number): Expr => ({ op: 'lane', type: 'f32', a, lane: n });
-export const math = (fn: MathFn, a: Expr): Expr => ({ op: 'math', type: 'f32', fn, a });
+export const math = (fn: MathFn, a: Expr): Expr => {
+  if (a.type === 'i32') throw new Error(`math ${fn} takes f32 or v128`);
+  return { op: 'math', type: a.type, fn, a };
+};
 export const cmp = (fn: CmpFn, a: Expr, b: Expr | number): Expr => {
   const y = typeof b === 'number' ? (a.type === 'i32' ? i32(b) : f32(b)) : b;
   return fold({ op: 'cmp', type: 'i32', fn, cmpType: a.type as 'i32' | 'f32', a, b: y });

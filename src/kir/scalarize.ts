@@ -214,6 +214,8 @@ class Scalarizer {
       case 'sqrt':
       case 'abs':
         return { op: e.op, type: 'f32', a: this.lane(e.a, i, h) };
+      case 'math':
+        return { op: 'math', type: 'f32', fn: e.fn, a: this.lane(e.a, i, h) };
       case 'select': {
         const cond = this.hoist(e.cond, this.scalar(e.cond, h), h);
         return {

@@ -1,6 +1,7 @@
 // The activation epilogue as KIR: the activation table's functions on an f32 or v128 value.
-// relu, relu6, leaky_relu, hard_sigmoid and hard_swish are min/max/mul and vectorize; the
-// others call `math` functions, which are f32 only, so a v128 value is stored lane by lane.
+// relu, relu6, leaky_relu, hard_sigmoid and hard_swish are min/max/mul; sigmoid, tanh and
+// swish call `math` functions with v128 forms (each lane computed as the f32 form would); elu
+// (a per-lane choice) and gelu (erf) are f32 only, so a v128 value is stored lane by lane.
 import type { Attrs } from '../../ir/graph.js';
 import { activationOf, type Activation } from '../../layers/activations.js';
 import {
@@ -17,7 +18,17 @@ import {
 } from '../../kir/kir.js';
 import { fbin, fconst, numTag, type Lanes } from './util.js';
 
-const VECTOR = new Set(['linear', 'relu', 'relu6', 'leaky_relu', 'hard_sigmoid', 'hard_swish']);
+const VECTOR = new Set([
+  'linear',
+  'relu',
+  'relu6',
+  'leaky_relu',
+  'hard_sigmoid',
+  'hard_swish',
+  'sigmoid',
+  'tanh',
+  'swish',
+]);
 
 /** Whether the activation has a v128 form. */
 export const vectorizable = (act: Activation): boolean => VECTOR.has(act.fn);
@@ -80,11 +91,11 @@ export function activate(act: Activation, x: Expr): Expr {
       return select(cmp('gt', x, 0), x, fbin('mul', alpha, math('expm1', x)));
     }
     case 'sigmoid':
-      return sigmoid(x);
+      return sigmoid(x, lanes);
     case 'tanh':
       return math('tanh', x);
     case 'swish':
-      return fbin('mul', x, sigmoid(x));
+      return fbin('mul', x, sigmoid(x, lanes));
     case 'gelu': {
       const e = math('erf', fbin('mul', x, f32(Math.SQRT1_2)));
       return fbin('mul', fbin('mul', f32(0.5), x), fbin('add', f32(1), e));
@@ -94,8 +105,11 @@ export function activate(act: Activation, x: Expr): Expr {
   }
 }
 
-const sigmoid = (x: Expr): Expr =>
-  fbin('div', f32(1), fbin('add', f32(1), math('exp', { op: 'neg', type: 'f32', a: x })));
+const sigmoid = (x: Expr, lanes: Lanes): Expr => {
+  const one = fconst(1, lanes);
+  const type = lanes === 4 ? 'v128' : 'f32';
+  return fbin('div', one, fbin('add', one, math('exp', { op: 'neg', type, a: x })));
+};
 
 /** Stores act(v) at addr; v is a local (`get`) of f32 or v128. */
 export function storeActivated(addr: Expr, v: Expr, act: Activation): Stmt[] {
