@@ -358,6 +358,47 @@ describe('fold_depthwise_bias fires', () => {
   });
 });
 
+describe('fold_zero_padding', () => {
+  it('becomes the padding of the convolutions that read it (MobileNet and ResNet stems)', () => {
+    const g = net(`network n {
+      input x: [9, 8, 4]
+      p = x -> zero_padding2d([[0, 1], [0, 1]], name: "zp")
+      a = p -> depthwise_conv2d(3, strides: 2, name: "dw")
+      b = p -> conv2d(5, 3, strides: 2, padding: same, name: "c")
+      output y = x -> zero_padding2d([[3, 2], [1, 3]]) -> separable_conv2d(6, 7, name: "s")
+      output u = a
+      output v = b
+    }`);
+    const f = expectSameOutputs(g);
+    expect(kinds(f).filter((k) => k === 'zero_padding2d')).toEqual([]);
+    expect(f.notes).toContain(
+      "zero_padding2d 'zp' folded into the padding of depthwise_conv2d 'dw', conv2d 'c'",
+    );
+    expect(nodeNamed(f, 'dw').attrs['pads']).toEqual([0, 1, 0, 1]);
+    // same on the padded 10x9 input with strides 2 pads rows (0, 1) and columns (1, 1); then
+    // the zeros below and on the right.
+    expect(nodeNamed(f, 'c').attrs['pads']).toEqual([0, 2, 1, 2]);
+    expect(nodeNamed(f, 's').attrs['padding']).toEqual([
+      [3, 2],
+      [1, 3],
+    ]);
+  });
+
+  it('stays where a reader treats padding otherwise, or it is an output', () => {
+    for (const body of [
+      'p = x -> zero_padding2d(1)\n output y = p -> conv2d(2, 3)\n output z = p -> max_pooling2d(2)',
+      'output y = x -> zero_padding2d(1) -> conv2d_transpose(2, 3)',
+      'output y = x -> zero_padding2d(1) -> average_pooling2d(2)',
+      'p = x -> zero_padding2d(1)\n output y = p\n output z = p -> conv2d(2, 3)',
+    ]) {
+      const g = net(`network n {\n input x: [6, 6, 2]\n ${body}\n }`);
+      const f = expectSameOutputs(g);
+      expect(kinds(f)).toContain('zero_padding2d');
+      expect(f.notes.some((t) => t.includes('folded into the padding'))).toBe(false);
+    }
+  });
+});
+
 describe('fuse_activation and remove_identity fire', () => {
   it('fuses an activation with its parameters', () => {
     const g = net(`network n {
@@ -511,6 +552,7 @@ describe('the pipeline', () => {
       'remove_identity',
       'fold_batch_norm',
       'fold_depthwise_bias',
+      'fold_zero_padding',
       'fuse_activation',
     ]);
   });
@@ -567,6 +609,7 @@ const OPS = [
   'act',
   'add',
   'flatten',
+  'zero_padding',
 ] as const;
 const ACTS = [
   'relu',
@@ -608,6 +651,13 @@ function randomNetwork(
         const k = 1 + (s.b % 3);
         expr = `conv2d(${f}, ${k}, padding: same${bias})`;
         shape = [h, w, f];
+        break;
+      }
+      case 'zero_padding': {
+        if (!img) break;
+        const [t, b, l, r] = [s.a % 2, s.b % 3, s.b % 2, s.a % 3];
+        expr = `zero_padding2d([[${t}, ${b}], [${l}, ${r}]])`;
+        shape = [h + t + b, w + l + r, c];
         break;
       }
       case 'pointwise':

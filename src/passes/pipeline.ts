@@ -2,6 +2,7 @@
 import type { Graph } from '../ir/graph.js';
 import { foldBatchNorm } from './fold_batch_norm.js';
 import { foldDepthwiseBias } from './fold_depthwise_bias.js';
+import { foldZeroPadding } from './fold_zero_padding.js';
 import { fuseActivation } from './fuse_activation.js';
 import { removeIdentity } from './remove_identity.js';
 
@@ -39,6 +40,11 @@ export const PASSES: readonly Pass[] = [
     name: 'fold_depthwise_bias',
     doc: 'moves a depthwise bias into the following pointwise convolution',
     run: foldDepthwiseBias,
+  },
+  {
+    name: 'fold_zero_padding',
+    doc: 'folds zero_padding2d into the padding of the convolutions that read it',
+    run: foldZeroPadding,
   },
   {
     name: 'fuse_activation',
