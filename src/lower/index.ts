@@ -242,8 +242,9 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     const sliceRows = streamed.get(n.id);
     if (owner[n.id] === n.id && !offset.has(n.id)) {
       // A streamed output's buffer holds one slice.
-      const rows = sliceRows ?? n.shape[0]!;
-      offset.set(n.id, arena.alloc((size(n.shape) / n.shape[0]!) * rows));
+      const floats =
+        sliceRows === undefined ? size(n.shape) : (size(n.shape) / n.shape[0]!) * sliceRows;
+      offset.set(n.id, arena.alloc(floats));
       high = Math.max(high, arena.size);
     }
     const l = lowered.get(n.id);
