@@ -105,7 +105,8 @@ async function main() {
       process.stdout.write(`RESULT ${JSON.stringify({ ...result, layers: rows })}\n`);
       return;
     }
-    case 'netc': {
+    case 'netc':
+    case 'netc-relaxed': {
       const mod = await import(new URL(`file://${config.module}`).href);
       const net = await mod.load();
       run = () => net.run(inputs);

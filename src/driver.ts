@@ -157,7 +157,11 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
     };
   }
   // The weights go in a trailing custom section, not a data segment (see weights_section.ts).
-  const { bytes: wasm, layout } = withWeightsSection(emitWasm(program), area);
+  const { bytes: wasm, layout } = withWeightsSection(
+    emitWasm(program),
+    emitWasm(program, { relaxed: true }),
+    area,
+  );
   const jsText = await format(
     emitModule({
       program,

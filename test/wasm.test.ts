@@ -1,6 +1,7 @@
 // Tests for the WebAssembly backend (codegen/wasm): hand-written and random KIR kernels run in
 // wasm against the KIR interpreter, the math helpers against Math and an accurate erf, module
 // shape, determinism, and layer lowerings against the layers' float64 references.
+import v8 from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { emitWasm, emitWasmText } from '../codegen/wasm/emit.js';
@@ -773,6 +774,30 @@ describe('wasm module', () => {
     const fn = text.slice(text.indexOf('(func $k$conv'));
     expect(fn.match(/i32\.mul|i32\.shl/g)?.length ?? 0).toBeLessThanOrEqual(6);
   });
+
+  test('relaxed: a v128 acc + x * w is one f32x4.relaxed_madd; the plain build keeps mul and add', () => {
+    const V = (name: string) => get(name, 'v128');
+    const body = [
+      loop(
+        'i',
+        0,
+        16,
+        [
+          store(add(Y, I), add(load(add(Y, I), 'v128'), mul(load(add(X, I), 'v128'), V('w')))),
+          store(add(Y, I), add(mul(V('w'), V('w')), load(add(Y, I), 'v128'))),
+        ],
+        4,
+      ),
+    ];
+    const k = kernel('madd', ['y', 'x'], [let_('w', splat(f32(2))), ...body]);
+    const p = program([k], [{ kernel: 'madd', args: [0, 16] }], 32);
+    const relaxed = emitWasmText(p, { relaxed: true });
+    expect(relaxed.match(/f32x4\.relaxed_madd/g)).toHaveLength(2);
+    expect(relaxed).not.toMatch(/f32x4\.(mul|add)/);
+    const plain = emitWasmText(p);
+    expect(plain).not.toMatch(/relaxed/);
+    expect(plain.match(/f32x4\.mul/g)).toHaveLength(2);
+  });
 });
 
 // ------------------------------------------------------------------------- layer lowerings
@@ -897,6 +922,9 @@ function lowerable(kind: string): Node | null {
   return node?.layer.lower ? node : null;
 }
 
+// Node 20 has relaxed SIMD behind a flag; set in this process, the relaxed builds run here too.
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+
 describe('wasm backend: layer lowerings against the float64 reference', () => {
   for (const [i, { kind, source }] of LAYERS.entries()) {
     test.skipIf(!lowerable(kind))(`${kind} #${i}`, async () => {
@@ -963,10 +991,13 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
         memoryFloats,
         weightFloats,
       );
-      const inst = await instantiate(emitWasm(p));
-      for (const [at, v] of init) inst.memory.set(v, at);
-      inst.run();
-      const got = inst.memory.slice(yAt, yAt + outSize);
+      const outputOf = async (relaxed: boolean): Promise<Float32Array> => {
+        const inst = await instantiate(emitWasm(p, { relaxed }));
+        for (const [at, v] of init) inst.memory.set(v, at);
+        inst.run();
+        return inst.memory.slice(yAt, yAt + outSize);
+      };
+      const got = await outputOf(false);
 
       const want = node.layer.reference(
         node,
@@ -975,6 +1006,8 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
         refWeights,
       );
       expectClose(got, want, `${kind} output`);
+      // The relaxed SIMD build too (fused multiply-adds round once instead of twice).
+      expectClose(await outputOf(true), want, `${kind} output (relaxed SIMD)`);
 
       // And the interpreter agrees with wasm (up to the math helpers' last bit).
       const M = new Float32Array(memoryFloats);

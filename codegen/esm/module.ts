@@ -214,8 +214,9 @@ async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${
     if (!layout) throw new Error('netc bug: a wasm module needs the layout of its .wasm file');
     const U8 = ty(': Uint8Array');
     out.push(`
-/** Where the parts of the .wasm file are: the code module, then a custom section holding the
- * weight area (raw little-endian f32), which is read straight into memory at byte 0. */
+/** Where the parts of the .wasm file are: the code module, a custom section holding the same
+ * code with relaxed SIMD, then one holding the weight area (raw little-endian f32), which is
+ * read straight into memory at byte 0. */
 const WASM = ${JSON.stringify(layout)};
 
 /** Throws unless the .wasm file is the one built with this module (its size, its section). */
@@ -231,7 +232,7 @@ function readWasm(fs${ty(': any')}, url${ty(': URL')}, at${ty(': number')}, into
   const fd = fs.openSync(url, 'r');
   try {
     const header = new Uint8Array(WASM.header.length);
-    fs.readSync(fd, header, 0, header.length, WASM.codeBytes);
+    fs.readSync(fd, header, 0, header.length, WASM.weightsAt - header.length);
     checkWasm(url, fs.fstatSync(fd).size, header);
     for (let done = 0; done < into.length; ) {
       const n = fs.readSync(fd, into, done, into.length - done, at + done);
@@ -242,6 +243,18 @@ function readWasm(fs${ty(': any')}, url${ty(': URL')}, at${ty(': number')}, into
     fs.closeSync(fd);
   }
   return into;
+}
+
+/**
+ * Where the code to compile is in the .wasm file: the relaxed SIMD build (multiply-adds fused
+ * where the hardware can) when the engine validates a relaxed SIMD instruction, else the
+ * plain SIMD one. The probe is a module with one function computing f32x4.relaxed_madd.
+ */
+function code()${ty(': [number, number]')} {
+  const probe = [0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 0, 32, 0, 253, 133, 2, 11];
+  return WebAssembly.validate(new Uint8Array(probe))
+    ? [WASM.relaxedAt, WASM.relaxedBytes]
+    : [0, WASM.codeBytes];
 }
 
 ${ty('/** The compiled code part and a reader of the built-in weights into a memory. */\ntype WasmParts = { module: WebAssembly.Module; weights: (M: Uint8Array) => void };')}
@@ -260,7 +273,8 @@ function wasmModule()${ty(': Promise<WasmParts>')} {
       // Synchronous reads and compile (of the small code part): no thread-pool round trips.
       // process.getBuiltinModule: Node 20.16+ and 22.3+.
       const fs = proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
-      const module = new WebAssembly.Module(readWasm(fs, url, 0, new Uint8Array(WASM.codeBytes)));
+      const [at, n] = code();
+      const module = new WebAssembly.Module(readWasm(fs, url, at, new Uint8Array(n)));
       // Later loads copy the weights from the memory that last read them while it is alive
       // (no kernel writes below the weight area's end, where the memory planner's arena
       // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
@@ -279,8 +293,9 @@ function wasmModule()${ty(': Promise<WasmParts>')} {
     const response = await fetch(url);
     if (!response.ok) throw new Error(\`cannot fetch \${url}: \${response.status}\`);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    checkWasm(url, bytes.length, bytes.subarray(WASM.codeBytes, WASM.weightsAt));
-    const module = await WebAssembly.compile(bytes.subarray(0, WASM.codeBytes));
+    checkWasm(url, bytes.length, bytes.subarray(WASM.weightsAt - WASM.header.length, WASM.weightsAt));
+    const [at, n] = code();
+    const module = await WebAssembly.compile(bytes.subarray(at, at + n));
     return { module, weights: (M${U8}) => M.set(bytes.subarray(WASM.weightsAt)) };
   })();
   // A failure (a missing file, a failed fetch) is not kept: the next load() tries again.

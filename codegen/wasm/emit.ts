@@ -5,7 +5,8 @@
 // weights_section.ts), and exports "prepare" (the weight transforms, to call once the weights
 // are in memory), "run" (every step in order), "slice" (slice i of the streamed outputs, after
 // "run") and "abi" (returns ABI_VERSION).
-// One function per distinct kernel, with its i32 base offsets as parameters.
+// One function per distinct kernel, with its i32 base offsets as parameters. With `relaxed`,
+// every f32x4 acc + x * y is one f32x4.relaxed_madd (the relaxed SIMD build of the .wasm).
 //
 // Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
 // Terms over parameters and loop counters are hoisted: their byte sum is computed once per
@@ -30,13 +31,15 @@ export interface EmitWasmOptions {
   readonly weights?: Float32Array;
   /** Run Binaryen's optimizer (default true; false is for debugging the emitter). */
   readonly optimize?: boolean;
+  /** Multiply-adds of f32x4 as relaxed_madd (relaxed SIMD; default false). */
+  readonly relaxed?: boolean;
 }
 
 const PAGE_BYTES = 65536;
 
 /** Emits the program as a wasm binary. Deterministic: the same program gives the same bytes. */
 export function emitWasm(program: KernelProgram, opts: EmitWasmOptions = {}): Uint8Array {
-  const w = new WasmModule();
+  const w = new WasmModule(opts.relaxed ?? false);
   try {
     build(w, program, opts);
   } catch (e) {
@@ -48,7 +51,7 @@ export function emitWasm(program: KernelProgram, opts: EmitWasmOptions = {}): Ui
 
 /** The module as WebAssembly text (unoptimized unless `optimize`), for debugging and tests. */
 export function emitWasmText(program: KernelProgram, opts: EmitWasmOptions = {}): string {
-  const w = new WasmModule();
+  const w = new WasmModule(opts.relaxed ?? false);
   try {
     build(w, program, opts);
     return w.finishText({ optimize: opts.optimize ?? false });
@@ -78,7 +81,7 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
     const fn = `k$${k.name}`;
     names.set(k.name, fn);
     arity.set(k.name, k.params.length);
-    new KernelEmitter(w, k, math).emit(fn);
+    new KernelEmitter(w, k, math, opts.relaxed ?? false).emit(fn);
   }
   addMathFunctions(w, math.scalar, math.vector);
 
@@ -182,6 +185,7 @@ class KernelEmitter {
     private readonly w: WasmModule,
     private readonly kernel: Kernel,
     private readonly math: { readonly scalar: Set<MathFn>; readonly vector: Set<MathFn> },
+    private readonly relaxed = false,
   ) {
     this.params = new Set(kernel.params);
     if (this.params.size !== kernel.params.length) throw this.bug('repeated parameter names');
@@ -403,6 +407,13 @@ class KernelEmitter {
       }
       const op = e.fn === 'div' ? 'i32.div_s' : (`i32.${e.fn}` as const);
       return w.binary(op, this.expr(e.a), this.expr(e.b));
+    }
+    if (this.relaxed && e.type === 'v128' && e.fn === 'add') {
+      // acc + x * y as one relaxed multiply-add.
+      const isMul = (x: Expr): x is Extract<Expr, { op: 'bin' }> =>
+        x.op === 'bin' && x.fn === 'mul' && x.type === 'v128';
+      if (isMul(e.b)) return w.relaxedMadd(this.expr(e.b.a), this.expr(e.b.b), this.expr(e.a));
+      if (isMul(e.a)) return w.relaxedMadd(this.expr(e.a.a), this.expr(e.a.b), this.expr(e.b));
     }
     const prefix = e.type === 'v128' ? 'f32x4' : 'f32';
     return w.binary(`${prefix}.${e.fn}`, this.expr(e.a), this.expr(e.b));

@@ -128,8 +128,9 @@ export class WasmModule {
   private readonly m: M = new binaryen.Module();
   private done = false;
 
-  constructor() {
-    this.m.setFeatures(FEATURES);
+  /** With `relaxed`, relaxed SIMD (f32x4.relaxed_madd) may be used too. */
+  constructor(relaxed = false) {
+    this.m.setFeatures(FEATURES | (relaxed ? binaryen.Features.RelaxedSIMD : 0));
   }
 
   // ------------------------------------------------------------------------------ expressions
@@ -164,6 +165,21 @@ export class WasmModule {
   /** A v128 of one i32 in all four lanes. */
   i32x4(value: number): WasmExpr {
     return this.m.i32x4.splat(this.m.i32.const(value | 0)) as WasmExpr;
+  }
+  /** f32x4.relaxed_madd: a * b + c, fused or not as the engine's hardware does it. */
+  relaxedMadd(a: WasmExpr, b: WasmExpr, c: WasmExpr): WasmExpr {
+    // NOTE: binaryen.js has no wrapper for the relaxed SIMD ternaries; this is its C API.
+    const api = binaryen as unknown as {
+      _BinaryenSIMDTernary(m: number, op: number, a: R, b: R, c: R): R;
+      RelaxedMaddVecF32x4: number;
+    };
+    return api._BinaryenSIMDTernary(
+      (this.m as unknown as { ptr: number }).ptr,
+      api.RelaxedMaddVecF32x4,
+      a,
+      b,
+      c,
+    ) as WasmExpr;
   }
   /** v128.bitselect: the bits of a where mask is 1, of b where it is 0. */
   bitselect(a: WasmExpr, b: WasmExpr, mask: WasmExpr): WasmExpr {

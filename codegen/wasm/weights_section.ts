@@ -1,5 +1,7 @@
-// The built .wasm file: the code module (no data segment) followed by one custom section,
-// "netc.weights", holding the packed weight area as raw little-endian f32.
+// The built .wasm file: the code module (no data segment), then a custom section holding the
+// same code built with relaxed SIMD ("netc.relaxed", compiled instead where the engine has
+// relaxed SIMD), then one holding the packed weight area as raw little-endian f32
+// ("netc.weights").
 //
 // Why not a data segment: V8 copies a module's whole wire bytes when it compiles it and copies
 // the data segment again into memory when it instantiates it, so a 1.8 MB segment costs about
@@ -12,7 +14,11 @@
 export interface WasmLayout {
   /** Bytes [0, codeBytes): the code module, compiled alone. */
   readonly codeBytes: number;
-  /** Bytes [codeBytes, weightsAt): the custom section's id, size and name. */
+  /** Bytes [relaxedAt, relaxedAt + relaxedBytes): the same code with relaxed SIMD (a whole
+   * module in the payload of a custom section, "netc.relaxed"), for engines that have it. */
+  readonly relaxedAt: number;
+  readonly relaxedBytes: number;
+  /** Bytes [weightsAt - header.length, weightsAt): the weights section's id, size and name. */
   readonly header: readonly number[];
   readonly weightsAt: number;
   /** Bytes [weightsAt, weightsAt + weightBytes): the weight area, copied to memory at 0. */
@@ -21,6 +27,7 @@ export interface WasmLayout {
 }
 
 export const WEIGHTS_SECTION = 'netc.weights';
+export const RELAXED_SECTION = 'netc.relaxed';
 
 function leb128(n: number): number[] {
   const out: number[] = [];
@@ -33,6 +40,12 @@ function leb128(n: number): number[] {
   return out;
 }
 
+/** A custom section's header: id 0, payload size, name. */
+function sectionHeader(name: string, bytes: number): number[] {
+  const n = [...new TextEncoder().encode(name)];
+  return [0, ...leb128(leb128(n.length).length + n.length + bytes), ...leb128(n.length), ...n];
+}
+
 /** The floats as little-endian bytes (whatever the host's byte order). */
 export function littleEndian(a: Float32Array): Uint8Array {
   const out = new Uint8Array(a.length * 4);
@@ -41,22 +54,34 @@ export function littleEndian(a: Float32Array): Uint8Array {
   return out;
 }
 
-/** The .wasm file: `code` (a module without weights) and the weights in a trailing section. */
+/** The .wasm file: `code` (a module without weights), the `relaxed` module in a custom section,
+ * and the weights in a trailing one. */
 export function withWeightsSection(
   code: Uint8Array,
+  relaxed: Uint8Array,
   weights: Float32Array,
 ): { bytes: Uint8Array; layout: WasmLayout } {
-  const name = [...new TextEncoder().encode(WEIGHTS_SECTION)];
   const weightBytes = weights.length * 4;
-  const payload = leb128(name.length).length + name.length + weightBytes;
-  const header = [0, ...leb128(payload), ...leb128(name.length), ...name];
-  const weightsAt = code.length + header.length;
+  const relaxedHeader = sectionHeader(RELAXED_SECTION, relaxed.length);
+  const relaxedAt = code.length + relaxedHeader.length;
+  const header = sectionHeader(WEIGHTS_SECTION, weightBytes);
+  const weightsAt = relaxedAt + relaxed.length + header.length;
   const bytes = new Uint8Array(weightsAt + weightBytes);
   bytes.set(code, 0);
-  bytes.set(header, code.length);
+  bytes.set(relaxedHeader, code.length);
+  bytes.set(relaxed, relaxedAt);
+  bytes.set(header, weightsAt - header.length);
   bytes.set(littleEndian(weights), weightsAt);
   return {
     bytes,
-    layout: { codeBytes: code.length, header, weightsAt, weightBytes, fileBytes: bytes.length },
+    layout: {
+      codeBytes: code.length,
+      relaxedAt,
+      relaxedBytes: relaxed.length,
+      header,
+      weightsAt,
+      weightBytes,
+      fileBytes: bytes.length,
+    },
   };
 }

@@ -70,6 +70,20 @@ describe.skipIf(skip !== null)(`generated modules in Chromium${skip ? ` (${skip}
     });
   }
 
+  test('Chromium has relaxed SIMD: its wasm modules run the relaxed build (above, against Node)', async () => {
+    const page = await browser!.newPage();
+    try {
+      // The generated loader's probe: a module computing f32x4.relaxed_madd.
+      const probe = [
+        0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32,
+        0, 32, 0, 32, 0, 253, 133, 2, 11,
+      ];
+      expect(await page.evaluate((b) => WebAssembly.validate(new Uint8Array(b)), probe)).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('a streamed output (wasm): slices copied out in the browser too', async () => {
     const g = compileSource(
       'network streamed { input x: [9, 7, 6]  output y = x -> separable_conv2d(8, 3, padding: same) }',
