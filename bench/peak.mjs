@@ -1,5 +1,6 @@
-// The wasm SIMD ceiling on this machine: a Binaryen-built loop of f32x4 multiply then add with
-// independent accumulators, timed in-process (run it in a fresh child for a clean figure).
+// The wasm SIMD ceiling on this machine: a Binaryen-built loop of f32x4 multiply then add (or
+// relaxed multiply-add) with independent accumulators, timed in-process (run it in a fresh
+// child for a clean figure; the relaxed one needs relaxed SIMD in the engine).
 import binaryen from 'binaryen';
 
 /**
@@ -9,10 +10,19 @@ import binaryen from 'binaryen';
  * accumulators the loop is latency-bound, with enough it runs at the multiply/add throughput.
  * Values converge to a / (1 - m) = 1: no overflow, no denormals.
  */
-export function peakModule(accumulators = 12) {
+export function peakModule(accumulators = 12, relaxed = false) {
   const m = new binaryen.Module();
   try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
+    m.setFeatures(
+      binaryen.Features.MVP |
+        binaryen.Features.SIMD128 |
+        (relaxed ? binaryen.Features.RelaxedSIMD : 0),
+    );
+    // With `relaxed`, each step is one f32x4.relaxed_madd (binaryen.js has no wrapper for it).
+    const madd = (a, b, c) =>
+      relaxed
+        ? binaryen._BinaryenSIMDTernary(m.ptr, binaryen.RelaxedMaddVecF32x4, a, b, c)
+        : m.f32x4.add(m.f32x4.mul(a, b), c);
     const v = binaryen.v128;
     const N = 0;
     const acc = (i) => 1 + i;
@@ -25,10 +35,7 @@ export function peakModule(accumulators = 12) {
     const body = [];
     for (let i = 0; i < accumulators; i++)
       body.push(
-        m.local.set(
-          acc(i),
-          m.f32x4.add(m.f32x4.mul(m.local.get(acc(i), v), m.local.get(M, v)), m.local.get(A, v)),
-        ),
+        m.local.set(acc(i), madd(m.local.get(acc(i), v), m.local.get(M, v), m.local.get(A, v))),
       );
     body.push(m.local.set(N, m.i32.sub(m.local.get(N, binaryen.i32), m.i32.const(1))));
     body.push(m.br('loop', m.i32.gt_s(m.local.get(N, binaryen.i32), m.i32.const(0))));
@@ -60,8 +67,13 @@ export function peakModule(accumulators = 12) {
 }
 
 /** GFLOP/s of the best of `repeats` timed calls of about `ms` milliseconds each. */
-export async function measurePeak({ accumulators = 12, ms = 200, repeats = 5 } = {}) {
-  const { instance } = await WebAssembly.instantiate(peakModule(accumulators));
+export async function measurePeak({
+  accumulators = 12,
+  ms = 200,
+  repeats = 5,
+  relaxed = false,
+} = {}) {
+  const { instance } = await WebAssembly.instantiate(peakModule(accumulators, relaxed));
   const peak = instance.exports.peak;
   peak(1e6); // tier up
   let n = 1e6;
