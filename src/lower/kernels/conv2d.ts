@@ -128,7 +128,7 @@ function lowerWinograd(
   const spec: WinogradSpec = {
     x: X(0),
     y: Y,
-    phases: [{ w: needWeight(node, 'kernel'), ry: 0, rx: 0 }],
+    phases: [{ w: needWeight(node, 'kernel'), ry: 0, rx: 0, rows: [0, 1, 2], cols: [0, 1, 2] }],
     stride: 1,
     b,
     s: S,

@@ -16,6 +16,7 @@ import { transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradChannels,
+  phasePoints,
   winogradPays,
   winogradCore,
   winogradPrepare,
@@ -46,7 +47,11 @@ export function lowerConv2dTranspose(
     win[0] &&
     win[1] &&
     winogradChannels(C, F, opts.simd) &&
-    winogradPays({ OH, OW, C, F, stride: 2 }, 4)
+    // Every phase reads some tap along each axis (a 1-wide kernel's odd phase reads none).
+    transposePhases(win[0], win[1]).every(
+      (p) => p.rows.some((t) => t >= 0) && p.cols.some((t) => t >= 0),
+    ) &&
+    winogradPays({ OH, OW, C, F, stride: 2 }, transposePhases(win[0], win[1]))
   )
     return lowerWinogradTranspose(node, shape!, win[0], win[1], k, act, b);
   const spec: ConvSpec = {
@@ -99,6 +104,12 @@ export function lowerConv2dTranspose(
 
 type Window = NonNullable<ReturnType<typeof transposeWindow>>;
 
+/** The four output parities' taps on the common window (row phase ry, column phase rx). */
+const transposePhases = (rows: Window, cols: Window) =>
+  [0, 1].flatMap((ry) =>
+    [0, 1].map((rx) => ({ ry, rx, rows: rows.taps[ry]!, cols: cols.taps[rx]! })),
+  );
+
 /** A stride-2 conv2d_transpose as four Winograd F(2x2, 3x3) phases sharing one input
  * transform (see winograd.ts). */
 function lowerWinogradTranspose(
@@ -113,9 +124,15 @@ function lowerWinogradTranspose(
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
   const w = needWeight(node, 'kernel');
-  const phases = [0, 1].flatMap((ry) =>
-    [0, 1].map((rx) => ({ w: add(w, i32((ry * 2 + rx) * 16 * C * F)), ry, rx })),
-  );
+  // The four phases' taps; each one's U after the previous ones' (as winogradPrepare lays
+  // them out), with fewer matrices along an axis of 2 taps (F(2, 2)) or 1 (F(2, 1)).
+  const taps = transposePhases(rows, cols);
+  let at = 0;
+  const phases = taps.map((t) => {
+    const phase = { ...t, w: add(w, i32(at * C * F)) };
+    at += phasePoints(t);
+    return phase;
+  });
   const spec: WinogradSpec = {
     x: X(0),
     y: Y,
@@ -134,13 +151,7 @@ function lowerWinogradTranspose(
     act,
   };
   // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
-  const prepared = winogradPrepare(
-    k[0]!,
-    k[1]!,
-    C,
-    F,
-    [0, 1].flatMap((ry) => [0, 1].map((rx) => ({ rows: rows.taps[ry]!, cols: cols.taps[rx]! }))),
-  );
+  const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps);
   const pack: Pack = { shape: [k[0]!, k[1]!, F, C], perm: [0, 1, 3, 2] };
   const [pt, pl] = node.attrs['pads'] as readonly number[];
   return finish(node, {
@@ -157,7 +168,7 @@ function lowerWinogradTranspose(
     ],
     doc: [
       `conv2d_transpose ${dims(shape)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides 2x2, pad_before ${pt} ${pl}`,
-      `as 4 phases of Winograd F(2x2, 3x3) sharing the input transform; ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      `as 4 phases of Winograd F(2x2, 3x3) (F(2, 2) or F(2, 1) along axes with fewer taps) over one loaded input window; ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
     ],
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],

@@ -40,11 +40,100 @@ import { bind, fbin, hwc, loadL, Names, range } from './util.js';
  * and column m * stride + rx: the whole conv2d (stride 1, ry = rx = 0), or one phase of a
  * stride-2 conv2d_transpose (its taps for that output parity, on a common 3x3 input window).
  */
-export interface WinogradPhase {
-  /** U of this phase: [16][F / T][C][T] (as `winogradPrepare` lays it out). */
+export interface WinogradPhase extends PhaseTaps {
+  /** U of this phase: [points][F / T][C][T] (as `winogradPrepare` lays it out). */
   readonly w: Expr;
   readonly ry: number;
   readonly rx: number;
+}
+
+/**
+ * Winograd F(2, r) along one axis, for the r taps a phase has there (3, or fewer for a
+ * transposed convolution's phases): its r + 1 points read window positions at..at + r, and
+ * V = B^T d, U = G g, y = A^T m. F(2, 2) takes 3 multiplies for 2 outputs (direct: 4), F(2, 1)
+ * is the direct form.
+ */
+interface AxisForm {
+  readonly at: number;
+  readonly BT: readonly (readonly number[])[];
+  readonly G: readonly (readonly number[])[];
+  readonly AT: readonly (readonly number[])[];
+}
+
+const FORMS: Readonly<Record<number, Omit<AxisForm, 'at'>>> = {
+  3: {
+    BT: [
+      [1, 0, -1, 0],
+      [0, 1, 1, 0],
+      [0, -1, 1, 0],
+      [0, 1, 0, -1],
+    ],
+    G: [
+      [1, 0, 0],
+      [0.5, 0.5, 0.5],
+      [0.5, -0.5, 0.5],
+      [0, 0, 1],
+    ],
+    AT: [
+      [1, 1, 1, 0],
+      [0, 1, -1, -1],
+    ],
+  },
+  2: {
+    BT: [
+      [1, -1, 0],
+      [0, 1, 0],
+      [0, -1, 1],
+    ],
+    G: [
+      [1, 0],
+      [1, 1],
+      [0, 1],
+    ],
+    AT: [
+      [1, 1, 0],
+      [0, 1, 1],
+    ],
+  },
+  1: {
+    BT: [
+      [1, 0],
+      [0, 1],
+    ],
+    G: [[1], [1]],
+    AT: [
+      [1, 0],
+      [0, 1],
+    ],
+  },
+};
+
+/** The form for a phase's taps along an axis (per window position, -1 where none). */
+function axisForm(taps: readonly number[]): AxisForm {
+  const at = taps.findIndex((t) => t >= 0);
+  const r = taps.filter((t) => t >= 0).length;
+  if (at < 0 || taps.slice(at, at + r).some((t) => t < 0))
+    throw new Error(`winograd: taps ${taps.join(' ')} are not consecutive`);
+  return { at, ...FORMS[r]! };
+}
+
+/** Matrices a phase's U holds (points along rows times along columns). */
+export const phasePoints = (p: PhaseTaps): number =>
+  axisForm(p.rows).BT.length * axisForm(p.cols).BT.length;
+
+/** sum of c[j] * v[j]: additions and subtractions, and one multiply when the nonzero
+ * coefficients share a magnitude other than 1 (G's halves); null when all terms are zero. */
+function combine(c: readonly number[], v: readonly Z[]): Z {
+  let acc: Z = null;
+  let scale = 0;
+  for (let j = 0; j < c.length; j++) {
+    if (c[j] === 0 || v[j] === null) continue;
+    const m = Math.abs(c[j]!);
+    if (scale === 0) scale = m;
+    else if (m !== scale) throw new Error('winograd: mixed coefficient magnitudes');
+    acc = c[j]! > 0 ? vadd(acc, v[j]!) : vsub(acc, v[j]!);
+  }
+  return acc === null || scale === 1 ? acc : fbin('mul', acc, splat(f32(scale)));
 }
 
 export interface WinogradSpec {
@@ -90,9 +179,10 @@ const MIN_TILES = 8;
 const CACHED_U_BYTES = 1 << 20;
 
 /** Whether Winograd repays its larger weights at these sizes (see MIN_TILES). */
-export function winogradPays(spec: Sizes, phases: number): boolean {
+export function winogradPays(spec: Sizes, phases: readonly PhaseTaps[]): boolean {
   const tiles = tilesOf(spec.OH, spec.stride) * tilesOf(spec.OW, spec.stride);
-  return tiles >= MIN_TILES || phases * 16 * spec.C * spec.F * 4 <= CACHED_U_BYTES;
+  const points = phases.reduce((n, p) => n + phasePoints(p), 0);
+  return tiles >= MIN_TILES || points * spec.C * spec.F * 4 <= CACHED_U_BYTES;
 }
 
 /** Whether a conv2d is computed this way: 3x3, stride 1, undilated, ungrouped, channels that
@@ -115,7 +205,9 @@ export function winogradApplies(o: {
     o.d.every((v) => v === 1) &&
     o.groups === 1 &&
     winogradChannels(o.C, o.F, o.simd) &&
-    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1 }, 1)
+    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1 }, [
+      { rows: [0, 1, 2], cols: [0, 1, 2] },
+    ])
   );
 }
 
@@ -126,15 +218,30 @@ const phaseOutputs = (size: number, stride: number, r: number): number =>
 const tilesOf = (size: number, stride: number): number =>
   Math.ceil(phaseOutputs(size, stride, 0) / 2);
 
+/** Matrices of V (one set per distinct input transform) and of M (reused phase by phase). */
+function scratchPoints(phases: readonly PhaseTaps[]): { v: number; m: number } {
+  const v = new Map<string, number>();
+  for (const p of phases) v.set(vKey(p), phasePoints(p));
+  return { v: [...v.values()].reduce((a, b) => a + b, 0), m: Math.max(...phases.map(phasePoints)) };
+}
+
+/** Phases whose taps start and end at the same window positions share one input transform. */
+const vKey = (p: PhaseTaps): string =>
+  JSON.stringify([p.rows, p.cols].map((t) => t.map((x) => x >= 0)));
+
 /** Tile rows per block: as many as fit BLOCK_BYTES, at least one. */
-function blockRows(spec: Sizes): number {
-  const perRow = 16 * tilesOf(spec.OW, spec.stride) * (spec.C + spec.F) * 4;
+function blockRows(spec: Sizes, phases: readonly PhaseTaps[]): number {
+  const n = scratchPoints(phases);
+  const perRow = tilesOf(spec.OW, spec.stride) * (n.v * spec.C + n.m * spec.F) * 4;
   return Math.max(1, Math.min(tilesOf(spec.OH, spec.stride), Math.floor(BLOCK_BYTES / perRow)));
 }
 
 /** Floats of scratch: V and M of one block. */
-export function winogradScratch(spec: Sizes): number {
-  return 16 * blockRows(spec) * tilesOf(spec.OW, spec.stride) * (spec.C + spec.F);
+export function winogradScratch(spec: Sizes & { readonly phases: readonly PhaseTaps[] }): number {
+  const n = scratchPoints(spec.phases);
+  return (
+    blockRows(spec, spec.phases) * tilesOf(spec.OW, spec.stride) * (n.v * spec.C + n.m * spec.F)
+  );
 }
 
 /**
@@ -186,14 +293,8 @@ export function winogradPrepare(
   const names = new Names();
   const g = get('g');
   const u = get('u');
-  const half = (x: Z): Z => (x === null ? null : fbin('mul', x, splat(f32(0.5))));
-  /** G applied along one axis: 3 values to 4. */
-  const gt = (x: readonly Z[]): Z[] => [
-    x[0]!,
-    half(vadd(vadd(x[0]!, x[1]!), x[2]!)),
-    half(vadd(vsub(x[0]!, x[1]!), x[2]!)),
-    x[2]!,
-  ];
+  // Each phase's U starts after the previous phases' matrices.
+  const offsets = phases.map((_, q) => phases.slice(0, q).reduce((n, p) => n + phasePoints(p), 0));
   const body = loop(
     'ci',
     0,
@@ -209,29 +310,39 @@ export function winogradPrepare(
             e === null || e.op === 'get' ? e : bind(names, stmts, 'wu', e);
           const f = add(mul(fb, T), fl);
           phases.forEach((ph, q) => {
-            const gv = [0, 1, 2].map((a) =>
-              [0, 1, 2].map((b) => {
-                const ty = ph.rows[a]!;
-                const tx = ph.cols[b]!;
-                if (ty < 0 || tx < 0) return null;
+            const rf = axisForm(ph.rows);
+            const cf = axisForm(ph.cols);
+            // The phase's filter g[a][b] over its own taps.
+            const gv = rf.G[0]!.map((_, a) =>
+              cf.G[0]!.map((_, b) => {
+                const ty = ph.rows[rf.at + a]!;
+                const tx = ph.cols[cf.at + b]!;
                 return local(
                   loadL(add(g, add(mul(add(i32((ty * kw + tx) * C), get('ci')), F), f)), 4),
                 );
               }),
             );
-            // t = G g (4 x 3), then U = t G^T (4 x 4).
-            const t = [0, 1, 2].map((b) => gt(gv.map((row) => row[b]!)).map(local)); // t[b][i]
-            for (let i = 0; i < 4; i++) {
-              const row = gt(t.map((col) => col[i]!));
-              row.forEach((e, j) => {
-                const k = q * 16 + i * 4 + j;
+            // t = G g (rows), then U = t G^T (columns).
+            const t = rf.G.map((gr) =>
+              gv[0]!.map((_, b) =>
+                local(
+                  combine(
+                    gr,
+                    gv.map((r) => r[b]!),
+                  ),
+                ),
+              ),
+            );
+            t.forEach((row, i) =>
+              cf.G.forEach((gc, j) => {
+                const k = offsets[q]! + i * cf.G.length + j;
                 const at = add(
                   u,
                   add(add(i32(k * C * F), mul(fb, C * T)), add(mul(get('ci'), T), fl)),
                 );
-                stmts.push(store(at, e ?? ZERO));
-              });
-            }
+                stmts.push(store(at, combine(gc, row) ?? ZERO));
+              }),
+            );
           });
           return stmts;
         },
@@ -253,11 +364,11 @@ export function winogradPrepare(
       params: ['u', 'g'],
       body: [body],
       doc: [
-        `Winograd F(2x2, 3x3) weights: U = G g G^T for ${phases.length} phase(s) of a ${kh}x${kw} kernel, ${C} -> ${F} channels`,
-        `from [kh, kw, C, F] to [phases][16][F / ${T}][C][${T}], once when the module loads`,
+        `Winograd F(2x2, 3x3) weights (F(2, 2) and F(2, 1) along axes with fewer taps): U = G g G^T for ${phases.length} phase(s) of a ${kh}x${kw} kernel, ${C} -> ${F} channels`,
+        `from [kh, kw, C, F] to [phases][points][F / ${T}][C][${T}], once when the module loads`,
       ],
     },
-    size: phases.length * 16 * C * F,
+    size: offsets[phases.length - 1]! * C * F + phasePoints(phases[phases.length - 1]!) * C * F,
   };
 }
 
@@ -293,7 +404,7 @@ const outMask = (t: number, size: number, stride: number): boolean[][] =>
 export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
   const TH = tilesOf(spec.OH, spec.stride);
   const TW = tilesOf(spec.OW, spec.stride);
-  const R = blockRows(spec);
+  const R = blockRows(spec, spec.phases);
   const colRuns = runsBy(TW, (t) => ({
     i: patchMask(t, spec.padLeft, spec.W),
     o: outMask(t, spec.OW, spec.stride),
@@ -337,8 +448,15 @@ function blockCode(
 ): Stmt[] {
   const { C, F } = spec;
   const T = rows * TW;
-  const V = spec.s;
-  const M = add(spec.s, i32(16 * T * C));
+  // V: one set of matrices per distinct input transform, then M (reused phase by phase).
+  const groups = [...new Map(spec.phases.map((p) => [vKey(p), p])).values()];
+  const vAt = new Map<string, Expr>();
+  let vTop = 0;
+  for (const p of groups) {
+    vAt.set(vKey(p), add(spec.s, i32(vTop * T * C)));
+    vTop += phasePoints(p);
+  }
+  const M = add(spec.s, i32(vTop * T * C));
   const rowRuns = runsBy(rows, (r) => keys[r]!);
 
   /** Loops over the block's tiles: body(th, tw, tile index in the block, row key, column key). */
@@ -353,7 +471,8 @@ function blockCode(
       ),
     );
 
-  // 1. Input transform, one channel vector at a time.
+  // 1. Input transforms, one channel vector at a time: the 4x4 patch loaded once (the values
+  // some transform reads), V = B^T d B per group.
   const inputT = forTiles((th, tw, tile, rk, ck) =>
     range(
       'wc',
@@ -361,34 +480,38 @@ function blockCode(
       C,
       (c) => {
         const stmts: Stmt[] = [];
+        const loaded = new Map<string, Z>();
         const d = (i: number, j: number): Z => {
           if (!rk.i[i] || !ck.i[j]) return null;
-          const iy = add(mul(th, 2), i32(i - spec.padTop));
-          const ix = add(mul(tw, 2), i32(j - spec.padLeft));
-          return bind(names, stmts, 'wd', loadL(hwc(spec.x, spec.W, C, iy, ix, c), 4));
+          const k = `${i}:${j}`;
+          if (!loaded.has(k)) {
+            const iy = add(mul(th, 2), i32(i - spec.padTop));
+            const ix = add(mul(tw, 2), i32(j - spec.padLeft));
+            loaded.set(k, bind(names, stmts, 'wd', loadL(hwc(spec.x, spec.W, C, iy, ix, c), 4)));
+          }
+          return loaded.get(k)!;
         };
-        const dv = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => d(i, j)));
-        const col = (j: number) => (i: number) => dv[i]![j]!;
-        // t = B^T d (rows), then v = t B (columns); each t row through locals.
-        const bt = (row: (i: number) => Z): Z[] => [
-          vsub(row(0), row(2)),
-          vadd(row(1), row(2)),
-          vsub(row(2), row(1)),
-          vsub(row(1), row(3)),
-        ];
-        const tcols = [0, 1, 2, 3].map((j) => bt(col(j))); // tcols[j][r] = t[r][j]
-        const tv: Z[][] = [0, 1, 2, 3].map((r) =>
-          [0, 1, 2, 3].map((j) => {
-            const e = tcols[j]![r]!;
-            return e === null || e.op === 'get' ? e : bind(names, stmts, 'wtr', e);
-          }),
-        );
-        for (let r = 0; r < 4; r++) {
-          const v = bt((j) => tv[r]![j]!);
-          v.forEach((e, q) => {
-            const at = add(V, add(mul(add(mul(i32(r * 4 + q), T), tile), C), c));
-            stmts.push(store(at, e ?? ZERO));
-          });
+        for (const p of groups) {
+          const rf = axisForm(p.rows);
+          const cf = axisForm(p.cols);
+          const nr = rf.BT.length;
+          const nc = cf.BT.length;
+          // t = B^T d along rows (per patch column), then v = t B along columns.
+          const t = rf.BT.map((br) =>
+            cf.BT.map((_, b) => {
+              const e = combine(
+                br,
+                br.map((_, a) => d(rf.at + a, cf.at + b)),
+              );
+              return e === null || e.op === 'get' ? e : bind(names, stmts, 'wtr', e);
+            }),
+          );
+          const V = vAt.get(vKey(p))!;
+          for (let r = 0; r < nr; r++)
+            for (let q = 0; q < nc; q++) {
+              const at = add(V, add(mul(add(mul(i32(r * nc + q), T), tile), C), c));
+              stmts.push(store(at, combine(cf.BT[q]!, t[r]!) ?? ZERO));
+            }
         }
         return stmts;
       },
@@ -396,10 +519,10 @@ function blockCode(
     ),
   );
 
-  // Per phase: 2. sixteen GEMMs over the block's tiles, M[k] = V[k] U[k]; 3. the output
+  // Per phase: 2. the GEMMs over the block's tiles, M[k] = V[k] U[k]; 3. the output
   // transform y = A^T m A + bias, activated, stored where inside the output.
   const perPhase = spec.phases.flatMap((phase) => [
-    gemm(spec, names, V, M, phase.w, T),
+    gemm(spec, names, vAt.get(vKey(phase))!, M, phase.w, T, phasePoints(phase)),
     ...outputTransform(spec, names, M, T, phase, forTiles),
   ]);
   return [...inputT, ...perPhase];
@@ -407,12 +530,20 @@ function blockCode(
 
 type ForTiles = (body: (th: Expr, tw: Expr, tile: Expr, rk: Key, ck: Key) => Stmt[]) => Stmt[];
 
-function gemm(spec: WinogradSpec, names: Names, V: Expr, M: Expr, w: Expr, T: number): Stmt {
+function gemm(
+  spec: WinogradSpec,
+  names: Names,
+  V: Expr,
+  M: Expr,
+  w: Expr,
+  T: number,
+  points: number,
+): Stmt {
   const { C, F } = spec;
   return loop(
     'wk',
     0,
-    16,
+    points,
     convCore(
       {
         x: add(V, mul(get('wk'), T * C)),
@@ -447,6 +578,9 @@ function outputTransform(
   forTiles: ForTiles,
 ): Stmt[] {
   const F = spec.F;
+  const rf = axisForm(phase.rows);
+  const cf = axisForm(phase.cols);
+  const [nr, nc] = [rf.AT[0]!.length, cf.AT[0]!.length];
   return forTiles((th, tw, tile, rk, ck) =>
     range(
       'wc',
@@ -454,19 +588,28 @@ function outputTransform(
       F,
       (c) => {
         const stmts: Stmt[] = [];
-        const mv = Array.from({ length: 16 }, (_, k) =>
+        const mv = Array.from({ length: nr * nc }, (_, k) =>
           bind(names, stmts, 'wm', loadL(add(M, add(mul(add(mul(i32(k), T), tile), F), c)), 4)),
         );
         // s = A^T m per column, then y = s A per row.
-        const at = (x: (i: number) => Expr): Expr[] => [
-          fbin('add', fbin('add', x(0), x(1)), x(2)),
-          fbin('sub', fbin('sub', x(1), x(2)), x(3)),
-        ];
-        const s = [0, 1, 2, 3].map((j) => at((i) => mv[i * 4 + j]!)); // s[j][p]
+        const sv = Array.from({ length: nc }, (_, j) =>
+          rf.AT.map((ar) =>
+            combine(
+              ar,
+              ar.map((_, i) => mv[i * nc + j]!),
+            ),
+          ),
+        ); // sv[j][p]
         const bias = spec.b ? bind(names, stmts, 'wbias', loadL(add(spec.b, c), 4)) : null;
         for (let p = 0; p < 2; p++) {
           if (!rk.o[phase.ry]![p]) continue;
-          const y = at((j) => s[j]![p]!);
+          const y = cf.AT.map(
+            (ac) =>
+              combine(
+                ac,
+                sv.map((col) => col[p]!),
+              ) ?? ZERO,
+          );
           for (let q = 0; q < 2; q++) {
             if (!ck.o[phase.rx]![q]) continue;
             const oy = add(mul(add(mul(th, 2), i32(p)), spec.stride), i32(phase.ry));
