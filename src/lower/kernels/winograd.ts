@@ -15,6 +15,8 @@
 // Patches that reach into the padding have their own code with those taps known zero (tile
 // rows and columns are grouped by which patch rows and columns exist), as in the direct form.
 // Tile rows are processed in blocks, so V and M stay in cache between the stages.
+// A transposed convolution's phases may have fewer taps along an axis: there F(2, 2) (3 points)
+// or F(2, 1) (2, the direct form) replaces F(2, 3), with its own B, G and A (AxisForm).
 import type { Activation } from '../../layers/activations.js';
 import {
   add,
