@@ -41,11 +41,18 @@ const invFactorials = (n: number): number[] => {
   return out;
 };
 
-/** c[0] + x (c[1] + x (c[2] + ...)) in f64, with `x()` a fresh read of x each time. */
-function horner(w: WasmModule, x: () => WasmExpr, c: readonly number[]): WasmExpr {
-  let acc = w.f64(c[c.length - 1]!);
+/** c[0] + x (c[1] + x (c[2] + ...)) in f64, or lane by lane in f32x4, with `x()` a fresh
+ * read of x each time. */
+function horner(
+  w: WasmModule,
+  x: () => WasmExpr,
+  c: readonly number[],
+  type: 'f64' | 'f32x4' = 'f64',
+): WasmExpr {
+  const k = (v: number): WasmExpr => (type === 'f64' ? w.f64(v) : w.f32x4(v));
+  let acc = k(c[c.length - 1]!);
   for (let i = c.length - 2; i >= 0; i--)
-    acc = w.binary('f64.add', w.f64(c[i]!), w.binary('f64.mul', x(), acc));
+    acc = w.binary(`${type}.add`, k(c[i]!), w.binary(`${type}.mul`, x(), acc));
   return acc;
 }
 
@@ -215,14 +222,6 @@ function addErf(w: WasmModule): void {
 
 // ------------------------------------------------------------------------ f32x4 forms
 
-/** p[0] + x (p[1] + x (...)) in f32x4, with `x()` a fresh read of x each time. */
-function hornerV(w: WasmModule, x: () => WasmExpr, c: readonly number[]): WasmExpr {
-  let acc = w.f32x4(c[c.length - 1]!);
-  for (let i = c.length - 2; i >= 0; i--)
-    acc = w.binary('f32x4.add', w.f32x4(c[i]!), w.binary('f32x4.mul', x(), acc));
-  return acc;
-}
-
 /** exp(r) = 1 + r + r^2 P(r) for |r| <= ln2 / 2 (Cephes expf's minimax coefficients). */
 const EXPF_P = [
   5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3,
@@ -284,7 +283,7 @@ function addExpV(w: WasmModule): void {
               f(
                 'mul',
                 f('mul', v(4), v(4)),
-                hornerV(w, () => v(4), EXPF_P),
+                horner(w, () => v(4), EXPF_P, 'f32x4'),
               ),
             ),
             pow2(v(6)),
@@ -314,7 +313,7 @@ function addTanhV(w: WasmModule): void {
     w.binary(
       'f32x4.mul',
       w.binary('f32x4.mul', v(2), v(1)),
-      hornerV(w, () => v(2), TANHF_Q),
+      horner(w, () => v(2), TANHF_Q, 'f32x4'),
     ),
   );
   const e = w.call(VECTOR_MATH_FUNCTIONS.exp!, [w.binary('f32x4.add', v(1), v(1))], 'v128');
@@ -346,12 +345,11 @@ export function addMathFunctions(
 ): void {
   if (vector.has('exp') || vector.has('tanh')) addExpV(w);
   if (vector.has('tanh')) addTanhV(w);
-  const used = scalar;
-  if (used.size === 0) return;
+  if (scalar.size === 0) return;
   addExp64(w);
-  if (used.has('expm1') || used.has('tanh')) addExpm1_64(w);
-  if (used.has('exp')) addExp(w);
-  if (used.has('expm1')) addExpm1(w);
-  if (used.has('tanh')) addTanh(w);
-  if (used.has('erf')) addErf(w);
+  if (scalar.has('expm1') || scalar.has('tanh')) addExpm1_64(w);
+  if (scalar.has('exp')) addExp(w);
+  if (scalar.has('expm1')) addExpm1(w);
+  if (scalar.has('tanh')) addTanh(w);
+  if (scalar.has('erf')) addErf(w);
 }
