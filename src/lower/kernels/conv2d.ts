@@ -8,6 +8,7 @@ import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { paddedInput } from './padded_input.js';
 import { convRuns, plainRuns } from './spatial.js';
 import {
+  CONV_3X3,
   winogradApplies,
   winogradCore,
   winogradScratch,
@@ -128,7 +129,7 @@ function lowerWinograd(
   const spec: WinogradSpec = {
     x: X(0),
     y: Y,
-    phases: [{ w: needWeight(node, 'kernel'), ry: 0, rx: 0, rows: [0, 1, 2], cols: [0, 1, 2] }],
+    phases: [{ ...CONV_3X3, w: needWeight(node, 'kernel'), ry: 0, rx: 0 }],
     stride: 1,
     b,
     s: S,
@@ -142,7 +143,7 @@ function lowerWinograd(
     padLeft: pads[2]!,
     act,
   };
-  const prepared = winogradPrepare(3, 3, C, F, [{ rows: [0, 1, 2], cols: [0, 1, 2] }]);
+  const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3]);
   return finish(node, {
     name: [
       'conv2d',

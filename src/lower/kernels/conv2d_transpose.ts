@@ -16,7 +16,7 @@ import { transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradChannels,
-  phasePoints,
+  phaseOffsets,
   winogradPays,
   winogradCore,
   winogradPrepare,
@@ -43,17 +43,15 @@ export function lowerConv2dTranspose(
   const win = [0, 1].map((ax) =>
     s[ax] === 2 && d[ax] === 1 ? transposeWindow(k[ax]!, [pt!, pl!][ax]!) : null,
   );
+  const taps = win[0] && win[1] ? transposePhases(win[0], win[1]) : null;
   if (
-    win[0] &&
-    win[1] &&
+    taps &&
     winogradChannels(C, F, opts.simd) &&
     // Every phase reads some tap along each axis (a 1-wide kernel's odd phase reads none).
-    transposePhases(win[0], win[1]).every(
-      (p) => p.rows.some((t) => t >= 0) && p.cols.some((t) => t >= 0),
-    ) &&
-    winogradPays({ OH, OW, C, F, stride: 2 }, transposePhases(win[0], win[1]))
+    taps.every((p) => p.rows.some((t) => t >= 0) && p.cols.some((t) => t >= 0)) &&
+    winogradPays({ OH, OW, C, F, stride: 2 }, taps)
   )
-    return lowerWinogradTranspose(node, shape!, win[0], win[1], k, act, b);
+    return lowerWinogradTranspose(node, shape!, win[0]!, win[1]!, taps, k, act, b);
   const spec: ConvSpec = {
     x: X(0),
     y: Y,
@@ -117,6 +115,7 @@ function lowerWinogradTranspose(
   shape: Shape,
   rows: Window,
   cols: Window,
+  taps: ReturnType<typeof transposePhases>,
   k: readonly number[],
   act: Activation,
   b: Expr | null,
@@ -124,15 +123,9 @@ function lowerWinogradTranspose(
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
   const w = needWeight(node, 'kernel');
-  // The four phases' taps; each one's U after the previous ones' (as winogradPrepare lays
-  // them out), with fewer matrices along an axis of 2 taps (F(2, 2)) or 1 (F(2, 1)).
-  const taps = transposePhases(rows, cols);
-  let at = 0;
-  const phases = taps.map((t) => {
-    const phase = { ...t, w: add(w, i32(at * C * F)) };
-    at += phasePoints(t);
-    return phase;
-  });
+  // Each phase's U where winogradPrepare puts it (fewer matrices along an axis of 2 taps or 1).
+  const { at } = phaseOffsets(taps);
+  const phases = taps.map((t, q) => ({ ...t, w: add(w, i32(at[q]! * C * F)) }));
   const spec: WinogradSpec = {
     x: X(0),
     y: Y,

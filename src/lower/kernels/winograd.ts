@@ -123,6 +123,21 @@ function axisForm(taps: readonly number[]): AxisForm {
 export const phasePoints = (p: PhaseTaps): number =>
   axisForm(p.rows).BT.length * axisForm(p.cols).BT.length;
 
+/** Where each phase's U starts, in matrices of C x F, as `winogradPrepare` lays them out (one
+ * phase after another), and the matrices in all. */
+export function phaseOffsets(phases: readonly PhaseTaps[]): { at: number[]; total: number } {
+  const at: number[] = [];
+  let total = 0;
+  for (const p of phases) {
+    at.push(total);
+    total += phasePoints(p);
+  }
+  return { at, total };
+}
+
+/** The taps of a 3x3 stride-1 convolution: its one phase reads every window position. */
+export const CONV_3X3: PhaseTaps = { rows: [0, 1, 2], cols: [0, 1, 2] };
+
 /** sum of c[j] * v[j]: additions and subtractions, and one multiply when the nonzero
  * coefficients share a magnitude other than 1 (G's halves); null when all terms are zero. */
 function combine(c: readonly number[], v: readonly Z[]): Z {
@@ -207,9 +222,7 @@ export function winogradApplies(o: {
     o.d.every((v) => v === 1) &&
     o.groups === 1 &&
     winogradChannels(o.C, o.F, o.simd) &&
-    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1 }, [
-      { rows: [0, 1, 2], cols: [0, 1, 2] },
-    ])
+    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1 }, [CONV_3X3])
   );
 }
 
@@ -295,8 +308,7 @@ export function winogradPrepare(
   const names = new Names();
   const g = get('g');
   const u = get('u');
-  // Each phase's U starts after the previous phases' matrices.
-  const offsets = phases.map((_, q) => phases.slice(0, q).reduce((n, p) => n + phasePoints(p), 0));
+  const offsets = phaseOffsets(phases);
   const body = loop(
     'ci',
     0,
@@ -337,7 +349,7 @@ export function winogradPrepare(
             );
             t.forEach((row, i) =>
               cf.G.forEach((gc, j) => {
-                const k = offsets[q]! + i * cf.G.length + j;
+                const k = offsets.at[q]! + i * cf.G.length + j;
                 const at = add(
                   u,
                   add(add(i32(k * C * F), mul(fb, C * T)), add(mul(get('ci'), T), fl)),
@@ -370,7 +382,7 @@ export function winogradPrepare(
         `from [kh, kw, C, F] to [phases][points][F / ${T}][C][${T}], once when the module loads`,
       ],
     },
-    size: offsets[phases.length - 1]! * C * F + phasePoints(phases[phases.length - 1]!) * C * F,
+    size: offsets.total * C * F,
   };
 }
 
