@@ -191,6 +191,22 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     for (const i of nodes[id]!.inputs) lastUse.set(owner[i]!, Infinity);
 
   const arena = new Arena(weightFloats);
+  /** A step's base offsets for node n lowered as l: its output, its inputs (the first moved by
+   * l.xShift), its weights, then `scratch` when l asks for scratch. */
+  const argsOf = (n: Node, l: LoweredNode, scratch: number): number[] => {
+    const args = [
+      offset.get(owner[n.id]!)!,
+      ...n.inputs.map((i, k) => offset.get(owner[i]!)! + (k === 0 ? (l.xShift ?? 0) : 0)),
+      ...weightOffsets.get(n.id)!,
+    ];
+    if (l.scratch) args.push(scratch);
+    const k = l.kernel;
+    if (args.length !== k.params.length)
+      throw new InternalError(
+        `kernel ${k.name} takes ${k.params.length} offsets, got ${args.length}`,
+      );
+    return args;
+  };
   /** Lowers output node n by slices of `rows` rows and groups alike slices (see Stream); the
    * scratch it takes is held to the end, since slices run after every step. */
   const streamSlices = (n: Node, output: string, rows: number, whole: LoweredNode): Stream => {
@@ -211,17 +227,9 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
         scratchSize = l.scratch!;
         scratchAt = arena.alloc(scratchSize);
       }
-      const args = [
-        offset.get(n.id)!,
-        ...n.inputs.map((i, k) => offset.get(owner[i]!)! + (k === 0 ? (l.xShift ?? 0) : 0)),
-        ...weightOffsets.get(n.id)!,
-      ];
-      if (l.scratch) args.push(scratchAt);
-      if (args.length !== l.kernel.params.length)
-        throw new InternalError(`kernel ${l.kernel.name} takes ${l.kernel.params.length} offsets`);
       slices.push({
         kernel: l.kernel.name,
-        args,
+        args: argsOf(n, l, scratchAt),
         layer: n.name,
         line: n.span.line,
         at: from * perRow,
@@ -255,19 +263,13 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     } else if (l) {
       const scratch = l.scratch ? arena.alloc(l.scratch) : -1;
       high = Math.max(high, arena.size);
-      const k = l.kernel;
-      addKernel(k);
-      const args = [
-        offset.get(owner[n.id]!)!,
-        ...n.inputs.map((i) => offset.get(owner[i]!)!),
-        ...weightOffsets.get(n.id)!,
-      ];
-      if (l.scratch) args.push(scratch);
-      if (args.length !== k.params.length)
-        throw new InternalError(
-          `kernel ${k.name} takes ${k.params.length} offsets, got ${args.length}`,
-        );
-      steps.push({ kernel: k.name, args, layer: n.name, line: n.span.line });
+      addKernel(l.kernel);
+      steps.push({
+        kernel: l.kernel.name,
+        args: argsOf(n, l, scratch),
+        layer: n.name,
+        line: n.span.line,
+      });
       if (l.scratch) arena.release(scratch, l.scratch);
     }
     // Free the buffers whose last reader was this node (after it ran: no overlap in a step).
