@@ -1,7 +1,8 @@
 // `npm run bench`: netc's wasm modules against TF.js (wasm backend), onnxruntime-web and
 // onnxruntime-node, one thread each, one fresh process per runtime and network (see
 // ../../shared/design/benchmarking.md). Options: --quick (mnist only, few runs), --layers NET
-// (per-layer timings of netc's code; --only TEXT: the steps whose layer or kernel name holds it), --keep (keep the temp dir), network names to pick some.
+// (per-layer timings of netc's code; with --only TEXT, the steps whose layer or kernel name
+// holds TEXT), --keep (keep the temp dir), network names to pick some.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
