@@ -26,6 +26,7 @@ import { erf } from '../src/layers/activations.js';
 import type { LoweredNode, Pack } from '../src/lower/program.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { close, TOLERANCE } from './helpers/tolerance.js';
+import { runKernel } from '../src/kir/interpret.js';
 
 const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 30);
 const SEED = 20240611;
@@ -186,8 +187,8 @@ function compile(src: string, passes = false): Graph | null {
 }
 
 /** Checks the kernel of every node of `kind` in the network `src` (skipped when it does not compile). */
-function checkSource(src: string, kind: string, simd: boolean, seed: number): void {
-  const g = compile(src);
+function checkSource(src: string, kind: string, simd: boolean, seed: number, passes = false): void {
+  const g = compile(src, passes);
   fc.pre(g !== null);
   const nodes = g!.nodes.filter((n) => n.layer.kind === kind);
   expect(nodes.length, src).toBeGreaterThan(0);
@@ -206,10 +207,15 @@ function checkSource(src: string, kind: string, simd: boolean, seed: number): vo
 }
 
 /** A property over sources for one layer kind, with simd on and off. */
-function property(kind: string, source: fc.Arbitrary<string>, runs = NUM_RUNS): void {
+function property(
+  kind: string,
+  source: fc.Arbitrary<string>,
+  runs = NUM_RUNS,
+  passes = false,
+): void {
   fc.assert(
     fc.property(source, fc.boolean(), fc.nat(), (src, simd, seed) =>
-      checkSource(src, kind, simd, seed),
+      checkSource(src, kind, simd, seed, passes),
     ),
     { seed: SEED, numRuns: runs },
   );
@@ -297,6 +303,59 @@ describe('kernels match the reference', () => {
       );
     property('conv2d', src);
     expect([...seen.keys()].some((name) => name.includes('_winograd_'))).toBe(true);
+  });
+
+  // conv2d_add (made by fuse_residual): the sum of two convolutions of one geometry, then an
+  // activation; the later convolution takes the other's output into its epilogue.
+  const residual = (a: {
+    h: number;
+    w: number;
+    c: number;
+    f: number;
+    k: [number, number];
+    s: [number, number];
+    padding: string;
+    bias: boolean;
+    act: string;
+  }): string => {
+    const conv = (name: string): string =>
+      `x -> conv2d(${a.f}, ${list(a.k)}, strides: ${list(a.s)}, padding: ${a.padding}, use_bias: ${a.bias}, name: "${name}")`;
+    return net([a.h, a.w, a.c], `${a.act}(add(${conv('a')}, ${conv('b')}))`);
+  };
+
+  it('conv2d_add: a residual sum and its activation in the epilogue (direct and dot cores)', () => {
+    const src = fc
+      .record({
+        h: small(1, 9),
+        w: small(1, 9),
+        c: fc.constantFrom(1, 3, 4, 8),
+        f: small(1, 9),
+        k: pairOf(1, 3),
+        s: pairOf(1, 2),
+        padding: convPadding,
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map(residual);
+    property('conv2d_add', src, NUM_RUNS, true);
+  });
+
+  it('conv2d_add by Winograd F(2x2, 3x3) with simd', () => {
+    const src = fc
+      .record({
+        h: small(1, 9),
+        w: small(1, 9),
+        c: fc.constantFrom(16, 20),
+        f: fc.constantFrom(16, 24),
+        k: fc.constant<[number, number]>([3, 3]),
+        s: fc.constant<[number, number]>([1, 1]),
+        padding: convPadding,
+        bias: fc.boolean(),
+        act: activation,
+      })
+      .map(residual);
+    property('conv2d_add', src, NUM_RUNS, true);
+    expect([...seen.keys()].some((n) => n.includes('_winograd_') && n.includes('_add'))).toBe(true);
   });
 
   it("conv2d on small inputs copied into a zero-padded map first (as mnist's first layer)", () => {
@@ -671,6 +730,45 @@ describe('scalarize and the TypeScript printer', () => {
     const k: Kernel = { name: 'sel', params: ['y', 'x0'], body, doc: [] };
     // x0 = 8 > 4: b = x = [1, -2, 3, 4]; min with x[0] + 0.5 = 1.5.
     expect(run(k, [1, -2, 3, 4])).toEqual([1, -2, 1.5, 1.5]);
+  });
+
+  it('v128 and f32 pmin and pmax become selects over operands computed once', () => {
+    const pseudo = (fn: 'pmin' | 'pmax', a: Expr, b: Expr): Expr => ({
+      op: 'bin',
+      type: a.type,
+      fn,
+      a,
+      b,
+    });
+    const x = load(get('x0'), 'v128');
+    const c = (n: number): Expr => splat(f32(n));
+    const k = (value: Expr): Kernel => ({
+      name: 'pseudo',
+      params: ['y', 'x0'],
+      body: [store(get('y'), value)],
+      doc: [],
+    });
+    const xs = [NaN, -0, 5, -1];
+    const interpreted = (kernel: Kernel): number[] => {
+      const M = new Float32Array(16).fill(NaN);
+      M.set(xs, 8);
+      runKernel(kernel, M, [0, 8]);
+      return [...M.subarray(0, 4)];
+    };
+    for (const kernel of [
+      k(pseudo('pmin', pseudo('pmax', x, c(0)), c(1))),
+      k(pseudo('pmax', c(0), x)),
+      k(pseudo('pmin', x, { op: 'neg', type: 'v128', a: x })),
+    ]) {
+      const got = run(kernel, xs);
+      const want = interpreted(kernel);
+      got.forEach((g, i) => expect(Object.is(g, want[i]), `${g} vs ${want[i]}`).toBe(true));
+    }
+    // relu6's clamp keeps NaN and -0: [NaN, -0, 1, 0].
+    expect(interpreted(k(pseudo('pmin', pseudo('pmax', x, c(0)), c(1))))).toEqual([NaN, -0, 1, 0]);
+    // Scalar too: pmax(x[1], 0) keeps -0.
+    const s = k(pseudo('pmax', load(add(get('x0'), i32(1))), f32(0)));
+    expect(Object.is(run(s, xs)[0], -0)).toBe(true);
   });
 
   it('f32 constants print as the shortest decimal that reads back', () => {

@@ -196,6 +196,18 @@ describe('exportOnnx', () => {
     await check(runPasses(g), params, 2);
   });
 
+  test('a folded residual block exports the same function (conv2d_add: Conv, Add, Relu)', async () => {
+    const g = compile(`network residual {
+      input x: [6, 6, 8]
+      h = x -> conv2d(8, 3, padding: same) -> batch_normalization
+      output y = relu(add(x, h))
+    }`);
+    const folded = runPasses(g);
+    expect(folded.nodes.map((n) => n.layer.kind)).toContain('conv2d_add');
+    const params = weightsFor(g, 5);
+    await check(runPasses(g), params, 2);
+  });
+
   for (const name of ['mnist', 'dcgan', 'autoencoder']) {
     test(`examples/${name}.net`, async () => {
       const g = compile(readFileSync(new URL(`../examples/${name}.net`, import.meta.url), 'utf8'));

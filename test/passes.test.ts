@@ -439,6 +439,59 @@ describe('fuse_activation and remove_identity fire', () => {
   });
 });
 
+describe('fuse_residual', () => {
+  const fold = (body: string): Graph =>
+    expectSameOutputs(net(`network n {\n input x: [5, 5, 4]\n ${body}\n}`));
+  const residualNodes = (f: Graph) => f.nodes.filter((n) => n.layer.kind === 'conv2d_add');
+
+  it("fuses ResNet's relu(add(shortcut, conv)) into the convolution, in the add's place", () => {
+    const f = fold(`h = x -> conv2d(4, 3, padding: same, activation: relu, name: "c1")
+      output y = relu(add(h, h -> conv2d(4, 1, name: "c2") -> batch_normalization, name: "sum"), name: "r")`);
+    expect(kinds(f)).toEqual(['input', 'conv2d', 'conv2d_add']);
+    const [c2] = residualNodes(f);
+    expect(c2!.name).toBe('c2');
+    expect(c2!.inputs).toEqual([1, 1]);
+    expect(c2!.attrs['activation']).toEqual({ fn: 'relu' });
+    expect(f.notes).toContain("add 'sum' and relu 'r' fused into conv2d 'c2'");
+  });
+
+  it('fuses the later of two convolutions, with the conv on either side and no activation', () => {
+    const f = fold(`a = x -> conv2d(6, 1, strides: 2, name: "short")
+      output y = add(x -> conv2d(6, 3, strides: 2, padding: same, name: "main"), a)`);
+    expect(kinds(f)).toEqual(['input', 'conv2d', 'conv2d_add']);
+    expect(residualNodes(f)[0]!.name).toBe('main');
+    expect(nodeNamed(f, 'main').attrs['activation']).toBe('linear');
+  });
+
+  it('an activation with parameters joins; one with another consumer does not', () => {
+    const joined = fold(`output y = add(x, x -> conv2d(4, 1)) -> leaky_relu(negative_slope: 0.2)`);
+    expect(residualNodes(joined)[0]!.attrs['activation']).toEqual({
+      fn: 'leaky_relu',
+      negative_slope: 0.2,
+    });
+    const s = fold(`s = add(x, x -> conv2d(4, 1))
+      output y = s -> relu
+      output z = s`);
+    expect(kinds(s)).toEqual(['input', 'conv2d_add', 'relu']);
+    expect(residualNodes(s)[0]!.attrs['activation']).toBe('linear');
+  });
+
+  it('does not fire: the conv has another reader, is an output, is not linear; three inputs', () => {
+    const cases = [
+      `c = x -> conv2d(4, 1)
+       output y = add(x, c) -> relu
+       output z = c -> relu6`,
+      `c = x -> conv2d(4, 1)
+       output y = add(x, c)
+       output z = c`,
+      `output y = add(x, x -> conv2d(4, 1, activation: tanh))`,
+      `output y = add(x, x, x -> conv2d(4, 1))`,
+      `output y = add(x, x -> depthwise_conv2d(1))`,
+    ];
+    for (const body of cases) expect(residualNodes(fold(body)), body).toEqual([]);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // ... and not where it must not
 
@@ -554,6 +607,7 @@ describe('the pipeline', () => {
       'fold_depthwise_bias',
       'fold_zero_padding',
       'fuse_activation',
+      'fuse_residual',
     ]);
   });
 

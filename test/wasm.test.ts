@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { emitWasm, emitWasmText } from '../codegen/wasm/emit.js';
 import { compileSource } from '../src/frontend/index.js';
-import type { Node, Shape } from '../src/ir/graph.js';
+import type { Graph, Node, Shape } from '../src/ir/graph.js';
+import { runPasses } from '../src/passes/pipeline.js';
 import { runKernel } from '../src/kir/interpret.js';
 import {
   add,
@@ -201,6 +202,63 @@ describe('wasm backend: every op against the interpreter', () => {
     init[34] = -0;
     init[2] = 0;
     await agree(p, init);
+  });
+
+  test('pmin and pmax, f32 and v128, keep their first operand on NaN and on two zeros', async () => {
+    const pseudo = (fn: 'pmin' | 'pmax', a: Expr, b: Expr): Expr => ({
+      op: 'bin',
+      type: a.type,
+      fn,
+      a,
+      b,
+    });
+    const body: Stmt[] = [
+      loop('i', 0, 8, [
+        store(add(Y, I), pseudo('pmin', load(add(X, I)), load(add(add(X, I), 8)))),
+        store(add(add(Y, I), 8), pseudo('pmax', load(add(X, I)), load(add(add(X, I), 8)))),
+      ]),
+      loop(
+        'i',
+        0,
+        8,
+        [
+          let_('a', load(add(X, I), 'v128')),
+          let_('b', load(add(add(X, I), 8), 'v128')),
+          store(add(add(Y, I), 16), pseudo('pmin', get('a', 'v128'), get('b', 'v128'))),
+          store(add(add(Y, I), 24), pseudo('pmax', get('a', 'v128'), get('b', 'v128'))),
+          // A clamp against constants, as relu6 is.
+          store(
+            add(add(Y, I), 32),
+            pseudo('pmin', pseudo('pmax', get('a', 'v128'), splat(f32(0))), splat(f32(1))),
+          ),
+        ],
+        4,
+      ),
+    ];
+    const p = program(
+      [kernel('pseudo', ['y', 'x'], body)],
+      [{ kernel: 'pseudo', args: [16, 0] }],
+      56,
+    );
+    // Pairs (x[i], x[i + 8]): NaN on either side, zeros of both signs, infinities, plain values.
+    const init = Float32Array.from([
+      NaN,
+      1,
+      -0,
+      0,
+      Infinity,
+      -3,
+      0.5,
+      -0,
+      ...[2, NaN, 0, -0, 1, -Infinity, 0.25, -0],
+    ]);
+    const got = await agree(p, init);
+    const y = (k: number): number[] => [...got.subarray(16 + 8 * k, 24 + 8 * k)];
+    expect(y(0)).toEqual([NaN, 1, -0, 0, 1, -Infinity, 0.25, -0]);
+    expect(y(1)).toEqual([NaN, 1, -0, 0, Infinity, -3, 0.5, -0]);
+    expect(y(2)).toEqual(y(0));
+    expect(y(3)).toEqual(y(1));
+    expect(y(4)).toEqual([NaN, 1, -0, 0, 1, 0, 0.5, -0]);
   });
 
   test('comparisons (i32 and f32, every fn), and, select, if/else', async () => {
@@ -794,7 +852,8 @@ describe('wasm module', () => {
 
 // ------------------------------------------------------------------------- layer lowerings
 
-const LAYERS: { kind: string; source: string }[] = [
+/** Layers by kind in one-layer sources; `folded` cases are found after the passes. */
+const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
   {
     kind: 'conv2d',
     source:
@@ -885,6 +944,24 @@ const LAYERS: { kind: string; source: string }[] = [
     // 16 tile rows of 139 KB of scratch: a block of 15 (2 MB), then a block of one.
     source: 'network t { input x: [32, 33, 64]  output y = x -> conv2d(64, 3, padding: same) }',
   },
+  // Residual sums in the epilogue (fuse_residual): a GEMM, Winograd, the dot-product core.
+  {
+    kind: 'conv2d_add',
+    source: 'network t { input x: [5, 6, 8]  output y = relu(add(x, x -> conv2d(8, 1))) }',
+    folded: true,
+  },
+  {
+    kind: 'conv2d_add',
+    source:
+      'network t { input x: [7, 9, 16]  output y = add(x, x -> conv2d(16, 3, padding: same)) -> relu6 }',
+    folded: true,
+  },
+  {
+    kind: 'conv2d_add',
+    source:
+      'network t { input x: [5, 5, 8]  output y = tanh(add(x -> conv2d(2, 3), x -> conv2d(2, 3))) }',
+    folded: true,
+  },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
@@ -907,9 +984,14 @@ function permute(a: Float32Array, shape: Shape, perm: readonly number[]): Float3
   return out;
 }
 
+/** The case's graph, after the passes when it is `folded`. */
+function graphOf({ source, folded }: (typeof LAYERS)[number]): Graph | undefined {
+  const g = compileSource(source).graphs[0];
+  return g && folded ? runPasses(g) : g;
+}
+
 function lowerable(kind: string): Node | null {
-  const src = LAYERS.find((l) => l.kind === kind)!.source;
-  const g = compileSource(src).graphs[0];
+  const g = graphOf(LAYERS.find((l) => l.kind === kind)!);
   const node = g?.nodes.find((n) => n.layer.kind === kind);
   return node?.layer.lower ? node : null;
 }
@@ -918,11 +1000,11 @@ function lowerable(kind: string): Node | null {
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 describe('wasm backend: layer lowerings against the float64 reference', () => {
-  for (const [i, { kind, source }] of LAYERS.entries()) {
+  for (const [i, c] of LAYERS.entries()) {
+    const { kind, source } = c;
     test.skipIf(!lowerable(kind))(`${kind} #${i}`, async () => {
-      const { graphs, diagnostics } = compileSource(source);
-      expect(diagnostics).toEqual([]);
-      const g = graphs[0]!;
+      expect(compileSource(source).diagnostics).toEqual([]);
+      const g = graphOf(c)!;
       const node = g.nodes.find((n) => n.layer.kind === kind)!;
       const shapes = node.inputs.map((id) => g.nodes[id]!.shape);
       const lowered = node.layer.lower!(node, shapes, { simd: true });

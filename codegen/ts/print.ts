@@ -151,6 +151,8 @@ function expr(e: Expr): Printed {
       }
       if (e.fn === 'min' || e.fn === 'max')
         return [`Math.${e.fn}(${value(e.a)}, ${value(e.b)})`, ATOM];
+      if (e.fn === 'pmin' || e.fn === 'pmax')
+        throw new Error(`print: ${e.fn} reaches the printer (scalarize makes it a select)`);
       const [op, p] =
         e.fn === 'add'
           ? ['+', ADD]

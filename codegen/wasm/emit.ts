@@ -405,8 +405,20 @@ class KernelEmitter {
           w.tee(tb, this.expr(e.b), 'i32'),
         );
       }
+      if (e.fn === 'pmin' || e.fn === 'pmax') throw this.bug(`i32 ${e.fn}`);
       const op = e.fn === 'div' ? 'i32.div_s' : (`i32.${e.fn}` as const);
       return w.binary(op, this.expr(e.a), this.expr(e.b));
+    }
+    if (e.type === 'f32' && (e.fn === 'pmin' || e.fn === 'pmax')) {
+      // No scalar form in wasm: pmin is b < a ? b : a, pmax a < b ? b : a, through temps.
+      const ta = this.temp('f32');
+      const tb = this.temp('f32');
+      const [x, y] = e.fn === 'pmin' ? [tb, ta] : [ta, tb];
+      return w.select(
+        w.binary('f32.lt', w.get(x, 'f32'), w.get(y, 'f32')),
+        w.tee(tb, this.expr(e.b), 'f32'),
+        w.tee(ta, this.expr(e.a), 'f32'),
+      );
     }
     if (this.relaxed && e.type === 'v128' && e.fn === 'add') {
       // acc + x * y as one relaxed multiply-add.
@@ -415,8 +427,9 @@ class KernelEmitter {
       if (isMul(e.b)) return w.relaxedMadd(this.expr(e.b.a), this.expr(e.b.b), this.expr(e.a));
       if (isMul(e.a)) return w.relaxedMadd(this.expr(e.a.a), this.expr(e.a.b), this.expr(e.b));
     }
-    const prefix = e.type === 'v128' ? 'f32x4' : 'f32';
-    return w.binary(`${prefix}.${e.fn}`, this.expr(e.a), this.expr(e.b));
+    if (e.type === 'v128') return w.binary(`f32x4.${e.fn}`, this.expr(e.a), this.expr(e.b));
+    if (e.fn === 'pmin' || e.fn === 'pmax') throw this.bug(`f32 ${e.fn} reached the binary form`);
+    return w.binary(`f32.${e.fn}`, this.expr(e.a), this.expr(e.b));
   }
 
   // ------------------------------------------------------------------------------- addresses
@@ -511,6 +524,8 @@ class KernelEmitter {
           case 'max':
             return [Math.max(a[0], b[0]), Math.max(a[1], b[1])];
           case 'div':
+          case 'pmin':
+          case 'pmax':
             return ANY;
         }
       }

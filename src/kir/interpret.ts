@@ -33,6 +33,10 @@ function f32bin(fn: string, a: number, b: number): number {
       return fmin(a, b);
     case 'max':
       return fmax(a, b);
+    case 'pmin':
+      return b < a ? b : a;
+    case 'pmax':
+      return a < b ? b : a;
   }
   throw new Error(`kir: unknown f32 op ${fn}`);
 }

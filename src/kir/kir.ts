@@ -6,7 +6,11 @@
 // layer with the same shapes. `v128` is four f32 lanes; the TypeScript backend scalarizes it.
 
 export type Type = 'i32' | 'f32' | 'v128';
-export type BinFn = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max';
+/** `pmin(a, b) = b < a ? b : a` and `pmax(a, b) = a < b ? b : a` (f32 and v128 only): wasm's
+ * one-instruction pseudo-minimum and maximum. They equal min and max but where b is NaN (a is
+ * kept) and for two zeros (a is kept); wasm's min and max take 8 instructions and a scratch
+ * register on x64, so activations that clamp against a constant use these. */
+export type BinFn = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max' | 'pmin' | 'pmax';
 export type CmpFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 /** f32 functions with no wasm instruction: backends call a helper. */
 export type MathFn = 'exp' | 'expm1' | 'tanh' | 'erf';

@@ -2,8 +2,9 @@
 //
 // A v128 local `a` becomes the f32 locals a_0..a_3; a v128 load or store becomes four f32
 // accesses at addr + 0..3. Non-trivial addresses and splatted scalars are computed once, into
-// a temporary (`_s0`, ...) declared just before the statement that uses them.
-import { add, get, i32, type Expr, type Stmt } from './kir.js';
+// a temporary (`_s0`, ...) declared just before the statement that uses them. pmin and pmax,
+// which have no scalar operator, become selects over such temporaries.
+import { add, cmp, get, i32, select, type Expr, type Stmt } from './kir.js';
 
 const LANES = [0, 1, 2, 3] as const;
 
@@ -140,6 +141,13 @@ class Scalarizer {
     }
   }
 
+  /** f32 pmin (b < a ? b : a) or pmax (a < b ? b : a) as a select, each operand computed once. */
+  private pseudo(fn: 'pmin' | 'pmax', a: Expr, b: Expr, h: Hoists): Expr {
+    const x = isSimple(a) ? a : this.declare(a, h);
+    const y = isSimple(b) ? b : this.declare(b, h);
+    return select(fn === 'pmin' ? cmp('lt', y, x) : cmp('lt', x, y), y, x);
+  }
+
   /** A new temporary holding `value`, declared before the statement. */
   private declare(value: Expr, h: Hoists): Expr {
     const name = `_s${this.temps++}`;
@@ -169,6 +177,9 @@ class Scalarizer {
       case 'lane':
         return this.lane(e.a, e.lane, h);
       case 'bin':
+        if (e.fn === 'pmin' || e.fn === 'pmax')
+          return this.pseudo(e.fn, this.scalar(e.a, h), this.scalar(e.b, h), h);
+        return { ...e, a: this.scalar(e.a, h), b: this.scalar(e.b, h) };
       case 'cmp':
       case 'and':
         return { ...e, a: this.scalar(e.a, h), b: this.scalar(e.b, h) } as Expr;
@@ -203,6 +214,8 @@ class Scalarizer {
         return a.op === 'load' || isSimple(a) ? a : this.hoist(e, a, h);
       }
       case 'bin':
+        if (e.fn === 'pmin' || e.fn === 'pmax')
+          return this.pseudo(e.fn, this.lane(e.a, i, h), this.lane(e.b, i, h), h);
         return {
           op: 'bin',
           type: 'f32',

@@ -14,6 +14,7 @@ import { flatten, reshape } from './reshape.js';
 import { separableConv2d } from './separable_conv2d.js';
 import { upSampling2d } from './up_sampling2d.js';
 import { zeroPadding2d } from './zero_padding2d.js';
+import { conv2dAdd } from './conv2d_add.js';
 
 export const LAYERS: readonly LayerDef[] = [
   conv2d,
@@ -38,6 +39,7 @@ export const LAYERS: readonly LayerDef[] = [
   ...activationLayers,
   inputLayer,
   transpose,
+  conv2dAdd,
 ];
 
 export const LAYER_BY_KIND: ReadonlyMap<string, LayerDef> = new Map(LAYERS.map((l) => [l.kind, l]));

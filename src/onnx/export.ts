@@ -245,6 +245,7 @@ class Exporter {
       case 'linear':
         return this.value(n.inputs[0]!);
       case 'conv2d':
+      case 'conv2d_add':
         return image(this.conv2d(n));
       case 'depthwise_conv2d':
         return image(this.depthwise(n));
@@ -380,7 +381,10 @@ class Exporter {
       pads: ints([t!, l!, bo!, r!]),
       group: int(G),
     });
-    return this.epilogue(n, y);
+    // conv2d_add (a folded graph's residual sum): Conv, Add of the second input, activation.
+    const sum =
+      n.inputs.length > 1 ? this.op('Add', [y, this.nchw(n, 1)], `${n.name}/add`, n.name) : y;
+    return this.epilogue(n, sum);
   }
 
   /** A depthwise stage as a grouped Conv: weight [C*dm, 1, kh, kw], output channel c*dm+m. */

@@ -4,6 +4,7 @@ import { foldBatchNorm } from './fold_batch_norm.js';
 import { foldDepthwiseBias } from './fold_depthwise_bias.js';
 import { foldZeroPadding } from './fold_zero_padding.js';
 import { fuseActivation } from './fuse_activation.js';
+import { fuseResidual } from './fuse_residual.js';
 import { removeIdentity } from './remove_identity.js';
 
 export interface Pass {
@@ -50,6 +51,13 @@ export const PASSES: readonly Pass[] = [
     name: 'fuse_activation',
     doc: 'fuses activation layers into the preceding layer as its epilogue',
     run: fuseActivation,
+  },
+  // After fuse_activation: the convolution before the sum is left linear, the relu after it
+  // is still a node of its own.
+  {
+    name: 'fuse_residual',
+    doc: 'fuses a sum with a convolution before it and an activation after it into the convolution',
+    run: fuseResidual,
   },
 ];
 

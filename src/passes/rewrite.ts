@@ -55,6 +55,26 @@ export class Rewrite {
     this.nodes[node.id] = node;
   }
 
+  /** Replaces a node by a version reading other inputs, each an earlier node. */
+  rewire(node: Node): void {
+    const old = this.node(node.id);
+    if (node.inputs.some((i) => i >= node.id))
+      throw new Error(`netc bug: node ${node.id} would read a later node`);
+    for (const i of new Set(old.inputs))
+      this.users[i] = this.users[i]!.filter((u) => u !== node.id);
+    for (const i of node.inputs) this.users[i]!.push(node.id);
+    this.nodes[node.id] = node;
+  }
+
+  /** Removes node `id`, which nothing reads any more and which is no graph output. */
+  drop(id: number): void {
+    if (this.users[id]!.length || this.isOutput(id))
+      throw new Error(`netc bug: node ${id} is dropped while still read`);
+    for (const i of new Set(this.node(id).inputs))
+      this.users[i] = this.users[i]!.filter((u) => u !== id);
+    this.nodes[id] = null;
+  }
+
   /** Removes node `id`; whatever read it (nodes and graph outputs) reads `into` instead. */
   remove(id: number, into: number): void {
     if (into >= id) throw new Error(`netc bug: node ${id} forwarded to a later node ${into}`);

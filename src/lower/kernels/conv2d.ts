@@ -40,9 +40,10 @@ export function windowDoc(
   return `kernel ${dims(k)}, strides ${dims(s)}, dilation ${dims(d)}, pads ${pads.join(' ')} (top bottom left right)`;
 }
 
+/** conv2d, and conv2d_add (a second input added before the activation: `residual`). */
 export function lowerConv2d(
   node: Node,
-  [shape]: readonly Shape[],
+  [shape, residualShape]: readonly Shape[],
   opts: LowerOptions,
 ): LoweredNode {
   const [H, W, C] = shape as [number, number, number];
@@ -54,8 +55,9 @@ export function lowerConv2d(
   const groups = num(node.attrs, 'groups');
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
+  const residual = residualShape ? X(1) : null;
   if (winogradApplies({ k, s, d, groups, C, F, OH, OW, simd: opts.simd }))
-    return lowerWinograd(node, shape!, act, b, pads);
+    return lowerWinograd(node, shape!, act, b, pads, residual);
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
   const padded =
@@ -85,6 +87,7 @@ export function lowerConv2d(
     fg: F / groups,
     simd: opts.simd,
     act,
+    residual,
   };
   const body = [...(padded?.body ?? []), ...convCore(spec, new Names())];
   const block = weightBlock(spec);
@@ -102,11 +105,12 @@ export function lowerConv2d(
       ...windowTag(k, s, d, pads),
       groups !== 1 && `g${groups}`,
       !b && 'nobias',
+      residual && 'add',
       activationTag(act),
     ],
     doc: [
       `conv2d ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, d, pads)}, groups ${groups}`,
-      `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      epilogueDoc(b, residual, act),
       ...(padded ? [`input copied into a zero-padded ${padded.h}x${padded.w} map in scratch`] : []),
     ],
     body,
@@ -116,6 +120,10 @@ export function lowerConv2d(
   });
 }
 
+/** Doc words for the epilogue: `bias, plus the second input, activation relu`. */
+const epilogueDoc = (b: Expr | null, residual: Expr | null, act: Activation): string =>
+  `${b ? 'bias' : 'no bias'}${residual ? ', plus the second input' : ''}, activation ${activationDoc(act)}`;
+
 /** A stride-1 3x3 conv2d by Winograd F(2x2, 3x3) (see winograd.ts). */
 function lowerWinograd(
   node: Node,
@@ -123,6 +131,7 @@ function lowerWinograd(
   act: Activation,
   b: Expr | null,
   pads: readonly number[],
+  residual: Expr | null,
 ): LoweredNode {
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
@@ -142,6 +151,7 @@ function lowerWinograd(
     padTop: pads[0]!,
     padLeft: pads[2]!,
     act,
+    residual,
   };
   const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3]);
   return finish(node, {
@@ -152,11 +162,12 @@ function lowerWinograd(
       ...windowTag([3, 3], [1, 1], [1, 1], pads),
       'winograd',
       !b && 'nobias',
+      residual && 'add',
       activationTag(act),
     ],
     doc: [
       `conv2d ${dims(shape)} -> ${dims(node.shape)}: ${windowDoc([3, 3], [1, 1], [1, 1], pads)}`,
-      `by Winograd F(2x2, 3x3); ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      `by Winograd F(2x2, 3x3); ${epilogueDoc(b, residual, act)}`,
     ],
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],

@@ -10,7 +10,7 @@ import type { Activation } from '../../layers/activations.js';
 import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
 import { dotApplies, dotCore } from './dot_core.js';
-import { storeActivated } from './epilogue.js';
+import { plusResidual, storeActivated } from './epilogue.js';
 import { forPixels, forTaps, UNROLL_TAPS, type Pixels, type Run } from './spatial.js';
 import {
   bcast,
@@ -47,6 +47,8 @@ export interface Frame {
   readonly cols: readonly Run[];
   readonly simd: boolean;
   readonly act: Activation;
+  /** A tensor laid out like the output, added before the activation (conv2d_add), or none. */
+  readonly residual?: Expr | null;
 }
 
 export interface ConvSpec extends Frame {
@@ -116,8 +118,10 @@ function stores(
   const type = t.lanes === 4 ? 'v128' : 'f32';
   return accs.flatMap((row, p) =>
     row.flatMap((name, v) => {
-      const addr = yAddr(f, px.oy[p]!, px.ox[p]!, add(c, i32(v * t.lanes)));
-      const value = finish(get(name, type));
+      const ch = add(c, i32(v * t.lanes));
+      const addr = yAddr(f, px.oy[p]!, px.ox[p]!, ch);
+      const r = f.residual && hwc(f.residual, f.outW, f.outC, px.oy[p]!, px.ox[p]!, ch);
+      const value = plusResidual(finish(get(name, type)), r);
       if (value.op === 'get') return storeActivated(addr, value, f.act);
       const done = `${name}f`;
       return [let_(done, value), ...storeActivated(addr, get(done, type), f.act)];

@@ -8,7 +8,7 @@
 import { add, get, i32, lane, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
 import type { ConvSpec } from './conv_core.js';
-import { storeActivated } from './epilogue.js';
+import { plusResidual, storeActivated } from './epilogue.js';
 import { forPixels, forTaps } from './spatial.js';
 import { bind, fbin, fconst, hwc, loadL, range, type Names } from './util.js';
 
@@ -72,14 +72,12 @@ export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
           fbin('add', lane(a, 2), lane(a, 3)),
         );
         if (spec.b) sum = fbin('add', sum, loadL(add(spec.b, i32(f)), 1));
+        const at = (base: Expr): Expr =>
+          hwc(base, spec.outW, spec.outC, px.oy[p]!, px.ox[p]!, i32(f));
         const done = names.fresh('dsum');
         return [
-          let_(done, sum),
-          ...storeActivated(
-            hwc(spec.y, spec.outW, spec.outC, px.oy[p]!, px.ox[p]!, i32(f)),
-            get(done, 'f32'),
-            spec.act,
-          ),
+          let_(done, plusResidual(sum, spec.residual && at(spec.residual))),
+          ...storeActivated(at(spec.y), get(done, 'f32'), spec.act),
         ];
       }),
     );

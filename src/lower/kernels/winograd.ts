@@ -33,7 +33,7 @@ import {
 } from '../../kir/kir.js';
 import type { PreparedWeight } from '../program.js';
 import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
-import { storeActivated } from './epilogue.js';
+import { plusResidual, storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { bind, fbin, hwc, loadL, Names, range } from './util.js';
 
@@ -172,6 +172,8 @@ export interface WinogradSpec {
   readonly padTop: number;
   readonly padLeft: number;
   readonly act: Activation;
+  /** A tensor laid out like the output, added before the activation (conv2d_add), or none. */
+  readonly residual?: Expr | null;
 }
 
 /** Scratch bytes one block of tile rows may use for V and M together (about an L2). Each
@@ -628,8 +630,13 @@ function outputTransform(
             if (!ck.o[phase.rx]![q]) continue;
             const oy = add(mul(add(mul(th, 2), i32(p)), spec.stride), i32(phase.ry));
             const ox = add(mul(add(mul(tw, 2), i32(q)), spec.stride), i32(phase.rx));
-            const value = bind(names, stmts, 'wy', bias ? fbin('add', y[q]!, bias) : y[q]!);
-            stmts.push(...storeActivated(hwc(spec.y, spec.OW, F, oy, ox, c), value, spec.act));
+            const at = (base: Expr): Expr => hwc(base, spec.OW, F, oy, ox, c);
+            const sum = plusResidual(
+              bias ? fbin('add', y[q]!, bias) : y[q]!,
+              spec.residual && at(spec.residual),
+            );
+            const value = bind(names, stmts, 'wy', sum);
+            stmts.push(...storeActivated(at(spec.y), value, spec.act));
           }
         }
         return stmts;

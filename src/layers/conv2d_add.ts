@@ -1,0 +1,38 @@
+// conv2d_add: y = act(conv2d(x) + r), r shaped like the convolution's output. Not a source
+// layer: the pass fuse_residual makes it from conv2d -> add (-> activation), the residual
+// connection of ResNet-style blocks, so the sum and its activation cost no pass over memory.
+import { lowerConv2d } from '../lower/kernels/conv2d.js';
+import { formatShape } from '../ir/graph.js';
+import { activate } from './activations.js';
+import { conv2d } from './conv2d.js';
+import { defineLayer } from './layer.js';
+
+export const conv2dAdd = defineLayer({
+  ...conv2d,
+  kind: 'conv2d_add',
+  doc: 'conv2d plus a tensor of its output shape, then the activation (fused residual sum)',
+  inputs: { min: 2, max: 2 },
+  internal: true,
+  // Already carries its activation, and a batch normalization after it would scale r too.
+  traits: {},
+  infer(ctx) {
+    const r = conv2d.infer({ ...ctx, inputs: [ctx.inputs[0]!] });
+    if (!r) return null;
+    const got = ctx.inputs[1]!;
+    if (got.length !== r.shape.length || got.some((d, i) => d !== r.shape[i])) {
+      ctx.error(
+        `the residual is ${ctx.describe(1)}, the convolution gives ${formatShape(r.shape)}`,
+      );
+      return null;
+    }
+    return r;
+  },
+  lower: lowerConv2d,
+  macs: (node, shapes) => conv2d.macs(node, shapes.slice(0, 1)),
+  reference(node, [x, r], [shape], weights) {
+    const linear = { ...node, attrs: { ...node.attrs, activation: { fn: 'linear' } } };
+    const y = conv2d.reference(linear, [x!], [shape!], weights);
+    for (let i = 0; i < y.length; i++) y[i]! += r![i]!;
+    return activate(y, node.attrs);
+  },
+});
