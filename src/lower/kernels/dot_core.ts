@@ -8,9 +8,9 @@
 import { add, get, i32, lane, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
 import type { ConvSpec } from './conv_core.js';
-import { plusResidual, storeActivated } from './epilogue.js';
-import { forPixels, forTaps } from './spatial.js';
-import { bind, fbin, fconst, hwc, loadL, range, type Names } from './util.js';
+import { plusResidual, storeActivated, TRANSCENDENTAL } from './epilogue.js';
+import { forPixels, forTaps, type Run } from './spatial.js';
+import { bind, fbin, fconst, flat, hwc, loadL, range, type Names } from './util.js';
 
 /** Whether the dot-product core computes this convolution (with SIMD, whole input vectors). */
 export function dotApplies(spec: Pick<ConvSpec, 'simd' | 'groups' | 'cg' | 'fg'>): boolean {
@@ -23,7 +23,40 @@ export function dotPack(taps: readonly number[], C: number, F: number): Pack {
   return { shape: [...taps, C, F], perm: [...taps.map((_, i) => i), n + 1, n] };
 }
 
+/** How many outputs `runs` cover when they cover 0..n-1 exactly once, else null. */
+function covered(runs: readonly Run[]): number | null {
+  const seen = new Set<number>();
+  for (const r of runs)
+    for (let j = 0; j < r.count; j++) {
+      const o = r.o0 + j * r.ostep;
+      if (seen.has(o)) return null;
+      seen.add(o);
+    }
+  return [...seen].every((o) => o < seen.size) ? seen.size : null;
+}
+
+/**
+ * The dot core ends on scalars, and a scalar tanh, sigmoid or swish is a call per output (the
+ * DCGAN generator's last layer: 0.41 ms with tanh, 0.25 ms without). When the core writes a
+ * contiguous block of y, it stores the linear sums and one v128 pass applies the activation.
+ */
 export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
+  const rows = covered(spec.rows);
+  const cols = covered(spec.cols);
+  if (!TRANSCENDENTAL.has(spec.act.fn) || rows === null || cols !== spec.outW)
+    return dotBody(spec, names);
+  const n = rows * spec.outW * spec.outC;
+  const pass = flat(n, true, (i, l) => {
+    const t = names.fresh('dy');
+    return [
+      let_(t, loadL(add(spec.y, i), l)),
+      ...storeActivated(add(spec.y, i), get(t, l === 4 ? 'v128' : 'f32'), spec.act),
+    ];
+  });
+  return [...dotBody({ ...spec, act: { fn: 'linear' } }, names), ...pass];
+}
+
+function dotBody(spec: ConvSpec, names: Names): Stmt[] {
   const F = spec.fg;
   const C = spec.cg;
   const P = F <= 2 ? 4 : 2;

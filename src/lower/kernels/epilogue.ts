@@ -30,6 +30,9 @@ const VECTOR = new Set([
   'swish',
 ]);
 
+/** Activations whose f32 form calls a math function (exp, tanh) per value. */
+export const TRANSCENDENTAL: ReadonlySet<string> = new Set(['sigmoid', 'tanh', 'swish']);
+
 /** Whether the activation has a v128 form. */
 export const vectorizable = (act: Activation): boolean => VECTOR.has(act.fn);
 
