@@ -825,6 +825,36 @@ describe('wasm module', () => {
     expect(fn.match(/i32\.mul|i32\.shl/g)?.length ?? 0).toBeLessThanOrEqual(6);
   });
 
+  test('an innermost loop steps its address pointers: no shift inside, no counter when unread', async () => {
+    // y[i] = x[i] * x[i + 64] over 64 floats: two pointers (x, y), one counting the trips.
+    const k = kernel(
+      'sq',
+      ['y', 'x'],
+      [
+        loop(
+          'i',
+          0,
+          64,
+          [store(add(Y, I), mul(load(add(X, I), 'v128'), load(add(add(X, I), 64), 'v128')))],
+          4,
+        ),
+      ],
+    );
+    const p = program(
+      [k],
+      [
+        { kernel: 'sq', args: [128, 0] },
+        { kernel: 'sq', args: [192, 0] },
+      ],
+      256,
+    );
+    const text = emitWasmText(p, { optimize: true });
+    const body = text.slice(text.indexOf('(loop'), text.indexOf('(br_if'));
+    expect(body).not.toMatch(/i32\.shl|i32\.mul/);
+    expect(text.slice(text.indexOf('(br_if'))).toMatch(/i32\.ne/);
+    await agree(p, data(256, 3));
+  });
+
   test('relaxed: a v128 acc + x * w is one f32x4.relaxed_madd; the plain build keeps mul and add', () => {
     const V = (name: string) => get(name, 'v128');
     const body = [
