@@ -28,11 +28,11 @@ export function fuseResidual(graph: Graph): Graph {
         p.layer === conv2d && isLinear(p.attrs) && rw.soleConsumer(i) === sum.id && !rw.isOutput(i)
       );
     };
-    const [first, second] = [...sum.inputs].sort((p, q) => q - p) as [number, number];
-    const c = fusable(first) ? first : fusable(second) ? second : null;
+    const [later, earlier] = [...sum.inputs].sort((p, q) => q - p) as [number, number];
+    const c = fusable(later) ? later : fusable(earlier) ? earlier : null;
     if (c === null) continue;
     const conv = rw.node(c);
-    const r = c === first ? second : first;
+    const r = c === later ? earlier : later;
     // The activation after the sum, when it may join.
     const next = rw.soleConsumer(sum.id);
     const act = next !== null && !rw.isOutput(sum.id) ? rw.node(next) : null;
