@@ -26,6 +26,8 @@ import {
   max,
   min,
   mul,
+  pmax,
+  pmin,
   select,
   set,
   splat,
@@ -205,17 +207,10 @@ describe('wasm backend: every op against the interpreter', () => {
   });
 
   test('pmin and pmax, f32 and v128, keep their first operand on NaN and on two zeros', async () => {
-    const pseudo = (fn: 'pmin' | 'pmax', a: Expr, b: Expr): Expr => ({
-      op: 'bin',
-      type: a.type,
-      fn,
-      a,
-      b,
-    });
     const body: Stmt[] = [
       loop('i', 0, 8, [
-        store(add(Y, I), pseudo('pmin', load(add(X, I)), load(add(add(X, I), 8)))),
-        store(add(add(Y, I), 8), pseudo('pmax', load(add(X, I)), load(add(add(X, I), 8)))),
+        store(add(Y, I), pmin(load(add(X, I)), load(add(add(X, I), 8)))),
+        store(add(add(Y, I), 8), pmax(load(add(X, I)), load(add(add(X, I), 8)))),
       ]),
       loop(
         'i',
@@ -224,13 +219,10 @@ describe('wasm backend: every op against the interpreter', () => {
         [
           let_('a', load(add(X, I), 'v128')),
           let_('b', load(add(add(X, I), 8), 'v128')),
-          store(add(add(Y, I), 16), pseudo('pmin', get('a', 'v128'), get('b', 'v128'))),
-          store(add(add(Y, I), 24), pseudo('pmax', get('a', 'v128'), get('b', 'v128'))),
+          store(add(add(Y, I), 16), pmin(get('a', 'v128'), get('b', 'v128'))),
+          store(add(add(Y, I), 24), pmax(get('a', 'v128'), get('b', 'v128'))),
           // A clamp against constants, as relu6 is.
-          store(
-            add(add(Y, I), 32),
-            pseudo('pmin', pseudo('pmax', get('a', 'v128'), splat(f32(0))), splat(f32(1))),
-          ),
+          store(add(add(Y, I), 32), pmin(pmax(get('a', 'v128'), splat(f32(0))), splat(f32(1)))),
         ],
         4,
       ),

@@ -347,6 +347,7 @@ class KernelEmitter {
     const ind = frame.inductions;
     const step = (p: (typeof ind)[number]): WasmExpr =>
       w.binary('i32.add', w.get(p.local, 'i32'), w.i32(p.step));
+    const advance = (ps: typeof ind): WasmExpr[] => ps.map((p) => w.set(p.local, step(p)));
     const start = ind.map((p) => w.set(p.local, p.init));
     if (ind.length && (this.counterReads.get(s.v) ?? 0) === reads) {
       // Nothing reads the counter: the first induction pointer counts the trips (it reaches
@@ -354,12 +355,7 @@ class KernelEmitter {
       const [first, ...rest] = ind as [(typeof ind)[number], ...typeof ind];
       const end = this.temp('i32');
       const next = w.binary('i32.ne', w.tee(first.local, step(first), 'i32'), w.get(end, 'i32'));
-      const inner = w.block(null, [
-        ...frame.prelude,
-        ...body,
-        ...rest.map((p) => w.set(p.local, step(p))),
-        w.br(label, next),
-      ]);
+      const inner = w.block(null, [...frame.prelude, ...body, ...advance(rest), w.br(label, next)]);
       const endAt = w.binary('i32.add', w.get(first.local, 'i32'), w.i32((trips * first.step) | 0));
       return w.block(null, [...start, w.set(end, endAt), w.loop(label, inner)]);
     }
@@ -368,8 +364,7 @@ class KernelEmitter {
       w.tee(v, w.binary('i32.add', w.get(v, 'i32'), w.i32(s.step)), 'i32'),
       w.i32(s.to),
     );
-    const advance = ind.map((p) => w.set(p.local, step(p)));
-    const inner = w.block(null, [...frame.prelude, ...body, ...advance, w.br(label, next)]);
+    const inner = w.block(null, [...frame.prelude, ...body, ...advance(ind), w.br(label, next)]);
     return w.block(null, [w.set(v, w.i32(s.from)), ...start, w.loop(label, inner)]);
   }
 

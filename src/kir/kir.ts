@@ -111,6 +111,8 @@ export const mul = bin('mul');
 export const div = bin('div');
 export const min = bin('min');
 export const max = bin('max');
+export const pmin = bin('pmin');
+export const pmax = bin('pmax');
 
 export const load = (addr: Expr, type: 'f32' | 'v128' = 'f32'): Expr => ({
   op: 'load',

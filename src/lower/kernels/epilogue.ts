@@ -1,7 +1,8 @@
 // The activation epilogue as KIR: the activation table's functions on an f32 or v128 value.
-// relu, relu6, leaky_relu, hard_sigmoid and hard_swish are min/max/mul (pmin/pmax in v128); sigmoid, tanh and
-// swish call `math` functions with v128 forms (each lane computed as the f32 form would); elu
-// (a per-lane choice) and gelu (erf) are f32 only, so a v128 value is stored lane by lane.
+// relu, relu6, leaky_relu, hard_sigmoid and hard_swish are min/max/mul (pmin/pmax in v128);
+// sigmoid, tanh and swish call `math` functions with v128 forms (each lane computed as the f32
+// form would); elu (a per-lane choice) and gelu (erf) are f32 only, so a v128 value is stored
+// lane by lane.
 import type { Attrs } from '../../ir/graph.js';
 import { activationOf, type Activation } from '../../layers/activations.js';
 import {
