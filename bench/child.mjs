@@ -174,6 +174,10 @@ async function main() {
   }
   const first = await run();
   process.stdout.write(`FIRST ${performance.now()}\n`);
+  if (config.coldOnly) {
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+    return;
+  }
   for (const o of config.outputs) {
     const d = first[o.name];
     fs.writeFileSync(
