@@ -62,8 +62,8 @@ export function depthwiseStage(
       weight: (ty, tx, c) => add(stage.w, add(mul(add(mul(ty, k[1]), tx), C), c)),
       step: (acc, x, w) => fbin('add', acc, fbin('mul', x, w!)),
       finish: (acc) => acc,
-      // 4 pixels along wide rows share their overlapping input columns (2 x 4 channels x 4
-      // pixels); narrow maps have short runs between their borders: pairs.
+      // 4 pixels along wide rows share their overlapping input columns (4 channels x 4 pixels
+      // a tile); narrow maps have short runs between their borders: pairs (8 channels).
       pixels: OW >= 28 ? 4 : 2,
     },
     names,
