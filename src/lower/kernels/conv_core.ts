@@ -30,8 +30,13 @@ import {
 /** Most live accumulators per tile (pixels x vectors). */
 const MAX_ACCS = 8;
 
-/** Output pixels per group along a row (remainders go one by one). */
-const PIXELS = 2;
+/** Output pixels per group along a row; remainders go in a pair, then alone (forPixels). Four
+ * pixels x 2 vectors read half the weights per multiply-add of a pair x 4 vectors, for twice
+ * the input loads, which hit L1: each layer's best of many runs, alone, summed over the
+ * network: ResNet-50 128.1 -> 124.8 ms, MobileNetV1 27.9 -> 24.5, DCGAN 5.56 -> 5.10, the
+ * separable example 11.8 -> 11.5 (with weights in blocks of 8 channels, against pairs with
+ * blocks of 16). */
+const PIXELS = 4;
 
 /** Geometry shared by the cores: memory bases and the [H, W, C] layouts around them. */
 export interface Frame {
@@ -64,22 +69,23 @@ export interface ConvSpec extends Frame {
   readonly fg: number;
 }
 
-/** Channels of a pixel pair's sub-tile (splitTile): MAX_ACCS / PIXELS vectors. */
-const PAIR_CHANNELS = (MAX_ACCS / PIXELS) * 4;
+/** Channels of a full group's sub-tile (splitTile): MAX_ACCS / PIXELS vectors. */
+const GROUP_CHANNELS = (MAX_ACCS / PIXELS) * 4;
 
 /**
  * The output-channel block the weights are packed by, or null (as folded: [taps, cg, F]).
  * Packed weights are [F / T][taps][cg][T]: one tile's weights for consecutive input channels
  * are contiguous, instead of F floats apart (a power-of-two F puts them all in one cache set).
- * T is a pixel pair's sub-tile, 16 channels, or the largest of 8 and 4 dividing F, so a pair
- * reads whole cache lines of its own block. With blocks of 32, each of a tile's two sub-tiles
- * read half of every 128-byte row, and the tile took twice the lines from L2: the layers of
- * ResNet-50 summed 145.7 ms against 130.9 with 16, MobileNetV1's 29.1 against 26.6, DCGAN's
- * 5.67 against 5.37. T divides every tile start (channelTiles: multiples of 32).
+ * T is a full pixel group's sub-tile, 8 channels (else 4), so every sub-tile reads whole cache
+ * lines of its own blocks (pairs two blocks, lone pixels four). With blocks wider than the
+ * sub-tile, the sub-tiles of a tile each read part of every row and the tile took that many
+ * times the lines from L2: with pairs, blocks of 32 against 16 summed ResNet-50's layers to
+ * 145.7 ms against 130.9, MobileNetV1's to 29.1 against 26.6. T divides every tile start
+ * (channelTiles: multiples of 32).
  */
 export function weightBlock(spec: Pick<ConvSpec, 'simd' | 'groups' | 'fg'>): number | null {
   if (!spec.simd || spec.groups !== 1) return null;
-  for (const t of [PAIR_CHANNELS, 8, 4]) if (spec.fg % t === 0) return t;
+  for (const t of [GROUP_CHANNELS, 4]) if (spec.fg % t === 0) return t;
   return null;
 }
 
