@@ -28,6 +28,8 @@ import { runKernel } from '../src/kir/interpret.js';
 import { erf } from '../src/layers/activations.js';
 import type { LoweredNode, Pack } from '../src/lower/program.js';
 import { runPasses } from '../src/passes/pipeline.js';
+import { lowerGraph } from '../src/lower/index.js';
+import { readFileSync } from 'node:fs';
 import { close, TOLERANCE } from './helpers/tolerance.js';
 
 const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 30);
@@ -151,7 +153,18 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
     const code = printKernelTS(p.kernel, { types: false });
     instantiate(code, p.kernel.name, M)(weightRegion(r.i).offset, regions[params + j]!.offset);
   });
-  instantiate(code, kernel.name, M)(...regions.slice(0, params).map((r) => r.offset));
+  const offsets = regions.slice(0, params).map((r) => r.offset);
+  // The same kernel cut into parts of at most 16 lines (long kernels are printed so: see
+  // PART_LINES) must write the same bits.
+  const split = printKernelTS(kernel, { types: false, partLines: 16 });
+  const M2 = split === code ? null : M.slice();
+  instantiate(code, kernel.name, M)(...offsets);
+  if (M2) {
+    expect(split).toMatch(new RegExp(`function ${kernel.name}_part0\\(`));
+    instantiate(split, kernel.name, M2)(...offsets);
+    const same = M.every((v, i) => Object.is(v, M2[i]) || (Number.isNaN(v) && Number.isNaN(M2[i])));
+    expect(same, `${kernel.name} cut into parts`).toBe(true);
+  }
 
   const wts = Object.fromEntries(
     node.weights.map((w, i) => [w.name, Float64Array.from(weights[i]!)]),
@@ -703,6 +716,35 @@ describe('kernels of folded graphs', () => {
 });
 
 describe('scalarize and the TypeScript printer', () => {
+  it('cuts long kernels into parts short enough for V8 to optimize', () => {
+    // DCGAN's transposed convolutions print as 1,300-3,300 lines whole; V8 runs a function of
+    // over 60 KB of bytecode (about 1,500 such lines) in its interpreter only.
+    const src = readFileSync(new URL('../examples/dcgan.net', import.meta.url), 'utf8');
+    const g = compileSource(src).graphs[0]!;
+    const program = lowerGraph(runPasses(g), { simd: false });
+    let longest = 0;
+    let whole = 0;
+    for (const kernel of program.kernels) {
+      whole = Math.max(whole, printKernelTS(kernel, { partLines: Infinity }).split('\n').length);
+      // Each function's own lines: nested part functions counted as their own.
+      const own: number[] = [];
+      const open: { indent: number; at: number }[] = [];
+      for (const line of printKernelTS(kernel).split('\n')) {
+        const indent = line.length - line.trimStart().length;
+        if (/^function \w+\(/.test(line.trimStart())) {
+          open.push({ indent, at: own.length });
+          own.push(0);
+        } else if (open.length > 0) {
+          own[open[open.length - 1]!.at]!++;
+          if (line === ' '.repeat(open[open.length - 1]!.indent) + '}') open.pop();
+        }
+      }
+      longest = Math.max(longest, ...own);
+    }
+    expect(whole).toBeGreaterThan(1500);
+    expect(longest).toBeLessThan(450);
+  });
+
   const run = (kernel: Kernel, x: readonly number[]): number[] => {
     const M = new Float32Array(16).fill(NaN);
     M.set(x, 8);

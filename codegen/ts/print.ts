@@ -6,7 +6,7 @@
 // With `types` (the default) the parameters carry `: number`, the result `: void`, and loads a
 // non-null mark (`M[i]!`, for projects using noUncheckedIndexedAccess); without, it is plain
 // JavaScript. Locals never reassigned are `const`. Arithmetic runs in float64 and rounds to f32
-// when stored.
+// when stored. A kernel longer than PART_LINES is printed as calls of nested part functions.
 import { scalarize } from '../../src/kir/scalarize.js';
 import {
   unroll,
@@ -19,18 +19,186 @@ import {
 import { CodeWriter } from './writer.js';
 
 /** `function NAME(y: number, ...): void { ... }`, headed by the kernel's doc comment. */
-export function printKernelTS(kernel: Kernel, opts: { types?: boolean } = {}): string {
+export function printKernelTS(
+  kernel: Kernel,
+  opts: { types?: boolean; partLines?: number } = {},
+): string {
   const types = opts.types ?? true;
   const body = scalarize(unroll(kernel.body));
   const w = new CodeWriter();
   for (const line of kernel.doc) w.line(comment(line));
   const params = kernel.params.map((p) => (types ? `${p}: number` : p)).join(', ');
-  const mutable = assigned(body);
+  const ctx: Ctx = {
+    mutable: assigned(body),
+    name: kernel.name,
+    limit: opts.partLines ?? PART_LINES,
+    parts: [],
+  };
   nonNull = types ? '!' : '';
-  w.block(`function ${kernel.name}(${params})${types ? ': void' : ''} {`, () =>
-    printStmts(w, body, mutable),
-  );
+  w.block(`function ${kernel.name}(${params})${types ? ': void' : ''} {`, () => {
+    printStmts(w, body, ctx);
+    // Parts print after the body (declarations hoist); a part may make parts of its own.
+    for (let i = 0; i < ctx.parts.length; i++) {
+      const part = ctx.parts[i]!;
+      const ps = part.params.map((p) => (types ? `${p}: number` : p)).join(', ');
+      w.block(`function ${part.name}(${ps})${types ? ': void' : ''} {`, () =>
+        printStmts(w, part.body, ctx),
+      );
+    }
+  });
   return w.toString();
+}
+
+/**
+ * Lines a function aims to stay under. V8 leaves a function of over 60 KB of bytecode to its
+ * interpreter (about 1,500 lines of these kernels), where it runs some 50 times slower: DCGAN's
+ * transposed convolutions, up to 3,300 lines each, took 3.3 s a run instead of 67 ms. Longer
+ * statement lists are printed as calls of part functions taking the locals they read.
+ */
+const PART_LINES = 400;
+
+interface Part {
+  readonly name: string;
+  readonly params: readonly string[];
+  readonly body: readonly Stmt[];
+}
+
+interface Ctx {
+  readonly mutable: ReadonlySet<string>;
+  readonly name: string;
+  /** Lines per function (PART_LINES unless a test asks for fewer). */
+  readonly limit: number;
+  readonly parts: Part[];
+}
+
+/** Lines a statement list prints as (before any parts are made). */
+function lines(stmts: readonly Stmt[]): number {
+  let n = 0;
+  for (const s of stmts)
+    n +=
+      s.op === 'for'
+        ? 2 + lines(s.body)
+        : s.op === 'if'
+          ? 3 + lines(s.then) + (s.else ? lines(s.else) : 0)
+          : 1;
+  return n;
+}
+
+/** Names a statement declares (lets), reads and sets, nested ones included (but no loop's own
+ * variable). */
+interface Names {
+  readonly decls: Set<string>;
+  readonly reads: Set<string>;
+  readonly sets: Set<string>;
+}
+
+function namesOf(stmts: readonly Stmt[], out: Names): Names {
+  const read = (e: Expr): void => {
+    switch (e.op) {
+      case 'const':
+        return;
+      case 'get':
+        out.reads.add(e.name);
+        return;
+      case 'load':
+        return read(e.addr);
+      case 'bin':
+      case 'cmp':
+      case 'and':
+        read(e.a);
+        return read(e.b);
+      case 'select':
+        read(e.cond);
+        read(e.a);
+        return read(e.b);
+      default:
+        return read(e.a);
+    }
+  };
+  for (const s of stmts)
+    switch (s.op) {
+      case 'let':
+        out.decls.add(s.name);
+        read(s.value);
+        break;
+      case 'set':
+        out.sets.add(s.name);
+        read(s.value);
+        break;
+      case 'store':
+        read(s.addr);
+        read(s.value);
+        break;
+      case 'for': {
+        // A loop variable is the loop's own (names repeat from loop to loop).
+        const inner = namesOf(s.body, { decls: new Set(), reads: new Set(), sets: new Set() });
+        for (const [from, to] of [
+          [inner.decls, out.decls],
+          [inner.reads, out.reads],
+          [inner.sets, out.sets],
+        ] as const)
+          for (const v of from) if (v !== s.v) to.add(v);
+        break;
+      }
+      case 'if':
+        read(s.cond);
+        namesOf(s.then, out);
+        if (s.else) namesOf(s.else, out);
+        break;
+      case 'comment':
+        break;
+    }
+  return out;
+}
+
+const names = (s: Stmt): Names =>
+  namesOf([s], { decls: new Set(), reads: new Set(), sets: new Set() });
+
+/**
+ * A statement list cut into runs printed in place and runs that become parts (under `limit`
+ * lines each). A part holds every declaration it sets, and nothing after it uses what it
+ * declares; what it reads from outside (loop variables, parameters) it takes as parameters.
+ */
+function chunks(
+  stmts: readonly Stmt[],
+  limit: number,
+): { part: boolean; stmts: readonly Stmt[] }[] {
+  if (lines(stmts) <= limit) return [{ part: false, stmts }];
+  const info = stmts.map(names);
+  const size = stmts.map((s) => lines([s]));
+  const lastUse = new Map<string, number>();
+  info.forEach((n, i) => {
+    for (const v of n.reads) lastUse.set(v, i);
+    for (const v of n.sets) lastUse.set(v, i);
+  });
+  const out: { part: boolean; stmts: readonly Stmt[] }[] = [];
+  const inline = (s: Stmt): void => {
+    const last = out[out.length - 1];
+    if (last && !last.part) (last.stmts as Stmt[]).push(s);
+    else out.push({ part: false, stmts: [s] });
+  };
+  for (let i = 0; i < stmts.length;) {
+    const decls = new Set<string>();
+    let total = 0;
+    let reach = -1;
+    let end = -1;
+    for (let j = i; j < stmts.length; j++) {
+      total += size[j]!;
+      if (total > limit) break;
+      for (const v of info[j]!.decls) {
+        decls.add(v);
+        reach = Math.max(reach, lastUse.get(v) ?? -1);
+      }
+      if ([...info[j]!.sets].some((v) => !decls.has(v))) break;
+      if (reach <= j) end = j;
+    }
+    if (end < 0) inline(stmts[i++]!);
+    else {
+      out.push({ part: true, stmts: stmts.slice(i, end + 1) });
+      i = end + 1;
+    }
+  }
+  return out;
 }
 
 /** The mark after a load: `!` in TypeScript, nothing in JavaScript (set per kernel printed). */
@@ -55,13 +223,24 @@ function assigned(stmts: readonly Stmt[], out = new Set<string>()): Set<string> 
 
 // ---------------------------------------------------------------------------------- statements
 
-function printStmts(w: CodeWriter, stmts: readonly Stmt[], mutable: ReadonlySet<string>): void {
-  for (const s of stmts) printStmt(w, s, mutable);
+function printStmts(w: CodeWriter, stmts: readonly Stmt[], ctx: Ctx): void {
+  for (const chunk of chunks(stmts, ctx.limit)) {
+    if (!chunk.part) {
+      for (const s of chunk.stmts) printStmt(w, s, ctx);
+      continue;
+    }
+    const n = namesOf(chunk.stmts, { decls: new Set(), reads: new Set(), sets: new Set() });
+    const params = [...n.reads].filter((v) => !n.decls.has(v));
+    const name = `${ctx.name}_part${ctx.parts.length}`;
+    ctx.parts.push({ name, params, body: chunk.stmts });
+    w.line(`${name}(${params.join(', ')});`);
+  }
 }
 
 const COMPOUND: Readonly<Record<string, string>> = { add: '+=', sub: '-=', mul: '*=', div: '/=' };
 
-function printStmt(w: CodeWriter, s: Stmt, mutable: ReadonlySet<string>): void {
+function printStmt(w: CodeWriter, s: Stmt, ctx: Ctx): void {
+  const mutable = ctx.mutable;
   switch (s.op) {
     case 'let':
       w.line(`${mutable.has(s.name) ? 'let' : 'const'} ${s.name} = ${value(s.value)};`);
@@ -81,15 +260,15 @@ function printStmt(w: CodeWriter, s: Stmt, mutable: ReadonlySet<string>): void {
     case 'for': {
       const inc = s.step === 1 ? `${s.v}++` : `${s.v} += ${s.step}`;
       w.block(`for (let ${s.v} = ${s.from}; ${s.v} < ${s.to}; ${inc}) {`, () =>
-        printStmts(w, s.body, mutable),
+        printStmts(w, s.body, ctx),
       );
       return;
     }
     case 'if':
-      w.line(`if (${cond(s.cond)[0]}) {`).indent(() => printStmts(w, s.then, mutable));
+      w.line(`if (${cond(s.cond)[0]}) {`).indent(() => printStmts(w, s.then, ctx));
       if (s.else) {
         const otherwise = s.else;
-        w.line('} else {').indent(() => printStmts(w, otherwise, mutable));
+        w.line('} else {').indent(() => printStmts(w, otherwise, ctx));
       }
       w.line('}');
       return;
