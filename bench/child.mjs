@@ -2,6 +2,7 @@
 // one network, prints `FIRST` at its first result (the parent times the cold start), then
 // warms up, times the runs and prints `RESULT {json}`; outputs go to files for the agreement check.
 import fs from 'node:fs';
+import { median } from './stats.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 
@@ -57,10 +58,6 @@ async function timeRuns(fn, { minRuns, minMs, maxMs, maxRuns, warmupRuns, warmup
   }
   const cd = process.cpuUsage(c0);
   const sorted = [...wall].sort((a, b) => a - b);
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   return {
     n: wall.length,
     median: median(wall),

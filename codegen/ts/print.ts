@@ -27,7 +27,9 @@ export function printKernelTS(
   const body = scalarize(unroll(kernel.body));
   const w = new CodeWriter();
   for (const line of kernel.doc) w.line(comment(line));
-  const params = kernel.params.map((p) => (types ? `${p}: number` : p)).join(', ');
+  /** `function NAME(a: number, ...): void {`, or without the types. */
+  const header = (name: string, params: readonly string[]): string =>
+    `function ${name}(${params.map((p) => (types ? `${p}: number` : p)).join(', ')})${types ? ': void' : ''} {`;
   const ctx: Ctx = {
     mutable: assigned(body),
     name: kernel.name,
@@ -35,15 +37,12 @@ export function printKernelTS(
     parts: [],
   };
   nonNull = types ? '!' : '';
-  w.block(`function ${kernel.name}(${params})${types ? ': void' : ''} {`, () => {
+  w.block(header(kernel.name, kernel.params), () => {
     printStmts(w, body, ctx);
     // Parts print after the body (declarations hoist); a part may make parts of its own.
     for (let i = 0; i < ctx.parts.length; i++) {
       const part = ctx.parts[i]!;
-      const ps = part.params.map((p) => (types ? `${p}: number` : p)).join(', ');
-      w.block(`function ${part.name}(${ps})${types ? ': void' : ''} {`, () =>
-        printStmts(w, part.body, ctx),
-      );
+      w.block(header(part.name, part.params), () => printStmts(w, part.body, ctx));
     }
   });
   return w.toString();
@@ -92,7 +91,10 @@ interface Names {
   readonly sets: Set<string>;
 }
 
-function namesOf(stmts: readonly Stmt[], out: Names): Names {
+function namesOf(
+  stmts: readonly Stmt[],
+  out: Names = { decls: new Set(), reads: new Set(), sets: new Set() },
+): Names {
   const read = (e: Expr): void => {
     switch (e.op) {
       case 'const':
@@ -131,7 +133,7 @@ function namesOf(stmts: readonly Stmt[], out: Names): Names {
         break;
       case 'for': {
         // A loop variable is the loop's own (names repeat from loop to loop).
-        const inner = namesOf(s.body, { decls: new Set(), reads: new Set(), sets: new Set() });
+        const inner = namesOf(s.body);
         for (const [from, to] of [
           [inner.decls, out.decls],
           [inner.reads, out.reads],
@@ -151,30 +153,30 @@ function namesOf(stmts: readonly Stmt[], out: Names): Names {
   return out;
 }
 
-const names = (s: Stmt): Names =>
-  namesOf([s], { decls: new Set(), reads: new Set(), sets: new Set() });
+/** A run of statements printed in place, or as a call of a part function. */
+interface Chunk {
+  readonly part: boolean;
+  readonly stmts: Stmt[];
+}
 
 /**
  * A statement list cut into runs printed in place and runs that become parts (under `limit`
  * lines each). A part holds every declaration it sets, and nothing after it uses what it
  * declares; what it reads from outside (loop variables, parameters) it takes as parameters.
  */
-function chunks(
-  stmts: readonly Stmt[],
-  limit: number,
-): { part: boolean; stmts: readonly Stmt[] }[] {
-  if (lines(stmts) <= limit) return [{ part: false, stmts }];
-  const info = stmts.map(names);
+function chunks(stmts: readonly Stmt[], limit: number): Chunk[] {
   const size = stmts.map((s) => lines([s]));
+  if (size.reduce((a, b) => a + b, 0) <= limit) return [{ part: false, stmts: [...stmts] }];
+  const info = stmts.map((s) => namesOf([s]));
   const lastUse = new Map<string, number>();
   info.forEach((n, i) => {
     for (const v of n.reads) lastUse.set(v, i);
     for (const v of n.sets) lastUse.set(v, i);
   });
-  const out: { part: boolean; stmts: readonly Stmt[] }[] = [];
+  const out: Chunk[] = [];
   const inline = (s: Stmt): void => {
     const last = out[out.length - 1];
-    if (last && !last.part) (last.stmts as Stmt[]).push(s);
+    if (last && !last.part) last.stmts.push(s);
     else out.push({ part: false, stmts: [s] });
   };
   for (let i = 0; i < stmts.length;) {
@@ -229,7 +231,7 @@ function printStmts(w: CodeWriter, stmts: readonly Stmt[], ctx: Ctx): void {
       for (const s of chunk.stmts) printStmt(w, s, ctx);
       continue;
     }
-    const n = namesOf(chunk.stmts, { decls: new Set(), reads: new Set(), sets: new Set() });
+    const n = namesOf(chunk.stmts);
     const params = [...n.reads].filter((v) => !n.decls.has(v));
     const name = `${ctx.name}_part${ctx.parts.length}`;
     ctx.parts.push({ name, params, body: chunk.stmts });
