@@ -31,7 +31,8 @@ export function printKernelTS(
   const header = (name: string, params: readonly string[]): string =>
     `function ${name}(${params.map((p) => (types ? `${p}: number` : p)).join(', ')})${types ? ': void' : ''} {`;
   const ctx: Ctx = {
-    mutable: assigned(body),
+    // Locals that some `set` reassigns; the others print as `const`.
+    mutable: namesOf(body).sets,
     name: kernel.name,
     limit: opts.partLines ?? PART_LINES,
     parts: [],
@@ -209,19 +210,6 @@ let nonNull = '!';
 /** A line comment; line terminators (including U+2028 and U+2029) cannot end it early. */
 const comment = (text: string): string =>
   `// ${text.replace(/[\r\n\u2028\u2029]+/g, ' ')}`.trimEnd();
-
-/** Locals that some `set` reassigns (the others print as `const`). */
-function assigned(stmts: readonly Stmt[], out = new Set<string>()): Set<string> {
-  for (const s of stmts) {
-    if (s.op === 'set') out.add(s.name);
-    else if (s.op === 'for') assigned(s.body, out);
-    else if (s.op === 'if') {
-      assigned(s.then, out);
-      if (s.else) assigned(s.else, out);
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------- statements
 
