@@ -1,12 +1,8 @@
 // The .net abstract syntax tree: what the parser hands to the front end. Every node carries a span.
 
-/** A source range: 1-based line and column of the first character, 0-based offsets [start, end). */
-export interface Span {
-  readonly start: number;
-  readonly end: number;
-  readonly line: number;
-  readonly col: number;
-}
+import type { Span } from './span.js';
+
+export type { Span };
 
 export interface Ident {
   readonly text: string;

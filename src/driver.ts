@@ -2,14 +2,14 @@
 // command line import codegen/.
 import * as prettier from 'prettier';
 import { emitDts, emitModule } from '../codegen/esm/module.js';
-import { permute } from '../codegen/esm/runtime.js';
+import { permute } from './runtime/loader.js';
 import { printKernelTS } from '../codegen/ts/print.js';
 import { emitWasm } from '../codegen/wasm/emit.js';
 import { withWeightsSection } from '../codegen/wasm/weights_section.js';
 import type { Graph } from './ir/graph.js';
 import { lowerGraph, STREAM_OUTPUTS, type StreamOptions } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
-import { evalWeightExpr } from './passes/evaluate.js';
+import { evalWeightExpr } from './runtime/evaluate.js';
 import { runPasses } from './passes/pipeline.js';
 import {
   initializeNetworkWeights,

@@ -6,7 +6,7 @@ import { compileSource } from '../src/frontend/index.js';
 import { size, type Graph } from '../src/ir/graph.js';
 import { decodeModel } from '../src/onnx/model.js';
 import { exportOnnx } from '../src/onnx/export.js';
-import { evaluateWeights } from '../src/passes/evaluate.js';
+import { evaluateWeights } from '../src/runtime/evaluate.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { runReference } from '../src/reference/run.js';
 import { runOnnx, type FloatTensor } from './helpers/ort.js';

@@ -6,7 +6,7 @@ import { compileSource } from '../src/frontend/index.js';
 import { size, type Graph, type WeightExpr } from '../src/ir/graph.js';
 import { printGraph } from '../src/ir/print.js';
 import { verifyGraph } from '../src/ir/verify.js';
-import { evalWeightExpr, evaluateWeights } from '../src/passes/evaluate.js';
+import { evalWeightExpr, evaluateWeights } from '../src/runtime/evaluate.js';
 import { PASSES, PASS_NAMES, runPasses } from '../src/passes/pipeline.js';
 import { runReference } from '../src/reference/run.js';
 import { summarize } from '../src/summary/summary.js';

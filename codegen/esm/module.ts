@@ -158,16 +158,16 @@ export function emitModule(m: ModuleParts): string {
   const out: string[] = [m.banner, 'export { inputs, outputs, load };'];
   out.push(
     inline(
-      'codegen/esm/runtime',
+      'src/runtime/loader',
       'Runtime',
       ['shapeRecord', 'makeRun', 'fromBase64', 'floatsOf', 'bytesOf', 'permute'],
       m.flavor,
     ),
   );
-  out.push(inline('src/weights/safetensors', 'Safetensors', ['loadWeights'], m.flavor));
-  if (ts) out.push(typesOf('src/ir/weight-expr'));
-  out.push(inline('src/passes/evaluate', 'Evaluate', ['evalWeightExpr'], m.flavor));
-  if (m.kernels !== undefined) out.push(inline('src/layers/erf', 'MathFns', ['erf'], m.flavor));
+  out.push(inline('src/runtime/safetensors', 'Safetensors', ['loadWeights'], m.flavor));
+  if (ts) out.push(typesOf('src/runtime/weight-expr'));
+  out.push(inline('src/runtime/evaluate', 'Evaluate', ['evalWeightExpr'], m.flavor));
+  if (m.kernels !== undefined) out.push(inline('src/runtime/erf', 'MathFns', ['erf'], m.flavor));
   if (ts)
     out.push(
       `namespace Runtime { export type NetSpec = { name: string; batch: number | null; inputs: { name: string; offset: number; size: number; shape: number[] }[]; outputs: { name: string; offset: number; size: number; shape: number[] }[]; streams: { output: string; groups: { count: number; at: number; atStep: number; size: number }[] }[] }; }`,

@@ -1,5 +1,5 @@
 // Diagnostics: errors with a source span, collected (never thrown) and rendered as FILE:LINE:COL.
-import type { Span } from '../../grammar/ast.js';
+import type { Span } from '../../grammar/span.js';
 
 export type { Span };
 

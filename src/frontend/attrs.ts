@@ -4,7 +4,7 @@ import type { Span } from '../../grammar/ast.js';
 import type { AttrValue } from '../ir/graph.js';
 import { didYouMean, LAYER_ALIASES } from '../diag/suggest.js';
 import { ACTIVATION_BY_NAME } from '../layers/activations.js';
-import type { AttrSpec } from '../layers/layer.js';
+import type { AttrSpec } from '../ir/op.js';
 import { INITIALIZERS } from '../weights/initializers.js';
 import { describeValue, showValue, type Value } from './values.js';
 

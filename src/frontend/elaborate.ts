@@ -25,7 +25,7 @@ import {
   type Port,
   type Shape,
 } from '../ir/graph.js';
-import type { AttrSpec, InferContext, LayerDef } from '../layers/layer.js';
+import type { AttrSpec, InferContext, LayerDef } from '../ir/op.js';
 import { LAYER_BY_KIND, PUBLIC_LAYERS, layer } from '../layers/registry.js';
 import { resolveAttr } from './attrs.js';
 import { describeValue, showValue, type Value } from './values.js';

@@ -1,6 +1,6 @@
 // The graph verifier: structural invariants every graph keeps through every pass (ids, topology,
 // ports, shapes by re-running each layer's shape rule, weight recipes and their sizes).
-import type { InferContext } from '../layers/layer.js';
+import type { InferContext } from './op.js';
 import { formatShape, size, type Graph, type Node, type Shape, type WeightExpr } from './graph.js';
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);

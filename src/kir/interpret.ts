@@ -4,7 +4,7 @@
 // propagate NaN and order -0 < +0 (as wasm's f32.min/max do). i32 arithmetic wraps; `and` is
 // bitwise (its operands are 0/1 comparisons). Memory accesses out of bounds or at a
 // non-integer address throw, as a wasm trap would.
-import { erf } from '../layers/activations.js';
+import { erf } from '../runtime/erf.js';
 import type { Expr, Kernel, MathFn, Stmt } from './kir.js';
 
 type Value = number | Float32Array;

@@ -1,9 +1,8 @@
 // Activations: the elementwise functions (one table), their layers, and the epilogue that
 // conv2d, dense and friends apply through their `activation:` attribute.
-import { lowerActivation } from '../lower/kernels/activation.js';
 import type { Attrs, AttrValue } from '../ir/graph.js';
-import { erf } from './erf.js';
-import { defineLayer, type AttrSpec, type LayerDef } from './layer.js';
+import { erf } from '../runtime/erf.js';
+import { defineLayer, type AttrSpec, type LayerDef } from '../ir/op.js';
 
 export { erf };
 
@@ -99,7 +98,6 @@ export const activationLayers: readonly LayerDef[] = ACTIVATIONS.map((def) =>
         ]),
       },
     }),
-    lower: lowerActivation,
     macs: () => 0,
     reference: (node, [x]) => activate(Float64Array.from(x!), node.attrs),
   }),

@@ -1,7 +1,6 @@
 // batch_normalization: Keras BatchNormalization in inference mode:
 // y = (x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta, per channel of `axis`.
-import { lowerBatchNormalization } from '../lower/kernels/batch_normalization.js';
-import { defineLayer, bool, num, str } from './layer.js';
+import { defineLayer, bool, num, str } from '../ir/op.js';
 
 export const batchNormalization = defineLayer({
   kind: 'batch_normalization',
@@ -43,7 +42,6 @@ export const batchNormalization = defineLayer({
     });
     return { shape: s, weights, attrs: { channel_axis: axis } };
   },
-  lower: lowerBatchNormalization,
   macs: () => 0,
   reference(node, [x], [shape], w) {
     const axis = num(node.attrs, 'channel_axis');

@@ -1,6 +1,6 @@
 // Attribute declarations and checks that several layers share.
 import { axisPaddings, convAxis, effective, hw } from './geometry.js';
-import { pair, type AttrSpec, type InferContext } from './layer.js';
+import { pair, type AttrSpec, type InferContext } from '../ir/op.js';
 
 export const activationAttr: AttrSpec = {
   name: 'activation',

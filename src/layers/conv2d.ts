@@ -1,5 +1,4 @@
 // conv2d: Keras Conv2D. kernel [kh, kw, in/groups, filters], bias [filters].
-import { lowerConv2d } from '../lower/kernels/conv2d.js';
 import { activate } from './activations.js';
 import {
   activationAttr,
@@ -9,7 +8,7 @@ import {
   pairAttr,
   useBias,
 } from './common.js';
-import { bool, defineLayer, num, pair, str } from './layer.js';
+import { bool, defineLayer, num, pair, str } from '../ir/op.js';
 
 export const conv2d = defineLayer({
   kind: 'conv2d',
@@ -71,7 +70,6 @@ export const conv2d = defineLayer({
       weights.push({ name: 'bias', shape: [filters], initializer: str(a, 'bias_initializer') });
     return { shape: [g.oh, g.ow, filters], weights, attrs: { pads: g.pads } };
   },
-  lower: lowerConv2d,
   macs(node, [input]) {
     const [kh, kw] = pair(node.attrs, 'kernel_size');
     const [oh, ow, f] = node.shape as [number, number, number];

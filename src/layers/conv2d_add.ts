@@ -1,11 +1,10 @@
 // conv2d_add: y = act(conv2d(x) + r), r shaped like the convolution's output. Not a source
 // layer: the pass fuse_residual makes it from conv2d -> add (-> activation), the residual
 // connection of ResNet-style blocks, so the sum and its activation cost no pass over memory.
-import { lowerConv2d } from '../lower/kernels/conv2d.js';
 import { formatShape } from '../ir/graph.js';
 import { activate } from './activations.js';
 import { conv2d } from './conv2d.js';
-import { defineLayer } from './layer.js';
+import { defineLayer } from '../ir/op.js';
 
 export const conv2dAdd = defineLayer({
   ...conv2d,
@@ -27,7 +26,6 @@ export const conv2dAdd = defineLayer({
     }
     return r;
   },
-  lower: lowerConv2d,
   macs: (node, shapes) => conv2d.macs(node, shapes.slice(0, 1)),
   reference(node, [x, r], [shape], weights) {
     const linear = { ...node, attrs: { ...node.attrs, activation: { fn: 'linear' } } };

@@ -1,7 +1,6 @@
 // conv2d_transpose: Keras Conv2DTranspose, the gradient of conv2d. kernel [kh, kw, filters, in].
 // Output sizes: Keras's default, or output_padding / output_shape among the reachable sizes;
 // placement as TensorFlow: input x, tap t add into y = x * s + t * d - pad_before.
-import { lowerConv2dTranspose } from '../lower/kernels/conv2d_transpose.js';
 import { activate } from './activations.js';
 import {
   activationAttr,
@@ -12,7 +11,7 @@ import {
   useBias,
 } from './common.js';
 import { reachable, transposeBefore, transposeDefault } from './geometry.js';
-import { bool, defineLayer, ints, num, pair, str } from './layer.js';
+import { bool, defineLayer, ints, num, pair, str } from '../ir/op.js';
 
 const sizes = ([lo, hi]: [number, number]): string =>
   lo === hi ? `${lo}` : hi === lo + 1 ? `${lo} and ${hi}` : `${lo} to ${hi}`;
@@ -109,7 +108,6 @@ export const conv2dTranspose = defineLayer({
       weights.push({ name: 'bias', shape: [f], initializer: str(a, 'bias_initializer') });
     return { shape: [oh, ow, f], weights, attrs: { pads: [before[0]!, before[1]!] } };
   },
-  lower: lowerConv2dTranspose,
   macs(node, [input]) {
     const [kh, kw] = pair(node.attrs, 'kernel_size');
     const [ih, iw, c] = input as [number, number, number];

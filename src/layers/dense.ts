@@ -1,9 +1,8 @@
 // dense: Keras Dense on the last axis. kernel [in, units], bias [units].
-import { lowerDense } from '../lower/kernels/dense.js';
 import { size } from '../ir/graph.js';
 import { activate } from './activations.js';
 import { activationAttr, initializer, useBias } from './common.js';
-import { bool, defineLayer, num, str } from './layer.js';
+import { bool, defineLayer, num, str } from '../ir/op.js';
 
 export const dense = defineLayer({
   kind: 'dense',
@@ -36,7 +35,6 @@ export const dense = defineLayer({
       });
     return { shape: [...s.slice(0, -1), units], weights };
   },
-  lower: lowerDense,
   macs(node, [input]) {
     return size(input!) * num(node.attrs, 'units');
   },

@@ -1,5 +1,4 @@
 // depthwise_conv2d: Keras DepthwiseConv2D. depthwise_kernel [kh, kw, in, dm]; output channel c*dm+m.
-import { lowerDepthwiseConv2d } from '../lower/kernels/depthwise_conv2d.js';
 import type { Node, Shape } from '../ir/graph.js';
 import { activate } from './activations.js';
 import {
@@ -10,7 +9,7 @@ import {
   pairAttr,
   useBias,
 } from './common.js';
-import { bool, defineLayer, num, pair, str } from './layer.js';
+import { bool, defineLayer, num, pair, str } from '../ir/op.js';
 
 /** Reference depthwise stage: out[oy, ox, c*dm+m] = sum in[iy, ix, c] * k[ky, kx, c, m]. */
 export function depthwiseReference(
@@ -90,7 +89,6 @@ export const depthwiseConv2d = defineLayer({
       });
     return { shape: [g.oh, g.ow, c * dm], weights, attrs: { pads: g.pads } };
   },
-  lower: lowerDepthwiseConv2d,
   macs(node) {
     const [kh, kw] = pair(node.attrs, 'kernel_size');
     const [oh, ow, oc] = node.shape as [number, number, number];

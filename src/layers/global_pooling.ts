@@ -1,7 +1,6 @@
 // global_average_pooling2d and global_max_pooling2d: reduce height and width per channel.
-import { lowerGlobalPooling } from '../lower/kernels/global_pooling.js';
 import { needImage } from './common.js';
-import { bool, defineLayer, type LayerDef } from './layer.js';
+import { bool, defineLayer, type LayerDef } from '../ir/op.js';
 
 function globalPooling(kind: string, doc: string, max: boolean): LayerDef {
   return defineLayer({
@@ -15,7 +14,6 @@ function globalPooling(kind: string, doc: string, max: boolean): LayerDef {
       const c = ctx.inputs[0]![2]!;
       return { shape: bool(ctx.attrs, 'keepdims') ? [1, 1, c] : [c] };
     },
-    lower: lowerGlobalPooling(max),
     macs: () => 0,
     reference(_node, [x], [shape]) {
       const [H, W, C] = shape as [number, number, number];

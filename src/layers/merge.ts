@@ -1,7 +1,6 @@
 // add, multiply and concatenate: two or more tensor inputs (Keras merge layers).
-import { lowerConcatenate, lowerElementwise } from '../lower/kernels/merge.js';
 import { sameShapes } from './common.js';
-import { defineLayer, num, type LayerDef } from './layer.js';
+import { defineLayer, num, type LayerDef } from '../ir/op.js';
 
 function elementwise(kind: string, doc: string, f: (a: number, b: number) => number): LayerDef {
   return defineLayer({
@@ -11,7 +10,6 @@ function elementwise(kind: string, doc: string, f: (a: number, b: number) => num
     attrs: [],
     traits: {},
     infer: (ctx) => (sameShapes(ctx) ? { shape: ctx.inputs[0]! } : null),
-    lower: lowerElementwise(kind),
     macs: () => 0,
     reference(_node, xs) {
       const out = Float64Array.from(xs[0]!);
@@ -54,7 +52,6 @@ export const concatenate = defineLayer({
     shape[axis] = total;
     return { shape, attrs: { concat_axis: axis } };
   },
-  lower: lowerConcatenate,
   macs: () => 0,
   reference(node, xs, shapes) {
     const axis = num(node.attrs, 'concat_axis');

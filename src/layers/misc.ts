@@ -1,7 +1,5 @@
 // dropout (identity at inference), softmax, and the compiler's own input and transpose nodes.
-import { lowerSoftmax } from '../lower/kernels/softmax.js';
-import { lowerTranspose } from '../lower/kernels/transpose.js';
-import { defineLayer, num } from './layer.js';
+import { defineLayer, num } from '../ir/op.js';
 
 export const dropout = defineLayer({
   kind: 'dropout',
@@ -28,7 +26,6 @@ export const softmax = defineLayer({
     const axis = ctx.axis('axis', s.length);
     return axis === null ? null : { shape: s, attrs: { softmax_axis: axis } };
   },
-  lower: lowerSoftmax,
   macs: () => 0,
   reference(node, [x]) {
     const axis = num(node.attrs, 'softmax_axis');
@@ -74,7 +71,6 @@ export const transpose = defineLayer({
     const perm = ctx.attrs['perm'] as readonly number[];
     return { shape: perm.map((p) => ctx.inputs[0]![p]!) };
   },
-  lower: lowerTranspose,
   macs: () => 0,
   reference(node, [x], [shape]) {
     const perm = node.attrs['perm'] as readonly number[];

@@ -1,9 +1,8 @@
 // max_pooling2d and average_pooling2d: Keras MaxPooling2D / AveragePooling2D. `same` pads with
 // -inf (max) or leaves padded cells out of the count (average), as TensorFlow.
-import { lowerPooling } from '../lower/kernels/pooling.js';
 import { needImage, poolPadding } from './common.js';
 import { axisPaddings, convAxis, hw } from './geometry.js';
-import { defineLayer, pair, type LayerDef } from './layer.js';
+import { defineLayer, pair, type LayerDef } from '../ir/op.js';
 
 function pooling(kind: string, doc: string, max: boolean): LayerDef {
   return defineLayer({
@@ -38,7 +37,6 @@ function pooling(kind: string, doc: string, max: boolean): LayerDef {
         attrs: { stride: s, pads: [y.before, y.after, x.before, x.after] },
       };
     },
-    lower: lowerPooling(max),
     macs: () => 0,
     reference(node, [x], [shape]) {
       const [H, W, C] = shape as [number, number, number];

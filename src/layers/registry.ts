@@ -6,7 +6,7 @@ import { conv2dTranspose } from './conv2d_transpose.js';
 import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise_conv2d.js';
 import { globalAveragePooling2d, globalMaxPooling2d } from './global_pooling.js';
-import type { LayerDef } from './layer.js';
+import type { LayerDef } from '../ir/op.js';
 import { add, concatenate, multiply } from './merge.js';
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';

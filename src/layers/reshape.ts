@@ -1,7 +1,7 @@
 // flatten and reshape: change the shape, keep the elements in the data format's order
 // (H, W, C for channels_last; C, H, W for channels_first, as PyTorch and Theano).
 import { size } from '../ir/graph.js';
-import { defineLayer, ints } from './layer.js';
+import { defineLayer, ints } from '../ir/op.js';
 
 export const flatten = defineLayer({
   kind: 'flatten',

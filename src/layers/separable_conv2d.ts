@@ -1,6 +1,5 @@
 // separable_conv2d: Keras SeparableConv2D: depthwise [kh, kw, in, dm] (no bias), then pointwise
 // [1, 1, in*dm, filters] with one bias [filters].
-import { lowerSeparableConv2d } from '../lower/kernels/separable_conv2d.js';
 import { activate } from './activations.js';
 import {
   activationAttr,
@@ -11,7 +10,7 @@ import {
   useBias,
 } from './common.js';
 import { depthwiseReference } from './depthwise_conv2d.js';
-import { bool, defineLayer, num, pair, str } from './layer.js';
+import { bool, defineLayer, num, pair, str } from '../ir/op.js';
 
 export const separableConv2d = defineLayer({
   kind: 'separable_conv2d',
@@ -58,8 +57,6 @@ export const separableConv2d = defineLayer({
       weights.push({ name: 'bias', shape: [f], initializer: str(a, 'bias_initializer') });
     return { shape: [g.oh, g.ow, f], weights, attrs: { pads: g.pads } };
   },
-  lower: lowerSeparableConv2d,
-  sliceRows: true,
   macs(node, [input]) {
     const [kh, kw] = pair(node.attrs, 'kernel_size');
     const [oh, ow, f] = node.shape as [number, number, number];

@@ -1,8 +1,7 @@
 // up_sampling2d: Keras UpSampling2D: repeat rows and columns (nearest) or interpolate
 // (bilinear, with half-pixel centers as tf.image.resize).
-import { lowerUpSampling2d } from '../lower/kernels/up_sampling2d.js';
 import { needImage } from './common.js';
-import { defineLayer, pair, str } from './layer.js';
+import { defineLayer, pair, str } from '../ir/op.js';
 
 export const upSampling2d = defineLayer({
   kind: 'up_sampling2d',
@@ -23,7 +22,6 @@ export const upSampling2d = defineLayer({
     const [sh, sw] = pair(ctx.attrs, 'size');
     return { shape: [h * sh, w * sw, c] };
   },
-  lower: lowerUpSampling2d,
   macs: () => 0,
   reference(node, [x], [shape]) {
     const [H, W, C] = shape as [number, number, number];

@@ -1,7 +1,6 @@
 // zero_padding2d: Keras ZeroPadding2D: `p`, `[ph, pw]` or `[[top, bottom], [left, right]]` zeros.
-import { lowerZeroPadding2d } from '../lower/kernels/zero_padding2d.js';
 import { needImage } from './common.js';
-import { amounts, defineLayer } from './layer.js';
+import { amounts, defineLayer } from '../ir/op.js';
 
 export const zeroPadding2d = defineLayer({
   kind: 'zero_padding2d',
@@ -24,7 +23,6 @@ export const zeroPadding2d = defineLayer({
     const [[t, b], [l, r]] = amounts(ctx.attrs, 'padding');
     return { shape: [h + t + b, w + l + r, c] };
   },
-  lower: lowerZeroPadding2d,
   macs: () => 0,
   reference(node, [x], [shape]) {
     const [H, W, C] = shape as [number, number, number];

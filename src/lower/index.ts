@@ -1,7 +1,8 @@
 // Lowering: a (folded) graph becomes a kernel program. Each node's layer builds its kernel; a
 // static planner lays out weights and activations in one memory, reusing dead buffers.
 import { InternalError } from '../diag/diagnostics.js';
-import { size, type Graph, type Node } from '../ir/graph.js';
+import { size, type Graph, type Node, type Shape } from '../ir/graph.js';
+import { implementationFor, type Implementation } from './strategy.js';
 import type { Kernel } from '../kir/kir.js';
 import type {
   IoBuffer,
@@ -92,6 +93,8 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
   const { stream: streamOpts, ...opts } = programOpts;
   const nodes = graph.nodes;
   // The buffer each node's output lives in: views share their input's.
+  const shapesOf = (n: Node): Shape[] => n.inputs.map((i) => nodes[i]!.shape);
+  const implementations = new Map<number, Implementation>();
   const owner = nodes.map((n) => n.id);
   for (const n of nodes) if (isView(n)) owner[n.id] = owner[n.inputs[0]!]!;
   // Outputs computed slice by slice after every step: large ones, nobody else reads them, and
@@ -102,7 +105,7 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
       const n = nodes[o.node]!;
       const [OH, OW, F] = n.shape as [number, number, number];
       if (
-        n.layer.sliceRows === true &&
+        implementationFor(n, shapesOf(n), opts)?.sliceRows === true &&
         n.shape.length === 3 &&
         graph.outputs.filter((p) => p.node === n.id).length === 1 &&
         !nodes.some((m) => m.inputs.includes(n.id)) &&
@@ -142,12 +145,10 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
   let wTop = 0;
   for (const n of nodes) {
     if (n.layer.kind === 'input' || isView(n)) continue;
-    if (!n.layer.lower) throw new InternalError(`layer ${n.layer.kind} has no kernel`);
-    const l = n.layer.lower(
-      n,
-      n.inputs.map((i) => nodes[i]!.shape),
-      opts,
-    );
+    const impl = implementationFor(n, shapesOf(n), opts);
+    if (!impl) throw new InternalError(`layer ${n.layer.kind} has no kernel`);
+    implementations.set(n.id, impl);
+    const l = impl.lower(n, shapesOf(n), opts);
     lowered.set(n.id, l);
     const offs: number[] = [];
     n.weights.forEach((w, i) => {
@@ -218,7 +219,7 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     let scratchSize = 0;
     for (let from = 0; from < OH; from += rows) {
       const count = Math.min(rows, OH - from);
-      const l = n.layer.lower!(n, shapes, { ...opts, rows: { from, count } });
+      const l = implementations.get(n.id)!.lower(n, shapes, { ...opts, rows: { from, count } });
       if (JSON.stringify(l.packs ?? null) !== JSON.stringify(whole.packs ?? null))
         throw new InternalError(`slices of ${n.name} pack its weights differently`);
       addKernel(l.kernel);

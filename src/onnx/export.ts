@@ -1,7 +1,7 @@
 // Exports a netc graph as an ONNX model (opset 13, NCHW inside, netc's user layouts at the edges).
 import { activationOf, type Activation } from '../layers/activations.js';
 import type { Graph, Node, Shape } from '../ir/graph.js';
-import { evalWeightExpr } from '../passes/evaluate.js';
+import { evalWeightExpr } from '../runtime/evaluate.js';
 import {
   encodeModel,
   float,

@@ -12,7 +12,7 @@
 // The folded node keeps P's name; the BN node disappears and its consumers read P.
 import { size, type Graph, type Node, type WeightExpr } from '../ir/graph.js';
 import { isLinear } from '../layers/activations.js';
-import { num } from '../layers/layer.js';
+import { num } from '../ir/op.js';
 import { describeNode, Rewrite, weight, withUseBias, withWeight } from './rewrite.js';
 
 export function foldBatchNorm(graph: Graph): Graph {

@@ -10,7 +10,7 @@
 // Preconditions: every consumer of the zero_padding2d is one of those convolutions (pooling
 // and transposed convolutions treat padding differently); it is no graph output.
 import type { Graph, Node } from '../ir/graph.js';
-import { amounts } from '../layers/layer.js';
+import { amounts } from '../ir/op.js';
 import { describeNode, Rewrite } from './rewrite.js';
 
 const CONVOLUTIONS = new Set(['conv2d', 'depthwise_conv2d', 'separable_conv2d']);

@@ -10,7 +10,7 @@ export {
   loadWeights,
   parseSafetensors,
   writeSafetensors,
-} from './safetensors.js';
+} from '../runtime/safetensors.js';
 export type {
   Dtype,
   ExpectedTensor,
@@ -18,7 +18,7 @@ export type {
   ParseOptions,
   ParsedSafetensors,
   RawTensor,
-} from './safetensors.js';
+} from '../runtime/safetensors.js';
 export { Rng, fnv1a32, seedWords } from './random.js';
 export {
   INITIALIZERS,

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { renderDiagnostic } from '../../src/diag/diagnostics.js';
 import { compileSource } from '../../src/frontend/index.js';
-import type { AttrSpec } from '../../src/layers/layer.js';
+import type { AttrSpec } from '../../src/ir/op.js';
 import { LAYERS } from '../../src/layers/registry.js';
 
 /** Runs per property: `FC_NUM_RUNS` when set, else the given default. */

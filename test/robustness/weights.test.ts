@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { parseSafetensors } from '../../src/weights/safetensors.js';
+import { parseSafetensors } from '../../src/runtime/safetensors.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'netc-weights-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

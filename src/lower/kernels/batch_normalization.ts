@@ -3,7 +3,7 @@
 // or over the elements of one channel (an inner axis).
 import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, get, let_, load, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
-import { num } from '../../layers/layer.js';
+import { num } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import {
   bcast,

@@ -1,8 +1,9 @@
 // conv2d kernel: the convolution core over conv runs, groups and dilation included.
 import type { Node, Shape } from '../../ir/graph.js';
-import { num, pair } from '../../layers/layer.js';
+import { num, pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { blockPack, convCore, weightBlock } from './conv_core.js';
+import type { ConvSpec } from './tile.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { paddedInput } from './padded_input.js';
@@ -40,24 +41,45 @@ export function windowDoc(
   return `kernel ${dims(k)}, strides ${dims(s)}, dilation ${dims(d)}, pads ${pads.join(' ')} (top bottom left right)`;
 }
 
-/** conv2d, and conv2d_add (a second input added before the activation: `residual`). */
-export function lowerConv2d(
-  node: Node,
-  [shape, residualShape]: readonly Shape[],
-  opts: LowerOptions,
-): LoweredNode {
+/** The node's geometry, as the conv2d lowerings read it. */
+function conv2dGeometry(node: Node, [shape, residualShape]: readonly Shape[]) {
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
-  const k = pair(node.attrs, 'kernel_size');
-  const s = pair(node.attrs, 'strides');
-  const d = pair(node.attrs, 'dilation_rate');
-  const pads = node.attrs['pads'] as readonly number[];
-  const groups = num(node.attrs, 'groups');
-  const act = nodeActivation(node.attrs);
-  const b = weight(node, 'bias');
-  const residual = residualShape ? X(1) : null;
-  if (winogradApplies({ k, s, d, groups, C, F, OH, OW, simd: opts.simd }))
-    return lowerWinograd(node, shape!, act, b, pads, residual);
+  return {
+    H,
+    W,
+    C,
+    OH,
+    OW,
+    F,
+    k: pair(node.attrs, 'kernel_size'),
+    s: pair(node.attrs, 'strides'),
+    d: pair(node.attrs, 'dilation_rate'),
+    pads: node.attrs['pads'] as readonly number[],
+    groups: num(node.attrs, 'groups'),
+    act: nodeActivation(node.attrs),
+    b: weight(node, 'bias'),
+    residual: residualShape ? X(1) : null,
+  };
+}
+
+/** Whether Winograd F(2x2, 3x3) computes this conv2d (3x3, stride 1, enough tiles). */
+export function conv2dWinogradApplies(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): boolean {
+  return winogradApplies({ ...conv2dGeometry(node, shapes), simd: opts.simd });
+}
+
+/** conv2d, and conv2d_add (a second input added before the activation: `residual`), by the
+ * direct core (the dot-product core for fewer than 4 filters). */
+export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode {
+  const shape = shapes[0]!;
+  const { H, W, C, OH, OW, F, k, s, d, pads, groups, act, b, residual } = conv2dGeometry(
+    node,
+    shapes,
+  );
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
   const padded =
@@ -124,17 +146,10 @@ export function lowerConv2d(
 const epilogueDoc = (b: Expr | null, residual: Expr | null, act: Activation): string =>
   `${b ? 'bias' : 'no bias'}${residual ? ', plus the second input' : ''}, activation ${activationDoc(act)}`;
 
-/** A stride-1 3x3 conv2d by Winograd F(2x2, 3x3) (see winograd.ts). */
-function lowerWinograd(
-  node: Node,
-  shape: Shape,
-  act: Activation,
-  b: Expr | null,
-  pads: readonly number[],
-  residual: Expr | null,
-): LoweredNode {
-  const [H, W, C] = shape as [number, number, number];
-  const [OH, OW, F] = node.shape as [number, number, number];
+/** A stride-1 3x3 conv2d (or conv2d_add) by Winograd F(2x2, 3x3) (see winograd.ts). */
+export function lowerConv2dWinograd(node: Node, shapes: readonly Shape[]): LoweredNode {
+  const shape = shapes[0]!;
+  const { H, W, C, OH, OW, F, pads, act, b, residual } = conv2dGeometry(node, shapes);
   const spec: WinogradSpec = {
     x: X(0),
     y: Y,

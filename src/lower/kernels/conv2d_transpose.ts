@@ -6,9 +6,10 @@
 // kernels up to 6 wide, the wasm target computes it as four stride-1 3x3 Winograd phases over
 // one input window instead (winograd.ts); with fewer than 4 filters, by the dot-product core.
 import type { Node, Shape } from '../../ir/graph.js';
-import { pair } from '../../layers/layer.js';
+import { pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode, Pack } from '../program.js';
-import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { convCore, weightBlock } from './conv_core.js';
+import type { ConvSpec } from './tile.js';
 import { windowTag } from './conv2d.js';
 import { dotApplies } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
@@ -27,31 +28,64 @@ import type { Activation } from '../../layers/activations.js';
 import { add, i32, type Expr } from '../../kir/kir.js';
 import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
 
-export function lowerConv2dTranspose(
-  node: Node,
-  [shape]: readonly Shape[],
-  opts: LowerOptions,
-): LoweredNode {
+/** The node's geometry, and its Winograd phases when it has stride 2 and no dilation. */
+function transposeGeometry(node: Node, [shape]: readonly Shape[]) {
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
   const k = pair(node.attrs, 'kernel_size');
   const s = pair(node.attrs, 'strides');
   const d = pair(node.attrs, 'dilation_rate');
   const [pt, pl] = node.attrs['pads'] as readonly number[];
-  const act = nodeActivation(node.attrs);
-  const b = weight(node, 'bias');
   const win = [0, 1].map((ax) =>
     s[ax] === 2 && d[ax] === 1 ? transposeWindow(k[ax]!, [pt!, pl!][ax]!) : null,
   );
   const taps = win[0] && win[1] ? transposePhases(win[0], win[1]) : null;
-  if (
-    taps &&
+  return { H, W, C, OH, OW, F, k, s, d, pt: pt!, pl: pl!, win, taps };
+}
+
+/** Whether the four-phase Winograd form computes this conv2d_transpose: strides 2, every
+ * phase reading some tap along each axis (a 1-wide kernel's odd phase reads none), enough
+ * channels and tiles. */
+export function transposeWinogradApplies(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): boolean {
+  const { C, F, OH, OW, taps } = transposeGeometry(node, shapes);
+  return (
+    taps !== null &&
     winogradChannels(C, F, opts.simd) &&
-    // Every phase reads some tap along each axis (a 1-wide kernel's odd phase reads none).
     taps.every((p) => p.rows.some((t) => t >= 0) && p.cols.some((t) => t >= 0)) &&
     winogradPays({ OH, OW, C, F, stride: 2 }, taps)
-  )
-    return lowerWinogradTranspose(node, shape!, win[0]!, win[1]!, taps, k, act, b);
+  );
+}
+
+/** A stride-2 conv2d_transpose by four Winograd phases (see transposeWinogradApplies). */
+export function lowerConv2dTransposeWinograd(node: Node, shapes: readonly Shape[]): LoweredNode {
+  const { k, win, taps } = transposeGeometry(node, shapes);
+  const act = nodeActivation(node.attrs);
+  return lowerWinogradTranspose(
+    node,
+    shapes[0]!,
+    win[0]!,
+    win[1]!,
+    taps!,
+    k,
+    act,
+    weight(node, 'bias'),
+  );
+}
+
+/** conv2d_transpose by the direct core (a gather over phase runs). */
+export function lowerConv2dTranspose(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
+  const shape = shapes[0];
+  const { H, W, C, OH, OW, F, k, s, d, pt, pl } = transposeGeometry(node, shapes);
+  const act = nodeActivation(node.attrs);
+  const b = weight(node, 'bias');
   const spec: ConvSpec = {
     x: X(0),
     y: Y,

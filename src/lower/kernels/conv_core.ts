@@ -4,21 +4,17 @@
 //    2 pixels x 16 channels (8 v128 accumulators; a lone pixel takes 32 channels), weights
 //    packed by output-channel block so a tile streams them contiguously, the channel-tile loop
 //    outermost when the weights outgrow the input (conv2d, conv2d_transpose, dense, pointwise);
-//  - channelwiseCore: per channel c, a reduction over the taps reading x[., c] (depthwise,
-//    pooling), vectorized over channels.
-import type { Activation } from '../../layers/activations.js';
+// (channelwise_core.ts holds the channelwise core: depthwise, pooling.)
 import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
 import { dotApplies, dotCore } from './dot_core.js';
-import { plusResidual, storeActivated } from './epilogue.js';
-import { forPixels, forTaps, UNROLL_TAPS, type Pixels, type Run } from './spatial.js';
+import { accumulators, overlapRemainder, stores, xAddr, type ConvSpec } from './tile.js';
+import { forPixels, forTaps, type Pixels, type Run } from './spatial.js';
 import {
   bcast,
   channelTiles,
-  bind,
   fbin,
   fconst,
-  hwc,
   loadL,
   range,
   tileLoop,
@@ -37,37 +33,6 @@ const MAX_ACCS = 8;
  * separable example 11.8 -> 11.5 (with weights in blocks of 8 channels, against pairs with
  * blocks of 16). */
 const PIXELS = 4;
-
-/** Geometry shared by the cores: memory bases and the [H, W, C] layouts around them. */
-export interface Frame {
-  readonly x: Expr;
-  readonly y: Expr;
-  /** Input width and channels (pixel stride). */
-  readonly inW: number;
-  readonly inC: number;
-  /** Output width and channels. */
-  readonly outW: number;
-  readonly outC: number;
-  readonly rows: readonly Run[];
-  readonly cols: readonly Run[];
-  readonly simd: boolean;
-  readonly act: Activation;
-  /** A tensor laid out like the output, added before the activation (conv2d_add), or none. */
-  readonly residual?: Expr | null;
-}
-
-export interface ConvSpec extends Frame {
-  /** Weights [taps..., CG, outC] with `kw` column taps; bias [outC] or null. */
-  readonly w: Expr;
-  readonly b: Expr | null;
-  /** Kernel rows and columns (taps); a weight row is tap * cg + ci. */
-  readonly kh: number;
-  readonly kw: number;
-  readonly groups: number;
-  /** Input and output channels per group. */
-  readonly cg: number;
-  readonly fg: number;
-}
 
 /** Channels of a full group's sub-tile (splitTile): MAX_ACCS / PIXELS vectors. */
 const GROUP_CHANNELS = (MAX_ACCS / PIXELS) * 4;
@@ -98,50 +63,6 @@ export function blockPack(lead: readonly number[], f: number, t: number): Pack {
   };
 }
 
-const xAddr = (f: Frame, iy: Expr, ix: Expr, c: Expr): Expr => hwc(f.x, f.inW, f.inC, iy, ix, c);
-const yAddr = (f: Frame, oy: Expr, ox: Expr, c: Expr): Expr => hwc(f.y, f.outW, f.outC, oy, ox, c);
-
-/** Declares one accumulator per pixel and vector; returns their names [pixel][vector]. */
-function accumulators(
-  names: Names,
-  pixels: number,
-  t: Tile,
-  init: (v: number) => Expr,
-): { decls: Stmt[]; accs: string[][] } {
-  const decls: Stmt[] = [];
-  const accs = Array.from({ length: pixels }, () =>
-    Array.from({ length: t.vecs }, (_, v) => {
-      const name = names.fresh('acc');
-      decls.push(let_(name, init(v)));
-      return name;
-    }),
-  );
-  return { decls, accs };
-}
-
-/** Stores every accumulator through the epilogue (after `finish`). */
-function stores(
-  f: Frame,
-  px: Pixels,
-  t: Tile,
-  accs: readonly string[][],
-  c: Expr,
-  finish: (acc: Expr) => Expr = (a) => a,
-): Stmt[] {
-  const type = t.lanes === 4 ? 'v128' : 'f32';
-  return accs.flatMap((row, p) =>
-    row.flatMap((name, v) => {
-      const ch = add(c, i32(v * t.lanes));
-      const addr = yAddr(f, px.oy[p]!, px.ox[p]!, ch);
-      const r = f.residual && hwc(f.residual, f.outW, f.outC, px.oy[p]!, px.ox[p]!, ch);
-      const value = plusResidual(finish(get(name, type)), r);
-      if (value.op === 'get') return storeActivated(addr, value, f.act);
-      const done = `${name}f`;
-      return [let_(done, value), ...storeActivated(addr, get(done, type), f.act)];
-    }),
-  );
-}
-
 // Nothing is unrolled around the channel loop: V8 allocates registers poorly across long
 // straight runs of multiply-add steps and across many sibling loops (accumulators spill), so
 // taps and channels stay loops. Measured with broadcast loads: mnist's 5x5 stride-2 conv2d
@@ -165,16 +86,6 @@ function splitTile(t: Tile, pixels: number): { t: Tile; at: number }[] {
     out.push({ t: { ...t, vecs, to: t.from + vecs * t.lanes }, at: v * t.lanes });
   }
   return out;
-}
-
-/**
- * Output channels are independent, so a last vector overlapping the previous one (channels
- * n-4..n-1, some computed twice to the same values) replaces a scalar remainder of 1 to 3.
- */
-function overlapRemainder(tiles: Tile[], n: number, simd: boolean): void {
-  const last = tiles[tiles.length - 1];
-  if (simd && n > 4 && last && last.lanes === 1)
-    tiles.splice(tiles.length - 1, 1, { from: n - 4, to: n, lanes: 4, vecs: 1 });
 }
 
 /** Runs grouped by phase (output o mod ostep), in order of first appearance. */
@@ -293,102 +204,4 @@ function convTile(
         ),
   );
   return [...decls, ...body, ...stores(spec, px, t, accs, fc)];
-}
-
-export interface ChannelwiseSpec extends Frame {
-  /** The accumulator's start for channels c.. (bias, 0, -inf). */
-  readonly init: (c: Expr, lanes: Lanes) => Expr;
-  /** Per tap and channels c..: a weight address (depthwise), or null. */
-  readonly weight: ((ty: Expr, tx: Expr, c: Expr) => Expr) | null;
-  /** The accumulator after one tap: x the input, w the weight (when any). */
-  readonly step: (acc: Expr, x: Expr, w: Expr | null) => Expr;
-  /** The result from the accumulator and the number of taps read (average: divide). */
-  readonly finish: (acc: Expr, taps: number) => Expr;
-  /** Pixels per group (reuse of weights across pixels). */
-  readonly pixels: number;
-}
-
-/** Most live accumulators per channelwise tile. Fewer than the convolution core's: a hot group
- * also keeps every input vector its unrolled column taps share live (pixels + taps - 1 per
- * vector), and more accumulators spill them. MobileNetV1's 13 depthwise layers took 1.37 ms
- * in all with 4 (4 pixels x 1 vector, pairs x 2) against 1.63 with 8; the separable example's
- * fused layer 11.65 ms against 12.51 (each layer's best of many runs, alone). */
-const CHANNELWISE_ACCS = 4;
-
-/** The channelwise core: output channel c reads input channel c (inC = outC). */
-export function channelwiseCore(spec: ChannelwiseSpec, names: Names): Stmt[] {
-  const tiles = channelTiles(
-    spec.outC,
-    spec.simd,
-    Math.max(1, Math.floor(CHANNELWISE_ACCS / spec.pixels)),
-  );
-  overlapRemainder(tiles, spec.outC, spec.simd);
-  return forPixels(spec.rows, spec.cols, spec.pixels, (px) =>
-    tiles.flatMap((t) => tileLoop('c', t, (c) => channelwiseTile(spec, names, px, t, c))),
-  );
-}
-
-function channelwiseTile(
-  spec: ChannelwiseSpec,
-  names: Names,
-  px: Pixels,
-  t: Tile,
-  c: Expr,
-): Stmt[] {
-  const L = t.lanes;
-  const type = L === 4 ? 'v128' : 'f32';
-  const at = (v: number): Expr => add(c, i32(v * L));
-  const { decls, accs } = accumulators(names, px.ox.length, t, (v) => spec.init(at(v), L));
-  const weights = (ty: Expr, tx: Expr, inner: Stmt[]): (Expr | null)[] =>
-    Array.from({ length: t.vecs }, (_, v) => {
-      if (!spec.weight) return null;
-      const wv = loadL(spec.weight(ty, tx, at(v)), L);
-      return px.ox.length === 1 ? wv : bind(names, inner, 'wv', wv);
-    });
-  // Column taps unrolled in hot groups, row taps a loop (see above: long straight runs of
-  // steps allocate registers poorly in V8). Pixels of a hot group on one row read overlapping
-  // columns: pixel p's tap m reads column ix[0] + p * istep + m * itap, each loaded once.
-  const oneRow = px.iy.every((iy) => JSON.stringify(iy) === JSON.stringify(px.iy[0]));
-  const col = px.col;
-  const body =
-    px.hot && oneRow && px.ox.length > 1 && col.n <= UNROLL_TAPS
-      ? forTaps(px.row, 'ty', false, (ty, dy) => {
-          const inner: Stmt[] = [];
-          const xs = new Map<string, Expr>();
-          const x = (key: number, v: number): Expr => {
-            const k = `${key}:${v}`;
-            let e = xs.get(k);
-            if (!e) {
-              const addr = xAddr(spec, add(px.iy[0]!, dy), add(px.ix[0]!, i32(key)), at(v));
-              e = bind(names, inner, 'xv', loadL(addr, L));
-              xs.set(k, e);
-            }
-            return e;
-          };
-          for (let m = 0; m < col.n; m++) {
-            const ws = weights(ty, i32(col.t0 + m * col.tstep), inner);
-            accs.forEach((row, p) =>
-              row.forEach((name, v) => {
-                const xv = x(p * col.istep + m * col.itap, v);
-                inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
-              }),
-            );
-          }
-          return inner;
-        })
-      : forTaps(px.row, 'ty', false, (ty, dy) =>
-          forTaps(col, 'tx', px.hot, (tx, dx) => {
-            const inner: Stmt[] = [];
-            const ws = weights(ty, tx, inner);
-            accs.forEach((row, p) =>
-              row.forEach((name, v) => {
-                const xv = loadL(xAddr(spec, add(px.iy[p]!, dy), add(px.ix[p]!, dx), at(v)), L);
-                inner.push(set(name, spec.step(get(name, type), xv, ws[v]!)));
-              }),
-            );
-            return inner;
-          }),
-        );
-  const taps = px.row.n * px.col.n;
-  return [...decls, ...body, ...stores(spec, px, t, accs, c, (a) => spec.finish(a, taps))];
 }

@@ -1,9 +1,10 @@
 // dense kernel: every row of the last axis times kernel [in, units], as a 1x1 convolution core
 // over the rows (vectorized over units, tiled over rows).
 import { size, type Node, type Shape } from '../../ir/graph.js';
-import { num } from '../../layers/layer.js';
+import { num } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { blockPack, convCore, weightBlock } from './conv_core.js';
+import type { ConvSpec } from './tile.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { plainRuns } from './spatial.js';

@@ -4,9 +4,10 @@
 import type { Activation } from '../../layers/activations.js';
 import type { Node, Shape } from '../../ir/graph.js';
 import { add, mul, type Expr, type Stmt } from '../../kir/kir.js';
-import { num, pair } from '../../layers/layer.js';
+import { num, pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { channelwiseCore, convCore } from './conv_core.js';
+import { channelwiseCore } from './channelwise_core.js';
+import { convCore } from './conv_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { convRuns, type Run } from './spatial.js';

@@ -7,7 +7,7 @@
 // several accumulators are in flight; borders have their own runs, as in the other cores.
 import { add, get, i32, lane, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
-import type { ConvSpec } from './conv_core.js';
+import type { ConvSpec } from './tile.js';
 import { plusResidual, storeActivated, TRANSCENDENTAL } from './epilogue.js';
 import { forPixels, forTaps, type Run } from './spatial.js';
 import { bind, fbin, fconst, flat, hwc, loadL, range, type Names } from './util.js';

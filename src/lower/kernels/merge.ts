@@ -2,7 +2,7 @@
 // contiguous copies of each input's chunk per outer index.
 import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, mul, store, type Expr } from '../../kir/kir.js';
-import { num } from '../../layers/layer.js';
+import { num } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { copy, dims, fbin, finish, flat, loadL, range, X, Y } from './util.js';
 

@@ -3,9 +3,9 @@
 // padding out for average (the divisor is a constant per run).
 import type { Node, Shape } from '../../ir/graph.js';
 import { f32 } from '../../kir/kir.js';
-import { pair } from '../../layers/layer.js';
+import { pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { channelwiseCore } from './conv_core.js';
+import { channelwiseCore } from './channelwise_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { convRuns } from './spatial.js';
 import { bcast, dims, fbin, fconst, finish, Names, X, Y } from './util.js';

@@ -2,10 +2,11 @@
 // pointwise convolution (a 1x1 convolution core over the band's pixels) with the bias and the
 // activation, so the depthwise result stays in cache.
 import type { Node, Shape } from '../../ir/graph.js';
-import { num, pair } from '../../layers/layer.js';
+import { num, pair } from '../../ir/op.js';
 import { add, i32, mul, type Expr, type Stmt } from '../../kir/kir.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { blockPack, convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { blockPack, convCore, weightBlock } from './conv_core.js';
+import type { ConvSpec } from './tile.js';
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';

@@ -1,7 +1,7 @@
 // softmax kernel: per line along the axis, subtract the max, exponentiate, divide by the sum.
 import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, f32, get, let_, load, math, mul, set, store, type Expr } from '../../kir/kir.js';
-import { num } from '../../layers/layer.js';
+import { num } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { dims, fbin, finish, Names, range, X, Y } from './util.js';
 

@@ -4,7 +4,7 @@
 // weights and the clamped edges apart; the weights are constants in the code.
 import type { Node, Shape } from '../../ir/graph.js';
 import { add, f32, i32, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
-import { pair, str } from '../../layers/layer.js';
+import { pair, str } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { bcast, copy, dims, fbin, finish, flat, loadL, range, X, Y, type Lanes } from './util.js';
 

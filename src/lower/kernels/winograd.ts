@@ -32,7 +32,8 @@ import {
   type Stmt,
 } from '../../kir/kir.js';
 import type { PreparedWeight } from '../program.js';
-import { convCore, weightBlock, type ConvSpec } from './conv_core.js';
+import { convCore, weightBlock } from './conv_core.js';
+import type { ConvSpec } from './tile.js';
 import { plusResidual, storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { bind, fbin, hwc, loadL, Names, range } from './util.js';

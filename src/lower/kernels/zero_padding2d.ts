@@ -2,7 +2,7 @@
 // pixels copied, zeros right (all contiguous runs, vectorized).
 import type { Node, Shape } from '../../ir/graph.js';
 import { add, mul } from '../../kir/kir.js';
-import { amounts } from '../../layers/layer.js';
+import { amounts } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { copy, dims, fill, finish, range, X, Y } from './util.js';
 

@@ -1,6 +1,6 @@
 // Weight recipes evaluated: every node's weights computed from the unfolded weights the source
 // declares. Dependency-free on purpose: generated modules inline this file's text (codegen/esm).
-import type { WeightExpr } from '../ir/weight-expr.js';
+import type { WeightExpr } from './weight-expr.js';
 
 /**
  * The value of one recipe as float32, from the unfolded weights by key, computed in float64 and

@@ -1,7 +1,8 @@
 // What a layer is: its attributes (Keras order, defaults, domains), shape rule, weights, MACs,
 // traits the passes ask about, and its reference semantics in plain loops.
-import type { Attrs, AttrValue, DataFormat, Node, Shape } from '../ir/graph.js';
-import type { LoweredNode, LowerOptions } from '../lower/program.js';
+import type { Span } from '../../grammar/span.js';
+import type { WeightExpr } from '../runtime/weight-expr.js';
+import type { Attrs, AttrValue, DataFormat, Shape } from './types.js';
 
 /** The domain of an attribute; the front end checks values against it before a layer sees them. */
 export type AttrKind =
@@ -119,10 +120,6 @@ export interface LayerDef {
   /** Made by the compiler only; not callable from source. */
   readonly internal?: boolean;
   infer(ctx: InferContext): Inferred | null;
-  /** The kernel for one node, with every size a constant. Absent for views and inputs. */
-  readonly lower?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
-  /** Whether `lower` honours `LowerOptions.rows` (the output can be streamed by rows). */
-  readonly sliceRows?: boolean;
   macs(node: Node, inputShapes: readonly Shape[]): number;
   readonly reference: Reference;
 }
@@ -168,4 +165,32 @@ export function amounts(attrs: Attrs, name: string): [[number, number], [number,
     [v[0]![0]!, v[0]![1]!],
     [v[1]![0]!, v[1]![1]!],
   ];
+}
+
+// A node: one op applied in a graph (src/ir/graph.ts), with resolved attributes and weights.
+
+export interface WeightUse {
+  /** The layer's weight slot: `kernel`, `bias`, `gamma`, ... */
+  readonly name: string;
+  readonly shape: Shape;
+  readonly value: WeightExpr;
+}
+
+export interface Node {
+  readonly id: number;
+  readonly layer: LayerDef;
+  /** Keras-style unique name (`conv_block_1/conv2d_2`); hidden nodes get `~`-prefixed names. */
+  readonly name: string;
+  readonly attrs: Attrs;
+  readonly inputs: readonly number[];
+  /** Per-example output shape, internal layout. */
+  readonly shape: Shape;
+  /** The same shape as the user sees it, in the network's data format (for summaries). */
+  readonly userShape: Shape;
+  readonly weights: readonly WeightUse[];
+  /** Layers the compiler made (layout transposes, inputs): not listed as user layers. */
+  readonly hidden: boolean;
+  readonly span: Span;
+  /** Block call path this node was created in (`conv_block_1`), empty at network level. */
+  readonly scope: string;
 }

@@ -1,0 +1,88 @@
+// The strategy table: for each op, the named implementations that can compute it, in order of
+// preference, each with the condition under which it applies (as TVM's op strategies list
+// implementations per target). Op definitions (src/layers) know nothing of kernels; the
+// lowering asks this table which implementation computes a node, with the exact shapes and the
+// target's options. A new kernel for an op (a threaded one, an int8 one) is one more row.
+import type { Node, Shape } from '../ir/graph.js';
+import { lowerActivation } from './kernels/activation.js';
+import { lowerBatchNormalization } from './kernels/batch_normalization.js';
+import { conv2dWinogradApplies, lowerConv2d, lowerConv2dWinograd } from './kernels/conv2d.js';
+import {
+  lowerConv2dTranspose,
+  lowerConv2dTransposeWinograd,
+  transposeWinogradApplies,
+} from './kernels/conv2d_transpose.js';
+import { lowerDense } from './kernels/dense.js';
+import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
+import { lowerGlobalPooling } from './kernels/global_pooling.js';
+import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
+import { lowerPooling } from './kernels/pooling.js';
+import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
+import { lowerSoftmax } from './kernels/softmax.js';
+import { lowerTranspose } from './kernels/transpose.js';
+import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
+import { lowerZeroPadding2d } from './kernels/zero_padding2d.js';
+import type { LoweredNode, LowerOptions } from './program.js';
+
+type Lower = (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
+
+/** One way to compute an op. */
+export interface Implementation {
+  /** What it is, for kernel docs and tests: `winograd`, `direct`. */
+  readonly name: string;
+  /** Whether it computes this node with these options; absent: always (the fallback). */
+  readonly applies?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => boolean;
+  readonly lower: Lower;
+  /** It honours `LowerOptions.rows`: asked for rows [from, from + count) of its output, it
+   * computes those alone (streaming computes a large output by slices of rows). */
+  readonly sliceRows?: boolean;
+}
+
+const only = (name: string, lower: Lower): readonly Implementation[] => [{ name, lower }];
+
+const conv2dImplementations: readonly Implementation[] = [
+  { name: 'winograd', applies: conv2dWinogradApplies, lower: lowerConv2dWinograd },
+  { name: 'direct', lower: lowerConv2d },
+];
+
+/** Implementations per op kind, preferred first; the last of each list always applies. */
+export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
+  conv2d: conv2dImplementations,
+  conv2d_add: conv2dImplementations,
+  conv2d_transpose: [
+    { name: 'winograd', applies: transposeWinogradApplies, lower: lowerConv2dTransposeWinograd },
+    { name: 'direct', lower: lowerConv2dTranspose },
+  ],
+  depthwise_conv2d: only('channelwise', lowerDepthwiseConv2d),
+  separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true }],
+  dense: only('direct', lowerDense),
+  batch_normalization: only('affine', lowerBatchNormalization),
+  max_pooling2d: only('channelwise', lowerPooling(true)),
+  average_pooling2d: only('channelwise', lowerPooling(false)),
+  global_max_pooling2d: only('reduce', lowerGlobalPooling(true)),
+  global_average_pooling2d: only('reduce', lowerGlobalPooling(false)),
+  zero_padding2d: only('copy', lowerZeroPadding2d),
+  up_sampling2d: only('gather', lowerUpSampling2d),
+  add: only('elementwise', lowerElementwise('add')),
+  multiply: only('elementwise', lowerElementwise('multiply')),
+  concatenate: only('copy', lowerConcatenate),
+  softmax: only('rows', lowerSoftmax),
+  transpose: only('copy', lowerTranspose),
+};
+
+/** Every activation layer (the `activation` trait): the epilogue, elementwise. */
+const ACTIVATION: readonly Implementation[] = only('elementwise', lowerActivation);
+
+/** The implementations of a node's op, preferred first (empty for inputs and views). */
+export function implementationsOf(node: Node): readonly Implementation[] {
+  return STRATEGIES[node.layer.kind] ?? (node.layer.traits.activation ? ACTIVATION : []);
+}
+
+/** The implementation that computes the node: the first that applies. */
+export function implementationFor(
+  node: Node,
+  inputShapes: readonly Shape[],
+  opts: LowerOptions,
+): Implementation | undefined {
+  return implementationsOf(node).find((i) => !i.applies || i.applies(node, inputShapes, opts));
+}
