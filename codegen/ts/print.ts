@@ -292,6 +292,7 @@ function at(p: Printed, min: number): string {
 const MATH: Readonly<Record<MathFn, string>> = {
   exp: 'Math.exp',
   expm1: 'Math.expm1',
+  log1p: 'Math.log1p',
   tanh: 'Math.tanh',
   erf: 'erf',
 };

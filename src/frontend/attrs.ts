@@ -3,7 +3,7 @@
 import type { Span } from '../../grammar/ast.js';
 import type { AttrValue } from '../ir/graph.js';
 import { didYouMean, LAYER_ALIASES } from '../diag/suggest.js';
-import { ACTIVATION_BY_NAME } from '../layers/activations.js';
+import { ACTIVATION_BY_NAME, makeActivation } from '../layers/activations.js';
 import type { AttrSpec } from '../ir/op.js';
 import { INITIALIZERS } from '../weights/initializers.js';
 import { describeValue, showValue, type Value } from './values.js';
@@ -184,9 +184,16 @@ export function resolveAttr(spec: AttrSpec, v: Value, what: string): Result {
           `activations: ${names.join(', ')}`,
         );
       }
-      const act: Record<string, AttrValue> = { fn: def.name };
-      for (const a of def.attrs) act[a.name] = a.default ?? null;
-      return ok(act);
+      const required = def.attrs.filter((a) => a.default === undefined).map((a) => a.name);
+      if (required.length > 0)
+        return bad(
+          v.span,
+          `${what}: ${def.name} needs ${required.join(' and ')}, which an activation name cannot give`,
+          `write the layer instead: -> ${def.name}(${required.map((r) => `${r}: ...`).join(', ')})`,
+        );
+      return ok(
+        makeActivation(def, Object.fromEntries(def.attrs.map((a) => [a.name, a.default ?? null]))),
+      );
     }
     case 'initializer': {
       const c = choice(v, what, INITIALIZERS);

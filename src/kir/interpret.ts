@@ -12,6 +12,7 @@ type Value = number | Float32Array;
 const MATH: Readonly<Record<MathFn, (x: number) => number>> = {
   exp: Math.exp,
   expm1: Math.expm1,
+  log1p: Math.log1p,
   tanh: Math.tanh,
   erf,
 };

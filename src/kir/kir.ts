@@ -13,7 +13,7 @@ export type Type = 'i32' | 'f32' | 'v128';
 export type BinFn = 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max' | 'pmin' | 'pmax';
 export type CmpFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 /** f32 functions with no wasm instruction: backends call a helper. */
-export type MathFn = 'exp' | 'expm1' | 'tanh' | 'erf';
+export type MathFn = 'exp' | 'expm1' | 'log1p' | 'tanh' | 'erf';
 
 export type Expr =
   | { readonly op: 'const'; readonly type: 'i32' | 'f32'; readonly value: number }
@@ -27,7 +27,7 @@ export type Expr =
       readonly b: Expr;
     }
   | { readonly op: 'neg' | 'sqrt' | 'abs'; readonly type: 'f32' | 'v128'; readonly a: Expr }
-  /** f32, or v128 lane by lane (not erf: see codegen/wasm/math.ts). */
+  /** f32; v128 only for exp and tanh (see codegen/wasm/math.ts). */
   | { readonly op: 'math'; readonly type: 'f32' | 'v128'; readonly fn: MathFn; readonly a: Expr }
   /** An i32 that is 1 when the comparison holds (operands of `cmpType`). */
   | {

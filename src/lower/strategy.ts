@@ -86,3 +86,14 @@ export function implementationFor(
 ): Implementation | undefined {
   return implementationsOf(node).find((i) => !i.applies || i.applies(node, inputShapes, opts));
 }
+
+/** Lowers one node by the implementation that computes it. */
+export function lowerNode(
+  node: Node,
+  inputShapes: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
+  const impl = implementationFor(node, inputShapes, opts);
+  if (!impl) throw new Error(`layer ${node.layer.kind} has no kernel`);
+  return impl.lower(node, inputShapes, opts);
+}

@@ -1,5 +1,11 @@
 // Exports a netc graph as an ONNX model (opset 13, NCHW inside, netc's user layouts at the edges).
-import { activationOf, type Activation } from '../layers/activations.js';
+import {
+  ACTIVATION_BY_NAME,
+  activationOf,
+  paramsOf,
+  type Activation,
+  type Arith,
+} from '../layers/activations.js';
 import type { Graph, Node, Shape } from '../ir/graph.js';
 import { evalWeightExpr } from '../runtime/evaluate.js';
 import {
@@ -186,27 +192,18 @@ class Exporter {
     return w;
   }
 
-  /** Applies a node's `activation` epilogue (or an activation layer's function). */
+  /** Applies a node's `activation` epilogue (or an activation layer's function): the one ONNX
+   * node the activation declares, a customary form (swish, hard_swish, gelu), or else its
+   * formula's operations (mish, ...). */
   private activation(x: string, act: Activation, base: string): string {
     const o = (opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
       this.op(opType, inputs, `${base}/${opType.toLowerCase()}`, `${base}/${act.fn}`, attrs);
+    const def = ACTIVATION_BY_NAME.get(act.fn);
+    if (!def) throw new Error(`cannot export activation '${act.fn}' to ONNX`);
+    const p = paramsOf(act);
     switch (act.fn) {
       case 'linear':
         return x;
-      case 'relu':
-        return o('Relu', [x]);
-      case 'relu6':
-        return o('Clip', [x, this.scalar(0), this.scalar(6)]);
-      case 'leaky_relu':
-        return o('LeakyRelu', [x], { alpha: float(act['negative_slope'] as number) });
-      case 'elu':
-        return o('Elu', [x], { alpha: float(act['alpha'] as number) });
-      case 'sigmoid':
-        return o('Sigmoid', [x]);
-      case 'tanh':
-        return o('Tanh', [x]);
-      case 'hard_sigmoid':
-        return o('HardSigmoid', [x], { alpha: float(1 / 6), beta: float(0.5) });
       case 'swish':
         return o('Mul', [x, o('Sigmoid', [x])]);
       case 'hard_swish':
@@ -217,9 +214,33 @@ class Exporter {
         const e = o('Erf', [o('Mul', [x, this.scalar(Math.SQRT1_2)])]);
         return o('Mul', [o('Mul', [x, o('Add', [e, this.scalar(1)])]), this.scalar(0.5)]);
       }
-      default:
-        throw new Error(`cannot export activation '${act.fn}' to ONNX`);
     }
+    const one = def.onnx?.(p);
+    if (one)
+      return o(
+        one.op,
+        [x, ...(one.inputs ?? []).map((v) => this.scalar(v))],
+        Object.fromEntries(Object.entries(one.attrs ?? {}).map(([k, v]) => [k, float(v)])),
+      );
+    const s = (v: number): string => this.scalar(v);
+    const arith: Arith<string> = {
+      c: s,
+      add: (a, b) => o('Add', [a, b]),
+      sub: (a, b) => o('Sub', [a, b]),
+      mul: (a, b) => o('Mul', [a, b]),
+      div: (a, b) => o('Div', [a, b]),
+      max: (a, b) => o('Max', [a, b]),
+      min: (a, b) => o('Min', [a, b]),
+      neg: (a) => o('Neg', [a]),
+      abs: (a) => o('Abs', [a]),
+      exp: (a) => o('Exp', [a]),
+      expm1: (a) => o('Sub', [o('Exp', [a]), s(1)]),
+      log1p: (a) => o('Log', [o('Add', [a, s(1)])]),
+      tanh: (a) => o('Tanh', [a]),
+      erf: (a) => o('Erf', [a]),
+      ifPositive: (a, then, otherwise) => o('Where', [o('Greater', [a, s(0)]), then, otherwise]),
+    };
+    return def.formula(x, arith, p);
   }
 
   private epilogue(n: Node, x: string): string {

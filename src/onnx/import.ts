@@ -47,6 +47,9 @@ interface WeightOut {
   data: Float32Array;
 }
 
+/** The largest f32. */
+const F32_MAX = 3.4028234663852886e38;
+
 /** The ONNX operators netc translates (some only with certain attributes). */
 export const SUPPORTED = new Set([
   'Conv',
@@ -67,6 +70,11 @@ export const SUPPORTED = new Set([
   'Softmax',
   'HardSigmoid',
   'HardSwish',
+  'Selu',
+  'Softplus',
+  'Softsign',
+  'Mish',
+  'Exp',
   'Add',
   'Sum',
   'Mul',
@@ -559,6 +567,24 @@ class Importer {
       }
       case 'Clip':
         return this.clip(n, i, where, activation);
+      case 'Softplus':
+        return activation('softplus');
+      case 'Softsign':
+        return activation('softsign');
+      case 'Mish':
+        return activation('mish');
+      case 'Exp':
+        return activation('exponential');
+      case 'Selu': {
+        // Keras's selu has fixed constants; ONNX's defaults are the same numbers in f32.
+        const a = this.float(n, 'alpha', 1.67326319217681884765625);
+        const g = this.float(n, 'gamma', 1.05070102214813232421875);
+        if (Math.abs(a - 1.6732632423543772) > 1e-6 || Math.abs(g - 1.0507009873554805) > 1e-6)
+          throw new Refusal(
+            `${where}: alpha ${formatFloat(a)}, gamma ${formatFloat(g)}; netc's selu has Keras's constants (alpha 1.67326, gamma 1.05070)`,
+          );
+        return activation('selu');
+      }
       case 'Softmax':
         return this.softmax(n, i, where);
       case 'Add':
@@ -1010,7 +1036,12 @@ class Importer {
     );
   }
 
-  private clip(n: NodeProto, i: number, where: string, activation: (fn: string) => void): void {
+  private clip(
+    n: NodeProto,
+    i: number,
+    where: string,
+    activation: (fn: string, args?: string) => void,
+  ): void {
     let lo: number;
     let hi: number;
     if (this.opset < 11) {
@@ -1028,9 +1059,10 @@ class Importer {
     void i;
     if (lo === 0 && hi === 6) return activation('relu6');
     if (lo === 0 && hi === Infinity) return activation('relu');
-    throw new Refusal(
-      `${where}: clips to [${formatFloat(lo)}, ${formatFloat(hi)}]; netc has relu6 (Clip 0, 6) and relu (Clip 0) only`,
-    );
+    if (lo === 0) return activation('relu', `max_value: ${formatFloat(hi)}`);
+    // clip's bounds are finite numbers: an open side is the largest f32.
+    const bound = (v: number): string => formatFloat(Math.max(-F32_MAX, Math.min(F32_MAX, v)));
+    return activation('clip', `${bound(lo)}, ${bound(hi)}`);
   }
 
   private softmax(n: NodeProto, i: number, where: string): void {

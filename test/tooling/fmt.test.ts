@@ -278,11 +278,11 @@ function intExpr(n: number): fc.Arbitrary<string[]> {
 }
 
 const op: fc.Arbitrary<string[]> = fc.oneof(
-  fc.constant(['relu']),
-  fc.constant(['relu', '(', ')']),
-  fc.constant(['batch_normalization']),
-  fc.constant(['batch_normalization', '(', 'epsilon', ':', '1e-3', ')']),
-  fc.constant(['dropout', '(', '0.5', ')']),
+  fc.constant<string[]>(['relu']),
+  fc.constant<string[]>(['relu', '(', ')']),
+  fc.constant<string[]>(['batch_normalization']),
+  fc.constant<string[]>(['batch_normalization', '(', 'epsilon', ':', '1e-3', ')']),
+  fc.constant<string[]>(['dropout', '(', '0.5', ')']),
   fc
     .integer({ min: 1, max: 6 })
     .chain((f) =>
@@ -322,7 +322,7 @@ const stmt: fc.Arbitrary<string[]> = fc.oneof(
   fc
     .array(op, { minLength: 1, maxLength: 4 })
     .map((ops) => ['x', '=', 'x', ...ops.flatMap((o) => ['->', ...o])]),
-  fc.constant(['x', '=', 'add', '(', 'x', ',', 'x', '->', 'relu', ')']),
+  fc.constant<string[]>(['x', '=', 'add', '(', 'x', ',', 'x', '->', 'relu', ')']),
   fc
     .tuple(fc.integer({ min: 1, max: 3 }), op)
     .map(([n, o]) => ['repeat', String(n), '{', 'x', '=', 'x', '->', ...o, '}']),
@@ -397,8 +397,8 @@ const syntaxProgram: fc.Arbitrary<string[]> = (() => {
   const { expr } = fc.letrec<{ expr: string[]; operand: string[]; call: string[] }>((tie) => ({
     operand: fc.oneof(
       { maxDepth: 4, depthIdentifier: 'syntax' },
-      fc.constantFrom(['1'], ['2.5'], ['1e-3'], ['.5'], ['true'], ['same'], ['x'], ['?']),
-      fc.constantFrom(['"a b"'], ['"q\\"\\n"'], ['"#not a comment"'], ['"// nor this"']),
+      fc.constantFrom<string[]>(['1'], ['2.5'], ['1e-3'], ['.5'], ['true'], ['same'], ['x'], ['?']),
+      fc.constantFrom<string[]>(['"a b"'], ['"q\\"\\n"'], ['"#not a comment"'], ['"// nor this"']),
       tie('call'),
       fc
         .array(tie('expr'), { maxLength: 4 })
@@ -408,7 +408,7 @@ const syntaxProgram: fc.Arbitrary<string[]> = (() => {
     ),
     call: fc.oneof(
       { maxDepth: 4, depthIdentifier: 'syntax' },
-      fc.constant(['f', '(', ')']),
+      fc.constant<string[]>(['f', '(', ')']),
       fc
         .tuple(
           fc.constantFrom('f', 'conv2d', 'add'),
@@ -434,7 +434,9 @@ const syntaxProgram: fc.Arbitrary<string[]> = (() => {
         .tuple(
           tie('operand'),
           fc.array(fc.tuple(fc.constantFrom('+', '-', '*', '/'), tie('operand')), { maxLength: 3 }),
-          fc.array(fc.oneof(tie('call'), fc.constantFrom(['relu'], ['flatten'])), { maxLength: 4 }),
+          fc.array(fc.oneof(tie('call'), fc.constantFrom<string[]>(['relu'], ['flatten'])), {
+            maxLength: 4,
+          }),
         )
         .map(([first, ops, calls]) => [
           ...first,
@@ -448,7 +450,7 @@ const syntaxProgram: fc.Arbitrary<string[]> = (() => {
     expr.map((e) => ['output', 'y', '=', ...e]),
     expr.map((e) => ['input', 'i', ':', ...e]),
     expr.map((e) => ['return', ...e]),
-    fc.constant(['output', 'z']),
+    fc.constant<string[]>(['output', 'z']),
     fc.tuple(expr, expr).map(([n, e]) => ['repeat', ...n, '{', 'x', '=', ...e, '}']),
   );
   return fc

@@ -8,7 +8,7 @@
 import { add, get, i32, lane, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
 import type { ConvSpec } from './tile.js';
-import { plusResidual, storeActivated, TRANSCENDENTAL } from './epilogue.js';
+import { plusResidual, storeActivated, transcendental } from './epilogue.js';
 import { forPixels, forTaps, type Run } from './spatial.js';
 import { bind, fbin, fconst, flat, hwc, loadL, range, type Names } from './util.js';
 
@@ -43,8 +43,7 @@ function covered(runs: readonly Run[]): number | null {
 export function dotCore(spec: ConvSpec, names: Names): Stmt[] {
   const rows = covered(spec.rows);
   const cols = covered(spec.cols);
-  if (!TRANSCENDENTAL.has(spec.act.fn) || rows === null || cols !== spec.outW)
-    return dotBody(spec, names);
+  if (!transcendental(spec.act) || rows === null || cols !== spec.outW) return dotBody(spec, names);
   const n = rows * spec.outW * spec.outC;
   const pass = flat(n, true, (i, l) => {
     const t = names.fresh('dy');

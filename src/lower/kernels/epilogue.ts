@@ -1,10 +1,16 @@
-// The activation epilogue as KIR: the activation table's functions on an f32 or v128 value.
-// relu, relu6, leaky_relu, hard_sigmoid and hard_swish are min/max/mul (pmin/pmax in v128);
-// sigmoid, tanh and swish call `math` functions with v128 forms (each lane computed as the f32
-// form would); elu (a per-lane choice) and gelu (erf) are f32 only, so a v128 value is stored
-// lane by lane.
+// The activation epilogue as KIR: each activation's formula (src/layers/activations.ts)
+// evaluated on an f32 or v128 value. A formula is vectorizable when every operation it uses
+// has a v128 form (clamps are pmin/pmax; exp and tanh have f32x4 helpers); a per-value choice
+// (elu, selu), erf (gelu), expm1 or log1p (softplus, mish) make it f32 only, and a v128 value
+// is then stored lane by lane.
 import type { Attrs } from '../../ir/graph.js';
-import { activationOf, type Activation } from '../../layers/activations.js';
+import {
+  ACTIVATION_BY_NAME,
+  activationOf,
+  paramsOf,
+  type Activation,
+  type Arith,
+} from '../../layers/activations.js';
 import {
   add,
   cmp,
@@ -15,27 +21,73 @@ import {
   select,
   store,
   type Expr,
+  type MathFn,
   type Stmt,
 } from '../../kir/kir.js';
 import { fbin, fconst, loadL, numTag, type Lanes } from './util.js';
 
-const VECTOR = new Set([
-  'linear',
-  'relu',
-  'relu6',
-  'leaky_relu',
-  'hard_sigmoid',
-  'hard_swish',
-  'sigmoid',
-  'tanh',
-  'swish',
-]);
+/** KIR expressions of `lanes` lanes. Clamps keep x first: pmin and pmax (one instruction,
+ * against 8 for f32x4.min and max on x64) then agree with min and max but for the sign of a
+ * zero result; a NaN x stays NaN. Measured: a 1x1 conv2d with relu 2.68 -> 2.47 ms,
+ * MobileNetV1's layers 33.4 -> 30.8 ms. */
+function kirArith(lanes: Lanes): Arith<Expr> {
+  const type = lanes === 4 ? 'v128' : 'f32';
+  const fn = (f: MathFn) => (a: Expr) => math(f, a);
+  return {
+    c: (v) => fconst(v, lanes),
+    add: (a, b) => fbin('add', a, b),
+    sub: (a, b) => fbin('sub', a, b),
+    mul: (a, b) => fbin('mul', a, b),
+    div: (a, b) => fbin('div', a, b),
+    max: (x, b) => fbin(lanes === 4 ? 'pmax' : 'max', x, b),
+    min: (x, b) => fbin(lanes === 4 ? 'pmin' : 'min', x, b),
+    neg: (a) => ({ op: 'neg', type, a }),
+    abs: (a) => ({ op: 'abs', type, a }),
+    exp: fn('exp'),
+    expm1: fn('expm1'),
+    log1p: fn('log1p'),
+    tanh: fn('tanh'),
+    erf: fn('erf'),
+    ifPositive: (a, then, otherwise) => select(cmp('gt', a, 0), then, otherwise),
+  };
+}
 
-/** Activations whose f32 form calls a math function (exp, tanh) per value. */
-export const TRANSCENDENTAL: ReadonlySet<string> = new Set(['sigmoid', 'tanh', 'swish']);
+/** What an activation's formula uses, found by evaluating it on a probe. */
+function uses(act: Activation): { scalarOnly: boolean; math: boolean } {
+  const def = ACTIVATION_BY_NAME.get(act.fn);
+  if (!def) throw new Error(`no kernel epilogue for activation ${act.fn}`);
+  const seen = { scalarOnly: false, math: false };
+  const scalar = (): null => ((seen.scalarOnly = seen.math = true), null);
+  const probe: Arith<null> = {
+    c: () => null,
+    add: () => null,
+    sub: () => null,
+    mul: () => null,
+    div: () => null,
+    max: () => null,
+    min: () => null,
+    neg: () => null,
+    abs: () => null,
+    exp: () => ((seen.math = true), null),
+    tanh: () => ((seen.math = true), null),
+    expm1: scalar,
+    log1p: scalar,
+    erf: scalar,
+    ifPositive: () => ((seen.scalarOnly = true), null),
+  };
+  def.formula(null, probe, paramsOf(act));
+  return seen;
+}
 
 /** Whether the activation has a v128 form. */
-export const vectorizable = (act: Activation): boolean => VECTOR.has(act.fn);
+export const vectorizable = (act: Activation): boolean => !uses(act).scalarOnly;
+
+/** Whether its f32 form calls a math function (exp, tanh) per value while a v128 form exists
+ * (sigmoid, tanh, swish, exponential): worth a separate v128 pass after scalar sums. */
+export const transcendental = (act: Activation): boolean => {
+  const u = uses(act);
+  return u.math && !u.scalarOnly;
+};
 
 /** The node's activation (`{ fn: 'linear' }` when it has none). */
 export const nodeActivation = (attrs: Attrs): Activation => activationOf(attrs);
@@ -59,66 +111,16 @@ export function activationDoc(act: Activation): string {
   return params.length ? `${act.fn}(${params.join(', ')})` : act.fn;
 }
 
-const param = (act: Activation, name: string): number => {
-  const v = act[name];
-  if (typeof v !== 'number') throw new Error(`activation ${act.fn} lacks ${name}`);
-  return v;
-};
-
 /**
  * act(x). `x` is read several times, so pass a local (`get`). v128 only when vectorizable.
  */
 export function activate(act: Activation, x: Expr): Expr {
   const lanes: Lanes = x.type === 'v128' ? 4 : 1;
-  const c = (v: number): Expr => fconst(v, lanes);
-  // Clamps keep x first: pmin and pmax (one instruction, against 8 for f32x4.min and max on
-  // x64) then agree with min and max but for the sign of a zero result; a NaN x stays NaN.
-  // Measured: a 1x1 conv2d with relu 2.68 -> 2.47 ms, MobileNetV1's layers 33.4 -> 30.8 ms.
-  const [lo, hi]: ['max' | 'pmax', 'min' | 'pmin'] =
-    lanes === 4 ? ['pmax', 'pmin'] : ['max', 'min'];
-  const relu6 = (v: Expr): Expr => fbin(hi, fbin(lo, v, c(0)), c(6));
-  const hardSigmoid = (v: Expr): Expr => fbin('div', relu6(fbin('add', v, c(3))), c(6));
   if (lanes === 4 && !vectorizable(act)) throw new Error(`activation ${act.fn} has no v128 form`);
-  switch (act.fn) {
-    case 'linear':
-      return x;
-    case 'relu':
-      return fbin(lo, x, c(0));
-    case 'relu6':
-      return relu6(x);
-    case 'leaky_relu': {
-      // x >= 0 ? x : a * x is max(x, a * x) for a <= 1 and min(x, a * x) for a > 1.
-      const a = param(act, 'negative_slope');
-      return fbin(a <= 1 ? lo : hi, x, fbin('mul', x, c(a)));
-    }
-    case 'hard_sigmoid':
-      return hardSigmoid(x);
-    case 'hard_swish':
-      return fbin('mul', x, hardSigmoid(x));
-    case 'elu': {
-      const alpha = f32(param(act, 'alpha'));
-      return select(cmp('gt', x, 0), x, fbin('mul', alpha, math('expm1', x)));
-    }
-    case 'sigmoid':
-      return sigmoid(x, lanes);
-    case 'tanh':
-      return math('tanh', x);
-    case 'swish':
-      return fbin('mul', x, sigmoid(x, lanes));
-    case 'gelu': {
-      const e = math('erf', fbin('mul', x, f32(Math.SQRT1_2)));
-      return fbin('mul', fbin('mul', f32(0.5), x), fbin('add', f32(1), e));
-    }
-    default:
-      throw new Error(`no kernel epilogue for activation ${act.fn}`);
-  }
+  const def = ACTIVATION_BY_NAME.get(act.fn);
+  if (!def) throw new Error(`no kernel epilogue for activation ${act.fn}`);
+  return def.formula(x, kirArith(lanes), paramsOf(act));
 }
-
-const sigmoid = (x: Expr, lanes: Lanes): Expr => {
-  const one = fconst(1, lanes);
-  const type = lanes === 4 ? 'v128' : 'f32';
-  return fbin('div', one, fbin('add', one, math('exp', { op: 'neg', type, a: x })));
-};
 
 /** v plus the residual tensor's element(s) at `at` (conv2d_add's sum), or v when there is none. */
 export function plusResidual(v: Expr, at: Expr | null | undefined): Expr {

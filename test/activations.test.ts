@@ -1,0 +1,70 @@
+// Every activation of the table, as a layer and as a convolution's epilogue: the float64
+// reference against onnxruntime-node (through the ONNX exporter), and the kernels of both
+// backends against the reference. A new activation is covered by being in ACTIVATIONS.
+import { describe, expect, test } from 'vitest';
+import { initialValues } from '../src/driver.js';
+import { compileSource } from '../src/frontend/index.js';
+import { size, type Graph } from '../src/ir/graph.js';
+import { ACTIVATIONS, type ActivationDef } from '../src/layers/activations.js';
+import { exportOnnx } from '../src/onnx/export.js';
+import { evaluateWeights } from '../src/runtime/evaluate.js';
+import { runReference } from '../src/reference/run.js';
+import { runOnnx, type FloatTensor } from './helpers/ort.js';
+import { expectClose } from './helpers/tolerance.js';
+
+/** Calls that exercise each activation's parameters (the defaults, and others where it has some). */
+const CALLS: Record<string, readonly string[]> = {
+  relu: [
+    'relu',
+    'relu(max_value: 2.5)',
+    'relu(negative_slope: 0.1)',
+    'relu(threshold: 0.5)',
+    'relu(4, 0.2, 1)',
+    'relu(negative_slope: 1.5)',
+    'relu(max_value: 6)',
+  ],
+  leaky_relu: ['leaky_relu', 'leaky_relu(negative_slope: 2)'],
+  elu: ['elu', 'elu(alpha: 0.5)'],
+  clip: ['clip(-0.5, 0.5)', 'clip(min_value: 0, max_value: 6)'],
+};
+const callsOf = (def: ActivationDef): readonly string[] => CALLS[def.name] ?? [def.name];
+
+/** Inputs spread over [-8, 8), with the edges: zeros, +-1, the thresholds. */
+function inputs(n: number): Float32Array {
+  let s = 99;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = [0, 1, -1, 0.5, 2.5, 6][i] ?? ((s / 2 ** 32) * 2 - 1) * 8;
+  }
+  return out;
+}
+
+function network(def: ActivationDef): Graph {
+  const outs = callsOf(def).map((c, i) => `  output y${i} = x -> ${c}`);
+  // As an epilogue too, where the activation needs no parameter.
+  if (!def.attrs.some((a) => a.default === undefined))
+    outs.push(`  output e = x -> conv2d(3, 1, activation: ${def.name})`);
+  const { graphs, diagnostics } = compileSource(
+    `network t {\n  input x: [3, 4, 5]\n${outs.join('\n')}\n}`,
+  );
+  expect(diagnostics.map((d) => d.message)).toEqual([]);
+  return graphs[0]!;
+}
+
+describe('every activation: the reference against onnxruntime-node', () => {
+  for (const def of ACTIVATIONS) {
+    test(def.name, async () => {
+      const g = network(def);
+      const values = initialValues(g, 3);
+      const params = new Map(g.params.map((p, i) => [p.key, values[i]!]));
+      const batch = 2;
+      const x = inputs(batch * size(g.inputs[0]!.shape));
+      const feeds: Record<string, FloatTensor> = { x: { dims: [batch, 3, 4, 5], data: x } };
+      const got = await runOnnx(exportOnnx(g, params), feeds);
+      const want = runReference(g, evaluateWeights(g, params), { x }, batch);
+      for (const p of g.outputs)
+        expectClose(got[p.name]!.data, want[p.name]!, `${def.name} ${p.name}`);
+    });
+  }
+});
