@@ -1,5 +1,6 @@
 // Imports an ONNX model (NCHW, OIHW) as a readable channels_first .net source and Keras-layout weights.
 import { compileSource } from '../frontend/index.js';
+import { ACTIVATIONS } from '../layers/activations.js';
 import { writeSafetensors } from '../weights/index.js';
 import {
   DataType,
@@ -50,8 +51,18 @@ interface WeightOut {
 /** The largest f32. */
 const F32_MAX = 3.4028234663852886e38;
 
+/** Activations without parameters that one ONNX node computes (Relu, Sigmoid, Softsign, ...),
+ * by ONNX operator: as each activation declares it. */
+const SIMPLE_ACTIVATIONS: ReadonlyMap<string, string> = new Map(
+  ACTIVATIONS.filter((a) => a.attrs.every((s) => s.default !== undefined)).flatMap((a) => {
+    const one = a.onnx?.({});
+    return one && !one.attrs && !one.inputs ? [[one.op, a.name] as const] : [];
+  }),
+);
+
 /** The ONNX operators netc translates (some only with certain attributes). */
 export const SUPPORTED = new Set([
+  ...SIMPLE_ACTIVATIONS.keys(),
   'Conv',
   'ConvTranspose',
   'Gemm',
@@ -61,20 +72,14 @@ export const SUPPORTED = new Set([
   'AveragePool',
   'GlobalAveragePool',
   'GlobalMaxPool',
-  'Relu',
   'Clip',
   'LeakyRelu',
   'Elu',
-  'Sigmoid',
-  'Tanh',
   'Softmax',
   'HardSigmoid',
   'HardSwish',
   'Selu',
-  'Softplus',
-  'Softsign',
   'Mish',
-  'Exp',
   'Add',
   'Sum',
   'Mul',
@@ -486,6 +491,8 @@ class Importer {
       this.emit(fn, [n.inputs[0]!], out, this.act(n, i, where), args);
       if (['relu', 'relu6', 'sigmoid', 'hard_sigmoid'].includes(fn)) this.nonNegative.add(out);
     };
+    const simple = SIMPLE_ACTIVATIONS.get(n.opType);
+    if (simple) return activation(simple);
     switch (n.opType) {
       case 'Constant':
         return this.constant(n, where);
@@ -539,12 +546,6 @@ class Importer {
         this.emit(fn, [n.inputs[0]!], out, [s[0]!, 1, 1], 'keepdims: true');
         return;
       }
-      case 'Relu':
-        return activation('relu');
-      case 'Sigmoid':
-        return activation('sigmoid');
-      case 'Tanh':
-        return activation('tanh');
       case 'HardSwish':
         return activation('hard_swish');
       case 'LeakyRelu':
@@ -567,14 +568,8 @@ class Importer {
       }
       case 'Clip':
         return this.clip(n, i, where, activation);
-      case 'Softplus':
-        return activation('softplus');
-      case 'Softsign':
-        return activation('softsign');
       case 'Mish':
         return activation('mish');
-      case 'Exp':
-        return activation('exponential');
       case 'Selu': {
         // Keras's selu has fixed constants; ONNX's defaults are the same numbers in f32.
         const a = this.float(n, 'alpha', 1.67326319217681884765625);
