@@ -218,6 +218,14 @@ describe('the examples', () => {
 });
 
 describe('the grammar', () => {
+  it('is generated from the layer registry (npm run grammar rewrites it)', async () => {
+    // @ts-expect-error: a plain ES module script without types
+    const { GRAMMAR, textmateGrammar } = await import('../../tools/textmate.mjs');
+    expect(readFileSync(GRAMMAR as string, 'utf8')).toBe(
+      await (textmateGrammar as () => Promise<string>)(),
+    );
+  });
+
   it('knows every public layer, called or chained, with or without arguments', () => {
     for (const name of PUBLIC_LAYERS) {
       const text = `network n {\n  x = ${name}(a)\n  y = a -> ${name}\n  z = a -> ${name}(1, k: 2)\n}\n`;
