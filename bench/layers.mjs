@@ -8,8 +8,9 @@ export async function timeLayers(config) {
   const { runPasses } = await import('../dist/src/passes/pipeline.js');
   const { lowerGraph } = await import('../dist/src/lower/index.js');
   const { emitWasm } = await import('../dist/codegen/wasm/emit.js');
+  const { WASM_SIMD_X64 } = await import('../dist/src/lower/schedule.js');
   const graph = compileSource(readFileSync(config.source, 'utf8')).graphs[0];
-  const program = lowerGraph(runPasses(graph), { simd: true });
+  const program = lowerGraph(runPasses(graph), { schedule: WASM_SIMD_X64 });
   const macsByName = new Map();
   for (const n of graph.nodes)
     macsByName.set(

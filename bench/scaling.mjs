@@ -1,4 +1,5 @@
 // Compile time against chain length (1k, 2k, 4k, 8k layers): front end, passes and lowering; shows the growth is linear. Run after `npx tsc -p tsconfig.json`: node bench/scaling.mjs [--build]
+import { WASM_SIMD_X64 } from '../dist/src/lower/schedule.js';
 import { compileSource } from '../dist/src/frontend/index.js';
 import { runPasses } from '../dist/src/passes/pipeline.js';
 import { lowerGraph } from '../dist/src/lower/index.js';
@@ -26,7 +27,7 @@ for (const n of [1000, 2000, 4000, 8000]) {
     const [r, front] = time(() => compileSource(chain(n)));
     if (r.diagnostics.length) throw new Error(r.diagnostics[0].message);
     const [folded, passes] = time(() => runPasses(r.graphs[0]));
-    const [, lower] = time(() => lowerGraph(folded, { simd: true }));
+    const [, lower] = time(() => lowerGraph(folded, { schedule: WASM_SIMD_X64 }));
     best.front = Math.min(best.front, front);
     best.passes = Math.min(best.passes, passes);
     best.lower = Math.min(best.lower, lower);

@@ -7,6 +7,7 @@ import { printKernelTS } from '../codegen/ts/print.js';
 import { emitWasm } from '../codegen/wasm/emit.js';
 import { withWeightsSection } from '../codegen/wasm/weights_section.js';
 import type { Graph } from './ir/graph.js';
+import { scheduleFor } from './lower/schedule.js';
 import { lowerGraph, STREAM_OUTPUTS, type StreamOptions } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
 import { evalWeightExpr } from './runtime/evaluate.js';
@@ -105,7 +106,7 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
 
   const folded = opts.noFold ? graph : runPasses(graph);
   const program = lowerGraph(folded, {
-    simd: opts.target === 'wasm',
+    schedule: scheduleFor(opts.target === 'wasm'),
     ...(opts.target === 'wasm' ? { stream: opts.stream ?? STREAM_OUTPUTS } : {}),
   });
   const gib = (floats: number): string => `${((floats * 4) / 2 ** 30).toFixed(1)} GiB`;

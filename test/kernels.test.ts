@@ -1,5 +1,6 @@
 // Kernel tests: every layer's kernel, printed by the TypeScript backend and run, against the
 // layer's float64 reference, over attribute combinations fast-check draws (simd on and off).
+import { scheduleFor } from '../src/lower/schedule.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { f32Literal, printKernelTS } from '../codegen/ts/print.js';
@@ -100,10 +101,14 @@ interface Region {
  * guards between regions, the inputs and the weights must come back unchanged.
  */
 function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: number): void {
-  const lowered: LoweredNode = lowerNode(node, shapes, { simd });
+  const lowered: LoweredNode = lowerNode(node, shapes, { schedule: scheduleFor(simd) });
   const { kernel } = lowered;
   const code = printKernelTS(kernel, { types: false });
-  expect(printKernelTS(lowerNode(node, shapes, { simd }).kernel, { types: false })).toBe(code);
+  expect(
+    printKernelTS(lowerNode(node, shapes, { schedule: scheduleFor(simd) }).kernel, {
+      types: false,
+    }),
+  ).toBe(code);
   const prev = seen.get(kernel.name);
   if (prev !== undefined) expect(code, `kernel ${kernel.name} differs`).toBe(prev);
   seen.set(kernel.name, code);
@@ -384,7 +389,9 @@ describe('kernels match the reference', () => {
       // The padded path: its kernel takes scratch.
       const g = compile(src)!;
       const node = g.nodes.find((n) => n.layer.kind === 'conv2d')!;
-      const lowered = lowerNode(node, [g.nodes[node.inputs[0]!]!.shape], { simd: true });
+      const lowered = lowerNode(node, [g.nodes[node.inputs[0]!]!.shape], {
+        schedule: scheduleFor(true),
+      });
       expect(lowered.scratch, src).toBeGreaterThan(0);
       for (const simd of [true, false]) checkSource(src, 'conv2d', simd, 7);
     }
@@ -720,7 +727,7 @@ describe('scalarize and the TypeScript printer', () => {
     // over 60 KB of bytecode (about 1,500 such lines) in its interpreter only.
     const src = readFileSync(new URL('../examples/dcgan.net', import.meta.url), 'utf8');
     const g = compileSource(src).graphs[0]!;
-    const program = lowerGraph(runPasses(g), { simd: false });
+    const program = lowerGraph(runPasses(g), { schedule: scheduleFor(false) });
     let longest = 0;
     let whole = 0;
     for (const kernel of program.kernels) {

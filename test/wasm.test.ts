@@ -1,6 +1,7 @@
 // Tests for the WebAssembly backend (codegen/wasm): hand-written and random KIR kernels run in
 // wasm against the KIR interpreter, the math helpers against Math and an accurate erf, module
 // shape, determinism, and layer lowerings against the layers' float64 references.
+import { scheduleFor } from '../src/lower/schedule.js';
 import v8 from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -1040,7 +1041,7 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
       const g = graphOf(c)!;
       const node = g.nodes.find((n) => n.layer.kind === kind)!;
       const shapes = node.inputs.map((id) => g.nodes[id]!.shape);
-      const lowered = lowerNode(node, shapes, { simd: true });
+      const lowered = lowerNode(node, shapes, { schedule: scheduleFor(true) });
 
       // Layout: weights (packed), inputs, output (NaN), scratch; 4-float aligned.
       let top = 0;

@@ -2,6 +2,7 @@
 // and the activations (laid out by a static planner); steps call kernels with base offsets.
 import type { Param, Shape, WeightExpr } from '../ir/graph.js';
 import type { Kernel } from '../kir/kir.js';
+import type { Schedule } from './schedule.js';
 
 /** A permutation applied to a folded weight before the kernel reads it (packing). */
 export interface Pack {
@@ -117,8 +118,8 @@ export interface PreparedWeight {
 
 /** Options the backend passes to the lowerings. */
 export interface LowerOptions {
-  /** Whether v128 (SIMD) kernels are wanted; the TypeScript backend scalarizes them anyway. */
-  readonly simd: boolean;
+  /** The target's facts the kernels are scheduled for (v128 or not, tile and cache budgets). */
+  readonly schedule: Schedule;
   /** Output rows [from, from + count) only, written from the output buffer's start: for
    * layers with `sliceRows`, when the program streams their output (see Stream). */
   readonly rows?: { readonly from: number; readonly count: number };

@@ -2,6 +2,7 @@
 // computes by Winograd (after batch normalization is folded into them), built with one set of
 // weights and then loaded with another through `load({ weights })`, so the kernel transform
 // runs inside the generated module too. Both against the float64 reference.
+import { scheduleFor } from '../../src/lower/schedule.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +33,7 @@ describe('Winograd convolutions', () => {
   it('is chosen where its larger weights repay: enough tiles, or weights that stay in cache', () => {
     const kernelOf = (source: string): string => {
       const graph = runPasses(compileSource(source).graphs[0]!);
-      const p = lowerGraph(graph, { simd: true });
+      const p = lowerGraph(graph, { schedule: scheduleFor(true) });
       return p.kernels.find((k) => k.name.startsWith('conv2d'))!.name;
     };
     const wino = (name: string): boolean => name.includes('_winograd_');

@@ -19,7 +19,7 @@ export function lowerActivation(
   const act = nodeActivation(node.attrs);
   const n = size(shape!);
   const names = new Names();
-  const body = flat(n, opts.simd && vectorizable(act), (i, l) => {
+  const body = flat(n, opts.schedule.simd && vectorizable(act), (i, l) => {
     const v = names.fresh('v');
     return [let_(v, loadL(add(X(0), i), l)), store(add(Y, i), activate(act, get(v, vtype(l))))];
   });

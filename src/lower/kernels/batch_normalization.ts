@@ -80,7 +80,7 @@ export function lowerBatchNormalization(
         (o: Expr): Stmt[] =>
           flat(
             C,
-            opts.simd,
+            opts.schedule.simd,
             (c, l) => {
               const at = (base: Expr): Expr => loadL(add(base, c), l);
               const i = add(mul(o, C), c);
@@ -108,7 +108,7 @@ export function lowerBatchNormalization(
               sd,
               md,
               ...(bd ? [bd] : []),
-              ...flat(inner, opts.simd, (i, l) => {
+              ...flat(inner, opts.schedule.simd, (i, l) => {
                 const k = add(rowOf(o, c), i);
                 const v = (n: string): Expr => bcast(get(n, 'f32'), l);
                 return [
@@ -120,7 +120,7 @@ export function lowerBatchNormalization(
               }),
             ];
           });
-  const body = [...scales(p, C, eps, opts.simd), ...range('o', 0, outer, main)];
+  const body = [...scales(p, C, eps, opts.schedule.simd), ...range('o', 0, outer, main)];
   return finish(node, {
     name: [
       'batch_normalization',

@@ -1,7 +1,7 @@
 // The channelwise core: per channel c, a reduction over the taps reading x[., c] (depthwise
 // convolution, pooling), vectorized over channels.
 import { add, get, i32, set, type Expr, type Stmt } from '../../kir/kir.js';
-import { forPixels, forTaps, UNROLL_TAPS, type Pixels } from './spatial.js';
+import { forPixels, forTaps, type Pixels } from './spatial.js';
 import { accumulators, overlapRemainder, stores, xAddr, type Frame } from './tile.js';
 import { bind, channelTiles, loadL, tileLoop, type Lanes, type Names, type Tile } from './util.js';
 
@@ -18,21 +18,14 @@ export interface ChannelwiseSpec extends Frame {
   readonly pixels: number;
 }
 
-/** Most live accumulators per channelwise tile. Fewer than the convolution core's: a hot group
- * also keeps every input vector its unrolled column taps share live (pixels + taps - 1 per
- * vector), and more accumulators spill them. MobileNetV1's 13 depthwise layers took 1.37 ms
- * in all with 4 (4 pixels x 1 vector, pairs x 2) against 1.63 with 8; the separable example's
- * fused layer 11.65 ms against 12.51 (each layer's best of many runs, alone). */
-const CHANNELWISE_ACCS = 4;
-
 /** The channelwise core: output channel c reads input channel c (inC = outC). */
 export function channelwiseCore(spec: ChannelwiseSpec, names: Names): Stmt[] {
   const tiles = channelTiles(
     spec.outC,
-    spec.simd,
-    Math.max(1, Math.floor(CHANNELWISE_ACCS / spec.pixels)),
+    spec.schedule.simd,
+    Math.max(1, Math.floor(spec.schedule.channelwiseAccumulators / spec.pixels)),
   );
-  overlapRemainder(tiles, spec.outC, spec.simd);
+  overlapRemainder(tiles, spec.outC, spec.schedule.simd);
   return forPixels(spec.rows, spec.cols, spec.pixels, (px) =>
     tiles.flatMap((t) => tileLoop('c', t, (c) => channelwiseTile(spec, names, px, t, c))),
   );
@@ -61,8 +54,8 @@ function channelwiseTile(
   const oneRow = px.iy.every((iy) => JSON.stringify(iy) === JSON.stringify(px.iy[0]));
   const col = px.col;
   const body =
-    px.hot && oneRow && px.ox.length > 1 && col.n <= UNROLL_TAPS
-      ? forTaps(px.row, 'ty', false, (ty, dy) => {
+    px.hot && oneRow && px.ox.length > 1 && col.n <= spec.schedule.unrollTaps
+      ? forTaps(px.row, 'ty', 0, (ty, dy) => {
           const inner: Stmt[] = [];
           const xs = new Map<string, Expr>();
           const x = (key: number, v: number): Expr => {
@@ -86,8 +79,8 @@ function channelwiseTile(
           }
           return inner;
         })
-      : forTaps(px.row, 'ty', false, (ty, dy) =>
-          forTaps(col, 'tx', px.hot, (tx, dx) => {
+      : forTaps(px.row, 'ty', 0, (ty, dy) =>
+          forTaps(col, 'tx', px.hot ? spec.schedule.unrollTaps : 0, (tx, dx) => {
             const inner: Stmt[] = [];
             const ws = weights(ty, tx, inner);
             accs.forEach((row, p) =>

@@ -69,7 +69,7 @@ export function conv2dWinogradApplies(
   shapes: readonly Shape[],
   opts: LowerOptions,
 ): boolean {
-  return winogradApplies({ ...conv2dGeometry(node, shapes), simd: opts.simd });
+  return winogradApplies({ ...conv2dGeometry(node, shapes), schedule: opts.schedule });
 }
 
 /** conv2d, and conv2d_add (a second input added before the activation: `residual`), by the
@@ -83,7 +83,9 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
   const pointwise =
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
   const padded =
-    groups === 1 ? paddedInput(X(0), S, [H, W, C], [OH, OW, F], k, s, d, pads, opts.simd) : null;
+    groups === 1
+      ? paddedInput(X(0), S, [H, W, C], [OH, OW, F], k, s, d, pads, opts.schedule.simd)
+      : null;
   // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
   const spec: ConvSpec = {
@@ -107,7 +109,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     groups,
     cg: C / groups,
     fg: F / groups,
-    simd: opts.simd,
+    schedule: opts.schedule,
     act,
     residual,
   };
@@ -147,7 +149,11 @@ const epilogueDoc = (b: Expr | null, residual: Expr | null, act: Activation): st
   `${b ? 'bias' : 'no bias'}${residual ? ', plus the second input' : ''}, activation ${activationDoc(act)}`;
 
 /** A stride-1 3x3 conv2d (or conv2d_add) by Winograd F(2x2, 3x3) (see winograd.ts). */
-export function lowerConv2dWinograd(node: Node, shapes: readonly Shape[]): LoweredNode {
+export function lowerConv2dWinograd(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
   const shape = shapes[0]!;
   const { H, W, C, OH, OW, F, pads, act, b, residual } = conv2dGeometry(node, shapes);
   const spec: WinogradSpec = {
@@ -167,8 +173,9 @@ export function lowerConv2dWinograd(node: Node, shapes: readonly Shape[]): Lower
     padLeft: pads[2]!,
     act,
     residual,
+    schedule: opts.schedule,
   };
-  const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3]);
+  const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3], opts.schedule);
   return finish(node, {
     name: [
       'conv2d',

@@ -7,6 +7,7 @@
 // one input window instead (winograd.ts); with fewer than 4 filters, by the dot-product core.
 import type { Node, Shape } from '../../ir/graph.js';
 import { pair } from '../../ir/op.js';
+import type { Schedule } from '../schedule.js';
 import type { LowerOptions, LoweredNode, Pack } from '../program.js';
 import { convCore, weightBlock } from './conv_core.js';
 import type { ConvSpec } from './tile.js';
@@ -54,14 +55,18 @@ export function transposeWinogradApplies(
   const { C, F, OH, OW, taps } = transposeGeometry(node, shapes);
   return (
     taps !== null &&
-    winogradChannels(C, F, opts.simd) &&
+    winogradChannels(C, F, opts.schedule.simd) &&
     taps.every((p) => p.rows.some((t) => t >= 0) && p.cols.some((t) => t >= 0)) &&
-    winogradPays({ OH, OW, C, F, stride: 2 }, taps)
+    winogradPays({ OH, OW, C, F, stride: 2, schedule: opts.schedule }, taps)
   );
 }
 
 /** A stride-2 conv2d_transpose by four Winograd phases (see transposeWinogradApplies). */
-export function lowerConv2dTransposeWinograd(node: Node, shapes: readonly Shape[]): LoweredNode {
+export function lowerConv2dTransposeWinograd(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
   const { k, win, taps } = transposeGeometry(node, shapes);
   const act = nodeActivation(node.attrs);
   return lowerWinogradTranspose(
@@ -73,6 +78,7 @@ export function lowerConv2dTransposeWinograd(node: Node, shapes: readonly Shape[
     k,
     act,
     weight(node, 'bias'),
+    opts.schedule,
   );
 }
 
@@ -102,7 +108,7 @@ export function lowerConv2dTranspose(
     groups: 1,
     cg: C,
     fg: F,
-    simd: opts.simd,
+    schedule: opts.schedule,
     act,
   };
   const body = convCore(spec, new Names());
@@ -153,6 +159,7 @@ function lowerWinogradTranspose(
   k: readonly number[],
   act: Activation,
   b: Expr | null,
+  schedule: Schedule,
 ): LoweredNode {
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
@@ -176,9 +183,10 @@ function lowerWinogradTranspose(
     padTop: -rows.e0,
     padLeft: -cols.e0,
     act,
+    schedule,
   };
   // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
-  const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps);
+  const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps, schedule);
   const pack: Pack = { shape: [k[0]!, k[1]!, F, C], perm: [0, 1, 3, 2] };
   const [pt, pl] = node.attrs['pads'] as readonly number[];
   return finish(node, {

@@ -23,20 +23,6 @@ import {
   type Tile,
 } from './util.js';
 
-/** Most live accumulators per tile (pixels x vectors). */
-const MAX_ACCS = 8;
-
-/** Output pixels per group along a row; remainders go in a pair, then alone (forPixels). Four
- * pixels x 2 vectors read half the weights per multiply-add of a pair x 4 vectors, for twice
- * the input loads, which hit L1: each layer's best of many runs, alone, summed over the
- * network: ResNet-50 128.1 -> 124.8 ms, MobileNetV1 27.9 -> 24.5, DCGAN 5.56 -> 5.10, the
- * separable example 11.8 -> 11.5 (with weights in blocks of 8 channels, against pairs with
- * blocks of 16). */
-const PIXELS = 4;
-
-/** Channels of a full group's sub-tile (splitTile): MAX_ACCS / PIXELS vectors. */
-const GROUP_CHANNELS = (MAX_ACCS / PIXELS) * 4;
-
 /**
  * The output-channel block the weights are packed by, or null (as folded: [taps, cg, F]).
  * Packed weights are [F / T][taps][cg][T]: one tile's weights for consecutive input channels
@@ -48,9 +34,11 @@ const GROUP_CHANNELS = (MAX_ACCS / PIXELS) * 4;
  * 145.7 ms against 130.9, MobileNetV1's to 29.1 against 26.6. T divides every tile start
  * (channelTiles: multiples of 32).
  */
-export function weightBlock(spec: Pick<ConvSpec, 'simd' | 'groups' | 'fg'>): number | null {
-  if (!spec.simd || spec.groups !== 1) return null;
-  for (const t of [GROUP_CHANNELS, 4]) if (spec.fg % t === 0) return t;
+export function weightBlock(spec: Pick<ConvSpec, 'schedule' | 'groups' | 'fg'>): number | null {
+  const { simd, accumulators, pixels } = spec.schedule;
+  if (!simd || spec.groups !== 1) return null;
+  // A full pixel group's sub-tile: accumulators / pixels vectors.
+  for (const t of [(accumulators / pixels) * 4, 4]) if (spec.fg % t === 0) return t;
   return null;
 }
 
@@ -69,17 +57,13 @@ export function blockPack(lead: readonly number[], f: number, t: number): Pack {
 // runs in 0.15 ms with tap loops against 0.23 ms with its 25 taps unrolled; ResNet-50 and
 // DCGAN are unchanged within noise.
 
-/** Weight bytes above which the channel-tile loop goes outside the pixel loops, so one tile's
- * weights stay in cache while every pixel reads them (the input is re-read per tile instead). */
-const WEIGHTS_OUTER_BYTES = 256 * 1024;
-
 /**
  * One channel tile split for a pixel group: groups of several pixels take sub-tiles of up to
- * MAX_ACCS / pixels vectors; a lone pixel takes up to MAX_ACCS vectors, so that remainders
+ * accumulators / pixels vectors; a lone pixel takes up to all the accumulators, so that remainders
  * (odd columns, borders, 7x7 maps) still keep enough accumulators in flight.
  */
-function splitTile(t: Tile, pixels: number): { t: Tile; at: number }[] {
-  const most = Math.max(1, Math.floor(MAX_ACCS / pixels));
+function splitTile(t: Tile, pixels: number, accumulators: number): { t: Tile; at: number }[] {
+  const most = Math.max(1, Math.floor(accumulators / pixels));
   const out: { t: Tile; at: number }[] = [];
   for (let v = 0; v < t.vecs; v += most) {
     const vecs = Math.min(most, t.vecs - v);
@@ -103,18 +87,24 @@ function phases(runs: readonly Run[]): Run[][] {
 /** The convolution core: one body per (row run, column run), tiled over output channels. */
 export function convCore(spec: ConvSpec, names: Names): Stmt[] {
   if (dotApplies(spec)) return dotCore(spec, names);
-  // Tiles of up to MAX_ACCS vectors; pixel pairs split them (splitTile).
-  const tiles = channelTiles(spec.fg, spec.simd, MAX_ACCS);
-  overlapRemainder(tiles, spec.fg, spec.simd);
-  const pt = PIXELS;
+  // Tiles of up to all the accumulators; pixel groups split them (splitTile).
+  const tiles = channelTiles(spec.fg, spec.schedule.simd, spec.schedule.accumulators);
+  overlapRemainder(tiles, spec.fg, spec.schedule.simd);
+  const pt = spec.schedule.pixels;
   const tileBody = (px: Pixels, t: Tile, fc: Expr, c0: Expr): Stmt[] =>
-    splitTile(t, px.ox.length).flatMap((s) => convTile(spec, names, px, s.t, fc, s.at, c0));
+    splitTile(t, px.ox.length, spec.schedule.accumulators).flatMap((s) =>
+      convTile(spec, names, px, s.t, fc, s.at, c0),
+    );
   const taps = Math.max(...spec.rows.map((r) => r.n)) * Math.max(...spec.cols.map((c) => c.n));
   const weightBytes = taps * spec.cg * spec.outC * 4;
   const pixels =
     spec.rows.reduce((n, r) => n + r.count, 0) * spec.cols.reduce((n, c) => n + c.count, 0);
   const inputBytes = pixels * spec.cg * spec.groups * 4;
-  if (spec.groups === 1 && weightBytes > WEIGHTS_OUTER_BYTES && weightBytes > inputBytes)
+  if (
+    spec.groups === 1 &&
+    weightBytes > spec.schedule.weightsOuterBytes &&
+    weightBytes > inputBytes
+  )
     // Phases of a transposed convolution (outputs o mod s) read disjoint taps: one phase at a
     // time, a tile's weights for that phase's taps stay in cache for all its pixels.
     return phases(spec.rows).flatMap((rows) =>
@@ -194,12 +184,12 @@ function convTile(
   // (tap * cg + ci), so the column and channel loops are one loop (few channels: no loop of 3).
   const col = px.col;
   const flat = spec.groups === 1 && col.n > 1 && col.tstep === 1 && col.itap === 1;
-  const body = forTaps(px.row, 'ty', false, (ty, dy) =>
+  const body = forTaps(px.row, 'ty', 0, (ty, dy) =>
     flat
       ? range('tc', 0, col.n * spec.cg, (j) =>
           step(dy, i32(0), add(mul(ty, spec.kw), i32(col.t0)), j),
         )
-      : forTaps(col, 'tx', false, (tx, dx) =>
+      : forTaps(col, 'tx', 0, (tx, dx) =>
           range('ci', 0, spec.cg, (ci) => step(dy, dx, add(mul(ty, spec.kw), tx), ci)),
         ),
   );

@@ -32,7 +32,7 @@ export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOpt
     groups: 1,
     cg: inDim,
     fg: units,
-    simd: opts.simd,
+    schedule: opts.schedule,
     act,
   };
   const body = convCore(spec, new Names());

@@ -5,6 +5,7 @@ import type { Activation } from '../../layers/activations.js';
 import type { Node, Shape } from '../../ir/graph.js';
 import { add, mul, type Expr, type Stmt } from '../../kir/kir.js';
 import { num, pair } from '../../ir/op.js';
+import type { Schedule } from '../schedule.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { channelwiseCore } from './channelwise_core.js';
 import { convCore } from './conv_core.js';
@@ -19,7 +20,7 @@ export interface DepthwiseStage {
   readonly w: Expr;
   readonly b: Expr | null;
   readonly act: Activation;
-  readonly simd: boolean;
+  readonly schedule: Schedule;
   /** Output rows to compute (default: all), with y pointing at the first one's row. */
   readonly rows?: readonly Run[];
 }
@@ -47,7 +48,7 @@ export function depthwiseStage(
     outC: C * dm,
     rows: stage.rows ?? convRuns(OH, H, k[0], s[0], d[0], pads[0]!),
     cols: convRuns(OW, W, k[1], s[1], d[1], pads[2]!),
-    simd: stage.simd,
+    schedule: stage.schedule,
     act: stage.act,
   };
   if (dm > 1)
@@ -100,7 +101,7 @@ export function lowerDepthwiseConv2d(
   const body = depthwiseStage(
     node,
     shape!,
-    { x: X(0), y: Y, w, b, act, simd: opts.simd },
+    { x: X(0), y: Y, w, b, act, schedule: opts.schedule },
     new Names(),
   );
   const tags = depthwiseTags(node, shape!);

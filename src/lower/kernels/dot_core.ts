@@ -13,8 +13,8 @@ import { forPixels, forTaps, type Run } from './spatial.js';
 import { bind, fbin, fconst, flat, hwc, loadL, range, type Names } from './util.js';
 
 /** Whether the dot-product core computes this convolution (with SIMD, whole input vectors). */
-export function dotApplies(spec: Pick<ConvSpec, 'simd' | 'groups' | 'cg' | 'fg'>): boolean {
-  return spec.simd && spec.groups === 1 && spec.fg < 4 && spec.cg % 4 === 0;
+export function dotApplies(spec: Pick<ConvSpec, 'schedule' | 'groups' | 'cg' | 'fg'>): boolean {
+  return spec.schedule.simd && spec.groups === 1 && spec.fg < 4 && spec.cg % 4 === 0;
 }
 
 /** The pack from a kernel laid out [...taps, C, F] to [...taps, F, C]. */
@@ -62,8 +62,8 @@ function dotBody(spec: ConvSpec, names: Names): Stmt[] {
   return forPixels(spec.rows, spec.cols, P, (px) => {
     const accs = px.ox.map(() => Array.from({ length: F }, () => names.fresh('dacc')));
     const decls = accs.flat().map((name) => let_(name, fconst(0, 4)));
-    const body = forTaps(px.row, 'ty', false, (ty, dy) =>
-      forTaps(px.col, 'tx', false, (tx, dx) => {
+    const body = forTaps(px.row, 'ty', 0, (ty, dy) =>
+      forTaps(px.col, 'tx', 0, (tx, dx) => {
         const tap = add(mul(ty, spec.kw), tx);
         return range(
           'ci',

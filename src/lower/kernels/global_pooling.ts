@@ -64,7 +64,7 @@ export function lowerGlobalPooling(max: boolean) {
   return (node: Node, [shape]: readonly Shape[], opts: LowerOptions): LoweredNode => {
     const [H, W, C] = shape as [number, number, number];
     const names = new Names();
-    const body = channelTiles(C, opts.simd).flatMap((t) =>
+    const body = channelTiles(C, opts.schedule.simd).flatMap((t) =>
       tileLoop('c', t, (c) => reduceTile(t, c, H * W, C, max, names)),
     );
     const kind = max ? 'global_max_pooling2d' : 'global_average_pooling2d';

@@ -11,7 +11,7 @@ export function lowerElementwise(kind: string) {
   return (node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode => {
     const n = size(node.shape);
     const fn = kind === 'add' ? 'add' : 'mul';
-    const body = flat(n, opts.simd, (i, l) => {
+    const body = flat(n, opts.schedule.simd, (i, l) => {
       const xs = shapes.map((_, k) => loadL(add(X(k), i), l));
       return [
         store(
@@ -43,7 +43,12 @@ export function lowerConcatenate(
       const chunk = s[axis]! * inner;
       const at = offset;
       offset += chunk;
-      return copy(add(Y, add(mul(r, total), at)), add(X(k), mul(r, chunk)), chunk, opts.simd);
+      return copy(
+        add(Y, add(mul(r, total), at)),
+        add(X(k), mul(r, chunk)),
+        chunk,
+        opts.schedule.simd,
+      );
     });
   });
   return finish(node, {

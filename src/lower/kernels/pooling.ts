@@ -28,7 +28,7 @@ export function lowerPooling(max: boolean) {
         outC: C,
         rows: convRuns(OH, H, k[0], s[0], 1, pads[0]!),
         cols: convRuns(OW, W, k[1], s[1], 1, pads[2]!),
-        simd: opts.simd,
+        schedule: opts.schedule,
         act: { fn: 'linear' },
         init: (_c, l) => fconst(max ? -Infinity : 0, l),
         weight: null,

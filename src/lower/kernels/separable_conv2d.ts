@@ -13,9 +13,6 @@ import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { convRuns, plainRuns, sliceRuns, type Run } from './spatial.js';
 import { finish, Names, needWeight, range, S, weight, X, Y } from './util.js';
 
-/** Bytes of depthwise output one band of rows may take (stays in L2 for the pointwise stage). */
-const BAND_BYTES = 64 * 1024;
-
 export function lowerSeparableConv2d(
   node: Node,
   [shape]: readonly Shape[],
@@ -35,7 +32,7 @@ export function lowerSeparableConv2d(
   // from it, so the intermediate never leaves the cache. Within a run of rows with the same
   // taps, whole bands are one loop (input and output move by R rows per band).
   const rowsOut = opts.rows?.count ?? OH;
-  const R = Math.max(1, Math.min(rowsOut, Math.floor(BAND_BYTES / (OW * mid * 4))));
+  const R = Math.max(1, Math.min(rowsOut, Math.floor(opts.schedule.bandBytes / (OW * mid * 4))));
   const pwSpec = (rows: number, y: Expr): ConvSpec => ({
     x: S,
     y,
@@ -52,7 +49,7 @@ export function lowerSeparableConv2d(
     groups: 1,
     cg: mid,
     fg: F,
-    simd: opts.simd,
+    schedule: opts.schedule,
     act,
   });
   const band = (run: Run, first: number, rows: number, shift: Expr): Stmt[] => {
@@ -67,7 +64,7 @@ export function lowerSeparableConv2d(
         w: needWeight(node, 'depthwise_kernel'),
         b: null,
         act: { fn: 'linear' },
-        simd: opts.simd,
+        schedule: opts.schedule,
         rows: [local],
       },
       names,

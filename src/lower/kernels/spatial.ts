@@ -218,16 +218,14 @@ export function forPixels(
   return out;
 }
 
-/** Most taps along an axis that are unrolled (in hot pixel groups). */
-export const UNROLL_TAPS = 7;
-
-/** Taps loop m over a run's taps: body(t, di) with t the tap and di the input offset. */
+/** Taps loop m over a run's taps: body(t, di) with t the tap and di the input offset; unrolled
+ * when the run has at most `unroll` taps (0: never). */
 export function forTaps(
   run: Run,
   v: string,
-  unroll: boolean,
+  unroll: number,
   body: (t: Expr, di: Expr) => Stmt[],
 ): Stmt[] {
   const t = (m: Expr): Expr => add(i32(run.t0), mul(m, run.tstep));
-  return range(v, 0, run.n, (m) => body(t(m), mul(m, run.itap)), 1, unroll && run.n <= UNROLL_TAPS);
+  return range(v, 0, run.n, (m) => body(t(m), mul(m, run.itap)), 1, run.n <= unroll);
 }

@@ -3,6 +3,7 @@
 import type { Activation } from '../../layers/activations.js';
 import { add, get, i32, let_, type Expr, type Stmt } from '../../kir/kir.js';
 import { plusResidual, storeActivated } from './epilogue.js';
+import type { Schedule } from '../schedule.js';
 import type { Pixels, Run } from './spatial.js';
 import { hwc, type Names, type Tile } from './util.js';
 
@@ -18,7 +19,8 @@ export interface Frame {
   readonly outC: number;
   readonly rows: readonly Run[];
   readonly cols: readonly Run[];
-  readonly simd: boolean;
+  /** The target's facts: v128 or not, accumulator and cache budgets. */
+  readonly schedule: Schedule;
   readonly act: Activation;
   /** A tensor laid out like the output, added before the activation (conv2d_add), or none. */
   readonly residual?: Expr | null;

@@ -23,7 +23,7 @@ export function lowerTranspose(
   const nest = (a: number, yo: Expr, xo: Expr): Stmt[] => {
     if (a === depth)
       return keepsLast
-        ? copy(add(Y, yo), add(X(0), xo), out[rank - 1]!, opts.simd)
+        ? copy(add(Y, yo), add(X(0), xo), out[rank - 1]!, opts.schedule.simd)
         : [store(add(Y, yo), load(add(X(0), xo)))];
     return range(`i${a}`, 0, out[a]!, (i) =>
       nest(a + 1, add(yo, mul(i, outStrides[a]!)), add(xo, mul(i, inStrides[perm[a]!]!))),

@@ -115,8 +115,8 @@ export function lowerUpSampling2d(
   const mode = str(node.attrs, 'interpolation');
   const body =
     mode === 'bilinear'
-      ? bilinear(H, W, C, sh, sw, opts.simd)
-      : nearest(H, W, C, sh, sw, opts.simd);
+      ? bilinear(H, W, C, sh, sw, opts.schedule.simd)
+      : nearest(H, W, C, sh, sw, opts.schedule.simd);
   return finish(node, {
     name: ['up_sampling2d', `i${dims(shape!)}`, `s${sh}x${sw}`, mode],
     doc: [`up_sampling2d ${dims(shape!)} -> ${dims(node.shape)}: size ${sh}x${sw}, ${mode}`],

@@ -34,6 +34,7 @@ import {
 import type { PreparedWeight } from '../program.js';
 import { convCore, weightBlock } from './conv_core.js';
 import type { ConvSpec } from './tile.js';
+import type { Schedule } from '../schedule.js';
 import { plusResidual, storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
 import { bind, fbin, hwc, loadL, Names, range } from './util.js';
@@ -175,34 +176,23 @@ export interface WinogradSpec {
   readonly act: Activation;
   /** A tensor laid out like the output, added before the activation (conv2d_add), or none. */
   readonly residual?: Expr | null;
+  readonly schedule: Schedule;
 }
-
-/** Scratch bytes one block of tile rows may use for V and M together (about an L2). Each
- * block reads all of U once, so fewer, larger blocks read U fewer times: ResNet-50's Winograd
- * layers took 50-53 ms in all with 2 MB blocks against 55-57 ms with 1 MB (4 MB: 52 ms),
- * measured in the network on a core with 2 MB of L2. */
-const BLOCK_BYTES = 2 << 20;
 
 /** Whether the channels suit Winograd: whole vectors, and enough to repay the transforms. */
 export const winogradChannels = (C: number, F: number, simd: boolean): boolean =>
   simd && C % 4 === 0 && F % 4 === 0 && C >= 16 && F >= 16;
 
-type Sizes = Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F' | 'stride'>;
+type Sizes = Pick<WinogradSpec, 'OH' | 'OW' | 'C' | 'F' | 'stride' | 'schedule'>;
 
-/** Tiles per phase below which U (16/9 times the weights, or more for transposed phases) is
- * read too few times per run to repay streaming it from memory: each U float feeds one
- * multiply-add per tile, and one core multiply-adds about 7 floats in the time it reads one
- * from DRAM. DCGAN's 4x4x512 -> 8x8x256 layer (4 tiles, 33.5 MB of U against 13 MB of
- * kernel) ran its network in 7.0-7.5 ms direct against 8.1-8.2 ms this way. */
-const MIN_TILES = 8;
-/** U bytes that stay in cache from run to run, whatever the tile count. */
-const CACHED_U_BYTES = 1 << 20;
-
-/** Whether Winograd repays its larger weights at these sizes (see MIN_TILES). */
+/** Whether Winograd repays its larger weights U (16/9 times the weights, or more for
+ * transposed phases) at these sizes: enough tiles per phase to read U from memory, or a U
+ * that stays in cache (Schedule.winogradMinTiles, cachedWeightBytes). */
 export function winogradPays(spec: Sizes, phases: readonly PhaseTaps[]): boolean {
   const tiles = tilesOf(spec.OH, spec.stride) * tilesOf(spec.OW, spec.stride);
   const points = phases.reduce((n, p) => n + phasePoints(p), 0);
-  return tiles >= MIN_TILES || points * spec.C * spec.F * 4 <= CACHED_U_BYTES;
+  const { winogradMinTiles, cachedWeightBytes } = spec.schedule;
+  return tiles >= winogradMinTiles || points * spec.C * spec.F * 4 <= cachedWeightBytes;
 }
 
 /** Whether a conv2d is computed this way: 3x3, stride 1, undilated, ungrouped, channels that
@@ -216,7 +206,7 @@ export function winogradApplies(o: {
   readonly F: number;
   readonly OH: number;
   readonly OW: number;
-  readonly simd: boolean;
+  readonly schedule: Schedule;
 }): boolean {
   return (
     o.k[0] === 3 &&
@@ -224,8 +214,10 @@ export function winogradApplies(o: {
     o.s.every((v) => v === 1) &&
     o.d.every((v) => v === 1) &&
     o.groups === 1 &&
-    winogradChannels(o.C, o.F, o.simd) &&
-    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1 }, [CONV_3X3])
+    winogradChannels(o.C, o.F, o.schedule.simd) &&
+    winogradPays({ OH: o.OH, OW: o.OW, C: o.C, F: o.F, stride: 1, schedule: o.schedule }, [
+      CONV_3X3,
+    ])
   );
 }
 
@@ -247,11 +239,14 @@ function scratchPoints(phases: readonly PhaseTaps[]): { v: number; m: number } {
 const vKey = (p: PhaseTaps): string =>
   JSON.stringify([p.rows, p.cols].map((t) => t.map((x) => x >= 0)));
 
-/** Tile rows per block: as many as fit BLOCK_BYTES, at least one. */
+/** Tile rows per block: as many as fit Schedule.winogradBlockBytes, at least one. */
 function blockRows(spec: Sizes, phases: readonly PhaseTaps[]): number {
   const n = scratchPoints(phases);
   const perRow = tilesOf(spec.OW, spec.stride) * (n.v * spec.C + n.m * spec.F) * 4;
-  return Math.max(1, Math.min(tilesOf(spec.OH, spec.stride), Math.floor(BLOCK_BYTES / perRow)));
+  return Math.max(
+    1,
+    Math.min(tilesOf(spec.OH, spec.stride), Math.floor(spec.schedule.winogradBlockBytes / perRow)),
+  );
 }
 
 /** Floats of scratch: V and M of one block. */
@@ -305,8 +300,9 @@ export function winogradPrepare(
   C: number,
   F: number,
   phases: readonly PhaseTaps[],
+  schedule: Schedule,
 ): PreparedWeight {
-  const T = weightBlock({ simd: true, groups: 1, fg: F });
+  const T = weightBlock({ schedule, groups: 1, fg: F });
   if (T === null) throw new Error(`winograd weights need whole vectors of filters, got ${F}`);
   const names = new Names();
   const g = get('g');
@@ -556,7 +552,7 @@ function gemm(
   T: number,
   points: number,
 ): Stmt {
-  const { C, F } = spec;
+  const { C, F, schedule } = spec;
   return loop(
     'wk',
     0,
@@ -578,7 +574,7 @@ function gemm(
         groups: 1,
         cg: C,
         fg: F,
-        simd: true,
+        schedule,
         act: { fn: 'linear' },
       } satisfies ConvSpec,
       names,

@@ -16,16 +16,16 @@ export function lowerZeroPadding2d(
   const [[t, b], [l, r]] = amounts(node.attrs, 'padding');
   const row = OW * C;
   const body = [
-    ...fill(Y, t * row, 0, opts.simd),
+    ...fill(Y, t * row, 0, opts.schedule.simd),
     ...range('r', 0, H, (i) => {
       const dst = add(Y, add(mul(i, row), (t * OW + l) * C));
       return [
-        ...fill(add(dst, -l * C), l * C, 0, opts.simd),
-        ...copy(dst, add(X(0), mul(i, W * C)), W * C, opts.simd),
-        ...fill(add(dst, W * C), r * C, 0, opts.simd),
+        ...fill(add(dst, -l * C), l * C, 0, opts.schedule.simd),
+        ...copy(dst, add(X(0), mul(i, W * C)), W * C, opts.schedule.simd),
+        ...fill(add(dst, W * C), r * C, 0, opts.schedule.simd),
       ];
     }),
-    ...fill(add(Y, (t + H) * row), b * row, 0, opts.simd),
+    ...fill(add(Y, (t + H) * row), b * row, 0, opts.schedule.simd),
   ];
   return finish(node, {
     name: ['zero_padding2d', `i${dims(shape!)}`, `p${t}_${b}_${l}_${r}`],
