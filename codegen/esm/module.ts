@@ -1,6 +1,7 @@
 // The generated ES module: runtime support, kernels and the public API (inputs, outputs, load,
 // run) as TypeScript or JavaScript from one writer, plus its .d.ts. Names from the source are
 // data: they appear only inside JSON string literals, never as code.
+import { InternalError } from '../../src/diag/diagnostics.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(path.join(dir, 'package.json'))) return dir;
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('netc bug: cannot find the netc package root');
+    if (up === dir) throw new InternalError('cannot find the netc package root');
     dir = up;
   }
 }
@@ -211,7 +212,7 @@ async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${
 }`);
   } else {
     const layout = m.wasmLayout;
-    if (!layout) throw new Error('netc bug: a wasm module needs the layout of its .wasm file');
+    if (!layout) throw new InternalError('a wasm module needs the layout of its .wasm file');
     const U8 = ty(': Uint8Array');
     out.push(`
 /** Where the parts of the .wasm file are: the code module, a custom section holding the same

@@ -1,5 +1,6 @@
 // The front end proper: walks the AST of a file and builds one IR graph per network, expanding
 // blocks and repeats, resolving attributes, naming layers as Keras does, and reporting errors.
+import { InternalError } from '../diag/diagnostics.js';
 import type {
   Arg,
   BlockDecl,
@@ -851,7 +852,7 @@ class NetworkBuilder {
       new Set(),
       true,
     );
-    if (!node) throw new Error(`netc bug: internal ${kind} node failed shape inference`);
+    if (!node) throw new InternalError(`internal ${kind} node failed shape inference`);
     return node;
   }
 

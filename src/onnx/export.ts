@@ -1,4 +1,5 @@
 // Exports a netc graph as an ONNX model (opset 13, NCHW inside, netc's user layouts at the edges).
+import { InternalError } from '../diag/diagnostics.js';
 import {
   ACTIVATION_BY_NAME,
   activationOf,
@@ -158,7 +159,7 @@ class Exporter {
 
   private value(id: number): Value {
     const v = this.values.get(id);
-    if (!v) throw new Error(`netc bug: node ${id} used before it was exported`);
+    if (!v) throw new InternalError(`node ${id} used before it was exported`);
     return v;
   }
 

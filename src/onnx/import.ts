@@ -1,4 +1,5 @@
 // Imports an ONNX model (NCHW, OIHW) as a readable channels_first .net source and Keras-layout weights.
+import { InternalError } from '../diag/diagnostics.js';
 import { compileSource } from '../frontend/index.js';
 import { ACTIVATIONS } from '../layers/activations.js';
 import { writeSafetensors } from '../weights/index.js';
@@ -282,8 +283,8 @@ class Importer {
         return s !== undefined && sameShape(s, p.shape);
       })
     )
-      throw new Error(
-        `netc bug: imported weights [${[...want.keys()].join(', ')}] do not match the source's [${params.map((p) => p.key).join(', ')}]`,
+      throw new InternalError(
+        `imported weights [${[...want.keys()].join(', ')}] do not match the source's [${params.map((p) => p.key).join(', ')}]`,
       );
     return { ok: true, source, weights };
   }
@@ -321,7 +322,7 @@ class Importer {
     };
     const ref = (v: string): string => {
       const r = refs.get(v);
-      if (r === undefined) throw new Error(`netc bug: value '${v}' used before it is bound`);
+      if (r === undefined) throw new InternalError(`value '${v}' used before it is bound`);
       return r;
     };
     const call = (c: Call): string => (c.args === '' ? c.fn : `${c.fn}(${c.args})`);

@@ -10,6 +10,7 @@
 // output (otherwise P's own output would still be needed unnormalized); the BN's channel axis is
 // P's channel axis, the last one.
 // The folded node keeps P's name; the BN node disappears and its consumers read P.
+import { InternalError } from '../diag/diagnostics.js';
 import { size, type Graph, type Node, type WeightExpr } from '../ir/graph.js';
 import { isLinear } from '../layers/activations.js';
 import { num } from '../ir/op.js';
@@ -29,11 +30,11 @@ export function foldBatchNorm(graph: Graph): Graph {
     if (num(bn.attrs, 'channel_axis') !== last) continue;
     const channels = producer.shape[last]!;
     const kernel = weight(producer, affine.kernel);
-    if (!kernel) throw new Error(`netc bug: ${describeNode(producer)} has no ${affine.kernel}`);
+    if (!kernel) throw new InternalError(`${describeNode(producer)} has no ${affine.kernel}`);
     const stat = (name: string): WeightExpr | null => weight(bn, name)?.value ?? null;
     const mean = stat('moving_mean');
     const variance = stat('moving_variance');
-    if (!mean || !variance) throw new Error(`netc bug: ${describeNode(bn)} lacks its statistics`);
+    if (!mean || !variance) throw new InternalError(`${describeNode(bn)} lacks its statistics`);
     const s: WeightExpr = {
       op: 'bn_scale',
       gamma: stat('gamma'),
@@ -45,8 +46,8 @@ export function foldBatchNorm(graph: Graph): Graph {
     const outer = size(kernel.shape.slice(0, axis));
     const inner = size(kernel.shape) / (outer * channels);
     if (!Number.isInteger(inner) || inner < 1)
-      throw new Error(
-        `netc bug: ${describeNode(producer)} kernel does not span ${channels} channels`,
+      throw new InternalError(
+        `${describeNode(producer)} kernel does not span ${channels} channels`,
       );
     const scaled: WeightExpr = { op: 'scale', x: kernel.value, s, outer, channels, inner };
     const shifted: WeightExpr = {

@@ -8,6 +8,7 @@
 // not a graph output (its biased output would still be needed); the consumer is pointwise
 // (traits.pointwise: 1x1, stride 1, no padding, where a padded cell would miss b_dw; groups 1).
 // SeparableConv2D has a single bias already, after its pointwise stage: nothing to do there.
+import { InternalError } from '../diag/diagnostics.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { isLinear } from '../layers/activations.js';
 import { describeNode, Rewrite, weight, withUseBias, withWeight } from './rewrite.js';
@@ -26,11 +27,11 @@ export function foldDepthwiseBias(graph: Graph): Graph {
     const pwAffine = pw.layer.traits.channelAffine;
     if (!pwAffine || !pw.layer.traits.pointwise?.(pw)) continue;
     const kernel = weight(pw, pwAffine.kernel);
-    if (!kernel) throw new Error(`netc bug: ${describeNode(pw)} has no ${pwAffine.kernel}`);
+    if (!kernel) throw new InternalError(`${describeNode(pw)} has no ${pwAffine.kernel}`);
     const rows = dw.shape[dw.shape.length - 1]!;
     const cols = pw.shape[pw.shape.length - 1]!;
     if (kernel.shape.reduce((a, d) => a * d, 1) !== rows * cols)
-      throw new Error(`netc bug: ${describeNode(pw)} kernel is not [${rows}, ${cols}]`);
+      throw new InternalError(`${describeNode(pw)} kernel is not [${rows}, ${cols}]`);
     const pwBias = weight(pw, pwAffine.bias);
     const newPw: Node = {
       ...pw,

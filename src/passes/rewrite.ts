@@ -1,5 +1,6 @@
 // The passes' shared tool: a private working copy of a graph that replaces and removes nodes,
 // then renumbers them into a new Graph (the input graph is never modified).
+import { InternalError } from '../diag/diagnostics.js';
 import type { Graph, Node, WeightUse } from '../ir/graph.js';
 
 /**
@@ -25,7 +26,7 @@ export class Rewrite {
   /** The current version of a node that has not been removed. */
   node(id: number): Node {
     const n = this.nodes[id];
-    if (!n) throw new Error(`netc bug: node ${id} was removed`);
+    if (!n) throw new InternalError(`node ${id} was removed`);
     return n;
   }
 
@@ -59,7 +60,7 @@ export class Rewrite {
   rewire(node: Node): void {
     const old = this.node(node.id);
     if (node.inputs.some((i) => i >= node.id))
-      throw new Error(`netc bug: node ${node.id} would read a later node`);
+      throw new InternalError(`node ${node.id} would read a later node`);
     for (const i of new Set(old.inputs))
       this.users[i] = this.users[i]!.filter((u) => u !== node.id);
     for (const i of node.inputs) this.users[i]!.push(node.id);
@@ -69,7 +70,7 @@ export class Rewrite {
   /** Removes node `id`, which nothing reads any more and which is no graph output. */
   drop(id: number): void {
     if (this.users[id]!.length || this.isOutput(id))
-      throw new Error(`netc bug: node ${id} is dropped while still read`);
+      throw new InternalError(`node ${id} is dropped while still read`);
     for (const i of new Set(this.node(id).inputs))
       this.users[i] = this.users[i]!.filter((u) => u !== id);
     this.nodes[id] = null;
@@ -77,7 +78,7 @@ export class Rewrite {
 
   /** Removes node `id`; whatever read it (nodes and graph outputs) reads `into` instead. */
   remove(id: number, into: number): void {
-    if (into >= id) throw new Error(`netc bug: node ${id} forwarded to a later node ${into}`);
+    if (into >= id) throw new InternalError(`node ${id} forwarded to a later node ${into}`);
     for (const i of new Set(this.node(id).inputs)) {
       this.users[i] = this.users[i]!.filter((u) => u !== id);
     }
@@ -103,7 +104,7 @@ export class Rewrite {
     for (const n of this.nodes) newId.push(n ? next++ : -1);
     const map = (i: number): number => {
       const j = newId[i]!;
-      if (j < 0) throw new Error(`netc bug: a reference to removed node ${i} remains`);
+      if (j < 0) throw new InternalError(`a reference to removed node ${i} remains`);
       return j;
     };
     const nodes = this.live().map((n) => ({ ...n, id: map(n.id), inputs: n.inputs.map(map) }));

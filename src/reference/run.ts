@@ -1,5 +1,6 @@
 // The reference interpreter: runs a graph example by example with each layer's float64
 // reference semantics. The executable spec that kernels, passes and folds are tested against.
+import { InternalError } from '../diag/diagnostics.js';
 import { size, type Graph } from '../ir/graph.js';
 
 /**
@@ -58,13 +59,13 @@ export function runReference(
         values.push(Float64Array.from({ length: input.size }, (_, i) => input.data[start + i]!));
         continue;
       }
-      if (node.inputs.length === 0) throw new Error(`netc bug: node '${node.name}' has no data`);
+      if (node.inputs.length === 0) throw new InternalError(`node '${node.name}' has no data`);
       const xs = node.inputs.map((i) => values[i]!);
       const shapes = node.inputs.map((i) => graph.nodes[i]!.shape);
       const y = node.layer.reference(node, xs, shapes, nodeWeights[node.id]!);
       if (y.length !== size(node.shape))
-        throw new Error(
-          `netc bug: ${node.layer.kind} '${node.name}' produced ${y.length} values, expected ${size(node.shape)}`,
+        throw new InternalError(
+          `${node.layer.kind} '${node.name}' produced ${y.length} values, expected ${size(node.shape)}`,
         );
       values.push(y);
     }

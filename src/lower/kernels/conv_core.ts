@@ -1,10 +1,12 @@
-// The two gather cores every convolution-like kernel is built from:
-//  - convCore: y[p, f] = b[f] + sum over taps and input channels of x * w, vectorized over
-//    output channels (acc[f..f+3] += splat(x[ci]) * w[tap, ci, f..f+3]), register-tiled as
-//    2 pixels x 16 channels (8 v128 accumulators; a lone pixel takes 32 channels), weights
-//    packed by output-channel block so a tile streams them contiguously, the channel-tile loop
-//    outermost when the weights outgrow the input (conv2d, conv2d_transpose, dense, pointwise);
-// (channelwise_core.ts holds the channelwise core: depthwise, pooling.)
+// The convolution core, the gather core every convolution-like kernel is built from (conv2d,
+// conv2d_transpose, dense, pointwise stages): y[p, f] = b[f] + sum over taps and input
+// channels of x * w, vectorized over output channels (acc[f..f+3] += splat(x[ci]) *
+// w[tap, ci, f..f+3]), register-tiled by the schedule: groups of `pixels` output pixels x
+// accumulators / pixels vectors (4 x 8 channels on wasm; a pair takes 16, a lone pixel 32),
+// weights packed by output-channel block so a tile streams them contiguously, the channel-tile
+// loop outermost when the weights outgrow the input. Fewer than 4 output channels go to the
+// dot-product core (dot_core.ts); depthwise and pooling to the channelwise core
+// (channelwise_core.ts).
 import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
 import type { Pack } from '../program.js';
 import { dotApplies, dotCore } from './dot_core.js';
