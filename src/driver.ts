@@ -36,6 +36,10 @@ export interface BuildOptions {
   /** How the wasm target streams large outputs (tests make it stream small ones); default
    * STREAM_OUTPUTS. */
   readonly stream?: StreamOptions;
+  /** Format the generated JavaScript and TypeScript with prettier; default true. False keeps the
+   * printers' own layout (the same code, unformatted): for tests where formatting is not under
+   * test, since prettier costs seconds on large kernels. */
+  readonly format?: boolean;
 }
 
 export interface OutputFile {
@@ -85,7 +89,7 @@ function toBase64(area: Float32Array): string {
   return btoa(s);
 }
 
-async function format(text: string, parser: 'typescript' | 'babel'): Promise<string> {
+async function prettify(text: string, parser: 'typescript' | 'babel'): Promise<string> {
   return prettier.format(text, { parser, printWidth: 100, singleQuote: true });
 }
 
@@ -120,6 +124,7 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
       ok: false,
       error: `network ${graph.name} has ${program.weightFloats} weight values after folding (${gib(program.weightFloats)}); the ts target embeds them as one base64 string, which JavaScript engines cap at about ${MAX_TS_WEIGHT_FLOATS} values: use --target wasm`,
     };
+  const format = opts.format === false ? async (text: string) => text : prettify;
   const area = packWeights(program, values);
   const head = banner(graph, opts.target);
   const dts = await format(emitDts(program, head), 'typescript');

@@ -28,10 +28,12 @@ import {
 import { runKernel } from '../src/kir/interpret.js';
 import { erf } from '../src/runtime/erf.js';
 import { implementationsOf, lowerNode } from '../src/lower/strategy.js';
-import type { LoweredNode, Pack } from '../src/lower/program.js';
+import type { LoweredNode } from '../src/lower/program.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { lowerGraph } from '../src/lower/index.js';
 import { readFileSync } from 'node:fs';
+import { permute } from './helpers/permute.js';
+import { rng } from './helpers/random.js';
 import { close, TOLERANCE } from './helpers/tolerance.js';
 
 const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 30);
@@ -39,42 +41,9 @@ const SEED = 20240611;
 
 // ------------------------------------------------------------------------------------ harness
 
-/** A small seeded PRNG (mulberry32) for tensor data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** f32-exact values uniform in [lo, hi). */
 function data(n: number, next: () => number, lo: number, hi: number): Float32Array {
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
-}
-
-/** The packed copy of a weight: out axis i = in axis perm[i]. */
-function applyPack(w: Float32Array, pack: Pack | null): Float32Array {
-  if (!pack) return w;
-  const inShape = pack.shape;
-  const rank = inShape.length;
-  const inStrides = inShape.map((_, i) => inShape.slice(i + 1).reduce((p, d) => p * d, 1));
-  const outShape = pack.perm.map((p) => inShape[p]!);
-  const out = new Float32Array(w.length);
-  const idx = new Array<number>(rank).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[pack.perm[i]!]!;
-    out[o] = w[src]!;
-    for (let i = rank - 1; i >= 0; i--) {
-      if (++idx[i]! < outShape[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return out;
 }
 
 type KernelFn = (...offsets: number[]) => void;
@@ -113,7 +82,7 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
   if (prev !== undefined) expect(code, `kernel ${kernel.name} differs`).toBe(prev);
   seen.set(kernel.name, code);
 
-  const next = rng(seed);
+  const next = rng(seed, 0, 1);
   const act = node.layer.traits.activation !== undefined;
   const inputs = shapes.map((s) => (act ? data(size(s), next, -6, 6) : data(size(s), next, -2, 2)));
   const weights = node.weights.map((w) =>
@@ -121,7 +90,10 @@ function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: nu
       ? data(size(w.shape), next, 0.2, 2)
       : data(size(w.shape), next, -1, 1),
   );
-  const packed = weights.map((w, i) => applyPack(w, lowered.packs?.[i] ?? null));
+  const packed = weights.map((w, i) => {
+    const pack = lowered.packs?.[i];
+    return pack ? permute(w, pack.shape, pack.perm) : w;
+  });
   // A prepared weight (Winograd's transform): the kernel reads the prepare kernel's output.
   const prepares = node.weights.map((_, i) => lowered.prepares?.[i] ?? null);
 

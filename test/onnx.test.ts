@@ -28,28 +28,10 @@ import type { ModelProto, TensorProto } from '../src/onnx/model.js';
 import { ProtoWriter } from '../src/onnx/proto.js';
 import { runOnnx } from './helpers/ort.js';
 import type { FloatTensor } from './helpers/ort.js';
+import { randomFloats } from './helpers/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** Deterministic PRNG (mulberry32) giving floats in [-1, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
-function randomData(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = r();
-  return out;
-}
 
 const size = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
@@ -258,9 +240,9 @@ describe('encoder: one-node models run in onnxruntime and match naive loops', ()
   ];
 
   test.each(convCases)('Conv: $name', async ({ x: xd, w: wd, bias, p }) => {
-    const x = randomData(size(xd), 1);
-    const w = randomData(size(wd), 2);
-    const b = bias ? randomData(wd[0], 3) : null;
+    const x = randomFloats(size(xd), 1);
+    const w = randomFloats(size(wd), 2);
+    const b = bias ? randomFloats(wd[0], 3) : null;
     const inits: TensorProto[] = [tensor('W', wd, w)];
     if (b) inits.push(tensor('B', [wd[0]], b));
     const g = graph(
@@ -291,9 +273,9 @@ describe('encoder: one-node models run in onnxruntime and match naive loops', ()
 
   test('Gemm: transB, float alpha/beta, bias broadcast', async () => {
     const [M, K, N] = [3, 7, 5];
-    const a = randomData(M * K, 4);
-    const bm = randomData(N * K, 5);
-    const c = randomData(N, 6);
+    const a = randomFloats(M * K, 4);
+    const bm = randomFloats(N * K, 5);
+    const c = randomFloats(N, 6);
     const g = graph(
       [
         node('Gemm', ['x', 'B', 'C'], ['y'], {
@@ -313,7 +295,7 @@ describe('encoder: one-node models run in onnxruntime and match naive loops', ()
 
   test('MaxPool: 3x3 kernel, stride 2, asymmetric pads', async () => {
     const xd = [2, 3, 9, 8] as Dims4;
-    const x = randomData(size(xd), 7);
+    const x = randomFloats(size(xd), 7);
     const pads: [number, number, number, number] = [1, 0, 1, 1];
     const g = graph(
       [
@@ -344,9 +326,9 @@ describe('encoder: one-node models run in onnxruntime and match naive loops', ()
   ])('ConvTranspose: $name', async ({ group, C, Mg, op }) => {
     const xd = [1, C, 5, 4] as Dims4;
     const wd = [C, Mg, 3, 3] as Dims4;
-    const x = randomData(size(xd), 8);
-    const w = randomData(size(wd), 9);
-    const b = randomData(Mg * group, 10);
+    const x = randomFloats(size(xd), 8);
+    const w = randomFloats(size(wd), 9);
+    const b = randomFloats(Mg * group, 10);
     const p = {
       pads: [1, 1, 1, 1] as Dims4,
       strides: [2, 2] as [number, number],
@@ -376,7 +358,7 @@ describe('encoder: one-node models run in onnxruntime and match naive loops', ()
 
   test('negative ints: Reshape by an INT64 initializer [0, -1], Softmax axis -1', async () => {
     const xd = [2, 3, 2, 2];
-    const x = randomData(size(xd), 11);
+    const x = randomFloats(size(xd), 11);
     const g = graph(
       [node('Reshape', ['x', 'shape'], ['r']), node('Softmax', ['r'], ['y'], { axis: int(-1) })],
       [valueInfo('x', xd)],

@@ -10,19 +10,8 @@ import { evaluateWeights } from '../src/runtime/evaluate.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { runReference } from '../src/reference/run.js';
 import { runOnnx, type FloatTensor } from './helpers/ort.js';
+import { rng } from './helpers/random.js';
 import { expectClose } from './helpers/tolerance.js';
-
-/** Deterministic PRNG (mulberry32) giving floats in [-1, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
 
 function compile(src: string): Graph {
   const r = compileSource(src);

@@ -39,6 +39,7 @@ import type { CmpFn, Expr, Kernel, MathFn, Stmt } from '../src/kir/kir.js';
 import { erf } from '../src/runtime/erf.js';
 import { implementationsOf, lowerNode } from '../src/lower/strategy.js';
 import type { KernelProgram, Step } from '../src/lower/program.js';
+import { permute } from './helpers/permute.js';
 import { expectClose } from './helpers/tolerance.js';
 
 // ------------------------------------------------------------------------------------ helpers
@@ -999,24 +1000,6 @@ const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
-
-/** Transposes a row-major tensor: out axis i = in axis perm[i]. */
-function permute(a: Float32Array, shape: Shape, perm: readonly number[]): Float32Array {
-  const out = new Float32Array(a.length);
-  const outShape = perm.map((p) => shape[p]!);
-  const inStrides = shape.map((_, i) => size(shape.slice(i + 1)));
-  const idx = new Array<number>(outShape.length).fill(0);
-  for (let o = 0; o < a.length; o++) {
-    let src = 0;
-    for (let i = 0; i < perm.length; i++) src += idx[i]! * inStrides[perm[i]!]!;
-    out[o] = a[src]!;
-    for (let i = idx.length - 1; i >= 0; i--) {
-      if (++idx[i]! < outShape[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return out;
-}
 
 /** The case's graph, after the passes when it is `folded`. */
 function graphOf({ source, folded }: (typeof LAYERS)[number]): Graph | undefined {

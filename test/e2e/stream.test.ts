@@ -3,25 +3,25 @@
 // cache. Built here with tiny slices, so that small networks stream too (top and bottom border
 // slices, alike interior slices in one group, a short last slice), and run in a plain Node
 // process with fresh and caller-owned outputs, batch 2, against the float64 reference.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildNetwork, initialValues } from '../../src/driver.js';
+import { initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
 import { size } from '../../src/ir/graph.js';
 import { convRuns, sliceRuns } from '../../src/lower/kernels/spatial.js';
 import type { KernelProgram } from '../../src/lower/program.js';
 import { runReference } from '../../src/reference/run.js';
+import { buildInto, runModule } from '../helpers/module.js';
+import { randomFeeds } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'netc-stream-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let built = 0;
+let count = 0;
 
 /** Builds `source` streaming outputs in slices of `rows` rows (of output 'y'), runs it with
  * fresh and with caller-owned outputs and checks both against the reference; returns the
@@ -30,24 +30,15 @@ async function check(source: string, rows: number): Promise<KernelProgram> {
   const graph = compileSource(source).graphs[0]!;
   const y = graph.nodes[graph.outputs.find((o) => o.name === 'y')!.node]!;
   const rowBytes = (size(y.shape) / y.shape[0]!) * 4;
-  const result = await buildNetwork(graph, {
+  const built = await buildInto(path.join(dir, String(count++)), graph, {
     target: 'wasm',
     seed: 5,
     stream: { minBytes: 1, sliceBytes: rows * rowBytes },
+    format: false,
   });
-  if (!result.ok) throw new Error(result.error);
-  const sub = path.join(dir, String(built++));
-  execFileSync('mkdir', ['-p', sub]);
-  for (const f of result.files) writeFileSync(path.join(sub, f.name), f.data);
 
-  let s = 7;
-  const next = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
   const batch = 2;
-  const feeds: Record<string, Float32Array> = {};
-  for (const p of graph.inputs) {
-    feeds[p.name] = Float32Array.from({ length: batch * size(p.shape) }, next);
-    writeFileSync(path.join(sub, `${p.name}.bin`), feeds[p.name]!);
-  }
+  const feeds = randomFeeds(graph, batch, 7);
   const values = initialValues(graph, 5);
   const expected = runReference(
     graph,
@@ -56,29 +47,11 @@ async function check(source: string, rows: number): Promise<KernelProgram> {
     batch,
   );
   for (const into of [false, true]) {
-    const outputs = Object.fromEntries(
-      graph.outputs.map((o) => [o.name, path.join(sub, `${o.name}-${into}.bin`)]),
-    );
-    const spec = path.join(sub, `spec-${into}.json`);
-    writeFileSync(
-      spec,
-      JSON.stringify({
-        module: path.join(sub, `${graph.name}.js`),
-        inputs: Object.fromEntries(
-          graph.inputs.map((p) => [p.name, path.join(sub, `${p.name}.bin`)]),
-        ),
-        outputs,
-        into,
-      }),
-    );
-    execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec]);
-    for (const o of graph.outputs) {
-      const b = readFileSync(outputs[o.name]!);
-      const got = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-      expectClose(got, expected[o.name]!, `${o.name} (${into ? 'into' : 'fresh'})`);
-    }
+    const got = await runModule(built.module, feeds, { into });
+    for (const o of graph.outputs)
+      expectClose(got[o.name]!, expected[o.name]!, `${o.name} (${into ? 'into' : 'fresh'})`);
   }
-  return result.program;
+  return built.program;
 }
 
 describe('streamed outputs', () => {

@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function build(source: string, sub: string, seed: number): Promise<string> {
   const [graph] = compileSource(source).graphs;
-  const built = await buildNetwork(graph!, { target: 'wasm', seed });
+  const built = await buildNetwork(graph!, { target: 'wasm', seed, format: false });
   if (!built.ok) throw new Error(built.error);
   const out = path.join(dir, sub);
   mkdirSync(out, { recursive: true });

@@ -3,21 +3,20 @@
 // weights and then loaded with another through `load({ weights })`, so the kernel transform
 // runs inside the generated module too. Both against the float64 reference.
 import { scheduleFor } from '../../src/lower/schedule.js';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildNetwork, initialValues } from '../../src/driver.js';
+import { initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
-import { size } from '../../src/ir/graph.js';
 import { lowerGraph } from '../../src/lower/index.js';
 import { runPasses } from '../../src/passes/pipeline.js';
 import { runReference } from '../../src/reference/run.js';
 import { writeSafetensors } from '../../src/weights/index.js';
+import { buildInto, runModule } from '../helpers/module.js';
+import { randomFeeds } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'netc-winograd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,40 +68,23 @@ describe('Winograd convolutions', () => {
 
   it('built-in and loaded weights both match the reference', async () => {
     const graph = compileSource(SOURCE).graphs[0]!;
-    const built = await buildNetwork(graph, { target: 'wasm', seed: 3 });
-    if (!built.ok) throw new Error(built.error);
+    const built = await buildInto(dir, graph, { target: 'wasm', seed: 3, format: false });
     const winograd = built.program.kernels.filter((k) => k.name.includes('_winograd_'));
     expect(winograd.length).toBe(3);
-    for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
 
-    let s = 99;
-    const next = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
     const batch = 2;
-    const x = Float32Array.from({ length: batch * size(graph.inputs[0]!.shape) }, next);
-    writeFileSync(path.join(dir, 'x.bin'), x);
-
-    const run = (seed: number, weightsFile?: string): Float32Array => {
-      const spec = path.join(dir, `spec-${seed}.json`);
-      const out = path.join(dir, `y-${seed}.bin`);
-      writeFileSync(
-        spec,
-        JSON.stringify({
-          module: path.join(dir, 'wino.js'),
-          inputs: { x: path.join(dir, 'x.bin') },
-          outputs: { y: out },
-          ...(weightsFile ? { weights: weightsFile } : {}),
-        }),
-      );
-      execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec]);
-      const b = readFileSync(out);
-      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    };
+    const { x } = randomFeeds(graph, batch, 99);
+    const run = async (weights?: Uint8Array): Promise<Float32Array> =>
+      (await runModule(built.module, { x: x! }, weights ? { weights } : {}))['y']!;
     const expected = (values: Float32Array[]): Float64Array =>
-      runReference(graph, new Map(graph.params.map((p, i) => [p.key, values[i]!])), { x }, batch)[
-        'y'
-      ]!;
+      runReference(
+        graph,
+        new Map(graph.params.map((p, i) => [p.key, values[i]!])),
+        { x: x! },
+        batch,
+      )['y']!;
 
-    expectClose(run(3), expected(initialValues(graph, 3)), 'built-in weights');
+    expectClose(await run(), expected(initialValues(graph, 3)), 'built-in weights');
 
     // Other weights, with batch normalization statistics that do something.
     const other = initialValues(graph, 11).map((v, i) => {
@@ -112,13 +94,9 @@ describe('Winograd convolutions', () => {
         return v.map((_, j) => ((j % 7) - 3) / 10);
       return v;
     });
-    const file = path.join(dir, 'other.safetensors');
-    writeFileSync(
-      file,
-      writeSafetensors(
-        graph.params.map((p, i) => ({ name: p.key, shape: [...p.shape], data: other[i]! })),
-      ),
+    const weights = writeSafetensors(
+      graph.params.map((p, i) => ({ name: p.key, shape: [...p.shape], data: other[i]! })),
     );
-    expectClose(run(11, file), expected(other), 'loaded weights');
+    expectClose(await run(weights), expected(other), 'loaded weights');
   }, 120_000);
 });

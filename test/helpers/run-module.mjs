@@ -1,27 +1,38 @@
-// Runs a generated module in a plain Node process (as an app would): node run-module.mjs SPEC.
-// SPEC (JSON): { module, inputs: {name: file}, outputs: {name: file}, weights?, into? }. Float32
-// files. With `into`, the outputs are caller-owned arrays (filled with NaN first), run twice.
-import { readFileSync, writeFileSync } from 'node:fs';
+// The child process test/helpers/module.ts runs generated modules in: plain Node, as an app
+// would run them, and outside Vitest (whose module transform is slow on modules with large
+// built-in weights). It serves requests over IPC (advanced serialization, so Float32Arrays
+// travel as they are) until its parent disconnects:
+//   { id, module, feeds, weights?, into? } -> { id, outputs } or { id, error }
+// Each request imports its module afresh (a query makes a new module instance) and loads it
+// with its built-in weights or the given safetensors bytes. With `into`, the outputs are
+// caller-owned arrays (filled with NaN first) and run() goes twice.
 import { pathToFileURL } from 'node:url';
 
-const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const mod = await import(pathToFileURL(spec.module).href);
-const net = await mod.load(spec.weights ? { weights: readFileSync(spec.weights) } : undefined);
-const feeds = {};
-for (const [name, file] of Object.entries(spec.inputs)) {
-  const b = readFileSync(file);
-  feeds[name] = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+async function run({ id, module, feeds, weights, into }) {
+  const mod = await import(`${pathToFileURL(module).href}?run=${id}`);
+  const net = await mod.load(weights ? { weights } : undefined);
+  if (!into) return net.run(feeds);
+  const first = Object.keys(feeds)[0];
+  const batch = feeds[first].length / mod.inputs[first].reduce((a, b) => a * b, 1);
+  const arrays = {};
+  for (const [name, shape] of Object.entries(mod.outputs))
+    arrays[name] = new Float32Array(batch * shape.reduce((a, b) => a * b, 1)).fill(NaN);
+  let out;
+  for (let i = 0; i < 2; i++) out = net.run(feeds, arrays);
+  for (const name of Object.keys(arrays))
+    if (out[name] !== arrays[name]) throw new Error(`run(feeds, into) returned a new ${name}`);
+  return out;
 }
-let out;
-if (spec.into) {
-  const into = {};
-  for (const [name, shape] of Object.entries(mod.outputs)) {
-    const batch =
-      Object.values(feeds)[0].length / mod.inputs[Object.keys(feeds)[0]].reduce((a, b) => a * b, 1);
-    into[name] = new Float32Array(batch * shape.reduce((a, b) => a * b, 1)).fill(NaN);
+
+process.on('message', async (request) => {
+  try {
+    const outputs = { ...(await run(request)) };
+    process.send({ id: request.id, outputs });
+  } catch (e) {
+    process.send({
+      id: request.id,
+      error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+    });
   }
-  for (let i = 0; i < 2; i++) out = net.run(feeds, into);
-  for (const name of Object.keys(into))
-    if (out[name] !== into[name]) throw new Error(`run(feeds, into) returned a new ${name}`);
-} else out = net.run(feeds);
-for (const [name, file] of Object.entries(spec.outputs)) writeFileSync(file, out[name]);
+});
+process.on('disconnect', () => process.exit(0));

@@ -119,7 +119,7 @@ process.stdout.write(JSON.stringify({ heap: b.heapUsed - a.heapUsed, rss: b.rss 
   for (const target of ['ts', 'wasm'] as const)
     it(`${target}: heap and rss stay flat, with and without into`, async () => {
       const g = compileSource(SRC).graphs[0]!;
-      const built = await buildNetwork(g, { target, seed: 1 });
+      const built = await buildNetwork(g, { target, seed: 1, format: false });
       if (!built.ok) throw new Error(built.error);
       const dir = path.join(tmp, target);
       mkdirSync(dir, { recursive: true });

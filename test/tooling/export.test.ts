@@ -1,15 +1,15 @@
 // netc export: the exported ONNX model run in onnxruntime-node agrees with netc's own built module.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { exportCommand } from '../../src/cli/export.js';
-import { buildNetwork, initWeights, type Target } from '../../src/driver.js';
+import { initWeights, type Target } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
-import { size } from '../../src/ir/graph.js';
 import { decodeModel } from '../../src/onnx/model.js';
+import { buildInto, runModule } from '../helpers/module.js';
 import { runOnnx } from '../helpers/ort.js';
+import { randomFeeds } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -35,40 +35,22 @@ network other {
 }
 `;
 
-/** Builds `name` from `file` with `weights` (or seed 0), runs it in a fresh Node process. */
-function runNetc(
+/** Builds `name` from `file` with `weights` (or seed 0), runs it in a separate Node process. */
+async function runNetc(
   file: string,
   name: string,
   target: Target,
   feeds: Record<string, Float32Array>,
   weights?: Uint8Array,
 ): Promise<Record<string, Float32Array>> {
-  return (async () => {
-    const g = compileSource(readFileSync(file, 'utf8')).graphs.find((x) => x.name === name)!;
-    const built = await buildNetwork(g, { target, seed: 0, ...(weights ? { weights } : {}) });
-    if (!built.ok) throw new Error(built.error);
-    const dir = path.join(tmp, `${name}-${target}-${weights ? 'w' : 's'}`);
-    mkdirSync(dir, { recursive: true });
-    for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
-    const inputs: Record<string, string> = {};
-    const outputs: Record<string, string> = {};
-    g.inputs.forEach((p, i) => {
-      inputs[p.name] = path.join(dir, `in-${i}.bin`);
-      writeFileSync(inputs[p.name]!, feeds[p.name]!);
-    });
-    g.outputs.forEach((p, i) => (outputs[p.name] = path.join(dir, `out-${i}.bin`)));
-    const spec = path.join(dir, 'spec.json');
-    writeFileSync(spec, JSON.stringify({ module: path.join(dir, `${name}.js`), inputs, outputs }));
-    execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const got: Record<string, Float32Array> = {};
-    for (const [k, f] of Object.entries(outputs)) {
-      const b = readFileSync(f);
-      got[k] = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    }
-    return got;
-  })();
+  const g = compileSource(readFileSync(file, 'utf8')).graphs.find((x) => x.name === name)!;
+  const built = await buildInto(path.join(tmp, `${name}-${target}-${weights ? 'w' : 's'}`), g, {
+    target,
+    seed: 0,
+    format: false,
+    ...(weights ? { weights } : {}),
+  });
+  return runModule(built.module, feeds);
 }
 
 /** Exports with the CLI, runs both in onnxruntime and as netc modules, compares. */
@@ -83,11 +65,7 @@ async function check(file: string, network: string, batch: number, weightsFile?:
   expect(c.err).toEqual([]);
   expect(code).toBe(0);
   const g = compileSource(readFileSync(file, 'utf8')).graphs.find((x) => x.name === network)!;
-  let s = 99;
-  const next = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-  const feeds: Record<string, Float32Array> = {};
-  for (const p of g.inputs)
-    feeds[p.name] = Float32Array.from({ length: batch * size(p.shape) }, next);
+  const feeds = randomFeeds(g, batch, 99);
   const want = await runOnnx(
     new Uint8Array(readFileSync(onnx)),
     Object.fromEntries(

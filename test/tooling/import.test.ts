@@ -1,5 +1,4 @@
 // netc import: ONNX models (built here and the ONNX project's backend tests) imported, built, run against onnxruntime.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,24 +23,13 @@ import {
   type TensorProto,
 } from '../../src/onnx/model.js';
 import { importOnnx } from '../../src/onnx/import.js';
+import { buildInto, runModule } from '../helpers/module.js';
 import { runOnnx } from '../helpers/ort.js';
+import { rng } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'netc-import-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Deterministic PRNG (mulberry32) giving floats in [-1, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
 
 const prod = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
 let seedCounter = 100;
@@ -63,8 +51,9 @@ const pos = (name: string, dims: number[]): TensorProto =>
 let dirCounter = 0;
 
 /**
- * Builds an imported network for `target` with its imported weights, runs it in a fresh Node
- * process on `feeds` (NCHW, in graph input order), returns the outputs in graph output order.
+ * Builds an imported network for `target` with its imported weights, runs it in a separate
+ * Node process on `feeds` (NCHW, in graph input order), returns the outputs in graph output
+ * order.
  */
 async function runImported(
   source: string,
@@ -75,28 +64,17 @@ async function runImported(
   const compiled = compileSource(source);
   expect(compiled.diagnostics.map((d) => d.message)).toEqual([]);
   const g = compiled.graphs[0]!;
-  const built = await buildNetwork(g, { target, seed: 0, weights });
-  if (!built.ok) throw new Error(built.error);
-  const dir = path.join(tmp, `m${dirCounter++}`);
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(dir, { recursive: true });
-  for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
-  const inputs: Record<string, string> = {};
-  g.inputs.forEach((p, i) => {
-    inputs[p.name] = path.join(dir, `in-${i}.bin`);
-    writeFileSync(inputs[p.name]!, feeds[i]!);
+  const built = await buildInto(path.join(tmp, `m${dirCounter++}`), g, {
+    target,
+    seed: 0,
+    weights,
+    format: false,
   });
-  const outputs: Record<string, string> = {};
-  g.outputs.forEach((p, i) => (outputs[p.name] = path.join(dir, `out-${i}.bin`)));
-  const spec = path.join(dir, 'spec.json');
-  writeFileSync(spec, JSON.stringify({ module: path.join(dir, `${g.name}.js`), inputs, outputs }));
-  execFileSync(process.execPath, [path.join(root, 'test/helpers/run-module.mjs'), spec], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return g.outputs.map((p) => {
-    const b = readFileSync(outputs[p.name]!);
-    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  });
+  const got = await runModule(
+    built.module,
+    Object.fromEntries(g.inputs.map((p, i) => [p.name, feeds[i]!])),
+  );
+  return g.outputs.map((p) => got[p.name]!);
 }
 
 interface Built {
