@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { f32Literal, printKernelTS } from '../codegen/ts/print.js';
 import { compileSource } from '../src/frontend/index.js';
-import { size, type Graph, type Node, type Shape } from '../src/ir/graph.js';
+import type { Graph } from '../src/ir/graph.js';
 import {
   add,
   cmp,
@@ -26,148 +26,19 @@ import {
   type Kernel,
 } from '../src/kir/kir.js';
 import { runKernel } from '../src/kir/interpret.js';
-import { erf } from '../src/runtime/erf.js';
 import { implementationsOf, lowerNode } from '../src/lower/strategy.js';
-import type { LoweredNode } from '../src/lower/program.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { lowerGraph } from '../src/lower/index.js';
 import { readFileSync } from 'node:fs';
-import { permute } from './helpers/permute.js';
-import { rng } from './helpers/random.js';
-import { close, TOLERANCE } from './helpers/tolerance.js';
+import { checkTs as checkNode, compileJs, kernelsSeen as seen } from './helpers/layer_check.js';
 
 const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 30);
 const SEED = 20240611;
 
 // ------------------------------------------------------------------------------------ harness
 
-/** f32-exact values uniform in [lo, hi). */
-function data(n: number, next: () => number, lo: number, hi: number): Float32Array {
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
-}
-
-type KernelFn = (...offsets: number[]) => void;
-
-/** The kernel printed as JavaScript (`types: false`), compiled to a function over `M`. */
-function instantiate(js: string, name: string, M: Float32Array): KernelFn {
-  expect(js).not.toMatch(/: (number|void)|\]!/);
-  return new Function('M', 'erf', `${js}\nreturn ${name};`)(M, erf) as KernelFn;
-}
-
-/** Every kernel name seen, with its code: equal names must mean equal code. */
-const seen = new Map<string, string>();
-
-const GUARD = 8;
-
-interface Region {
-  readonly offset: number;
-  readonly size: number;
-}
-
-/**
- * Lowers one node, runs its printed kernel on random data and compares with the reference.
- * Memory outside the inputs and weights starts as NaN, so an element never written fails; the
- * guards between regions, the inputs and the weights must come back unchanged.
- */
-function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: number): void {
-  const lowered: LoweredNode = lowerNode(node, shapes, { schedule: scheduleFor(simd) });
-  const { kernel } = lowered;
-  const code = printKernelTS(kernel, { types: false });
-  expect(
-    printKernelTS(lowerNode(node, shapes, { schedule: scheduleFor(simd) }).kernel, {
-      types: false,
-    }),
-  ).toBe(code);
-  const prev = seen.get(kernel.name);
-  if (prev !== undefined) expect(code, `kernel ${kernel.name} differs`).toBe(prev);
-  seen.set(kernel.name, code);
-
-  const next = rng(seed, 0, 1);
-  const act = node.layer.traits.activation !== undefined;
-  const inputs = shapes.map((s) => (act ? data(size(s), next, -6, 6) : data(size(s), next, -2, 2)));
-  const weights = node.weights.map((w) =>
-    w.name === 'moving_variance'
-      ? data(size(w.shape), next, 0.2, 2)
-      : data(size(w.shape), next, -1, 1),
-  );
-  const packed = weights.map((w, i) => {
-    const pack = lowered.packs?.[i];
-    return pack ? permute(w, pack.shape, pack.perm) : w;
-  });
-  // A prepared weight (Winograd's transform): the kernel reads the prepare kernel's output.
-  const prepares = node.weights.map((_, i) => lowered.prepares?.[i] ?? null);
-
-  // Layout in parameter order: y, x0.., w0.., s, then the packed weights that prepare kernels
-  // read; each region followed by a guard.
-  const sizes = [
-    size(node.shape),
-    ...shapes.map(size),
-    ...packed.map((w, i) => prepares[i]?.size ?? w.length),
-  ];
-  if (lowered.scratch) sizes.push(lowered.scratch);
-  const raws = packed.flatMap((w, i) => (prepares[i] ? [{ i, w }] : []));
-  sizes.push(...raws.map((r) => r.w.length));
-  const regions: Region[] = [];
-  let top = GUARD;
-  for (const n of sizes) {
-    regions.push({ offset: top, size: n });
-    top += Math.ceil((n + GUARD) / 4) * 4;
-  }
-  const M = new Float32Array(top).fill(NaN);
-  const params = kernel.params.length;
-  const weightRegion = (i: number): Region => regions[1 + shapes.length + i]!;
-  inputs.forEach((x, i) => M.set(x, regions[1 + i]!.offset));
-  packed.forEach((w, i) => {
-    if (!prepares[i]) M.set(w, weightRegion(i).offset);
-  });
-  raws.forEach((r, j) => M.set(r.w, regions[params + j]!.offset));
-  const before = M.slice();
-
-  expect(params + raws.length).toBe(regions.length);
-  raws.forEach((r, j) => {
-    const p = prepares[r.i]!;
-    const code = printKernelTS(p.kernel, { types: false });
-    instantiate(code, p.kernel.name, M)(weightRegion(r.i).offset, regions[params + j]!.offset);
-  });
-  const offsets = regions.slice(0, params).map((r) => r.offset);
-  // The same kernel cut into parts of at most 16 lines (long kernels are printed so: see
-  // PART_LINES) must write the same values, -0 and NaN included.
-  const split = printKernelTS(kernel, { types: false, partLines: 16 });
-  const M2 = split === code ? null : M.slice();
-  instantiate(code, kernel.name, M)(...offsets);
-  if (M2) {
-    expect(split).toMatch(new RegExp(`function ${kernel.name}_part0\\(`));
-    instantiate(split, kernel.name, M2)(...offsets);
-    const same = M.every((v, i) => Object.is(v, M2[i]));
-    expect(same, `${kernel.name} cut into parts`).toBe(true);
-  }
-
-  const wts = Object.fromEntries(
-    node.weights.map((w, i) => [w.name, Float64Array.from(weights[i]!)]),
-  );
-  const expected = node.layer.reference(
-    node,
-    inputs.map((x) => Float64Array.from(x)),
-    shapes,
-    wts,
-  );
-  const y = regions[0]!;
-  const actual = M.subarray(y.offset, y.offset + y.size);
-  const bad = actual.findIndex((a, i) => !close(a, expected[i]!));
-  if (bad >= 0)
-    throw new Error(
-      `${kernel.name}: y[${bad}] = ${actual[bad]}, expected ${expected[bad]} ` +
-        `(tolerance ${TOLERANCE}; simd ${simd})\n${code}`,
-    );
-  // Nothing but y, scratch and prepared weights changed.
-  const written = [y, ...(lowered.scratch ? [regions[params - 1]!] : [])];
-  raws.forEach((r) => written.push(weightRegion(r.i)));
-  for (let i = 0; i < M.length; i++) {
-    const inside = written.some((r) => i >= r.offset && i < r.offset + r.size);
-    if (!inside && !Object.is(M[i], before[i]))
-      throw new Error(`${kernel.name}: wrote M[${i}] outside its output (simd ${simd})`);
-  }
-}
+// The kernel check (TypeScript backend against the reference) is test/helpers/layer_check.ts's,
+// shared with the layer harness (test/layers.test.ts).
 
 /** Compiles a one-network source and returns its graph (optionally after the passes). */
 function compile(src: string, passes = false): Graph | null {
@@ -726,7 +597,7 @@ describe('scalarize and the TypeScript printer', () => {
   const run = (kernel: Kernel, x: readonly number[]): number[] => {
     const M = new Float32Array(16).fill(NaN);
     M.set(x, 8);
-    instantiate(printKernelTS(kernel, { types: false }), kernel.name, M)(0, 8);
+    compileJs(printKernelTS(kernel, { types: false }), kernel.name, M)(0, 8);
     return [...M.subarray(0, 4)];
   };
   const v = (name: string): Expr => get(name, 'v128');

@@ -109,10 +109,22 @@ export type Reference = (
   weights: Readonly<Record<string, Float64Array>>,
 ) => Float64Array;
 
+/**
+ * A small case the one layer-vs-reference harness (test/layers.test.ts) runs on every backend:
+ * per-example input shapes (as written, channels_last) and the call's arguments after its
+ * inputs (`6, 3, strides: 2`). An internal layer, which only passes make, gives the whole
+ * network `source` that its passes turn into it.
+ */
+export type LayerSample =
+  | { readonly inputs: readonly Shape[]; readonly args?: string; readonly why?: string }
+  | { readonly source: string; readonly why?: string };
+
 export interface LayerDef {
   readonly kind: string;
   /** One line: what it computes. */
   readonly doc: string;
+  /** Cases for the layer harness, chosen to reach each of its kernels' paths. */
+  readonly samples?: readonly LayerSample[];
   /** How many tensor inputs it takes. */
   readonly inputs: { readonly min: number; readonly max: number };
   readonly attrs: readonly AttrSpec[];

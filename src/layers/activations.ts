@@ -58,6 +58,9 @@ export interface ActivationDef {
   /** The one ONNX node that computes it with these parameters, if there is one (else the
    * exporter writes the formula's operations). */
   readonly onnx?: (p: Params) => OnnxActivation | null;
+  /** The arguments of its layer's harness samples (test/layers.test.ts), when it has
+   * parameters worth covering; default: the layer without arguments. */
+  readonly samples?: readonly string[];
 }
 
 const float = (name: string, dflt: number | null | undefined, min?: number): AttrSpec => ({
@@ -100,6 +103,14 @@ export const ACTIVATIONS: readonly ActivationDef[] = [
       return null;
     },
     onnx: (p) => (Object.keys(p).length === 0 ? { op: 'Relu' } : null),
+    samples: [
+      '',
+      'max_value: 2.5',
+      'negative_slope: 0.1',
+      'threshold: 0.5',
+      '4, 0.2, 1',
+      'negative_slope: 1.5',
+    ],
   },
   {
     name: 'relu6',
@@ -118,6 +129,7 @@ export const ACTIVATIONS: readonly ActivationDef[] = [
       return a <= 1 ? m.max(x, m.mul(x, m.c(a))) : m.min(x, m.mul(x, m.c(a)));
     },
     onnx: (p) => ({ op: 'LeakyRelu', attrs: { alpha: p['negative_slope']! } }),
+    samples: ['', 'negative_slope: 2'],
   },
   {
     name: 'elu',
@@ -125,6 +137,7 @@ export const ACTIVATIONS: readonly ActivationDef[] = [
     attrs: [float('alpha', 1)],
     formula: (x, m, p) => m.ifPositive(x, x, m.mul(m.c(p['alpha']!), m.expm1(x))),
     onnx: (p) => ({ op: 'Elu', attrs: { alpha: p['alpha']! } }),
+    samples: ['', 'alpha: 0.5'],
   },
   {
     name: 'selu',
@@ -207,6 +220,7 @@ export const ACTIVATIONS: readonly ActivationDef[] = [
           ? { fn: 'relu' }
           : null,
     onnx: (p) => ({ op: 'Clip', inputs: [p['min_value']!, p['max_value']!] }),
+    samples: ['-0.5, 0.5', 'min_value: 0, max_value: 6'],
   },
 ];
 
@@ -291,6 +305,8 @@ export const activationLayers: readonly LayerDef[] = ACTIVATIONS.map((def) =>
     doc: `activation: ${def.doc}`,
     inputs: { min: 1, max: 1 },
     attrs: def.attrs,
+    // Odd sizes: a vector loop and a remainder.
+    samples: (def.samples ?? ['']).map((args) => ({ inputs: [[3, 5, 7]], args })),
     traits: def.name === 'linear' ? { identity: true } : { activation: def.name },
     infer: (ctx) => ({
       shape: ctx.inputs[0]!,

@@ -5,6 +5,10 @@ import { defineLayer, bool, num, str } from '../ir/op.js';
 export const batchNormalization = defineLayer({
   kind: 'batch_normalization',
   doc: 'batch normalization with the moving statistics (Keras BatchNormalization, inference)',
+  samples: [
+    { inputs: [[5, 6, 7]] },
+    { inputs: [[3, 4, 9]], args: 'center: false, scale: false, epsilon: 0.01' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'axis', kind: { type: 'axis' }, default: null },

@@ -13,6 +13,36 @@ import { bool, defineLayer, num, pair, str } from '../ir/op.js';
 export const conv2d = defineLayer({
   kind: 'conv2d',
   doc: '2-D convolution (Keras Conv2D)',
+  samples: [
+    { inputs: [[7, 8, 5]], args: '6, 3, strides: 2, padding: same, activation: relu' },
+    { inputs: [[6, 6, 8]], args: '4, [2, 3]' },
+    {
+      inputs: [[7, 6, 12]],
+      args: '2, 3, strides: [1, 2], padding: same',
+      why: 'fewer than 4 filters: the dot-product core',
+    },
+    {
+      inputs: [[7, 9, 16]],
+      args: '20, 3, padding: same, activation: relu',
+      why: '3x3 stride 1 with 16+ channels: Winograd, odd sizes and borders',
+    },
+    {
+      inputs: [[6, 5, 20]],
+      args: '16, 3, padding: [[2, 0], [1, 3]], activation: tanh, use_bias: false',
+      why: 'Winograd with uneven explicit padding',
+    },
+    {
+      inputs: [[32, 33, 64]],
+      args: '64, 3, padding: same',
+      why: 'Winograd: 16 tile rows of 139 KB of scratch, a block of 15 (2 MB), then one',
+    },
+    {
+      inputs: [[9, 8, 6]],
+      args: '8, 3, dilation_rate: 2, groups: 2, padding: same',
+      why: 'grouped and dilated',
+    },
+    { inputs: [[5, 7, 3]], args: '4, 1', why: 'pointwise: one GEMM over all pixels' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'filters', kind: { type: 'int', min: 1 }, default: undefined },

@@ -12,6 +12,22 @@ export const conv2dAdd = defineLayer({
   doc: 'conv2d plus a tensor of its output shape, then the activation (fused residual sum)',
   inputs: { min: 2, max: 2 },
   internal: true,
+  samples: [
+    {
+      source: 'network t { input x: [5, 6, 8]  output y = relu(add(x, x -> conv2d(8, 1))) }',
+      why: 'a GEMM',
+    },
+    {
+      source:
+        'network t { input x: [7, 9, 16]  output y = add(x, x -> conv2d(16, 3, padding: same)) -> relu6 }',
+      why: 'Winograd',
+    },
+    {
+      source:
+        'network t { input x: [5, 5, 8]  output y = tanh(add(x -> conv2d(2, 3), x -> conv2d(2, 3))) }',
+      why: 'the dot-product core',
+    },
+  ],
   // Already carries its activation, and a batch normalization after it would scale r too.
   traits: {},
   infer(ctx) {

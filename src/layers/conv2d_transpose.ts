@@ -19,6 +19,22 @@ const sizes = ([lo, hi]: [number, number]): string =>
 export const conv2dTranspose = defineLayer({
   kind: 'conv2d_transpose',
   doc: 'transposed 2-D convolution (Keras Conv2DTranspose)',
+  samples: [
+    { inputs: [[4, 5, 3]], args: '5, 3, strides: 2, padding: same' },
+    {
+      inputs: [[5, 4, 16]],
+      args: '20, 5, strides: 2, padding: same, activation: relu',
+      why: 'stride 2 with 16+ channels: four Winograd phases',
+    },
+    { inputs: [[3, 6, 20]], args: '16, [3, 4], strides: 2, use_bias: false' },
+    { inputs: [[4, 3, 16]], args: '16, 3, strides: 2, padding: same, output_padding: [0, 1]' },
+    {
+      inputs: [[5, 6, 8]],
+      args: '3, 5, strides: 2, padding: same, activation: tanh',
+      why: 'fewer than 4 filters: the dot-product core',
+    },
+    { inputs: [[4, 4, 3]], args: '2, 3, dilation_rate: 2', why: 'dilated' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'filters', kind: { type: 'int', min: 1 }, default: undefined },

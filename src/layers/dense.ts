@@ -7,6 +7,11 @@ import { bool, defineLayer, num, str } from '../ir/op.js';
 export const dense = defineLayer({
   kind: 'dense',
   doc: 'fully connected layer on the last axis (Keras Dense)',
+  samples: [
+    { inputs: [[13]], args: '7, activation: tanh' },
+    { inputs: [[3, 16]], args: '1', why: 'one unit: the dot-product core' },
+    { inputs: [[4, 9]], args: '12, use_bias: false', why: 'on the last axis of a rank-2 input' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'units', kind: { type: 'int', min: 1 }, default: undefined },

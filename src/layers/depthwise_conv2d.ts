@@ -51,6 +51,16 @@ export function depthwiseReference(
 export const depthwiseConv2d = defineLayer({
   kind: 'depthwise_conv2d',
   doc: 'depthwise 2-D convolution (Keras DepthwiseConv2D)',
+  samples: [
+    { inputs: [[7, 7, 6]], args: '3, padding: same' },
+    {
+      inputs: [[5, 64, 12]],
+      args: '3, dilation_rate: 2, padding: same, activation: relu6',
+      why: 'wide rows: 4 pixels share their overlapping input columns',
+    },
+    { inputs: [[6, 70, 8]], args: '[3, 4], strides: 2, use_bias: false' },
+    { inputs: [[6, 5, 3]], args: '3, depth_multiplier: 2', why: 'depth multiplier' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     pairAttr('kernel_size', null),

@@ -6,6 +6,7 @@ function globalPooling(kind: string, doc: string, max: boolean): LayerDef {
   return defineLayer({
     kind,
     doc,
+    samples: [{ inputs: [[5, 6, 7]] }, { inputs: [[4, 3, 8]], args: 'keepdims: true' }],
     inputs: { min: 1, max: 1 },
     attrs: [{ name: 'keepdims', kind: { type: 'bool' }, default: false }],
     traits: {},

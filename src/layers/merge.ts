@@ -6,6 +6,21 @@ function elementwise(kind: string, doc: string, f: (a: number, b: number) => num
   return defineLayer({
     kind,
     doc,
+    samples: [
+      {
+        inputs: [
+          [3, 5, 7],
+          [3, 5, 7],
+        ],
+      },
+      {
+        inputs: [
+          [4, 6],
+          [4, 6],
+          [4, 6],
+        ],
+      },
+    ],
     inputs: { min: 2, max: Infinity },
     attrs: [],
     traits: {},
@@ -29,6 +44,22 @@ export const multiply = elementwise(
 export const concatenate = defineLayer({
   kind: 'concatenate',
   doc: 'joins tensors along an axis (Keras Concatenate)',
+  samples: [
+    {
+      inputs: [
+        [3, 4, 5],
+        [3, 4, 2],
+      ],
+    },
+    {
+      inputs: [
+        [3, 4, 5],
+        [3, 2, 5],
+        [3, 1, 5],
+      ],
+      args: 'axis: 2',
+    },
+  ],
   inputs: { min: 2, max: Infinity },
   attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1 }],
   traits: {},

@@ -4,6 +4,7 @@ import { defineLayer, num } from '../ir/op.js';
 export const dropout = defineLayer({
   kind: 'dropout',
   doc: 'identity at inference (Keras Dropout)',
+  samples: [{ inputs: [[3, 4, 5]], args: '0.5' }],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'rate', kind: { type: 'float', min: 0, max: 1 }, default: undefined },
@@ -18,6 +19,7 @@ export const dropout = defineLayer({
 export const softmax = defineLayer({
   kind: 'softmax',
   doc: 'exp(x) / sum(exp(x)) along an axis (Keras Softmax)',
+  samples: [{ inputs: [[3, 10]] }, { inputs: [[4, 5, 6]], args: 'axis: 1' }],
   inputs: { min: 1, max: 1 },
   attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1 }],
   traits: { activation: 'softmax' },

@@ -8,6 +8,14 @@ function pooling(kind: string, doc: string, max: boolean): LayerDef {
   return defineLayer({
     kind,
     doc,
+    samples: [
+      { inputs: [[7, 6, 5]], args: '2' },
+      {
+        inputs: [[9, 8, 8]],
+        args: '3, strides: 2, padding: same',
+        why: 'same padding: -inf cells (max), or cells left out of the count (average)',
+      },
+    ],
     inputs: { min: 1, max: 1 },
     attrs: [
       { name: 'pool_size', kind: { type: 'pair', min: 1 }, default: [2, 2] },

@@ -6,6 +6,7 @@ import { defineLayer, ints } from '../ir/op.js';
 export const flatten = defineLayer({
   kind: 'flatten',
   doc: 'flattens each example to one axis (Keras Flatten)',
+  samples: [{ inputs: [[3, 4, 5]] }],
   inputs: { min: 1, max: 1 },
   attrs: [],
   traits: { layoutSensitive: true, view: true },
@@ -17,6 +18,7 @@ export const flatten = defineLayer({
 export const reshape = defineLayer({
   kind: 'reshape',
   doc: 'reshapes each example (Keras Reshape); one dimension may be -1',
+  samples: [{ inputs: [[3, 4, 5]], args: '[12, 5]' }],
   inputs: { min: 1, max: 1 },
   attrs: [{ name: 'target_shape', kind: { type: 'ints', min: -1 }, default: undefined }],
   traits: { layoutSensitive: true, view: true },

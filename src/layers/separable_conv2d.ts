@@ -15,6 +15,15 @@ import { bool, defineLayer, num, pair, str } from '../ir/op.js';
 export const separableConv2d = defineLayer({
   kind: 'separable_conv2d',
   doc: 'depthwise then pointwise convolution (Keras SeparableConv2D)',
+  samples: [
+    {
+      inputs: [[9, 300, 32]],
+      args: '8, 3, padding: same, activation: relu',
+      why: 'by bands of rows: a loop of whole bands, border bands, a remainder',
+    },
+    { inputs: [[15, 260, 16]], args: '6, [3, 2], strides: 2, depth_multiplier: 2' },
+    { inputs: [[6, 7, 5]], args: '3, 3', why: 'channels that are not a multiple of 4' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'filters', kind: { type: 'int', min: 1 }, default: undefined },

@@ -6,6 +6,10 @@ import { defineLayer, pair, str } from '../ir/op.js';
 export const upSampling2d = defineLayer({
   kind: 'up_sampling2d',
   doc: 'upsampling by an integer factor (Keras UpSampling2D)',
+  samples: [
+    { inputs: [[3, 4, 5]], args: '[2, 3]' },
+    { inputs: [[4, 3, 8]], args: '2, interpolation: bilinear' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     { name: 'size', kind: { type: 'pair', min: 1 }, default: [2, 2] },

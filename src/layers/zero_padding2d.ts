@@ -5,6 +5,10 @@ import { amounts, defineLayer } from '../ir/op.js';
 export const zeroPadding2d = defineLayer({
   kind: 'zero_padding2d',
   doc: 'pads height and width with zeros (Keras ZeroPadding2D)',
+  samples: [
+    { inputs: [[4, 5, 3]], args: '[[1, 2], [0, 3]]' },
+    { inputs: [[3, 3, 8]], args: '1' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [
     {

@@ -1,0 +1,247 @@
+// Runs one node's kernel on both backends against the layer's float64 reference: the
+// TypeScript print (evaluated with `new Function`) and the wasm module (plain and relaxed
+// SIMD, and the KIR interpreter, which must agree with wasm). Memory outside the inputs and
+// weights starts as NaN, so an element never written fails; guards between regions, the
+// inputs and the weights must come back unchanged.
+import v8 from 'node:v8';
+import { expect } from 'vitest';
+import { printKernelTS } from '../../codegen/ts/print.js';
+import { emitWasm } from '../../codegen/wasm/emit.js';
+import { size, type Node, type Shape } from '../../src/ir/graph.js';
+import { runKernel } from '../../src/kir/interpret.js';
+import type { Kernel } from '../../src/kir/kir.js';
+import type { KernelProgram, LoweredNode, Pack } from '../../src/lower/program.js';
+import { scheduleFor } from '../../src/lower/schedule.js';
+import { lowerNode } from '../../src/lower/strategy.js';
+import { erf } from '../../src/runtime/erf.js';
+import { permute } from './permute.js';
+import { randomFloats } from './random.js';
+import { close, expectClose, TOLERANCE } from './tolerance.js';
+
+/** Test data for a node: f32-exact inputs and weights (variances positive). Activation layers
+ * get inputs over [-6, 6) so their curves' far parts are covered. */
+function dataFor(node: Node, shapes: readonly Shape[], seed: number) {
+  let stream = seed * 1009;
+  const uniform = (n: number, lo: number, hi: number): Float32Array =>
+    randomFloats(n, stream++, lo, hi);
+  const span = node.layer.traits.activation !== undefined ? 6 : 2;
+  return {
+    inputs: shapes.map((s) => uniform(size(s), -span, span)),
+    weights: node.weights.map((w) =>
+      w.name === 'moving_variance' ? uniform(size(w.shape), 0.2, 2) : uniform(size(w.shape), -1, 1),
+    ),
+  };
+}
+
+const packed = (w: Float32Array, pack: Pack | null | undefined): Float32Array =>
+  pack ? permute(w, pack.shape, pack.perm) : w;
+
+const reference = (node: Node, shapes: readonly Shape[], d: ReturnType<typeof dataFor>) =>
+  node.layer.reference(
+    node,
+    d.inputs.map((x) => Float64Array.from(x)),
+    shapes,
+    Object.fromEntries(node.weights.map((w, i) => [w.name, Float64Array.from(d.weights[i]!)])),
+  );
+
+// Node 20 has relaxed SIMD behind a flag; set in this process, the relaxed builds run here too.
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+type KernelFn = (...offsets: number[]) => void;
+
+/** A kernel printed as JavaScript (`types: false`), compiled to a function over `M`. */
+export function compileJs(js: string, name: string, M: Float32Array): KernelFn {
+  expect(js).not.toMatch(/: (number|void)|\]!/);
+  return new Function('M', 'erf', `${js}\nreturn ${name};`)(M, erf) as KernelFn;
+}
+
+/** Every kernel name seen, with its code: equal names must mean equal code. */
+export const kernelsSeen = new Map<string, string>();
+
+const GUARD = 8;
+
+interface Region {
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** The TypeScript backend: the node lowered (with or without v128, which it scalarizes),
+ * printed, run, and compared with the reference; also cut into parts of 16 lines. */
+export function checkTs(node: Node, shapes: readonly Shape[], simd: boolean, seed: number): void {
+  const opts = { schedule: scheduleFor(simd) };
+  const lowered: LoweredNode = lowerNode(node, shapes, opts);
+  const { kernel } = lowered;
+  const code = printKernelTS(kernel, { types: false });
+  expect(printKernelTS(lowerNode(node, shapes, opts).kernel, { types: false })).toBe(code);
+  const prev = kernelsSeen.get(kernel.name);
+  if (prev !== undefined) expect(code, `kernel ${kernel.name} differs`).toBe(prev);
+  kernelsSeen.set(kernel.name, code);
+
+  const d = dataFor(node, shapes, seed);
+  const packs = d.weights.map((w, i) => packed(w, lowered.packs?.[i]));
+  // A prepared weight (Winograd's transform): the kernel reads the prepare kernel's output.
+  const prepares = node.weights.map((_, i) => lowered.prepares?.[i] ?? null);
+
+  // Layout in parameter order: y, x0.., w0.., s, then the packed weights that prepare kernels
+  // read; each region followed by a guard.
+  const sizes = [
+    size(node.shape),
+    ...shapes.map(size),
+    ...packs.map((w, i) => prepares[i]?.size ?? w.length),
+  ];
+  if (lowered.scratch) sizes.push(lowered.scratch);
+  const raws = packs.flatMap((w, i) => (prepares[i] ? [{ i, w }] : []));
+  sizes.push(...raws.map((r) => r.w.length));
+  const regions: Region[] = [];
+  let top = GUARD;
+  for (const n of sizes) {
+    regions.push({ offset: top, size: n });
+    top += Math.ceil((n + GUARD) / 4) * 4;
+  }
+  const M = new Float32Array(top).fill(NaN);
+  const params = kernel.params.length;
+  const weightRegion = (i: number): Region => regions[1 + shapes.length + i]!;
+  d.inputs.forEach((x, i) => M.set(x, regions[1 + i]!.offset));
+  packs.forEach((w, i) => {
+    if (!prepares[i]) M.set(w, weightRegion(i).offset);
+  });
+  raws.forEach((r, j) => M.set(r.w, regions[params + j]!.offset));
+  const before = M.slice();
+
+  expect(params + raws.length).toBe(regions.length);
+  raws.forEach((r, j) => {
+    const p = prepares[r.i]!;
+    const js = printKernelTS(p.kernel, { types: false });
+    compileJs(js, p.kernel.name, M)(weightRegion(r.i).offset, regions[params + j]!.offset);
+  });
+  const offsets = regions.slice(0, params).map((r) => r.offset);
+  // The same kernel cut into parts of at most 16 lines (long kernels are printed so) must write
+  // the same values, -0 and NaN included.
+  const split = printKernelTS(kernel, { types: false, partLines: 16 });
+  const M2 = split === code ? null : M.slice();
+  compileJs(code, kernel.name, M)(...offsets);
+  if (M2) {
+    expect(split).toMatch(new RegExp(`function ${kernel.name}_part0\\(`));
+    compileJs(split, kernel.name, M2)(...offsets);
+    const same = M.every((v, i) => Object.is(v, M2[i]));
+    expect(same, `${kernel.name} cut into parts`).toBe(true);
+  }
+
+  const expected = reference(node, shapes, d);
+  const y = regions[0]!;
+  const actual = M.subarray(y.offset, y.offset + y.size);
+  const bad = actual.findIndex((a, i) => !close(a, expected[i]!));
+  if (bad >= 0)
+    throw new Error(
+      `${kernel.name}: y[${bad}] = ${actual[bad]}, expected ${expected[bad]} ` +
+        `(tolerance ${TOLERANCE}; simd ${simd})\n${code}`,
+    );
+  // Nothing but y, scratch and prepared weights changed.
+  const written = [y, ...(lowered.scratch ? [regions[params - 1]!] : [])];
+  raws.forEach((r) => written.push(weightRegion(r.i)));
+  for (let i = 0; i < M.length; i++) {
+    const inside = written.some((r) => i >= r.offset && i < r.offset + r.size);
+    if (!inside && !Object.is(M[i], before[i]))
+      throw new Error(`${kernel.name}: wrote M[${i}] outside its output (simd ${simd})`);
+  }
+}
+
+/** A program of the node's prepare kernels and its kernel, over `memoryFloats`. */
+function programOf(
+  kernels: readonly Kernel[],
+  steps: readonly { kernel: string; args: number[] }[],
+  memoryFloats: number,
+  weightFloats: number,
+): KernelProgram {
+  return {
+    name: 'test',
+    batch: 1,
+    memoryFloats,
+    weightFloats,
+    storedFloats: weightFloats,
+    weights: [],
+    params: [],
+    inputs: [],
+    outputs: [],
+    kernels,
+    steps: steps.map((s) => ({ ...s, layer: 'test', line: 1 })),
+    prepare: [],
+    streams: [],
+  };
+}
+
+/** The wasm backend: the node lowered with v128, emitted as a module (plain and relaxed SIMD),
+ * run, and compared with the reference; the KIR interpreter must agree with wasm. */
+export async function checkWasm(node: Node, shapes: readonly Shape[], seed: number): Promise<void> {
+  const lowered = lowerNode(node, shapes, { schedule: scheduleFor(true) });
+  const d = dataFor(node, shapes, seed);
+  // Layout: weights (packed), inputs, output (NaN), scratch; 4-float aligned.
+  let top = 0;
+  const alloc = (n: number): number => {
+    const at = top;
+    top += Math.ceil(Math.max(n, 1) / 4) * 4;
+    return at;
+  };
+  const offsets = new Map<string, number>();
+  const prepares: { kernel: Kernel; args: number[] }[] = [];
+  const init: [number, Float32Array][] = [];
+  node.weights.forEach((_, k) => {
+    const value = packed(d.weights[k]!, lowered.packs?.[k]);
+    const at = alloc(value.length);
+    init.push([at, value]);
+    const prepared = lowered.prepares?.[k] ?? null;
+    if (prepared) {
+      // The kernel reads the prepare kernel's transform of the weight.
+      const u = alloc(prepared.size);
+      offsets.set(`w${k}`, u);
+      prepares.push({ kernel: prepared.kernel, args: [u, at] });
+    } else offsets.set(`w${k}`, at);
+  });
+  const weightFloats = top;
+  d.inputs.forEach((value, k) => {
+    const at = alloc(value.length);
+    offsets.set(`x${k}`, at);
+    init.push([at, value]);
+  });
+  const outSize = size(node.shape);
+  const yAt = alloc(outSize);
+  offsets.set('y', yAt);
+  init.push([yAt, new Float32Array(outSize).fill(NaN)]);
+  if (lowered.scratch) offsets.set('s', alloc(lowered.scratch));
+  const memoryFloats = top;
+  const args = lowered.kernel.params.map((p) => {
+    const at = offsets.get(p);
+    if (at === undefined) throw new Error(`no buffer for kernel parameter ${p}`);
+    return at;
+  });
+  // The weight transforms run first (in the module, `prepare` does before any run).
+  const p = programOf(
+    [...prepares.map((x) => x.kernel), lowered.kernel],
+    [
+      ...prepares.map((x) => ({ kernel: x.kernel.name, args: x.args })),
+      { kernel: lowered.kernel.name, args },
+    ],
+    memoryFloats,
+    weightFloats,
+  );
+  const outputOf = async (relaxed: boolean): Promise<Float32Array> => {
+    const bytes = emitWasm(p, { relaxed }) as Uint8Array<ArrayBuffer>;
+    const { instance } = await WebAssembly.instantiate(bytes);
+    const memory = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    for (const [at, v] of init) memory.set(v, at);
+    (instance.exports.run as () => void)();
+    return memory.slice(yAt, yAt + outSize);
+  };
+  const got = await outputOf(false);
+  const want = reference(node, shapes, d);
+  const kind = node.layer.kind;
+  expectClose(got, want, `${kind} output`);
+  // The relaxed SIMD build too (fused multiply-adds round once instead of twice).
+  expectClose(await outputOf(true), want, `${kind} output (relaxed SIMD)`);
+  // And the interpreter agrees with wasm (up to the math helpers' last bit).
+  const M = new Float32Array(memoryFloats);
+  for (const [at, v] of init) M.set(v, at);
+  for (const x of prepares) runKernel(x.kernel, M, x.args);
+  runKernel(lowered.kernel, M, args);
+  expectClose(got, M.slice(yAt, yAt + outSize), `${kind} interpreter`);
+}
