@@ -19,8 +19,9 @@
 // `offset` immediate whenever interval bounds on the terms prove the pointer is never negative
 // (the wasm effective address does not wrap); otherwise into the pointer.
 import { InternalError } from '../../src/diag/diagnostics.js';
-import { unroll } from '../../src/kir/kir.js';
 import type { Expr, Kernel, MathFn, Stmt, Type } from '../../src/kir/kir.js';
+import { applyPasses, WASM_PASSES } from '../../src/kir/passes.js';
+import { walk } from '../../src/kir/visit.js';
 import type { KernelProgram } from '../../src/lower/program.js';
 import { MATH_FUNCTIONS, VECTOR_MATH_FUNCTIONS, addMathFunctions } from './math.js';
 import { WasmModule } from './module.js';
@@ -203,7 +204,7 @@ class KernelEmitter {
   }
 
   emit(fn: string): void {
-    const body = unroll(this.kernel.body);
+    const body = applyPasses(this.kernel.body, WASM_PASSES);
     this.declare(body);
     const frame = this.pushFrame();
     const stmts = this.stmts(body);
@@ -228,8 +229,8 @@ class KernelEmitter {
   private declare(body: readonly Stmt[]): void {
     const lets = new Set<string>();
     const counters = new Set<string>();
-    const walk = (stmts: readonly Stmt[]): void => {
-      for (const s of stmts) {
+    walk(body, {
+      stmt: (s) => {
         if (s.op === 'let') {
           this.local(s.name, s.type);
           if (lets.has(s.name)) this.mutable.add(s.name);
@@ -238,14 +239,9 @@ class KernelEmitter {
         else if (s.op === 'for') {
           this.local(s.v, 'i32');
           counters.add(s.v);
-          walk(s.body);
-        } else if (s.op === 'if') {
-          walk(s.then);
-          if (s.else) walk(s.else);
         }
-      }
-    };
-    walk(body);
+      },
+    });
     for (const p of this.params) if (this.mutable.has(p)) throw this.bug(`parameter ${p} is set`);
     for (const v of counters)
       if (this.mutable.has(v) || lets.has(v)) throw this.bug(`loop counter ${v} is assigned`);
