@@ -27,6 +27,7 @@ import {
   type Kernel,
   type Stmt,
 } from '../src/kir/kir.js';
+import { AffineScope, hoistPlan } from '../src/kir/affine.js';
 import { runKernel } from '../src/kir/interpret.js';
 import { scalarize } from '../src/kir/scalarize.js';
 import { unroll } from '../src/kir/unroll.js';
@@ -282,5 +283,121 @@ describe('KIR passes keep a kernel’s meaning (the interpreter as oracle)', () 
     const k: Kernel = { name: 'every_op', params: ['x', 'y'], body, doc: [] };
     for (const [name, pass] of PASSES)
       expectSameRun(k, { ...k, name: `every_op after ${name}`, body: pass(body) }, 64, [0, 40]);
+  });
+});
+
+// ------------------------------------------------------------------------------ address analysis
+
+/** The value of an i32 expression under `env` (the operations the address analysis reads). */
+function evalI32(e: Expr, env: ReadonlyMap<string, number>): number {
+  switch (e.op) {
+    case 'const':
+      return e.value;
+    case 'get':
+      return env.get(e.name)!;
+    case 'bin': {
+      const a = evalI32(e.a, env);
+      const b = evalI32(e.b, env);
+      const ops: Record<string, number> = {
+        add: a + b,
+        sub: a - b,
+        mul: a * b,
+        min: Math.min(a, b),
+        max: Math.max(a, b),
+      };
+      return ops[e.fn]!;
+    }
+    case 'select':
+      return evalI32(e.cond, env) ? evalI32(e.a, env) : evalI32(e.b, env);
+    case 'cmp':
+      return evalI32(e.a, env) < evalI32(e.b, env) ? 1 : 0;
+    default:
+      throw new Error(e.op);
+  }
+}
+
+describe('KIR address analysis (affine.ts)', () => {
+  // Scope: parameter x; loops i over 0..3 (depth 1) and j over 1, 3, 5 (depth 2); lets
+  // a = x + 5i (affine: it expands) and m = min(i, j) (not affine: an inline atom).
+  const a = add(get('x'), mul(get('i'), 5));
+  const m = { op: 'bin', type: 'i32', fn: 'min', a: get('i'), b: get('j') } as const;
+  const scope = (): AffineScope => {
+    const s = new AffineScope(new Set(['x']), new Set());
+    s.enterLoop('i', 1, 0, 3);
+    s.enterLoop('j', 2, 1, 5);
+    s.define('a', a);
+    s.define('m', m);
+    return s;
+  };
+  const next = rng(7);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const leaf = (): Expr =>
+    pick([get('x'), get('i'), get('j'), get('a'), get('m'), i32(pick([-3, 0, 2, 7]))]);
+  const random = (depth: number): Expr => {
+    if (depth === 0) return leaf();
+    const fn = pick(['add', 'sub', 'mul', 'max', 'sel'] as const);
+    if (fn === 'sel') return select(cmp('lt', leaf(), leaf()), random(depth - 1), leaf());
+    if (fn === 'mul') return mul(random(depth - 1), i32(pick([-2, 3, 4])));
+    const b: Expr = { op: 'bin', type: 'i32', fn, a: random(depth - 1), b: random(depth - 1) };
+    return b;
+  };
+  const envs: Map<string, number>[] = [];
+  for (const x of [0, 1, 17, 1000])
+    for (const i of [0, 1, 2, 3])
+      for (const j of [1, 3, 5]) {
+        const env = new Map([
+          ['x', x],
+          ['i', i],
+          ['j', j],
+        ]);
+        env.set('a', evalI32(a, env));
+        env.set('m', evalI32(m, env));
+        envs.push(env);
+      }
+
+  it('a linear form has the value of its expression; hoisted terms are parameters and counters', () => {
+    for (let n = 0; n < 300; n++) {
+      const e = random(3);
+      const lin = scope().linear(e);
+      for (const t of lin.terms.values())
+        if (t.depth !== null) {
+          expect(t.atom.op).toBe('get');
+          expect(['x', 'i', 'j']).toContain((t.atom as { name: string }).name);
+          expect(t.depth).toBe({ x: 0, i: 1, j: 2 }[(t.atom as { name: 'x' | 'i' | 'j' }).name]);
+        }
+      for (const env of envs) {
+        let v = lin.c;
+        for (const t of lin.terms.values()) v += t.coef * evalI32(t.atom, env);
+        expect(v | 0, JSON.stringify(e)).toBe(evalI32(e, env) | 0);
+      }
+    }
+  });
+
+  it('interval bounds hold the value, and minimum bounds a sum of terms', () => {
+    for (let n = 0; n < 300; n++) {
+      const e = random(3);
+      const s = scope();
+      const [lo, hi] = s.interval(e);
+      const terms = [...s.linear(e).terms.values()];
+      const least = s.minimum(terms);
+      for (const env of envs) {
+        const v = evalI32(e, env);
+        expect(v >= lo && v <= hi, `${v} in [${lo}, ${hi}]: ${JSON.stringify(e)}`).toBe(true);
+        let sum = 0;
+        for (const t of terms) sum += t.coef * evalI32(t.atom, env);
+        expect(sum).toBeGreaterThanOrEqual(least);
+      }
+    }
+  });
+
+  it('hoists by depth, outermost first, keys naming each prefix', () => {
+    const lin = scope().linear(add(add(mul(get('j'), 3), get('a')), m));
+    const { groups, inline } = hoistPlan([...lin.terms.values()]);
+    expect(groups.map((g) => [g.depth, g.key])).toEqual([
+      [0, 'x*1|'],
+      [1, 'x*1|i*5|'],
+      [2, 'x*1|i*5|j*3|'],
+    ]);
+    expect(inline.map((t) => t.atom)).toEqual([m]);
   });
 });

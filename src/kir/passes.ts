@@ -14,7 +14,8 @@ export const UNROLL: KirPass = { name: 'unroll', run: unroll };
 /** v128 as four f32 lanes. */
 export const SCALARIZE: KirPass = { name: 'scalarize', run: scalarize };
 
-/** Ahead of the wasm printer, which keeps v128 and analyses addresses as it prints. */
+/** Ahead of the wasm printer, which keeps v128 and analyses addresses as it prints
+ * (src/kir/affine.ts). */
 export const WASM_PASSES: readonly KirPass[] = [UNROLL];
 /** Ahead of the TypeScript printer: only number locals remain. */
 export const TS_PASSES: readonly KirPass[] = [UNROLL, SCALARIZE];
