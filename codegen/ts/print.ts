@@ -1,21 +1,16 @@
 // Prints a kernel as a TypeScript function over the module's Float32Array `M` (and its `erf`).
 //
-// The kernel is unrolled and scalarized first, so the output has only number locals. Integer
-// index arithmetic that is affine (sums of locals times constants) prints in one canonical
-// form, `x0 + oy * 24 + ox * 3 + 5`; f32 arithmetic keeps the kernel's association order.
-// With `types` (the default) the parameters carry `: number`, the result `: void`, and loads a
-// non-null mark (`M[i]!`, for projects using noUncheckedIndexedAccess); without, it is plain
-// JavaScript. Locals never reassigned are `const`. Arithmetic runs in float64 and rounds to f32
-// when stored. A kernel longer than PART_LINES is printed as calls of nested part functions.
-import { scalarize } from '../../src/kir/scalarize.js';
-import {
-  unroll,
-  type CmpFn,
-  type Expr,
-  type Kernel,
-  type MathFn,
-  type Stmt,
-} from '../../src/kir/kir.js';
+// The KIR passes run first (TS_PASSES: unroll, scalarize), so the output has only number
+// locals. Integer index arithmetic that is affine (sums of locals times constants) prints in one
+// canonical form, `x0 + oy * 24 + ox * 3 + 5`; f32 arithmetic keeps the kernel's association
+// order. With `types` (the default) the parameters carry `: number`, the result `: void`, and
+// loads a non-null mark (`M[i]!`, for projects using noUncheckedIndexedAccess); without, it is
+// plain JavaScript. Locals never reassigned are `const`. Arithmetic runs in float64 and rounds
+// to f32 when stored. A kernel longer than PART_LINES is printed as calls of nested part
+// functions.
+import type { CmpFn, Expr, Kernel, MathFn, Stmt } from '../../src/kir/kir.js';
+import { applyPasses, TS_PASSES } from '../../src/kir/passes.js';
+import { stmtBodies, stmtExprs, walkExpr } from '../../src/kir/visit.js';
 import { CodeWriter } from './writer.js';
 
 /** `function NAME(y: number, ...): void { ... }`, headed by the kernel's doc comment. */
@@ -24,7 +19,7 @@ export function printKernelTS(
   opts: { types?: boolean; partLines?: number } = {},
 ): string {
   const types = opts.types ?? true;
-  const body = scalarize(unroll(kernel.body));
+  const body = applyPasses(kernel.body, TS_PASSES);
   const w = new CodeWriter();
   for (const line of kernel.doc) w.line(comment(line));
   /** `function NAME(a: number, ...): void {`, or without the types. */
@@ -96,61 +91,26 @@ function namesOf(
   stmts: readonly Stmt[],
   out: Names = { decls: new Set(), reads: new Set(), sets: new Set() },
 ): Names {
-  const read = (e: Expr): void => {
-    switch (e.op) {
-      case 'const':
-        return;
-      case 'get':
-        out.reads.add(e.name);
-        return;
-      case 'load':
-        return read(e.addr);
-      case 'bin':
-      case 'cmp':
-      case 'and':
-        read(e.a);
-        return read(e.b);
-      case 'select':
-        read(e.cond);
-        read(e.a);
-        return read(e.b);
-      default:
-        return read(e.a);
+  for (const s of stmts) {
+    if (s.op === 'for') {
+      // A loop variable is the loop's own (names repeat from loop to loop).
+      const inner = namesOf(s.body);
+      for (const [from, to] of [
+        [inner.decls, out.decls],
+        [inner.reads, out.reads],
+        [inner.sets, out.sets],
+      ] as const)
+        for (const v of from) if (v !== s.v) to.add(v);
+      continue;
     }
-  };
-  for (const s of stmts)
-    switch (s.op) {
-      case 'let':
-        out.decls.add(s.name);
-        read(s.value);
-        break;
-      case 'set':
-        out.sets.add(s.name);
-        read(s.value);
-        break;
-      case 'store':
-        read(s.addr);
-        read(s.value);
-        break;
-      case 'for': {
-        // A loop variable is the loop's own (names repeat from loop to loop).
-        const inner = namesOf(s.body);
-        for (const [from, to] of [
-          [inner.decls, out.decls],
-          [inner.reads, out.reads],
-          [inner.sets, out.sets],
-        ] as const)
-          for (const v of from) if (v !== s.v) to.add(v);
-        break;
-      }
-      case 'if':
-        read(s.cond);
-        namesOf(s.then, out);
-        if (s.else) namesOf(s.else, out);
-        break;
-      case 'comment':
-        break;
-    }
+    if (s.op === 'let') out.decls.add(s.name);
+    else if (s.op === 'set') out.sets.add(s.name);
+    for (const e of stmtExprs(s))
+      walkExpr(e, (x) => {
+        if (x.op === 'get') out.reads.add(x.name);
+      });
+    for (const body of stmtBodies(s)) namesOf(body, out);
+  }
   return out;
 }
 

@@ -8,19 +8,22 @@
 // One function per distinct kernel, with its i32 base offsets as parameters. With `relaxed`,
 // every f32x4 acc + x * y is one f32x4.relaxed_madd (the relaxed SIMD build of the .wasm).
 //
-// Addresses: an element index is split into a linear form (terms coef * atom plus a constant).
-// Terms over parameters and loop counters are hoisted: their byte sum is computed once per
-// iteration of the innermost loop they depend on (at function entry for parameters alone), in
-// a local shared by every address with the same terms; the part a loop's own counter adds is
-// an induction pointer, set before the loop and advanced by a constant after each iteration
-// (one add, not a shift and an add), and a loop whose body reads its counter nowhere else
-// counts its trips with its first pointer. Measured: a 1x1 conv2d 2.47 -> 2.30 ms, ResNet-50
-// about 4 % faster end to end. The constant goes into the load/store
-// `offset` immediate whenever interval bounds on the terms prove the pointer is never negative
-// (the wasm effective address does not wrap); otherwise into the pointer.
+// Addresses: an element index is split into a linear form (terms coef * atom plus a constant;
+// src/kir/affine.ts, which also bounds the terms and plans their hoisting). Terms over
+// parameters and loop counters are hoisted: their byte sum is computed once per iteration of
+// the innermost loop they depend on (at function entry for parameters alone), in a local shared
+// by every address with the same terms; the part a loop's own counter adds is an induction
+// pointer, set before the loop and advanced by a constant after each iteration (one add, not a
+// shift and an add), and a loop whose body reads its counter nowhere else counts its trips with
+// its first pointer. Measured: a 1x1 conv2d 2.47 -> 2.30 ms, ResNet-50 about 4 % faster end to
+// end. The constant goes into the load/store `offset` immediate whenever interval bounds on the
+// terms prove the pointer is never negative (the wasm effective address does not wrap);
+// otherwise into the pointer.
 import { InternalError } from '../../src/diag/diagnostics.js';
-import { unroll } from '../../src/kir/kir.js';
 import type { Expr, Kernel, MathFn, Stmt, Type } from '../../src/kir/kir.js';
+import { AffineScope, hoistPlan, type Term } from '../../src/kir/affine.js';
+import { applyPasses, WASM_PASSES } from '../../src/kir/passes.js';
+import { walk } from '../../src/kir/visit.js';
 import type { KernelProgram } from '../../src/lower/program.js';
 import { MATH_FUNCTIONS, VECTOR_MATH_FUNCTIONS, addMathFunctions } from './math.js';
 import { WasmModule } from './module.js';
@@ -137,24 +140,6 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
 
 // ------------------------------------------------------------------------------------ kernels
 
-/** A closed interval of integers (bounds may be infinite). */
-type Interval = readonly [number, number];
-const ANY: Interval = [-Infinity, Infinity];
-
-/** coef * atom, where atom is a parameter, a loop counter or (inline) anything else. */
-interface Term {
-  readonly key: string;
-  readonly atom: Expr;
-  coef: number;
-  /** Loop depth it varies at (0: parameters), or null: computed where used. */
-  readonly depth: number | null;
-}
-
-interface Linear {
-  readonly terms: Map<string, Term>;
-  c: number;
-}
-
 /** A loop being emitted (depth 0 is the function body). */
 interface Frame {
   /** Local sets run at the start of each iteration (function entry for depth 0). */
@@ -182,14 +167,10 @@ class KernelEmitter {
   private readonly mutable = new Set<string>();
   /** Reads of each loop counter emitted so far (a loop whose body reads none needs none). */
   private readonly counterReads = new Map<string, number>();
-  /** Active loop counters: depth and range. */
-  private readonly loops = new Map<string, { depth: number; range: Interval }>();
-  /** Immutable i32 lets: their value's interval, and its linear form when that is affine in
-   * parameters and loop counters only (then addresses expand it, so it hoists). */
-  private readonly lets = new Map<string, { range: Interval; linear: Linear | null }>();
+  /** Linear forms and intervals of addresses at the point reached (src/kir/affine.ts). */
+  private readonly scope: AffineScope;
   private readonly frames: Frame[] = [];
   private labels = 0;
-  private inlineAtoms = 0;
 
   constructor(
     private readonly w: WasmModule,
@@ -198,12 +179,13 @@ class KernelEmitter {
     private readonly relaxed = false,
   ) {
     this.params = new Set(kernel.params);
+    this.scope = new AffineScope(this.params, this.mutable);
     if (this.params.size !== kernel.params.length) throw this.bug('repeated parameter names');
     kernel.params.forEach((p, i) => this.locals.set(p, { index: i, type: 'i32' }));
   }
 
   emit(fn: string): void {
-    const body = unroll(this.kernel.body);
+    const body = applyPasses(this.kernel.body, WASM_PASSES);
     this.declare(body);
     const frame = this.pushFrame();
     const stmts = this.stmts(body);
@@ -228,8 +210,8 @@ class KernelEmitter {
   private declare(body: readonly Stmt[]): void {
     const lets = new Set<string>();
     const counters = new Set<string>();
-    const walk = (stmts: readonly Stmt[]): void => {
-      for (const s of stmts) {
+    walk(body, {
+      stmt: (s) => {
         if (s.op === 'let') {
           this.local(s.name, s.type);
           if (lets.has(s.name)) this.mutable.add(s.name);
@@ -238,14 +220,9 @@ class KernelEmitter {
         else if (s.op === 'for') {
           this.local(s.v, 'i32');
           counters.add(s.v);
-          walk(s.body);
-        } else if (s.op === 'if') {
-          walk(s.then);
-          if (s.else) walk(s.else);
         }
-      }
-    };
-    walk(body);
+      },
+    });
     for (const p of this.params) if (this.mutable.has(p)) throw this.bug(`parameter ${p} is set`);
     for (const v of counters)
       if (this.mutable.has(v) || lets.has(v)) throw this.bug(`loop counter ${v} is assigned`);
@@ -308,8 +285,7 @@ class KernelEmitter {
         return null;
       case 'let': {
         const value = this.expr(s.value);
-        if (s.type === 'i32' && !this.mutable.has(s.name))
-          this.lets.set(s.name, { range: this.interval(s.value), linear: this.affine(s.value) });
+        if (s.type === 'i32') this.scope.define(s.name, s.value);
         return w.set(this.lookup(s.name).index, value);
       }
       case 'set':
@@ -334,15 +310,15 @@ class KernelEmitter {
     if (s.step <= 0) throw this.bug(`loop ${s.v} has step ${s.step}`);
     const trips = Math.ceil((s.to - s.from) / s.step);
     if (trips <= 0) return null;
-    if (this.loops.has(s.v)) throw this.bug(`nested loops share the counter ${s.v}`);
+    if (this.scope.isCounter(s.v)) throw this.bug(`nested loops share the counter ${s.v}`);
     const v = this.lookup(s.v).index;
     const last = s.from + (trips - 1) * s.step;
-    this.loops.set(s.v, { depth: this.frames.length, range: [s.from, last] });
+    this.scope.enterLoop(s.v, this.frames.length, s.from, last);
     const frame = this.pushFrame({ from: s.from, step: s.step });
     const reads = this.counterReads.get(s.v) ?? 0;
     const body = this.stmts(s.body);
     this.frames.pop();
-    this.loops.delete(s.v);
+    this.scope.leaveLoop(s.v);
     const label = `L${this.labels++}`;
     const ind = frame.inductions;
     const step = (p: (typeof ind)[number]): WasmExpr =>
@@ -377,7 +353,7 @@ class KernelEmitter {
         return e.type === 'i32' ? w.i32(e.value) : w.f32(e.value);
       case 'get': {
         const l = this.lookup(e.name);
-        if (this.loops.has(e.name))
+        if (this.scope.isCounter(e.name))
           this.counterReads.set(e.name, (this.counterReads.get(e.name) ?? 0) + 1);
         return w.get(l.index, l.type);
       }
@@ -467,120 +443,13 @@ class KernelEmitter {
 
   // ------------------------------------------------------------------------------- addresses
 
-  /** The linear form of an i32 element index. */
-  private linear(e: Expr, scale = 1, acc: Linear = { terms: new Map(), c: 0 }): Linear {
-    if (e.op === 'const') {
-      acc.c += scale * e.value;
-    } else if (e.op === 'bin' && (e.fn === 'add' || e.fn === 'sub')) {
-      this.linear(e.a, scale, acc);
-      this.linear(e.b, e.fn === 'sub' ? -scale : scale, acc);
-    } else if (e.op === 'bin' && e.fn === 'mul' && e.b.op === 'const') {
-      this.linear(e.a, scale * e.b.value, acc);
-    } else if (e.op === 'bin' && e.fn === 'mul' && e.a.op === 'const') {
-      this.linear(e.b, scale * e.a.value, acc);
-    } else if (e.op === 'get' && this.expandable(e.name)) {
-      const l = this.lets.get(e.name)!.linear!;
-      acc.c += scale * l.c;
-      for (const t of l.terms.values()) this.addTerm(acc, t.key, t.atom, t.depth, scale * t.coef);
-    } else if (e.op === 'get') {
-      const depth = this.params.has(e.name) ? 0 : (this.loops.get(e.name)?.depth ?? null);
-      this.addTerm(acc, e.name, e, depth, scale);
-    } else {
-      this.addTerm(acc, `#${this.inlineAtoms++}`, e, null, scale);
-    }
-    return acc;
-  }
-
-  /** Whether a let expands into its linear form here: its loop counters are still active. */
-  private expandable(name: string): boolean {
-    const l = this.lets.get(name)?.linear;
-    if (!l) return false;
-    for (const t of l.terms.values())
-      if (t.depth !== 0 && (t.atom.op !== 'get' || this.loops.get(t.atom.name)?.depth !== t.depth))
-        return false;
-    return true;
-  }
-
-  private addTerm(acc: Linear, key: string, atom: Expr, depth: number | null, coef: number): void {
-    const t = acc.terms.get(key);
-    if (t) t.coef += coef;
-    else acc.terms.set(key, { key, atom, coef, depth });
-  }
-
-  /** The linear form of a let's value when every term hoists (parameters, loop counters). */
-  private affine(e: Expr): Linear | null {
-    if (e.type !== 'i32') return null;
-    const l = this.linear(e);
-    for (const t of l.terms.values()) if (t.depth === null) return null;
-    return l;
-  }
-
-  private atomInterval(atom: Expr): Interval {
-    if (atom.op !== 'get') return this.interval(atom);
-    if (this.params.has(atom.name)) return [0, Infinity];
-    const loop = this.loops.get(atom.name);
-    if (loop) return loop.range;
-    return this.lets.get(atom.name)?.range ?? ANY;
-  }
-
-  /** Bounds on an i32 expression's value. */
-  private interval(e: Expr): Interval {
-    switch (e.op) {
-      case 'const':
-        return [e.value, e.value];
-      case 'get':
-        return this.atomInterval(e);
-      case 'cmp':
-      case 'and':
-        return [0, 1];
-      case 'select': {
-        const a = this.interval(e.a);
-        const b = this.interval(e.b);
-        return [Math.min(a[0], b[0]), Math.max(a[1], b[1])];
-      }
-      case 'bin': {
-        if (e.type !== 'i32') return ANY;
-        const a = this.interval(e.a);
-        const b = this.interval(e.b);
-        switch (e.fn) {
-          case 'add':
-            return [a[0] + b[0], a[1] + b[1]];
-          case 'sub':
-            return [a[0] - b[1], a[1] - b[0]];
-          case 'mul': {
-            const p = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]];
-            if (p.some(Number.isNaN)) return ANY;
-            return [Math.min(...p), Math.max(...p)];
-          }
-          case 'min':
-            return [Math.min(a[0], b[0]), Math.min(a[1], b[1])];
-          case 'max':
-            return [Math.max(a[0], b[0]), Math.max(a[1], b[1])];
-          case 'div':
-          case 'pmin':
-          case 'pmax':
-            return ANY;
-        }
-      }
-      // falls through (not reached: every i32 bin case returns)
-      default:
-        return ANY;
-    }
-  }
-
   /** Byte pointer and offset immediate for an element index. */
   private address(e: Expr): { ptr: WasmExpr; offset: number } {
     const w = this.w;
-    const lin = this.linear(e);
+    const lin = this.scope.linear(e);
     const terms = [...lin.terms.values()].filter((t) => t.coef !== 0);
     // Lower bound of the dynamic part, in bytes.
-    let lo = 0;
-    for (const t of terms) {
-      const [a, b] = this.atomInterval(t.atom);
-      const x = Math.min(t.coef * a, t.coef * b);
-      lo += Number.isNaN(x) ? -Infinity : x;
-    }
-    lo *= 4;
+    const lo = this.scope.minimum(terms) * 4;
     const cb = lin.c * 4;
     // ptr = dyn + shift must stay >= 0 (no wrap) and offset = cb - shift >= 0.
     let shift: number;
@@ -590,24 +459,13 @@ class KernelEmitter {
     if (cb - shift > 0xffffffff) shift = cb;
     const offset = cb - shift;
 
-    const hoisted = terms
-      .filter((t) => t.depth !== null)
-      .sort((a, b) => a.depth! - b.depth! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const inline = terms.filter((t) => t.depth === null);
-
+    const { groups, inline } = hoistPlan(terms);
     let ptr: WasmExpr | null = null;
-    if (hoisted.length) {
+    if (groups.length) {
       // Prefix sums: one local per depth present, each adding its terms to the outer prefix.
-      let key = '';
       let prev: number | null = null;
-      for (let i = 0; i < hoisted.length;) {
-        const depth = hoisted[i]!.depth!;
-        let j = i;
-        while (j < hoisted.length && hoisted[j]!.depth === depth) j++;
-        const group = hoisted.slice(i, j);
-        i = j;
-        const isLast = i === hoisted.length;
-        key += group.map((t) => `${t.key}*${t.coef}`).join('+') + '|';
+      groups.forEach(({ depth, terms: group, key }, i) => {
+        const isLast = i === groups.length - 1;
         const k = isLast && shift !== 0 ? `${key}${shift}` : key;
         const frame = this.frames[depth];
         if (!frame) throw this.bug(`address term at depth ${depth}`);
@@ -634,7 +492,7 @@ class KernelEmitter {
           frame.prefixes.set(k, local);
         }
         prev = local;
-      }
+      });
       ptr = w.get(prev!, 'i32');
     } else if (shift !== 0) {
       ptr = w.i32(shift);

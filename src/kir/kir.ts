@@ -171,9 +171,9 @@ export const if_ = (cond: Expr, then: readonly Stmt[], otherwise?: readonly Stmt
   otherwise ? { op: 'if', cond, then, else: otherwise } : { op: 'if', cond, then };
 export const comment = (text: string): Stmt => ({ op: 'comment', text });
 
-// ------------------------------------------------------------------------ folding, unrolling
+// ------------------------------------------------------------------------------------ folding
 
-const isConst = (e: Expr): e is Extract<Expr, { op: 'const' }> => e.op === 'const';
+export const isConst = (e: Expr): e is Extract<Expr, { op: 'const' }> => e.op === 'const';
 
 /** Folds constant i32 arithmetic and identities (x + 0, x * 1, x * 0), reassociating constants. */
 export function fold(e: Expr): Expr {
@@ -245,138 +245,6 @@ export function fold(e: Expr): Expr {
     if (isConst(e.b)) return e.b.value ? e.a : i32(0);
   }
   return e;
-}
-
-/** Replaces a variable by a constant (or expression) everywhere in an expression, folding. */
-export function substExpr(e: Expr, name: string, by: Expr): Expr {
-  switch (e.op) {
-    case 'const':
-      return e;
-    case 'get':
-      return e.name === name ? by : e;
-    case 'load':
-      return { ...e, addr: substExpr(e.addr, name, by) };
-    case 'bin':
-    case 'cmp':
-    case 'and':
-      return fold({ ...e, a: substExpr(e.a, name, by), b: substExpr(e.b, name, by) } as Expr);
-    case 'neg':
-    case 'sqrt':
-    case 'abs':
-    case 'math':
-    case 'splat':
-    case 'lane':
-      return { ...e, a: substExpr(e.a, name, by) } as Expr;
-    case 'select':
-      return fold({
-        ...e,
-        cond: substExpr(e.cond, name, by),
-        a: substExpr(e.a, name, by),
-        b: substExpr(e.b, name, by),
-      });
-  }
-}
-
-function substStmt(s: Stmt, name: string, by: Expr, rename: (n: string) => string): Stmt {
-  switch (s.op) {
-    case 'let':
-      return {
-        ...s,
-        name: rename(s.name),
-        value: substExpr(renameExpr(s.value, rename), name, by),
-      };
-    case 'set':
-      return {
-        ...s,
-        name: rename(s.name),
-        value: substExpr(renameExpr(s.value, rename), name, by),
-      };
-    case 'store':
-      return {
-        ...s,
-        addr: substExpr(renameExpr(s.addr, rename), name, by),
-        value: substExpr(renameExpr(s.value, rename), name, by),
-      };
-    case 'for':
-      return { ...s, body: s.body.map((t) => substStmt(t, name, by, rename)) };
-    case 'if':
-      return {
-        ...s,
-        cond: substExpr(renameExpr(s.cond, rename), name, by),
-        then: s.then.map((t) => substStmt(t, name, by, rename)),
-        ...(s.else ? { else: s.else.map((t) => substStmt(t, name, by, rename)) } : {}),
-      };
-    case 'comment':
-      return s;
-  }
-}
-
-function renameExpr(e: Expr, rename: (n: string) => string): Expr {
-  switch (e.op) {
-    case 'const':
-      return e;
-    case 'get':
-      return { ...e, name: rename(e.name) };
-    case 'load':
-      return { ...e, addr: renameExpr(e.addr, rename) };
-    case 'bin':
-    case 'cmp':
-    case 'and':
-      return { ...e, a: renameExpr(e.a, rename), b: renameExpr(e.b, rename) } as Expr;
-    case 'select':
-      return {
-        ...e,
-        cond: renameExpr(e.cond, rename),
-        a: renameExpr(e.a, rename),
-        b: renameExpr(e.b, rename),
-      };
-    default:
-      return { ...e, a: renameExpr(e.a, rename) } as Expr;
-  }
-}
-
-/** Locals declared (by let) anywhere in these statements. */
-function declared(stmts: readonly Stmt[], out = new Set<string>()): Set<string> {
-  for (const s of stmts) {
-    if (s.op === 'let') out.add(s.name);
-    else if (s.op === 'for') declared(s.body, out);
-    else if (s.op === 'if') {
-      declared(s.then, out);
-      if (s.else) declared(s.else, out);
-    }
-  }
-  return out;
-}
-
-/** Unrolls loops marked `unroll` (and any loop of one trip), folding indices; drops dead ifs. */
-export function unroll(stmts: readonly Stmt[]): Stmt[] {
-  const out: Stmt[] = [];
-  for (const s of stmts) {
-    if (s.op === 'for') {
-      const body = unroll(s.body);
-      const trips = Math.max(0, Math.ceil((s.to - s.from) / s.step));
-      if (trips === 0) continue;
-      if (s.unroll || trips === 1) {
-        // Locals declared in the body get a per-iteration suffix so each copy is independent.
-        const locals = declared(body);
-        for (let v = s.from; v < s.to; v += s.step) {
-          const rename = (n: string): string => (locals.has(n) ? `${n}_${v}` : n);
-          out.push(...unroll(body.map((t) => substStmt(t, s.v, i32(v), rename))));
-        }
-      } else out.push({ ...s, body });
-    } else if (s.op === 'if') {
-      const c = fold(s.cond);
-      if (isConst(c)) out.push(...unroll(c.value ? s.then : (s.else ?? [])));
-      else
-        out.push({
-          ...s,
-          cond: c,
-          then: unroll(s.then),
-          ...(s.else ? { else: unroll(s.else) } : {}),
-        });
-    } else out.push(s);
-  }
-  return out;
 }
 
 /** The integer range [lo, hi) of o such that lo_bound <= o * s + c < hi_bound, within [0, n). */

@@ -5,6 +5,7 @@
 // a temporary (`_s0`, ...) declared just before the statement that uses them. pmin and pmax,
 // which have no scalar operator, become selects over such temporaries.
 import { add, cmp, get, i32, select, type Expr, type Stmt } from './kir.js';
+import { forEachChild, mapChildren, mapStmt, walk } from './visit.js';
 
 const LANES = [0, 1, 2, 3] as const;
 
@@ -20,18 +21,12 @@ export function scalarize(stmts: readonly Stmt[]): Stmt[] {
 function uniformLocals(stmts: readonly Stmt[]): Set<string> {
   const splats = new Set<string>();
   const sets = new Set<string>();
-  const walk = (ss: readonly Stmt[]): void => {
-    for (const s of ss) {
+  walk(stmts, {
+    stmt: (s) => {
       if (s.op === 'let' && s.type === 'v128' && s.value.op === 'splat') splats.add(s.name);
       else if (s.op === 'set') sets.add(s.name);
-      else if (s.op === 'for') walk(s.body);
-      else if (s.op === 'if') {
-        walk(s.then);
-        walk(s.else ?? []);
-      }
-    }
-  };
-  walk(stmts);
+    },
+  });
   for (const n of sets) splats.delete(n);
   return splats;
 }
@@ -48,34 +43,16 @@ const isSimple = (e: Expr): boolean =>
   e.op === 'get' ||
   (e.op === 'bin' && e.fn === 'add' && e.a.op === 'get' && e.b.op === 'const');
 
-/** Whether `e` moves data across lanes (lane, splat) out of the v128 local `name`. */
+/** Whether `e` moves data across lanes (lane, splat, a select's condition) out of the v128
+ * local `name`. */
 function crossesLanes(e: Expr, name: string, inside = false): boolean {
-  switch (e.op) {
-    case 'const':
-      return false;
-    case 'get':
-      return inside && e.name === name;
-    case 'load':
-      return crossesLanes(e.addr, name, inside);
-    case 'lane':
-    case 'splat':
-      return crossesLanes(e.a, name, true);
-    case 'bin':
-    case 'cmp':
-    case 'and':
-      return crossesLanes(e.a, name, inside) || crossesLanes(e.b, name, inside);
-    case 'select':
-      return (
-        crossesLanes(e.cond, name, true) ||
-        crossesLanes(e.a, name, inside) ||
-        crossesLanes(e.b, name, inside)
-      );
-    case 'neg':
-    case 'sqrt':
-    case 'abs':
-    case 'math':
-      return crossesLanes(e.a, name, inside);
-  }
+  if (e.op === 'get') return inside && e.name === name;
+  let found = false;
+  const across = inside || e.op === 'lane' || e.op === 'splat';
+  forEachChild(e, (c, field) => {
+    found ||= crossesLanes(c, name, across || (e.op === 'select' && field === 'cond'));
+  });
+  return found;
 }
 
 class Scalarizer {
@@ -94,51 +71,42 @@ class Scalarizer {
   }
 
   private rewrite(s: Stmt, h: Hoists): Stmt[] {
-    switch (s.op) {
-      case 'let':
-        if (s.type !== 'v128') return [{ ...s, value: this.scalar(s.value, h) }];
-        if (this.uniform.has(s.name) && s.value.op === 'splat')
-          return [{ op: 'let', name: s.name, type: 'f32', value: this.scalar(s.value.a, h) }];
-        return LANES.map((i) => ({
-          op: 'let',
-          name: laneName(s.name, i),
-          type: 'f32',
-          value: this.lane(s.value, i, h),
-        }));
-      case 'set': {
-        if (s.value.type !== 'v128') return [{ ...s, value: this.scalar(s.value, h) }];
-        const values = LANES.map((i) => this.lane(s.value, i, h));
-        if (!crossesLanes(s.value, s.name))
-          return LANES.map((i) => ({ op: 'set', name: laneName(s.name, i), value: values[i]! }));
-        // Lane i may read lanes j < i that are already overwritten: go through temporaries.
-        const temps = values.map((v) => this.declare(v, h));
-        return LANES.map((i) => ({ op: 'set', name: laneName(s.name, i), value: temps[i]! }));
-      }
-      case 'store': {
-        if (s.type !== 'v128')
-          return [{ ...s, addr: this.scalar(s.addr, h), value: this.scalar(s.value, h) }];
-        const addr = this.hoist(s.addr, this.scalar(s.addr, h), h);
-        return LANES.map((i) => ({
-          op: 'store',
-          type: 'f32',
-          addr: add(addr, i32(i)),
-          value: this.lane(s.value, i, h),
-        }));
-      }
-      case 'for':
-        return [{ ...s, body: this.stmts(s.body) }];
-      case 'if':
-        return [
-          {
-            ...s,
-            cond: this.scalar(s.cond, h),
-            then: this.stmts(s.then),
-            ...(s.else ? { else: this.stmts(s.else) } : {}),
-          },
-        ];
-      case 'comment':
-        return [s];
+    if (s.op === 'let' && s.type === 'v128') {
+      if (this.uniform.has(s.name) && s.value.op === 'splat')
+        return [{ op: 'let', name: s.name, type: 'f32', value: this.scalar(s.value.a, h) }];
+      return LANES.map((i) => ({
+        op: 'let',
+        name: laneName(s.name, i),
+        type: 'f32',
+        value: this.lane(s.value, i, h),
+      }));
     }
+    if (s.op === 'set' && s.value.type === 'v128') {
+      const values = LANES.map((i) => this.lane(s.value, i, h));
+      if (!crossesLanes(s.value, s.name))
+        return LANES.map((i) => ({ op: 'set', name: laneName(s.name, i), value: values[i]! }));
+      // Lane i may read lanes j < i that are already overwritten: go through temporaries.
+      const temps = values.map((v) => this.declare(v, h));
+      return LANES.map((i) => ({ op: 'set', name: laneName(s.name, i), value: temps[i]! }));
+    }
+    if (s.op === 'store' && s.type === 'v128') {
+      const addr = this.hoist(s.addr, this.scalar(s.addr, h), h);
+      return LANES.map((i) => ({
+        op: 'store',
+        type: 'f32',
+        addr: add(addr, i32(i)),
+        value: this.lane(s.value, i, h),
+      }));
+    }
+    // Scalar statements: scalar expressions (hoisting before this statement), nested lists
+    // statement by statement.
+    return [
+      mapStmt(
+        s,
+        (e) => this.scalar(e, h),
+        (body) => this.stmts(body),
+      ),
+    ];
   }
 
   /** f32 pmin (b < a ? b : a) or pmax (a < b ? b : a) as a select, each operand computed once. */
@@ -167,37 +135,13 @@ class Scalarizer {
 
   /** A scalar (i32 or f32) expression, with any lane extraction resolved. */
   private scalar(e: Expr, h: Hoists): Expr {
-    switch (e.op) {
-      case 'const':
-      case 'get':
-        if (e.type === 'v128') throw new Error(`scalarize: v128 ${e.op} in a scalar position`);
-        return e;
-      case 'load':
-        return { ...e, addr: this.scalar(e.addr, h) };
-      case 'lane':
-        return this.lane(e.a, e.lane, h);
-      case 'bin':
-        if (e.fn === 'pmin' || e.fn === 'pmax')
-          return this.pseudo(e.fn, this.scalar(e.a, h), this.scalar(e.b, h), h);
-        return { ...e, a: this.scalar(e.a, h), b: this.scalar(e.b, h) };
-      case 'cmp':
-      case 'and':
-        return { ...e, a: this.scalar(e.a, h), b: this.scalar(e.b, h) } as Expr;
-      case 'select':
-        return {
-          ...e,
-          cond: this.scalar(e.cond, h),
-          a: this.scalar(e.a, h),
-          b: this.scalar(e.b, h),
-        };
-      case 'neg':
-      case 'sqrt':
-      case 'abs':
-      case 'math':
-        return { ...e, a: this.scalar(e.a, h) } as Expr;
-      case 'splat':
-        throw new Error('scalarize: splat in a scalar position');
-    }
+    if (e.op === 'get' && e.type === 'v128')
+      throw new Error('scalarize: v128 get in a scalar position');
+    if (e.op === 'splat') throw new Error('scalarize: splat in a scalar position');
+    if (e.op === 'lane') return this.lane(e.a, e.lane, h);
+    if (e.op === 'bin' && (e.fn === 'pmin' || e.fn === 'pmax'))
+      return this.pseudo(e.fn, this.scalar(e.a, h), this.scalar(e.b, h), h);
+    return mapChildren(e, (c) => this.scalar(c, h));
   }
 
   /** Lane `i` of a v128 expression, as an f32 expression. */
@@ -214,21 +158,14 @@ class Scalarizer {
         return a.op === 'load' || isSimple(a) ? a : this.hoist(e, a, h);
       }
       case 'bin':
-        if (e.fn === 'pmin' || e.fn === 'pmax')
-          return this.pseudo(e.fn, this.lane(e.a, i, h), this.lane(e.b, i, h), h);
-        return {
-          op: 'bin',
-          type: 'f32',
-          fn: e.fn,
-          a: this.lane(e.a, i, h),
-          b: this.lane(e.b, i, h),
-        };
       case 'neg':
       case 'sqrt':
       case 'abs':
-        return { op: e.op, type: 'f32', a: this.lane(e.a, i, h) };
       case 'math':
-        return { op: 'math', type: 'f32', fn: e.fn, a: this.lane(e.a, i, h) };
+        if (e.op === 'bin' && (e.fn === 'pmin' || e.fn === 'pmax'))
+          return this.pseudo(e.fn, this.lane(e.a, i, h), this.lane(e.b, i, h), h);
+        // Lane-wise: lane i of the result is the op on lane i of each operand.
+        return { ...mapChildren(e, (c) => this.lane(c, i, h)), type: 'f32' } as Expr;
       case 'select': {
         const cond = this.hoist(e.cond, this.scalar(e.cond, h), h);
         return {

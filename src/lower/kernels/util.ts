@@ -17,6 +17,7 @@ import {
   type Stmt,
 } from '../../kir/kir.js';
 import type { LoweredNode, Pack, PreparedWeight } from '../program.js';
+import { walk } from '../../kir/visit.js';
 
 /** Lanes per value: 4 for v128, 1 for f32. */
 export type Lanes = 1 | 4;
@@ -178,39 +179,16 @@ export const dims = (shape: Shape): string => shape.join('x');
 
 /** Whether any statement uses a v128 value. */
 export function usesV128(stmts: readonly Stmt[]): boolean {
-  const inExpr = (e: Expr): boolean => {
-    if (e.type === 'v128') return true;
-    switch (e.op) {
-      case 'const':
-      case 'get':
-        return false;
-      case 'load':
-        return inExpr(e.addr);
-      case 'bin':
-      case 'cmp':
-      case 'and':
-        return inExpr(e.a) || inExpr(e.b);
-      case 'select':
-        return inExpr(e.cond) || inExpr(e.a) || inExpr(e.b);
-      default:
-        return inExpr(e.a);
-    }
-  };
-  return stmts.some((s) => {
-    switch (s.op) {
-      case 'let':
-      case 'set':
-        return inExpr(s.value);
-      case 'store':
-        return s.type === 'v128' || inExpr(s.addr) || inExpr(s.value);
-      case 'for':
-        return usesV128(s.body);
-      case 'if':
-        return inExpr(s.cond) || usesV128(s.then) || usesV128(s.else ?? []);
-      case 'comment':
-        return false;
-    }
+  let found = false;
+  walk(stmts, {
+    stmt: (s) => {
+      if (s.op === 'store' && s.type === 'v128') found = true;
+    },
+    expr: (e) => {
+      if (e.type === 'v128') found = true;
+    },
   });
+  return found;
 }
 
 export interface KernelSpec {
