@@ -1,6 +1,7 @@
 // KIR passes: the generic visitor reaches every child, and each rewrite pass keeps a kernel's
 // meaning. The interpreter is the oracle: a kernel runs before and after a pass on the same
 // random memory, and the two memories must agree bit for bit.
+import { scheduleFor } from '../src/lower/schedule.js';
 import { describe, expect, it } from 'vitest';
 import { compileSource } from '../src/frontend/index.js';
 import {
@@ -238,7 +239,7 @@ function checkProgram(program: KernelProgram): void {
 function lower(src: string, simd: boolean): KernelProgram {
   const r = compileSource(src);
   expect(r.diagnostics).toEqual([]);
-  return lowerGraph(runPasses(r.graphs[0]!), { simd });
+  return lowerGraph(runPasses(r.graphs[0]!), { schedule: scheduleFor(simd) });
 }
 
 const NETWORK = `network passes {
