@@ -17,10 +17,10 @@ const examples = readdirSync(path.join(root, 'examples')).filter((f) => f.endsWi
 const out = mkdtempSync(path.join(tmpdir(), 'netc-e2e-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-// The tests run concurrently: while one module runs in its own Node process, the next builds
-// here. Formatting is not under test (format: false; determinism.test.ts and the command line
-// tests build formatted modules).
-describe.concurrent.each(examples)('examples/%s', (file) => {
+// Formatting is not under test (format: false; determinism.test.ts and the command-line tests
+// build formatted modules). Each module runs in a process of its own while the reference is
+// computed here.
+describe.each(examples)('examples/%s', (file) => {
   const { graphs, diagnostics } = compileSource(
     readFileSync(path.join(root, 'examples', file), 'utf8'),
   );

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { renderDiagnostic } from '../../src/diag/diagnostics.js';
 import { compileSource } from '../../src/frontend/index.js';
-import { diagnostics, names, net } from './util.js';
+import { diagnostics, names, net } from '../helpers/frontend.js';
 
 const GOLDEN = fileURLToPath(new URL('../golden/diagnostics/', import.meta.url));
 

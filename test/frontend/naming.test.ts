@@ -1,7 +1,7 @@
 // Layer naming (language.md section 2): Keras counters per kind and scope, block call prefixes,
 // explicit names, clashes and the reserved `name` parameter.
 import { describe, expect, it } from 'vitest';
-import { messages, names, net, oneError } from './util.js';
+import { messages, names, net, oneError } from '../helpers/frontend.js';
 
 const CONV_BLOCK = `
 block conv_block(x, f1, f2, f3, strides = 2) {

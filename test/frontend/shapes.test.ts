@@ -8,7 +8,16 @@ import { compileSource } from '../../src/frontend/index.js';
 import type { Graph, Node } from '../../src/ir/graph.js';
 import { runPasses } from '../../src/passes/pipeline.js';
 import { summarize } from '../../src/summary/summary.js';
-import { graphs, lastShape, messages, net, oneError, row, rows, shapeOf } from './util.js';
+import {
+  graphs,
+  lastShape,
+  messages,
+  net,
+  oneError,
+  row,
+  rows,
+  shapeOf,
+} from '../helpers/frontend.js';
 
 const FC = { seed: 20261125, numRuns: Number(process.env['FC_NUM_RUNS'] ?? 300) };
 
