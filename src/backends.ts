@@ -51,13 +51,9 @@ const MAX_TS_WEIGHT_FLOATS = Math.floor((((2 ** 29 - 1024) / 4) * 3) / 4);
 
 const gib = (floats: number): string => `${((floats * 4) / 2 ** 30).toFixed(1)} GiB`;
 
-function toBase64(area: Float32Array): string {
-  const bytes = new Uint8Array(area.buffer, area.byteOffset, area.byteLength);
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000)
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
+/** The area's bytes in base64 (Node's encoder: ResNet-50's 100 MB took 13 s through btoa). */
+const toBase64 = (area: Float32Array): string =>
+  Buffer.from(area.buffer, area.byteOffset, area.byteLength).toString('base64');
 
 /** WebAssembly SIMD: one .wasm holding the plain and relaxed-SIMD code and the weights. */
 const WASM: Backend = {
