@@ -26,7 +26,8 @@ import {
 } from '../src/kir/kir.js';
 import { runKernel } from '../src/kir/interpret.js';
 import { erf } from '../src/layers/activations.js';
-import type { LoweredNode, Pack } from '../src/lower/program.js';
+import type { LoweredNode, LowerOptions, Pack } from '../src/lower/program.js';
+import { implementationFor } from '../src/lower/strategy.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { lowerGraph } from '../src/lower/index.js';
 import { readFileSync } from 'node:fs';
@@ -77,6 +78,13 @@ function applyPack(w: Float32Array, pack: Pack | null): Float32Array {
 
 type KernelFn = (...offsets: number[]) => void;
 
+/** The node's kernel, from the implementation the strategy table picks. */
+function lowerNode(node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode {
+  const impl = implementationFor(node, shapes, opts);
+  if (!impl) throw new Error(`${node.layer.kind} has no kernel`);
+  return impl.lower(node, shapes, opts);
+}
+
 /** The kernel printed as JavaScript (`types: false`), compiled to a function over `M`. */
 function instantiate(js: string, name: string, M: Float32Array): KernelFn {
   expect(js).not.toMatch(/: (number|void)|\]!/);
@@ -99,12 +107,10 @@ interface Region {
  * guards between regions, the inputs and the weights must come back unchanged.
  */
 function checkNode(node: Node, shapes: readonly Shape[], simd: boolean, seed: number): void {
-  const lowered: LoweredNode = node.layer.lower!(node, shapes, { simd });
+  const lowered: LoweredNode = lowerNode(node, shapes, { simd });
   const { kernel } = lowered;
   const code = printKernelTS(kernel, { types: false });
-  expect(printKernelTS(node.layer.lower!(node, shapes, { simd }).kernel, { types: false })).toBe(
-    code,
-  );
+  expect(printKernelTS(lowerNode(node, shapes, { simd }).kernel, { types: false })).toBe(code);
   const prev = seen.get(kernel.name);
   if (prev !== undefined) expect(code, `kernel ${kernel.name} differs`).toBe(prev);
   seen.set(kernel.name, code);
@@ -385,7 +391,7 @@ describe('kernels match the reference', () => {
       // The padded path: its kernel takes scratch.
       const g = compile(src)!;
       const node = g.nodes.find((n) => n.layer.kind === 'conv2d')!;
-      const lowered = node.layer.lower(node, [g.nodes[node.inputs[0]!]!.shape], { simd: true });
+      const lowered = lowerNode(node, [g.nodes[node.inputs[0]!]!.shape], { simd: true });
       expect(lowered.scratch, src).toBeGreaterThan(0);
       for (const simd of [true, false]) checkSource(src, 'conv2d', simd, 7);
     }
@@ -705,7 +711,13 @@ describe('kernels of folded graphs', () => {
     expect(g).not.toBeNull();
     for (const simd of [false, true])
       for (const n of g.nodes)
-        if (n.layer.lower && !n.layer.traits.view && !n.layer.traits.identity)
+        if (
+          implementationFor(
+            n,
+            n.inputs.map((i) => g.nodes[i]!.shape),
+            { simd },
+          )
+        )
           checkNode(
             n,
             n.inputs.map((i) => g.nodes[i]!.shape),

@@ -36,7 +36,8 @@ import {
 } from '../src/kir/kir.js';
 import type { CmpFn, Expr, Kernel, MathFn, Stmt } from '../src/kir/kir.js';
 import { erf } from '../src/layers/activations.js';
-import type { KernelProgram, Step } from '../src/lower/program.js';
+import type { KernelProgram, LowerOptions, LoweredNode, Step } from '../src/lower/program.js';
+import { implementationFor } from '../src/lower/strategy.js';
 import { expectClose } from './helpers/tolerance.js';
 
 // ------------------------------------------------------------------------------------ helpers
@@ -1012,10 +1013,25 @@ function graphOf({ source, folded }: (typeof LAYERS)[number]): Graph | undefined
   return g && folded ? runPasses(g) : g;
 }
 
-function lowerable(kind: string): Node | null {
-  const g = graphOf(LAYERS.find((l) => l.kind === kind)!);
-  const node = g?.nodes.find((n) => n.layer.kind === kind);
-  return node?.layer.lower ? node : null;
+/** The node's kernel, from the implementation the strategy table picks. */
+function lowerNode(node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode {
+  const impl = implementationFor(node, shapes, opts);
+  if (!impl) throw new Error(`${node.layer.kind} has no kernel`);
+  return impl.lower(node, shapes, opts);
+}
+
+function lowerable(c: (typeof LAYERS)[number]): Node | null {
+  const g = graphOf(c);
+  const node = g?.nodes.find((n) => n.layer.kind === c.kind);
+  return node &&
+    g &&
+    implementationFor(
+      node,
+      node.inputs.map((i) => g.nodes[i]!.shape),
+      { simd: true },
+    )
+    ? node
+    : null;
 }
 
 // Node 20 has relaxed SIMD behind a flag; set in this process, the relaxed builds run here too.
@@ -1024,12 +1040,12 @@ v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 describe('wasm backend: layer lowerings against the float64 reference', () => {
   for (const [i, c] of LAYERS.entries()) {
     const { kind, source } = c;
-    test.skipIf(!lowerable(kind))(`${kind} #${i}`, async () => {
+    test.skipIf(!lowerable(c))(`${kind} #${i}`, async () => {
       expect(compileSource(source).diagnostics).toEqual([]);
       const g = graphOf(c)!;
       const node = g.nodes.find((n) => n.layer.kind === kind)!;
       const shapes = node.inputs.map((id) => g.nodes[id]!.shape);
-      const lowered = node.layer.lower!(node, shapes, { simd: true });
+      const lowered = lowerNode(node, shapes, { simd: true });
 
       // Layout: weights (packed), inputs, output (NaN), scratch; 4-float aligned.
       let top = 0;
