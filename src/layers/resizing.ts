@@ -1,0 +1,112 @@
+// resizing: Keras Resizing (no antialiasing): to height x width by bilinear or nearest
+// interpolation, with samples placed as tf.image.resize places them for each `coordinates`
+// mode. For output index o along an axis of input size n and output size m:
+// - half_pixel (TensorFlow 2, the default): bilinear samples (o + 0.5) * n / m - 0.5, nearest
+//   reads floor((o + 0.5) * n / m);
+// - align_corners (PyTorch's align_corners=True): samples o * (n - 1) / (m - 1) (0 when m is
+//   1), nearest rounds it (halves up);
+// - asymmetric (TensorFlow 1's default): samples o * n / m, nearest floors it.
+// Bilinear samples are clamped to [0, n - 1]. crop_to_aspect_ratio first crops the centre of
+// the input to the target's aspect ratio, as Keras does. up_sampling2d is half_pixel resizing.
+import { needImage } from './common.js';
+import { bool, defineLayer, num, str } from '../ir/op.js';
+
+export const COORDINATES = ['half_pixel', 'align_corners', 'asymmetric'] as const;
+
+/** How output index o reads an axis: lo and hi, and hi's weight frac (0 for nearest). */
+export interface Tap {
+  readonly lo: number;
+  readonly hi: number;
+  readonly frac: number;
+}
+
+/** The taps of every output index along an axis of input size n and output size m. */
+export function resizeTaps(n: number, m: number, coordinates: string, nearest: boolean): Tap[] {
+  const taps: Tap[] = [];
+  const ac = coordinates === 'align_corners';
+  for (let o = 0; o < m; o++) {
+    if (nearest) {
+      // Exact integer arithmetic, so a sample on a whole number is not rounded away.
+      let i: number;
+      if (coordinates === 'half_pixel') i = Math.floor(((2 * o + 1) * n) / (2 * m));
+      else if (ac) i = m === 1 ? 0 : Math.floor((2 * o * (n - 1) + (m - 1)) / (2 * (m - 1)));
+      else i = Math.floor((o * n) / m);
+      i = Math.min(i, n - 1);
+      taps.push({ lo: i, hi: i, frac: 0 });
+      continue;
+    }
+    let f: number;
+    if (coordinates === 'half_pixel') f = ((o + 0.5) * n) / m - 0.5;
+    else if (ac) f = m === 1 ? 0 : (o * (n - 1)) / (m - 1);
+    else f = (o * n) / m;
+    f = Math.min(Math.max(f, 0), n - 1);
+    const lo = Math.floor(f);
+    taps.push({ lo, hi: Math.min(lo + 1, n - 1), frac: f - lo });
+  }
+  return taps;
+}
+
+/** The window of the input that is resized: all of it, or Keras's centred crop to the
+ * target's aspect ratio. */
+export function resizeWindow(
+  h: number,
+  w: number,
+  height: number,
+  width: number,
+  crop: boolean,
+): { top: number; left: number; h: number; w: number } {
+  if (!crop) return { top: 0, left: 0, h, w };
+  const ch = Math.max(Math.min(h, Math.floor((w * height) / width)), 1);
+  const cw = Math.max(Math.min(w, Math.floor((h * width) / height)), 1);
+  return { top: Math.floor((h - ch) / 2), left: Math.floor((w - cw) / 2), h: ch, w: cw };
+}
+
+export const resizing = defineLayer({
+  kind: 'resizing',
+  doc: 'resizes images by bilinear or nearest interpolation (Keras Resizing, tf.image.resize)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    { name: 'height', kind: { type: 'int', min: 1 }, default: undefined },
+    { name: 'width', kind: { type: 'int', min: 1 }, default: undefined },
+    {
+      name: 'interpolation',
+      kind: { type: 'enum', values: ['bilinear', 'nearest'] },
+      default: 'bilinear',
+    },
+    { name: 'crop_to_aspect_ratio', kind: { type: 'bool' }, default: false },
+    { name: 'coordinates', kind: { type: 'enum', values: COORDINATES }, default: 'half_pixel' },
+  ],
+  traits: {},
+  infer(ctx) {
+    if (!needImage(ctx)) return null;
+    const c = ctx.inputs[0]![2]!;
+    return { shape: [num(ctx.attrs, 'height'), num(ctx.attrs, 'width'), c] };
+  },
+  // Bilinear: 3 multiply-adds per output value (2 along a row, 1 between rows).
+  macs: (node) =>
+    str(node.attrs, 'interpolation') === 'bilinear'
+      ? 3 * node.shape[0]! * node.shape[1]! * node.shape[2]!
+      : 0,
+  reference(node, [x], [shape]) {
+    const [H, W, C] = shape as [number, number, number];
+    const [OH, OW] = node.shape as [number, number, number];
+    const nearest = str(node.attrs, 'interpolation') === 'nearest';
+    const coords = str(node.attrs, 'coordinates');
+    const win = resizeWindow(H, W, OH, OW, bool(node.attrs, 'crop_to_aspect_ratio'));
+    const ty = resizeTaps(win.h, OH, coords, nearest);
+    const tx = resizeTaps(win.w, OW, coords, nearest);
+    const out = new Float64Array(OH * OW * C);
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let c = 0; c < C; c++) {
+          const at = (y: number, xx: number): number =>
+            x![((win.top + y) * W + win.left + xx) * C + c]!;
+          const { lo: y0, hi: y1, frac: fy } = ty[oy]!;
+          const { lo: x0, hi: x1, frac: fx } = tx[ox]!;
+          const top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx;
+          const bot = at(y1, x0) * (1 - fx) + at(y1, x1) * fx;
+          out[(oy * OW + ox) * C + c] = top * (1 - fy) + bot * fy;
+        }
+    return out;
+  },
+});
