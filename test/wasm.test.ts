@@ -985,6 +985,79 @@ const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
       'network t { input x: [5, 5, 8]  output y = tanh(add(x -> conv2d(2, 3), x -> conv2d(2, 3))) }',
     folded: true,
   },
+  // Space and layout layers: copies of channel runs (dcr), element gathers (crd), NumPy pads,
+  // separable resizing through scratch.
+  {
+    kind: 'depth_to_space',
+    source: 'network t { input x: [7, 5, 8]  output y = x -> depth_to_space(2) }',
+  },
+  {
+    kind: 'depth_to_space',
+    source: 'network t { input x: [3, 5, 27]  output y = x -> depth_to_space(3, mode: crd) }',
+  },
+  {
+    kind: 'space_to_depth',
+    source: 'network t { input x: [6, 10, 12]  output y = x -> space_to_depth(2) }',
+  },
+  {
+    kind: 'space_to_depth',
+    source: 'network t { input x: [6, 4, 5]  output y = x -> space_to_depth(2, crd) }',
+  },
+  {
+    kind: 'permute',
+    source:
+      'network t { input x: [5, 7, 8]  output y = x -> reshape([5, 7, 2, 4]) -> permute([1, 2, 4, 3]) }',
+  },
+  {
+    kind: 'permute',
+    source:
+      'network t(data_format: channels_first) { input x: [8, 5, 7]  output y = x -> permute([2, 1, 3]) }',
+  },
+  {
+    kind: 'cropping2d',
+    source: 'network t { input x: [11, 9, 8]  output y = x -> cropping2d([[1, 2], [0, 3]]) }',
+  },
+  {
+    kind: 'padding2d',
+    source:
+      'network t { input x: [5, 3, 8]  output y = x -> padding2d([[4, 1], [5, 2]], mode: reflect) }',
+  },
+  {
+    kind: 'padding2d',
+    source: 'network t { input x: [4, 6, 6]  output y = x -> padding2d([2, 3], mode: symmetric) }',
+  },
+  {
+    kind: 'padding2d',
+    source:
+      'network t { input x: [4, 6, 5]  output y = x -> padding2d([[0, 3], [2, 1]], mode: edge) }',
+  },
+  {
+    kind: 'padding2d',
+    source: 'network t { input x: [4, 6, 5]  output y = x -> padding2d(2, constant_value: -1.5) }',
+  },
+  {
+    kind: 'resizing',
+    source: 'network t { input x: [5, 7, 8]  output y = x -> resizing(8, 4) }',
+  },
+  {
+    kind: 'resizing',
+    source:
+      'network t { input x: [5, 7, 3]  output y = x -> resizing(9, 13, nearest, coordinates: align_corners) }',
+  },
+  {
+    kind: 'resizing',
+    source:
+      'network t { input x: [9, 6, 12]  output y = x -> resizing(4, 11, coordinates: asymmetric) }',
+  },
+  {
+    kind: 'resizing',
+    source:
+      'network t { input x: [7, 12, 4]  output y = x -> resizing(5, 5, crop_to_aspect_ratio: true) }',
+  },
+  {
+    kind: 'resizing',
+    source: 'network t { input x: [6, 5, 4]  output y = x -> resizing(6, 9, nearest) }',
+  },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
