@@ -61,6 +61,33 @@ export function resizeWindow(
   return { top: Math.floor((h - ch) / 2), left: Math.floor((w - cw) / 2), h: ch, w: cw };
 }
 
+/** Output (oy, ox) from the taps ty[oy] and tx[ox] of the input rows and columns of a window
+ * at (top, left) of an [H, W, C] map. */
+export function resample(
+  x: Float64Array,
+  W: number,
+  C: number,
+  top: number,
+  left: number,
+  ty: readonly Tap[],
+  tx: readonly Tap[],
+): Float64Array {
+  const OW = tx.length;
+  const out = new Float64Array(ty.length * OW * C);
+  for (let oy = 0; oy < ty.length; oy++)
+    for (let ox = 0; ox < OW; ox++)
+      for (let c = 0; c < C; c++) {
+        const at = (y: number, xx: number): number => x[((top + y) * W + left + xx) * C + c]!;
+        const { lo: y0, hi: y1, frac: fy } = ty[oy]!;
+        const { lo: x0, hi: x1, frac: fx } = tx[ox]!;
+        // A weight of 0 leaves its sample out (nearest copies values exactly, infinities too).
+        const row = (y: number): number =>
+          fx === 0 ? at(y, x0) : at(y, x0) * (1 - fx) + at(y, x1) * fx;
+        out[(oy * OW + ox) * C + c] = fy === 0 ? row(y0) : row(y0) * (1 - fy) + row(y1) * fy;
+      }
+  return out;
+}
+
 export const resizing = defineLayer({
   kind: 'resizing',
   doc: 'resizes images by bilinear or nearest interpolation (Keras Resizing, tf.image.resize)',
@@ -95,18 +122,6 @@ export const resizing = defineLayer({
     const win = resizeWindow(H, W, OH, OW, bool(node.attrs, 'crop_to_aspect_ratio'));
     const ty = resizeTaps(win.h, OH, coords, nearest);
     const tx = resizeTaps(win.w, OW, coords, nearest);
-    const out = new Float64Array(OH * OW * C);
-    for (let oy = 0; oy < OH; oy++)
-      for (let ox = 0; ox < OW; ox++)
-        for (let c = 0; c < C; c++) {
-          const at = (y: number, xx: number): number =>
-            x![((win.top + y) * W + win.left + xx) * C + c]!;
-          const { lo: y0, hi: y1, frac: fy } = ty[oy]!;
-          const { lo: x0, hi: x1, frac: fx } = tx[ox]!;
-          const top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx;
-          const bot = at(y1, x0) * (1 - fx) + at(y1, x1) * fx;
-          out[(oy * OW + ox) * C + c] = top * (1 - fy) + bot * fy;
-        }
-    return out;
+    return resample(x!, W, C, win.top, win.left, ty, tx);
   },
 });
