@@ -176,3 +176,19 @@ describe('resizing', () => {
     expect(b!.layer.macs(b!, [[5, 7, 3]])).toBe(0);
   });
 });
+
+describe("other frameworks' names", () => {
+  it('suggest the layer netc has', () => {
+    for (const [word, layer] of [
+      ['PixelShuffle(2)', 'depth_to_space'],
+      ['pixel_unshuffle(2)', 'space_to_depth'],
+      ['ReflectionPad2d(1)', 'padding2d'],
+      ['transpose([2, 1, 3])', 'permute'],
+      ['interpolate(4, 4)', 'resizing'],
+      ['crop(1)', 'cropping2d'],
+    ])
+      expect(oneError(net([4, 4, 4], `  output y = x -> ${word}`)).text, word).toMatch(
+        new RegExp(`did you mean '${layer}'`),
+      );
+  });
+});
