@@ -109,11 +109,8 @@ export const resizing = defineLayer({
     const c = ctx.inputs[0]![2]!;
     return { shape: [num(ctx.attrs, 'height'), num(ctx.attrs, 'width'), c] };
   },
-  // Bilinear: 3 multiply-adds per output value (2 along a row, 1 between rows).
-  macs: (node) =>
-    str(node.attrs, 'interpolation') === 'bilinear'
-      ? 3 * node.shape[0]! * node.shape[1]! * node.shape[2]!
-      : 0,
+  // The contract counts the multiply-accumulates of weighted layers only.
+  macs: () => 0,
   reference(node, [x], [shape]) {
     const [H, W, C] = shape as [number, number, number];
     const [OH, OW] = node.shape as [number, number, number];
