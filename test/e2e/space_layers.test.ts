@@ -36,6 +36,18 @@ network space${cf ? '(data_format: channels_first)' : ''} {
     -> resizing(5, 5, coordinates: asymmetric) -> padding2d(1, constant_value: 0.25)
 }`;
 
+/** Tensors of ranks 4 and 5 through the layers that take any rank. */
+const ranks = `
+network ranks {
+  input x: [4, 6, 8]
+  t = x -> reshape([4, 6, 2, 4])
+  u = t -> relu -> dense(3) -> softmax(axis: 2)
+  v = concatenate(t, t -> sigmoid, axis: 3) -> batch_normalization
+  output a = u
+  output b = add(v, v) -> permute([4, 3, 2, 1]) -> reshape([8, 4, -1]) -> global_average_pooling2d
+  output c = x -> reshape([2, 2, 6, 2, 4]) -> dropout(0.5) -> multiply(x -> reshape([2, 2, 6, 2, 4]))
+}`;
+
 function runInNode(
   dir: string,
   graph: Graph,
@@ -64,8 +76,11 @@ function runInNode(
   return got;
 }
 
-describe.each([false, true])('channels_first %s', (cf) => {
-  const src = source(cf);
+describe.each([
+  ['channels_last', source(false)],
+  ['channels_first', source(true)],
+  ['ranks 4 and 5', ranks],
+])('%s', (name, src) => {
   const { graphs, diagnostics } = compileSource(src);
   for (const target of ['wasm', 'ts'] as const)
     it(`${target} build matches the reference`, async () => {
@@ -81,7 +96,7 @@ describe.each([false, true])('channels_first %s', (cf) => {
         feeds[p.name] = Float32Array.from({ length: batch * size(p.shape) }, next);
       const built = await buildNetwork(graph, { target, seed: 3 });
       if (!built.ok) throw new Error(built.error);
-      const dir = path.join(out, `${cf ? 'cf' : 'cl'}-${target}`);
+      const dir = path.join(out, `${name.replace(/ /g, '_')}-${target}`);
       mkdirSync(dir, { recursive: true });
       for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
       const got = runInNode(dir, graph, feeds);
