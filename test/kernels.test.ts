@@ -540,6 +540,133 @@ describe('kernels match the reference', () => {
   });
 });
 
+describe('space and layout layers match the reference', () => {
+  const fmt = fc.constantFrom('', '(data_format: channels_first)');
+
+  it('depth_to_space and space_to_depth, dcr and crd', () => {
+    const src = fc
+      .record({
+        h: small(1, 5),
+        w: small(1, 5),
+        c: small(1, 6),
+        b: small(2, 3),
+        mode: fc.constantFrom('dcr', 'crd'),
+        toSpace: fc.boolean(),
+        opts: fmt,
+      })
+      .map((a) =>
+        a.toSpace
+          ? net([a.h, a.w, a.c * a.b * a.b], `x -> depth_to_space(${a.b}, mode: ${a.mode})`, a.opts)
+          : net([a.h * a.b, a.w * a.b, a.c], `x -> space_to_depth(${a.b}, ${a.mode})`, a.opts),
+      );
+    property(
+      'depth_to_space',
+      src.filter((s) => s.includes('depth_to_space')),
+    );
+    property(
+      'space_to_depth',
+      src.filter((s) => s.includes('space_to_depth')),
+    );
+  });
+
+  it('permute of ranks 1 to 5 (after a reshape), in both data formats', () => {
+    const src = fc
+      .integer({ min: 1, max: 5 })
+      .chain((r) =>
+        fc.record({
+          shape: shapeOf(r, 4),
+          dims: fc.shuffledSubarray(
+            Array.from({ length: r }, (_, i) => i + 1),
+            { minLength: r, maxLength: r },
+          ),
+          opts: fmt,
+        }),
+      )
+      .map((a) => {
+        const n = a.shape.reduce((p, d) => p * d, 1);
+        const body = `x -> reshape(${list(a.shape)}) -> permute(${list(a.dims)})`;
+        return a.shape.length === 3
+          ? net(a.shape, `x -> permute(${list(a.dims)})`, a.opts)
+          : net([n], body, a.opts);
+      });
+    property('permute', src);
+  });
+
+  it('cropping2d', () => {
+    const src = fc
+      .record({
+        img: image,
+        c: fc.tuple(small(0, 4), small(0, 4), small(0, 4), small(0, 4)),
+        opts: fmt,
+      })
+      .filter(({ img, c }) => c[0] + c[1] < img[0] && c[2] + c[3] < img[1])
+      .map(({ img, c: [t, b, l, r], opts }) =>
+        net(img, `x -> cropping2d([[${t}, ${b}], [${l}, ${r}]])`, opts),
+      );
+    property('cropping2d', src);
+  });
+
+  it('padding2d in every mode, pads wider than the input included', () => {
+    const src = fc
+      .record({
+        img: fc.tuple(small(1, 5), small(1, 5), small(1, 6)),
+        p: fc.tuple(small(0, 7), small(0, 7), small(0, 7), small(0, 7)),
+        mode: fc.constantFrom('constant', 'reflect', 'symmetric', 'edge'),
+        value: fc.constantFrom(0, -1.5, 2),
+      })
+      .map(({ img, p: [t, b, l, r], mode, value }) =>
+        net(
+          img,
+          `x -> padding2d([[${t}, ${b}], [${l}, ${r}]], mode: ${mode}` +
+            (mode === 'constant' ? `, constant_value: ${value})` : ')'),
+        ),
+      );
+    property('padding2d', src);
+  });
+
+  it("padding2d's reference is NumPy's pad (values printed by numpy.pad)", () => {
+    const padRow = (row: number[], before: number, after: number, mode: string): number[] => {
+      const g = compile(
+        net([1, row.length, 1], `x -> padding2d([[0, 0], [${before}, ${after}]], mode: ${mode})`),
+      )!;
+      const n = g.nodes.find((x) => x.layer.kind === 'padding2d')!;
+      return [...n.layer.reference(n, [Float64Array.from(row)], [[1, row.length, 1]], {})];
+    };
+    // numpy.pad([1, 2, 3], 7, mode) and friends.
+    expect(padRow([1, 2, 3], 7, 7, 'reflect')).toEqual([
+      2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2,
+    ]);
+    expect(padRow([1, 2, 3], 7, 7, 'symmetric')).toEqual([
+      1, 1, 2, 3, 3, 2, 1, 1, 2, 3, 3, 2, 1, 1, 2, 3, 3,
+    ]);
+    expect(padRow([1, 2], 5, 1, 'reflect')).toEqual([2, 1, 2, 1, 2, 1, 2, 1]);
+    expect(padRow([5], 3, 3, 'reflect')).toEqual([5, 5, 5, 5, 5, 5, 5]);
+    expect(padRow([1], 2, 1, 'symmetric')).toEqual([1, 1, 1, 1]);
+    expect(padRow([1, 2, 3], 2, 1, 'edge')).toEqual([1, 1, 1, 2, 3, 3]);
+    expect(padRow([1, 2, 3], 1, 2, 'constant')).toEqual([0, 1, 2, 3, 0, 0]);
+  });
+
+  it('resizing: bilinear and nearest in every coordinates mode, up, down, cropped', () => {
+    const src = fc
+      .record({
+        img: fc.tuple(small(1, 7), small(1, 7), small(1, 6)),
+        out: pairOf(1, 12),
+        mode: fc.constantFrom('bilinear', 'nearest'),
+        coords: fc.constantFrom('half_pixel', 'align_corners', 'asymmetric'),
+        crop: fc.boolean(),
+        opts: fmt,
+      })
+      .map((a) =>
+        net(
+          a.img,
+          `x -> resizing(${a.out[0]}, ${a.out[1]}, ${a.mode}, crop_to_aspect_ratio: ${a.crop}, coordinates: ${a.coords})`,
+          a.opts,
+        ),
+      );
+    property('resizing', src, 3 * NUM_RUNS);
+  });
+});
+
 describe('kernels of folded graphs', () => {
   it('every kernel of a small network after the passes matches its node', () => {
     const src = `network t {

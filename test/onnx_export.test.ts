@@ -128,6 +128,49 @@ network merge(data_format: ${fmt}) {
     -> dense(3, activation: softmax)
 }`;
 
+const space = (fmt: (typeof formats)[number]): string => `
+network space(data_format: ${fmt}) {
+  input image: ${img(fmt, 7, 5, 8)}
+  output up_dcr = image -> depth_to_space(2)
+  output up_crd = image -> depth_to_space(2, mode: crd)
+  output back_dcr = image -> depth_to_space(2, crd) -> space_to_depth(2)
+  output back_crd = image -> depth_to_space(2) -> space_to_depth(2, mode: crd)
+  output shuffled = image -> reshape([7, 5, 2, 4]) -> permute([1, 2, 4, 3]) -> reshape([7, 5, 8])
+    -> conv2d(3, 1)
+  output permuted = image -> permute([3, 1, 2])
+  output columns = image -> permute([2, 1, 3]) -> reshape([5, -1])
+  output deep = image -> reshape([7, 5, 2, 2, 2]) -> permute([5, 4, 3, 2, 1])
+  output cropped = image -> cropping2d([[1, 2], [0, 3]])
+  output center = image -> cropping2d(1) -> conv2d(2, 1)
+}`;
+
+const pads = (fmt: (typeof formats)[number]): string => `
+network pads(data_format: ${fmt}) {
+  input image: ${img(fmt, 5, 4, 3)}
+  output pad_constant = image -> padding2d([[2, 0], [1, 3]], constant_value: -1.5)
+  output zeros = image -> padding2d(1)
+  output pad_reflect = image -> padding2d([2, 3], mode: reflect)
+  output reflect_wide = image -> padding2d([[6, 1], [4, 9]], mode: reflect)
+  output pad_symmetric = image -> padding2d([[2, 6], [5, 1]], mode: symmetric)
+  output pad_edge = image -> padding2d([[3, 1], [0, 7]], mode: edge)
+}`;
+
+// No nearest sample on a rounding tie: ONNX Runtime computes coordinates in float32.
+const resizes = (fmt: (typeof formats)[number]): string => `
+network resizes(data_format: ${fmt}) {
+  input image: ${img(fmt, 5, 7, 3)}
+  output up_bilinear = image -> resizing(8, 4)
+  output up_nearest = image -> resizing(8, 4, nearest)
+  output bilinear_ac = image -> resizing(8, 4, coordinates: align_corners)
+  output nearest_ac = image -> resizing(8, 4, nearest, coordinates: align_corners)
+  output bilinear_asym = image -> resizing(3, 11, coordinates: asymmetric)
+  output nearest_asym = image -> resizing(3, 11, nearest, coordinates: asymmetric)
+  output down = image -> resizing(3, 11)
+  output down_nearest = image -> resizing(3, 11, nearest)
+  output cropped = image -> resizing(4, 4, crop_to_aspect_ratio: true)
+  output wide = image -> resizing(2, 9, nearest, crop_to_aspect_ratio: true)
+}`;
+
 describe('exportOnnx', () => {
   for (const fmt of formats) {
     test(`convolutions, ${fmt}`, async () => {
@@ -141,6 +184,21 @@ describe('exportOnnx', () => {
     test(`merges, reshapes, dense layers and activations, ${fmt}`, async () => {
       const g = compile(merge(fmt));
       await check(g, weightsFor(g, 3), 3);
+    });
+  }
+
+  for (const fmt of formats) {
+    test(`depth_to_space, space_to_depth, permute, reshape and cropping2d, ${fmt}`, async () => {
+      const g = compile(space(fmt));
+      await check(g, weightsFor(g, 8), 2);
+    });
+    test(`padding2d in every mode (Pad, and Gather tables where Pad cannot), ${fmt}`, async () => {
+      const g = compile(pads(fmt));
+      await check(g, weightsFor(g, 9), 2);
+    });
+    test(`resizing in every coordinates mode (Resize), ${fmt}`, async () => {
+      const g = compile(resizes(fmt));
+      await check(g, weightsFor(g, 10), 2);
     });
   }
 

@@ -384,6 +384,19 @@ describe('fold_zero_padding', () => {
     ]);
   });
 
+  it('padding2d in mode constant folds when its value is 0, and only then', () => {
+    const g = net(`network n {
+      input x: [7, 6, 3]
+      output y = x -> padding2d([[1, 2], [0, 1]], name: "p0") -> conv2d(4, 3, name: "c")
+      output z = x -> padding2d(1, constant_value: 0.5) -> conv2d(4, 3)
+      output w = x -> padding2d(1, mode: edge) -> depthwise_conv2d(3)
+    }`);
+    const f = expectSameOutputs(g);
+    expect(kinds(f).filter((k) => k === 'padding2d')).toHaveLength(2);
+    expect(f.notes).toContain("padding2d 'p0' folded into the padding of conv2d 'c'");
+    expect(nodeNamed(f, 'c').attrs['pads']).toEqual([1, 2, 0, 1]);
+  });
+
   it('stays where a reader treats padding otherwise, or it is an output', () => {
     for (const body of [
       'p = x -> zero_padding2d(1)\n output y = p -> conv2d(2, 3)\n output z = p -> max_pooling2d(2)',

@@ -36,7 +36,7 @@ export function needImage(ctx: InferContext): boolean {
   ctx.error(
     `needs an image input of rank 3 (height, width, channels), got ${ctx.describe(0)}`,
     undefined,
-    'flatten or reshape produce rank-1 tensors; apply convolutions and pooling before them',
+    'flatten, reshape and permute change the rank: apply image layers before them, or reshape back to an image',
   );
   return false;
 }

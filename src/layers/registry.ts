@@ -15,6 +15,11 @@ import { separableConv2d } from './separable_conv2d.js';
 import { upSampling2d } from './up_sampling2d.js';
 import { zeroPadding2d } from './zero_padding2d.js';
 import { conv2dAdd } from './conv2d_add.js';
+import { cropping2d } from './cropping2d.js';
+import { depthToSpace, spaceToDepth } from './depth_to_space.js';
+import { padding2d } from './padding2d.js';
+import { permute } from './permute.js';
+import { resizing } from './resizing.js';
 
 export const LAYERS: readonly LayerDef[] = [
   conv2d,
@@ -37,6 +42,13 @@ export const LAYERS: readonly LayerDef[] = [
   dropout,
   softmax,
   ...activationLayers,
+  // Space and layout: depth_to_space, permute, cropping, NumPy padding, resizing.
+  depthToSpace,
+  spaceToDepth,
+  permute,
+  cropping2d,
+  padding2d,
+  resizing,
   inputLayer,
   transpose,
   conv2dAdd,

@@ -1,7 +1,12 @@
 // flatten and reshape: change the shape, keep the elements in the data format's order
-// (H, W, C for channels_last; C, H, W for channels_first, as PyTorch and Theano).
+// (H, W, C for channels_last; C, H, W for channels_first, as PyTorch and Theano). Both are
+// views: no kernel, the same buffer. reshape makes per-example ranks 1 to 5 (a channel
+// shuffle is reshape -> permute -> reshape).
 import { size } from '../ir/graph.js';
 import { defineLayer, ints } from '../ir/op.js';
+
+/** The largest per-example rank reshape makes (and permute carries). */
+const MAX_RANK = 5;
 
 export const flatten = defineLayer({
   kind: 'flatten',
@@ -26,25 +31,31 @@ export const reshape = defineLayer({
     const target = ints(ctx.attrs, 'target_shape')!;
     const n = size(ctx.inputs[0]!);
     const unknown = target.filter((d) => d === -1).length;
-    if (target.some((d) => d === 0 || d < -1) || unknown > 1) {
+    const list = `[${target.join(', ')}]`;
+    if (target.length < 1 || target.length > MAX_RANK) {
       ctx.error(
-        `target_shape [${target.join(', ')}] must hold positive sizes and at most one -1`,
-        'target_shape',
-      );
-      return null;
-    }
-    const known = target.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
-    const shape = target.map((d) => (d === -1 ? n / known : d));
-    if (size(shape) !== n || !Number.isInteger(n / known)) {
-      ctx.error(
-        `cannot reshape ${ctx.describe(0)} (${n} elements) to [${target.join(', ')}]` +
-          (unknown ? '' : ` (${known} elements)`),
+        `target_shape ${list} has rank ${target.length}; netc reshapes each example to a rank of 1 to ${MAX_RANK}`,
         'target_shape',
         'the batch is implicit: target_shape excludes it',
       );
       return null;
     }
-    return { shape };
+    if (target.some((d) => d === 0 || d < -1) || unknown > 1) {
+      ctx.error(`target_shape ${list} must hold positive sizes and at most one -1`, 'target_shape');
+      return null;
+    }
+    const known = target.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+    if (unknown ? n % known !== 0 : known !== n) {
+      ctx.error(
+        unknown
+          ? `cannot reshape ${ctx.describe(0)} (${n} elements) to ${list}: its other sizes hold ${known} elements, which do not divide ${n}`
+          : `cannot reshape ${ctx.describe(0)} (${n} elements) to ${list} (${known} elements)`,
+        'target_shape',
+        'the batch is implicit: target_shape excludes it; one size may be -1 (inferred)',
+      );
+      return null;
+    }
+    return { shape: target.map((d) => (d === -1 ? n / known : d)) };
   },
   macs: () => 0,
   reference: (_node, [x]) => Float64Array.from(x!),

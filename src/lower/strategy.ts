@@ -19,9 +19,11 @@ import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
 import { lowerPooling } from './kernels/pooling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
-import { lowerTranspose } from './kernels/transpose.js';
+import { lowerBlockTranspose, lowerPermute, lowerTranspose } from './kernels/transpose.js';
+import { lowerCropping2d } from './kernels/cropping2d.js';
+import { lowerResizing } from './kernels/resizing.js';
 import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
-import { lowerZeroPadding2d } from './kernels/zero_padding2d.js';
+import { lowerPadding2d, lowerZeroPadding2d } from './kernels/padding2d.js';
 import type { LoweredNode, LowerOptions } from './program.js';
 
 type Lower = (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
@@ -68,6 +70,12 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
   transpose: only('copy', lowerTranspose),
+  depth_to_space: only('copy', lowerBlockTranspose(true)),
+  space_to_depth: only('copy', lowerBlockTranspose(false)),
+  permute: only('copy', lowerPermute),
+  cropping2d: only('copy', lowerCropping2d),
+  padding2d: only('copy', lowerPadding2d),
+  resizing: only('separable', lowerResizing),
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */

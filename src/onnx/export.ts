@@ -7,6 +7,8 @@ import {
   type Activation,
   type Arith,
 } from '../layers/activations.js';
+import { padSource } from '../layers/padding2d.js';
+import { resizeWindow } from '../layers/resizing.js';
 import type { Graph, Node, Shape } from '../ir/graph.js';
 import { evalWeightExpr } from '../runtime/evaluate.js';
 import {
@@ -166,7 +168,8 @@ class Exporter {
   /** The value's tensor with its axes in `perm` order (a Transpose when they differ). */
   private as(v: Value, perm: readonly number[], base: string): string {
     if (samePerm(v.perm, perm)) return v.name;
-    const key = `${v.name}|${perm.join(',')}`;
+    // The same tensor may stand for several values under different labels (a permute).
+    const key = `${v.name}|${v.perm.join(',')}|${perm.join(',')}`;
     const hit = this.transposed.get(key);
     if (hit) return hit;
     const t = [0, ...perm.map((a) => 1 + v.perm.indexOf(a))];
@@ -325,6 +328,33 @@ class Exporter {
             };
         return image(this.op('Resize', [this.nchw(n), '', scales], n.name, n.name, attrs));
       }
+      case 'depth_to_space':
+        return image(
+          this.op('DepthToSpace', [this.nchw(n)], n.name, n.name, {
+            blocksize: int(numOf(n, 'block_size')),
+            mode: String(n.attrs['mode']).toUpperCase(),
+          }),
+        );
+      case 'space_to_depth':
+        return image(this.spaceToDepth(n));
+      case 'permute': {
+        // out axis j is input axis dims[j] - 1: a relabeling, as transpose.
+        const p = (n.attrs['dims'] as readonly number[]).map((d) => d - 1);
+        const v = this.value(n.inputs[0]!);
+        return { name: v.name, perm: v.perm.map((a) => p.indexOf(a)) };
+      }
+      case 'cropping2d': {
+        const [[t, b], [l, r]] = n.attrs['cropping'] as readonly (readonly number[])[] as [
+          [number, number],
+          [number, number],
+        ];
+        const [H, W] = this.inShape(n) as [number, number, number];
+        return image(this.slice(this.nchw(n), n.name, [t, l], [H - b, W - r]));
+      }
+      case 'padding2d':
+        return image(this.padding(n));
+      case 'resizing':
+        return image(this.resizing(n));
       case 'flatten': {
         const x = this.as(this.value(n.inputs[0]!), identityPerm(this.inRank(n)), n.name);
         return { name: this.op('Flatten', [x], n.name, n.name, { axis: int(1) }), perm: [0] };
@@ -376,6 +406,113 @@ class Exporter {
 
   private inShape(n: Node): Shape {
     return this.graph.nodes[n.inputs[0]!]!.shape;
+  }
+
+  /** Rows [starts[0], ends[0]) and columns [starts[1], ends[1]) of an NCHW tensor. */
+  private slice(x: string, base: string, starts: number[], ends: number[]): string {
+    return this.op(
+      'Slice',
+      [
+        x,
+        this.int64(`${base}/starts`, starts),
+        this.int64(`${base}/ends`, ends),
+        this.int64(`${base}/axes`, [2, 3]),
+      ],
+      `${base}/slice`,
+      `${base}/slice`,
+    );
+  }
+
+  /** SpaceToDepth is dcr; crd is Reshape [N, C, h, b, w, b], Transpose, Reshape. */
+  private spaceToDepth(n: Node): string {
+    const b = numOf(n, 'block_size');
+    const x = this.nchw(n);
+    if (n.attrs['mode'] === 'dcr')
+      return this.op('SpaceToDepth', [x], n.name, n.name, { blocksize: int(b) });
+    const [h, w, C] = n.shape as [number, number, number];
+    const c = C / (b * b);
+    const split = this.op(
+      'Reshape',
+      [x, this.int64(`${n.name}/blocks`, [0, c, h, b, w, b])],
+      `${n.name}/blocks`,
+      `${n.name}/blocks`,
+    );
+    const moved = this.op('Transpose', [split], `${n.name}/crd`, `${n.name}/crd`, {
+      perm: ints([0, 1, 3, 5, 2, 4]),
+    });
+    return this.op('Reshape', [moved, this.int64(`${n.name}/shape`, [0, C, h, w])], n.name, n.name);
+  }
+
+  /** Pad for constant, edge and reflect within the input; NumPy's other cases (symmetric,
+   * reflections wider than the input) gather rows, then columns, by index tables. */
+  private padding(n: Node): string {
+    const [[t, b], [l, r]] = n.attrs['padding'] as readonly (readonly number[])[] as [
+      [number, number],
+      [number, number],
+    ];
+    const mode = n.attrs['mode'] as string;
+    const [H, W] = this.inShape(n) as [number, number, number];
+    const x = this.nchw(n);
+    const pads = (): string => this.int64(`${n.name}/pads`, [0, 0, t, l, 0, 0, b, r]);
+    if (mode === 'constant')
+      return this.op('Pad', [x, pads(), this.scalar(numOf(n, 'constant_value'))], n.name, n.name, {
+        mode: 'constant',
+      });
+    if (mode === 'edge' || (mode === 'reflect' && Math.max(t, b) < H && Math.max(l, r) < W))
+      return this.op('Pad', [x, pads()], n.name, n.name, { mode });
+    const table = (size: number, before: number, after: number): number[] =>
+      Array.from({ length: size + before + after }, (_, o) => padSource(o - before, size, mode));
+    const rows = this.op(
+      'Gather',
+      [x, this.int64(`${n.name}/rows`, table(H, t, b))],
+      `${n.name}/rows`,
+      `${n.name}/rows`,
+      { axis: int(2) },
+    );
+    return this.op(
+      'Gather',
+      [rows, this.int64(`${n.name}/columns`, table(W, l, r))],
+      n.name,
+      n.name,
+      {
+        axis: int(3),
+      },
+    );
+  }
+
+  /** Resize to the output's sizes (the batch from the input's shape), after Keras's crop. */
+  private resizing(n: Node): string {
+    const [H, W] = this.inShape(n) as [number, number, number];
+    const [OH, OW] = n.shape as [number, number, number];
+    const win = resizeWindow(H, W, OH, OW, n.attrs['crop_to_aspect_ratio'] === true);
+    let x = this.nchw(n);
+    if (win.h !== H || win.w !== W)
+      x = this.slice(x, n.name, [win.top, win.left], [win.top + win.h, win.left + win.w]);
+    const shape = this.op('Shape', [x], `${n.name}/shape`, `${n.name}/shape`);
+    const nc = this.op(
+      'Slice',
+      [shape, this.int64(`${n.name}/zero`, [0]), this.int64(`${n.name}/two`, [2])],
+      `${n.name}/nc`,
+      `${n.name}/nc`,
+    );
+    const sizes = this.op(
+      'Concat',
+      [nc, this.int64(`${n.name}/size`, [OH, OW])],
+      `${n.name}/sizes`,
+      `${n.name}/sizes`,
+      { axis: int(0) },
+    );
+    const coords = n.attrs['coordinates'] as string;
+    const nearest = n.attrs['interpolation'] === 'nearest';
+    // tf.image.resize's nearest sample: floor((o + 0.5) * in / out) for half_pixel, which is
+    // ONNX's half_pixel coordinate rounded with ties up; align_corners rounds (ties up, as
+    // roundf on non-negative values); asymmetric floors.
+    const attrs: Record<string, AttrInput> = {
+      mode: nearest ? 'nearest' : 'linear',
+      coordinate_transformation_mode: coords,
+    };
+    if (nearest) attrs['nearest_mode'] = coords === 'asymmetric' ? 'floor' : 'round_prefer_ceil';
+    return this.op('Resize', [x, '', '', sizes], n.name, n.name, attrs);
   }
 
   private conv2d(n: Node): string {

@@ -2,6 +2,7 @@
 import { InternalError } from '../diag/diagnostics.js';
 import { compileSource } from '../frontend/index.js';
 import { ACTIVATIONS } from '../layers/activations.js';
+import { resizeTaps as netcTaps } from '../layers/resizing.js';
 import { writeSafetensors } from '../weights/index.js';
 import {
   DataType,
@@ -88,6 +89,10 @@ export const SUPPORTED = new Set([
   'Flatten',
   'Reshape',
   'Pad',
+  'Transpose',
+  'DepthToSpace',
+  'SpaceToDepth',
+  'Resize',
   'Dropout',
   'Identity',
   'Constant',
@@ -512,10 +517,28 @@ class Importer {
       }
       case 'Transpose': {
         const c = this.consts.get(n.inputs[0]!);
-        if (!c)
-          throw new Refusal(
-            `${where}: netc has no layer that transposes activations (only constant tensors are transposed at import)`,
+        if (!c) {
+          // Activations: a permute of the per-example axes (the stored NCHW order, as ONNX's).
+          const s = this.act(n, i, where);
+          const perm = this.ints(
+            n,
+            'perm',
+            [0, ...s].map((_, k) => s.length - k),
           );
+          if (perm[0] !== 0)
+            throw new Refusal(
+              `${where}: perm [${perm.join(', ')}] moves the batch axis; netc permutes the axes of each example`,
+            );
+          const dims = perm.slice(1);
+          this.emit(
+            'permute',
+            [n.inputs[0]!],
+            out,
+            dims.map((d) => s[d - 1]!),
+            `[${dims.join(', ')}]`,
+          );
+          return;
+        }
         const perm = this.ints(
           n,
           'perm',
@@ -623,6 +646,11 @@ class Importer {
         return this.reshape(n, i, where);
       case 'Pad':
         return this.pad(n, i, where);
+      case 'DepthToSpace':
+      case 'SpaceToDepth':
+        return this.blocks(n, i, where);
+      case 'Resize':
+        return this.resize(n, i, where);
       default:
         throw new Refusal(`${where}: netc has no layer for ONNX operator ${n.opType}`);
     }
@@ -1177,11 +1205,9 @@ class Importer {
       if (n.inputs[2]) value = this.constOf(n, 2, where, 'constant_value').data[0]!;
       if (n.inputs[3]) throw new Refusal(`${where}: the axes input is not supported`);
     }
-    if (mode !== 'constant')
-      throw new Refusal(`${where}: mode '${mode}'; netc pads with zeros only (zero_padding2d)`);
-    if (value !== 0)
+    if (!['constant', 'reflect', 'edge'].includes(mode))
       throw new Refusal(
-        `${where}: constant value ${formatFloat(value)}; netc pads with zeros only (zero_padding2d)`,
+        `${where}: mode '${mode}'; netc pads in modes constant, reflect and edge (padding2d)`,
       );
     if (s.length !== 3 || pads.length !== 8)
       throw new Refusal(`${where}: netc pads 2-D images only (input [N, ${s.join(', ')}])`);
@@ -1196,15 +1222,202 @@ class Importer {
       number,
     ];
     if (n0 || c0 || n1 || c1) throw new Refusal(`${where}: pads the batch or channel axis`);
-    if ([t, l, b, r].some((p) => p < 0)) throw new Refusal(`${where}: negative pads (cropping)`);
+    const shape = [s[0]!, s[1]! + t + b, s[2]! + l + r];
+    if ([t, l, b, r].every((p) => p <= 0) && shape[1]! > 0 && shape[2]! > 0) {
+      // Negative pads only: a crop.
+      this.emit('cropping2d', [n.inputs[0]!], this.out(n), shape, padText(-t, -b, -l, -r));
+      return;
+    }
+    if ([t, l, b, r].some((p) => p < 0))
+      throw new Refusal(`${where}: pads [${pads.join(', ')}] both pad and crop`);
+    if (mode === 'reflect' && (Math.max(t, b) >= s[1]! || Math.max(l, r) >= s[2]!))
+      throw new Refusal(
+        `${where}: mode 'reflect' with pads [${pads.join(', ')}] as wide as the input [${s.join(', ')}] (ONNX leaves it undefined)`,
+      );
+    if (mode === 'constant' && value === 0) {
+      this.emit('zero_padding2d', [n.inputs[0]!], this.out(n), shape, padText(t, b, l, r));
+      return;
+    }
+    const args = mode === 'constant' ? `constant_value: ${formatFloat(value)}` : `mode: ${mode}`;
+    this.emit('padding2d', [n.inputs[0]!], this.out(n), shape, `${padText(t, b, l, r)}, ${args}`);
+  }
+
+  /** DepthToSpace (DCR or CRD, the same rule on the channel index as netc's) and SpaceToDepth. */
+  private blocks(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length !== 3)
+      throw new Refusal(
+        `${where}: netc moves blocks of 2-D images only (input [N, ${s.join(', ')}])`,
+      );
+    const [C, H, W] = s as [number, number, number];
+    const b = this.int(n, 'blocksize', 0);
+    if (b < 2) throw new Refusal(`${where}: blocksize ${b}; netc takes block sizes from 2`);
+    if (n.opType === 'SpaceToDepth') {
+      if (H % b || W % b)
+        throw new Refusal(
+          `${where}: the input [N, ${s.join(', ')}] does not split into ${b}x${b} blocks`,
+        );
+      this.emit(
+        'space_to_depth',
+        [n.inputs[0]!],
+        this.out(n),
+        [C * b * b, H / b, W / b],
+        String(b),
+      );
+      return;
+    }
+    const mode = this.str(n, 'mode', 'DCR');
+    if (mode !== 'DCR' && mode !== 'CRD') throw new Refusal(`${where}: unknown mode '${mode}'`);
+    if (C % (b * b))
+      throw new Refusal(`${where}: ${C} channels do not split into ${b}x${b} blocks`);
     this.emit(
-      'zero_padding2d',
+      'depth_to_space',
       [n.inputs[0]!],
       this.out(n),
-      [s[0]!, s[1]! + t + b, s[2]! + l + r],
-      padText(t, b, l, r),
+      [C / (b * b), H * b, W * b],
+      mode === 'CRD' ? `${b}, mode: crd` : String(b),
     );
   }
+
+  /**
+   * Resize of the height and width, nearest or linear: each axis's samples (computed here
+   * exactly as ONNX defines them for the coordinate and nearest modes) must be those of one of
+   * netc's coordinates modes (tf.image.resize's), else the attribute that differs is named.
+   */
+  private resize(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length !== 3)
+      throw new Refusal(`${where}: netc resizes 2-D images only (input [N, ${s.join(', ')}])`);
+    const [C, H, W] = s as [number, number, number];
+    const mode = this.str(n, 'mode', 'nearest');
+    if (mode !== 'nearest' && mode !== 'linear')
+      throw new Refusal(
+        `${where}: mode '${mode}'; netc resizes by nearest or linear (bilinear) only`,
+      );
+    if (this.int(n, 'antialias', 0))
+      throw new Refusal(`${where}: antialias 1; netc does not antialias`);
+    if (getAttribute(n, 'axes')) throw new Refusal(`${where}: the axes attribute is not supported`);
+    const policy = this.str(n, 'keep_aspect_ratio_policy', 'stretch');
+    if (policy !== 'stretch')
+      throw new Refusal(`${where}: keep_aspect_ratio_policy '${policy}'; netc stretches only`);
+    const ctm = this.str(
+      n,
+      'coordinate_transformation_mode',
+      this.opset < 11 ? 'asymmetric' : 'half_pixel',
+    );
+    const nearestMode = this.str(n, 'nearest_mode', 'round_prefer_floor');
+    // Output sizes: from `sizes`, else from `scales` (opset 10: input 1).
+    const sizes = this.opset >= 11 ? this.optConst(n, 3) : undefined;
+    const scales = this.optConst(n, this.opset >= 11 ? 2 : 1);
+    let OH: number;
+    let OW: number;
+    let scaleH: number | null = null;
+    let scaleW: number | null = null;
+    if (sizes && sizes.data.length === 4) {
+      if (sizes.data[1] !== C) throw new Refusal(`${where}: sizes change the channel count`);
+      [OH, OW] = [sizes.data[2]!, sizes.data[3]!];
+    } else if (scales && scales.data.length === 4) {
+      if (scales.data[0] !== 1 || scales.data[1] !== 1)
+        throw new Refusal(`${where}: scales resize the batch or channel axis`);
+      [scaleH, scaleW] = [scales.data[2]!, scales.data[3]!];
+      [OH, OW] = [Math.floor(H * scaleH), Math.floor(W * scaleW)];
+    } else throw new Refusal(`${where}: needs constant scales or sizes of 4 values`);
+    if (OH < 1 || OW < 1) throw new Refusal(`${where}: an output size below 1`);
+    // ONNX maps output o through the scale it was given (out / in when sizes are given).
+    for (const [scale, n0, m0] of [
+      [scaleH, H, OH],
+      [scaleW, W, OW],
+    ] as const)
+      if (scale !== null && Math.abs(scale - m0 / n0) > 1e-6 * (m0 / n0))
+        throw new Refusal(
+          `${where}: scales ${formatFloat(scale)} map ${n0} to ${m0} samples at another spacing than ${m0}/${n0}; netc places samples by the sizes`,
+        );
+    const nearest = mode === 'nearest';
+    const netcMode = COORDINATE_MODES.find((c) =>
+      [
+        [H, OH],
+        [W, OW],
+      ].every(([a, b]) =>
+        sameTaps(onnxTaps(a!, b!, ctm, nearest ? nearestMode : null), netcTaps(a!, b!, c, nearest)),
+      ),
+    );
+    if (!netcMode)
+      throw new Refusal(
+        `${where}: coordinate_transformation_mode '${ctm}'` +
+          (nearest ? ` with nearest_mode '${nearestMode}'` : '') +
+          ` samples ${H}x${W} -> ${OH}x${OW} where none of netc's coordinates modes (half_pixel, align_corners, asymmetric: tf.image.resize's) does`,
+      );
+    const args = [`${OH}`, `${OW}`];
+    if (nearest) args.push('nearest');
+    if (netcMode !== 'half_pixel') args.push(`coordinates: ${netcMode}`);
+    this.emit('resizing', [n.inputs[0]!], this.out(n), [C, OH, OW], args.join(', '));
+  }
+}
+
+const COORDINATE_MODES = ['half_pixel', 'align_corners', 'asymmetric'] as const;
+
+interface Sample {
+  readonly lo: number;
+  readonly hi: number;
+  readonly frac: number;
+}
+
+const sameTaps = (a: readonly Sample[] | null, b: readonly Sample[]): boolean =>
+  a !== null &&
+  a.every((t, o) => {
+    const u = b[o]!;
+    return t.lo === u.lo && Math.abs(t.frac - u.frac) < 1e-9 && (t.frac < 1e-9 || t.hi === u.hi);
+  });
+
+/**
+ * ONNX Resize's samples along an axis of size n resized to m: the coordinate mode's source
+ * position, then rounded by `nearest` (a nearest_mode) or interpolated linearly (clamped to
+ * the input, as onnxruntime does); null for a mode netc cannot map.
+ */
+function onnxTaps(n: number, m: number, ctm: string, nearest: string | null): Sample[] | null {
+  const out: Sample[] = [];
+  for (let o = 0; o < m; o++) {
+    // The position as a fraction num / den (exact in integers).
+    let num: number;
+    let den: number;
+    switch (ctm) {
+      case 'half_pixel':
+        [num, den] = [(2 * o + 1) * n - m, 2 * m];
+        break;
+      case 'pytorch_half_pixel':
+        [num, den] = m > 1 ? [(2 * o + 1) * n - m, 2 * m] : [0, 1];
+        break;
+      case 'align_corners':
+        [num, den] = m > 1 ? [o * (n - 1), m - 1] : [0, 1];
+        break;
+      case 'asymmetric':
+        [num, den] = [o * n, m];
+        break;
+      case 'tf_half_pixel_for_nn':
+        [num, den] = [(2 * o + 1) * n, 2 * m];
+        break;
+      default:
+        return null;
+    }
+    const fl = Math.floor(num / den);
+    const rem = num - fl * den;
+    if (nearest !== null) {
+      let k: number;
+      if (nearest === 'floor') k = fl;
+      else if (nearest === 'ceil') k = rem ? fl + 1 : fl;
+      else if (2 * rem === den) k = nearest === 'round_prefer_ceil' ? fl + 1 : fl;
+      else if (nearest === 'round_prefer_floor' || nearest === 'round_prefer_ceil')
+        k = 2 * rem > den ? fl + 1 : fl;
+      else return null;
+      k = Math.min(Math.max(k, 0), n - 1);
+      out.push({ lo: k, hi: k, frac: 0 });
+      continue;
+    }
+    const f = Math.min(Math.max(num / den, 0), n - 1);
+    const lo = Math.floor(f);
+    out.push({ lo, hi: Math.min(lo + 1, n - 1), frac: f - lo });
+  }
+  return out;
 }
 
 function transposeConst(c: Const, perm: number[]): Const {

@@ -1,4 +1,5 @@
-// Pass fold_zero_padding: a zero_padding2d read only by convolutions becomes their padding.
+// Pass fold_zero_padding: a zero_padding2d (or a padding2d in mode constant with the value 0)
+// read only by convolutions becomes their padding.
 //
 // Identity: a convolution (conv2d, depthwise_conv2d, separable_conv2d) of x padded with zeros
 // by (t, b, l, r) and then by its own pads (pt, pb, pl, pr) is the same convolution of x with
@@ -15,10 +16,17 @@ import { describeNode, Rewrite } from './rewrite.js';
 
 const CONVOLUTIONS = new Set(['conv2d', 'depthwise_conv2d', 'separable_conv2d']);
 
+/** Pads with zeros: zero_padding2d, or padding2d(mode: constant, constant_value: 0). */
+const padsZeros = (n: Node): boolean =>
+  n.layer.kind === 'zero_padding2d' ||
+  (n.layer.kind === 'padding2d' &&
+    n.attrs['mode'] === 'constant' &&
+    n.attrs['constant_value'] === 0);
+
 export function foldZeroPadding(graph: Graph): Graph {
   const rw = new Rewrite(graph);
   for (const n of graph.nodes) {
-    if (n.layer.kind !== 'zero_padding2d' || rw.isOutput(n.id)) continue;
+    if (!padsZeros(n) || rw.isOutput(n.id)) continue;
     const users = [...new Set(rw.consumers(n.id))];
     if (users.length === 0 || !users.every((u) => CONVOLUTIONS.has(rw.node(u).layer.kind)))
       continue;

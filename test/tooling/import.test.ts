@@ -341,15 +341,146 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     expect(src).toContain('reshape([18])');
   });
 
+  test('DepthToSpace (DCR, CRD), SpaceToDepth, Transpose, Pad modes and values, negative Pad', async () => {
+    const src = await roundTrip({
+      inputs: [['x', [8, 5, 3]]],
+      nodes: [
+        node('DepthToSpace', ['x'], ['dcr'], { blocksize: int(2) }),
+        node('DepthToSpace', ['x'], ['crd'], { blocksize: int(2), mode: str('CRD') }),
+        node('SpaceToDepth', ['crd'], ['s2d'], { blocksize: int(2) }),
+        node('Transpose', ['x'], ['tr'], { perm: ints([0, 2, 3, 1]) }),
+        node('Pad', ['x', 'pads', 'value'], ['pc'], { mode: str('constant') }),
+        node('Pad', ['x', 'pads'], ['pr'], { mode: str('reflect') }),
+        node('Pad', ['x', 'wide'], ['pe'], { mode: str('edge') }),
+        node('Pad', ['x', 'crop'], ['cr'], { mode: str('constant') }),
+      ],
+      inits: [
+        int64Tensor('pads', [8], [0, 0, 2, 1, 0, 0, 1, 2]),
+        tensor('value', [], [-1.5]),
+        int64Tensor('wide', [8], [0, 0, 6, 0, 0, 0, 1, 5]),
+        int64Tensor('crop', [8], [0, 0, -1, 0, 0, 0, -2, -1]),
+      ],
+      outputs: [
+        ['dcr', [2, 10, 6]],
+        ['crd', [2, 10, 6]],
+        ['s2d', [8, 5, 3]],
+        ['tr', [5, 3, 8]],
+        ['pc', [8, 8, 6]],
+        ['pr', [8, 8, 6]],
+        ['pe', [8, 12, 8]],
+        ['cr', [8, 2, 2]],
+      ],
+    });
+    expect(src).toContain('depth_to_space(2)');
+    expect(src).toContain('depth_to_space(2, mode: crd)');
+    expect(src).toContain('space_to_depth(2)');
+    expect(src).toContain('permute([2, 3, 1])');
+    expect(src).toContain('padding2d([[2, 1], [1, 2]], constant_value: -1.5)');
+    expect(src).toContain('padding2d([[2, 1], [1, 2]], mode: reflect)');
+    expect(src).toContain('padding2d([[6, 1], [0, 5]], mode: edge)');
+    expect(src).toContain('cropping2d([[1, 2], [0, 1]])');
+  });
+
+  test('Resize: linear and nearest in each coordinate mode netc places samples as', async () => {
+    const resize = (out: string, sizes: string, attrs: Parameters<typeof node>[3]) =>
+      node('Resize', ['x', '', '', sizes], [out], attrs);
+    const src = await roundTrip({
+      inputs: [['x', [3, 5, 7]]],
+      nodes: [
+        resize('lin', 's84', { mode: str('linear') }),
+        resize('lin_pt', 's84', {
+          mode: str('linear'),
+          coordinate_transformation_mode: str('pytorch_half_pixel'),
+        }),
+        resize('lin_ac', 's84', {
+          mode: str('linear'),
+          coordinate_transformation_mode: str('align_corners'),
+        }),
+        resize('lin_asym', 's311', {
+          mode: str('linear'),
+          coordinate_transformation_mode: str('asymmetric'),
+        }),
+        // No rounding tie between these sizes: round_prefer_floor is round_prefer_ceil here.
+        resize('near', 's84', { mode: str('nearest') }),
+        resize('near_ac', 's84', {
+          mode: str('nearest'),
+          coordinate_transformation_mode: str('align_corners'),
+        }),
+        resize('near_asym', 's311', {
+          mode: str('nearest'),
+          coordinate_transformation_mode: str('asymmetric'),
+          nearest_mode: str('floor'),
+        }),
+        // tf_half_pixel_for_nn with floor is tf.image.resize's half_pixel nearest.
+        resize('near_tf', 's311', {
+          mode: str('nearest'),
+          coordinate_transformation_mode: str('tf_half_pixel_for_nn'),
+          nearest_mode: str('floor'),
+        }),
+        node('Resize', ['x', '', 'scales'], ['scaled'], { mode: str('linear') }),
+      ],
+      inits: [
+        int64Tensor('s84', [4], [2, 3, 8, 4]),
+        int64Tensor('s311', [4], [2, 3, 3, 11]),
+        tensor('scales', [4], [1, 1, 2, 3]),
+      ],
+      outputs: [
+        ['lin', [3, 8, 4]],
+        ['lin_pt', [3, 8, 4]],
+        ['lin_ac', [3, 8, 4]],
+        ['lin_asym', [3, 3, 11]],
+        ['near', [3, 8, 4]],
+        ['near_ac', [3, 8, 4]],
+        ['near_asym', [3, 3, 11]],
+        ['near_tf', [3, 3, 11]],
+        ['scaled', [3, 10, 21]],
+      ],
+    });
+    expect(src).toContain('resizing(8, 4)');
+    expect(src).toContain('resizing(8, 4, coordinates: align_corners)');
+    expect(src).toContain('resizing(3, 11, nearest, coordinates: asymmetric)');
+    expect(src).toContain('resizing(3, 11, nearest)');
+    expect(src).toContain('resizing(10, 21)');
+  });
+
+  test('Resize refusals name the attribute netc cannot express', () => {
+    const refused = (attrs: Parameters<typeof node>[3], sizes = [1, 2, 3, 4], ins = 4) => {
+      const bytes = model(
+        graph(
+          [node('Resize', ['x', '', '', 'sizes'].slice(0, ins), ['y'], attrs, 'rs')],
+          [valueInfo('x', ['N', 2, 5, 4])],
+          [{ name: 'y' }],
+          [int64Tensor('sizes', [4], sizes), tensor('scales', [4], [1, 1, 1.7, 1.5])],
+        ),
+        13,
+      );
+      const r = importOnnx(bytes);
+      expect(r.ok).toBe(false);
+      return r.ok ? '' : r.errors.join('\n');
+    };
+    expect(refused({ mode: str('cubic') })).toMatch(/Resize node 'rs': mode 'cubic'/);
+    expect(
+      refused({ mode: str('linear'), coordinate_transformation_mode: str('tf_crop_and_resize') }),
+    ).toMatch(/coordinate_transformation_mode 'tf_crop_and_resize'/);
+    // 5 -> 3: half_pixel samples 1/3, 2 and 11/3, floored to 0, 2, 3; tf.image.resize reads
+    // 0, 2, 4 (half_pixel), 0, 2, 4 (align_corners) or 0, 1, 3 (asymmetric).
+    expect(refused({ mode: str('nearest'), nearest_mode: str('floor') })).toMatch(
+      /coordinate_transformation_mode 'half_pixel' with nearest_mode 'floor' samples 5x4 -> 3x4/,
+    );
+    expect(refused({ mode: str('linear') }, [1, 3, 3, 4])).toMatch(
+      /sizes change the channel count/,
+    );
+  });
+
   test('every unsupported node is listed by op_type and name, and nothing is imported', () => {
     const bytes = model(
       graph(
         [
           node('PRelu', ['x', 'slope'], ['a'], {}, 'prelu1'),
-          node('Pad', ['x', 'pads'], ['b'], { mode: str('reflect') }, 'pad1'),
+          node('Pad', ['x', 'pads'], ['b'], { mode: str('wrap') }, 'pad1'),
           node('Clip', ['x', 'x', 'hi'], ['c'], {}, 'clip1'),
           node('HardSigmoid', ['x'], ['d'], {}, 'hsig'),
-          node('Pad', ['x', 'pads', 'one'], ['e'], {}, 'pad2'),
+          node('Pad', ['x', 'cpads', 'one'], ['e'], {}, 'pad2'),
           node(
             'MaxPool',
             ['x'],
@@ -357,7 +488,7 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
             { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) },
             'maxp',
           ),
-          node('Transpose', ['x'], ['g'], { perm: ints([0, 2, 3, 1]) }, 'tr'),
+          node('Transpose', ['x'], ['g'], { perm: ints([1, 0, 2, 3]) }, 'tr'),
           node('LRN', ['x'], ['h'], { size: int(3) }, 'lrn'),
         ],
         [valueInfo('x', [1, 2, 6, 6])],
@@ -365,6 +496,7 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
         [
           tensor('slope', [1], [0.1]),
           int64Tensor('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1]),
+          int64Tensor('cpads', [8], [0, 1, 1, 1, 0, 0, 1, 1]),
           tensor('lo', [], [-1]),
           tensor('hi', [], [1]),
           tensor('one', [], [1]),
@@ -377,12 +509,12 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     const errors = r.ok ? [] : r.errors;
     expect(errors).toHaveLength(8);
     expect(errors[0]).toMatch(/PRelu node 'prelu1'.*no layer/);
-    expect(errors[1]).toMatch(/Pad node 'pad1'.*mode 'reflect'/);
+    expect(errors[1]).toMatch(/Pad node 'pad1'.*mode 'wrap'/);
     expect(errors[2]).toMatch(/Clip node 'clip1'/);
     expect(errors[3]).toMatch(/HardSigmoid node 'hsig': alpha 0.2, beta 0.5/);
-    expect(errors[4]).toMatch(/Pad node 'pad2': constant value 1/);
+    expect(errors[4]).toMatch(/Pad node 'pad2': pads the batch or channel axis/);
     expect(errors[5]).toMatch(/MaxPool node 'maxp': pads \[1, 1, 1, 1\] .*may be negative/);
-    expect(errors[6]).toMatch(/Transpose node 'tr'/);
+    expect(errors[6]).toMatch(/Transpose node 'tr': perm \[1, 0, 2, 3\] moves the batch axis/);
     expect(errors[7]).toMatch(/LRN node 'lrn': netc has no layer for ONNX operator LRN/);
   });
 });
@@ -399,10 +531,7 @@ const BACKEND_CASES: Record<string, { refuse?: RegExp; why: string }> = {
   test_AvgPool2d_stride: { why: 'AveragePool stride 2 -> average_pooling2d(2)' },
   test_BatchNorm2d_eval: { why: 'BatchNormalization (is_test) -> batch_normalization' },
   test_BatchNorm2d_momentum_eval: { why: 'momentum is unused at inference' },
-  test_ConstantPad2d: {
-    refuse: /Pad node #0 .*constant value 2/,
-    why: 'pads with the value 2; zero_padding2d pads with zeros only',
-  },
+  test_ConstantPad2d: { why: 'Pad with the value 2 -> padding2d(constant_value: 2)' },
   test_Conv2d: { why: 'Conv 3x2 kernel' },
   test_Conv2d_depthwise: { why: 'group == C_in -> depthwise_conv2d' },
   test_Conv2d_depthwise_padded: { why: 'depthwise with explicit padding 1' },
@@ -425,15 +554,9 @@ const BACKEND_CASES: Record<string, { refuse?: RegExp; why: string }> = {
   test_Linear_no_bias: { why: 'Transpose of the weight folded at import; MatMul -> dense' },
   test_MaxPool2d: { why: 'pads 1 on 7x7, k3 s2 equal TensorFlow same' },
   test_PReLU_2d: { refuse: /PRelu node #0 .*no layer/, why: 'netc has no prelu layer' },
-  test_PixelShuffle: {
-    refuse: /Transpose node #2 .*transposes activations/,
-    why: 'a 6-D Transpose of activations (pixel shuffle); netc has no such layer',
-  },
+  test_PixelShuffle: { why: 'Reshape, 6-D Transpose, Reshape -> reshape, permute, reshape' },
   test_ReLU: { why: 'Relu' },
-  test_ReflectionPad2d: {
-    refuse: /Pad node #0 .*mode 'reflect'/,
-    why: 'reflection padding; netc pads with zeros only',
-  },
+  test_ReflectionPad2d: { why: "Pad mode 'reflect' -> padding2d(mode: reflect)" },
   test_Sigmoid: { why: 'Sigmoid' },
   test_Softmax: { why: 'Softmax axis 1 of [N, 20] -> softmax' },
   test_Tanh: { why: 'Tanh' },
@@ -449,10 +572,7 @@ const BACKEND_CASES: Record<string, { refuse?: RegExp; why: string }> = {
     refuse: /MaxPool node #0 .*2-D images only/,
     why: '1-D max pooling over [N, 16, 50]; netc pools 2-D images',
   },
-  test_operator_pad: {
-    refuse: /Pad node #0 .*mode 'reflect'/,
-    why: 'reflection padding',
-  },
+  test_operator_pad: { why: "Pad mode 'reflect' -> padding2d(mode: reflect)" },
   test_softmax_lastdim: { why: 'Softmax over the last axis' },
 };
 

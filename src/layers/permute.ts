@@ -1,0 +1,58 @@
+// permute: Keras Permute: reorders the per-example axes (dims are 1-based; the batch stays).
+// It acts on the stored layout, as flatten and reshape: C, H, W in channels_first.
+import { defineLayer, ints } from '../ir/op.js';
+
+export const permute = defineLayer({
+  kind: 'permute',
+  doc: 'permutes the per-example axes (Keras Permute, 1-based dims)',
+  samples: [
+    { inputs: [[5, 7, 8]], args: '[2, 1, 3]' },
+    {
+      source:
+        'network t { input x: [5, 7, 8]  output y = x -> reshape([5, 7, 2, 4]) -> permute([1, 2, 4, 3]) }',
+      why: 'rank 4',
+    },
+    {
+      source:
+        'network t(data_format: channels_first) { input x: [8, 5, 7]  output y = x -> permute([2, 1, 3]) }',
+      why: 'channels_first: the stored layout',
+    },
+  ],
+  inputs: { min: 1, max: 1 },
+  attrs: [{ name: 'dims', kind: { type: 'ints', min: 1 }, default: undefined }],
+  traits: { layoutSensitive: true },
+  infer(ctx) {
+    const dims = ints(ctx.attrs, 'dims')!;
+    const s = ctx.inputs[0]!;
+    const r = s.length;
+    const ok = dims.length === r && [...dims].sort((a, b) => a - b).every((d, i) => d === i + 1);
+    if (!ok) {
+      ctx.error(
+        `dims [${dims.join(', ')}] must name each axis 1 to ${r} of the input ${ctx.describe(0)} once`,
+        'dims',
+        `the batch axis is not included: e.g. dims: [${Array.from({ length: r }, (_, i) => r - i).join(', ')}]`,
+      );
+      return null;
+    }
+    return { shape: dims.map((d) => s[d - 1]!) };
+  },
+  macs: () => 0,
+  reference(node, [x], [shape]) {
+    const perm = ints(node.attrs, 'dims')!.map((d) => d - 1);
+    const inShape = shape!;
+    const rank = inShape.length;
+    const inStrides = inShape.map((_, i) => inShape.slice(i + 1).reduce((p, d) => p * d, 1));
+    const out = new Float64Array(x!.length);
+    const idx = new Array<number>(rank).fill(0);
+    for (let o = 0; o < out.length; o++) {
+      let src = 0;
+      for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[perm[i]!]!;
+      out[o] = x![src]!;
+      for (let i = rank - 1; i >= 0; i--) {
+        if (++idx[i]! < node.shape[i]!) break;
+        idx[i] = 0;
+      }
+    }
+    return out;
+  },
+});

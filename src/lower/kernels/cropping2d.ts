@@ -1,0 +1,36 @@
+// cropping2d kernel: each kept row's kept pixels are one contiguous run (vectorized); when
+// no column is cropped, the kept rows are one run.
+import type { Node, Shape } from '../../ir/graph.js';
+import { add, mul } from '../../kir/kir.js';
+import { amounts } from '../../ir/op.js';
+import type { LowerOptions, LoweredNode } from '../program.js';
+import { copy, dims, finish, range, X, Y } from './util.js';
+
+export function lowerCropping2d(
+  node: Node,
+  [shape]: readonly Shape[],
+  opts: LowerOptions,
+): LoweredNode {
+  const [, W, C] = shape as [number, number, number];
+  const [OH, OW] = node.shape as [number, number, number];
+  const [[t, b], [l, r]] = amounts(node.attrs, 'cropping');
+  const start = (t * W + l) * C;
+  const body =
+    OW === W
+      ? copy(Y, add(X(0), start), OH * OW * C, opts.schedule.simd)
+      : range('r', 0, OH, (i) =>
+          copy(
+            add(Y, mul(i, OW * C)),
+            add(X(0), add(mul(i, W * C), start)),
+            OW * C,
+            opts.schedule.simd,
+          ),
+        );
+  return finish(node, {
+    name: ['cropping2d', `i${dims(shape!)}`, `c${t}_${b}_${l}_${r}`],
+    doc: [
+      `cropping2d ${dims(shape!)} -> ${dims(node.shape)}: top ${t}, bottom ${b}, left ${l}, right ${r}`,
+    ],
+    body,
+  });
+}
