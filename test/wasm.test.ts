@@ -8,6 +8,7 @@ import { emitWasm, emitWasmText } from '../codegen/wasm/emit.js';
 import { compileSource } from '../src/frontend/index.js';
 import type { Graph, Node, Shape } from '../src/ir/graph.js';
 import { runPasses } from '../src/passes/pipeline.js';
+import { implementationFor } from '../src/lower/strategy.js';
 import { runKernel } from '../src/kir/interpret.js';
 import {
   add,
@@ -1015,7 +1016,14 @@ function graphOf({ source, folded }: (typeof LAYERS)[number]): Graph | undefined
 function lowerable(kind: string): Node | null {
   const g = graphOf(LAYERS.find((l) => l.kind === kind)!);
   const node = g?.nodes.find((n) => n.layer.kind === kind);
-  return node?.layer.lower ? node : null;
+  return node &&
+    implementationFor(
+      node,
+      node.inputs.map((i) => g!.nodes[i]!.shape),
+      { simd: true },
+    )
+    ? node
+    : null;
 }
 
 // Node 20 has relaxed SIMD behind a flag; set in this process, the relaxed builds run here too.
@@ -1029,7 +1037,9 @@ describe('wasm backend: layer lowerings against the float64 reference', () => {
       const g = graphOf(c)!;
       const node = g.nodes.find((n) => n.layer.kind === kind)!;
       const shapes = node.inputs.map((id) => g.nodes[id]!.shape);
-      const lowered = node.layer.lower!(node, shapes, { simd: true });
+      const lowered = implementationFor(node, shapes, { simd: true })!.lower(node, shapes, {
+        simd: true,
+      });
 
       // Layout: weights (packed), inputs, output (NaN), scratch; 4-float aligned.
       let top = 0;
