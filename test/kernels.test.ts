@@ -697,6 +697,75 @@ describe('kernels match the reference', () => {
   });
 });
 
+describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
+  /** A full shape of rank 1 to 3 and, per input, a broadcastable one: each axis kept or 1,
+   * some leading axes dropped (NumPy aligns from the last axis). */
+  const broadcastCase = fc
+    .record({
+      full: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+      masks: fc.array(
+        fc.record({
+          ones: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+          drop: fc.nat(3),
+        }),
+        { minLength: 2, maxLength: 3 },
+      ),
+      merge: fc.constantFrom('add', 'multiply', 'subtract', 'average', 'maximum', 'minimum'),
+      cf: fc.boolean(),
+    })
+    .map(({ full, masks, merge, cf }) => {
+      const ms = merge === 'subtract' ? masks.slice(0, 2) : masks;
+      const shapes = ms.map(({ ones, drop }, k) => {
+        // The first input keeps the full rank, so the output is `full`.
+        const s = full.map((d, i) => (k > 0 && ones[i] ? 1 : d));
+        return k === 0 ? s : s.slice(Math.min(drop, s.length - 1));
+      });
+      const inputs = shapes.map((s, i) => `input i${i}: [${s.join(', ')}]`).join('  ');
+      const args = shapes.map((_, i) => `i${i}`).join(', ');
+      const opts = cf ? '(data_format: channels_first)' : '';
+      return { merge, src: `network t${opts} { ${inputs}  output y = ${merge}(${args}) }` };
+    });
+
+  it('add, multiply, subtract, average, maximum, minimum broadcast (ranks 1 to 3)', () => {
+    fc.assert(
+      fc.property(broadcastCase, fc.boolean(), fc.nat(), ({ merge, src }, simd, seed) =>
+        checkSource(src, merge, simd, seed),
+      ),
+      { seed: SEED, numRuns: NUM_RUNS * 4 },
+    );
+  });
+
+  it('a squeeze-and-excitation product is one pass reading the [1, 1, C] gate in place', () => {
+    const src = `network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }`;
+    for (const simd of [true, false]) checkSource(src, 'multiply', simd, 3);
+    const g = compile(src)!;
+    const node = g.nodes.find((n) => n.layer.kind === 'multiply')!;
+    const { kernel } = lowerNode(
+      node,
+      [
+        [7, 9, 16],
+        [1, 1, 16],
+      ],
+      true,
+    );
+    // One loop over the 63 pixels around the channels, no scratch, no copy of the gate.
+    const code = printKernelTS(kernel, { types: false });
+    expect(code).toMatch(/for \(let o0 = 0; o0 < 63; o0\+\+\)/);
+    expect(code).toMatch(/M\[x1 \+ 15\]/);
+    expect(code).not.toMatch(/x1 \+ o0/);
+    expect(
+      lowerNode(
+        node,
+        [
+          [7, 9, 16],
+          [1, 1, 16],
+        ],
+        true,
+      ).scratch,
+    ).toBeUndefined();
+  });
+});
+
 describe('kernels of folded graphs', () => {
   it('every kernel of a small network after the passes matches its node', () => {
     const src = `network t {

@@ -139,6 +139,27 @@ network merge(data_format: ${fmt}) {
     -> dense(3, activation: softmax)
 }`;
 
+const broadcast = (fmt: (typeof formats)[number]): string => `
+network broadcast(data_format: ${fmt}) {
+  # [C] and [W, 1] line up with the last axes the user sees: C, or W in channels_first
+  input a: ${img(fmt, 4, 6, 5)}
+  input r: ${img(fmt, 1, 6, 5)}
+  input c: ${img(fmt, 4, 1, 1)}
+  input g: ${img(fmt, 4, 6, 1)}
+  input v: [${fmt === 'channels_last' ? 5 : 6}]
+  input m: [${fmt === 'channels_last' ? 6 : 4}, 1]
+  output diff = subtract(a, r)
+  output centered = a -> subtract(c)
+  output hi = maximum(a, v, g)
+  output lo = minimum(r, g)
+  output mean3 = average(a, r, c)
+  output sum = add(v, g, m)
+  output gate = a -> global_average_pooling2d(keepdims: true) -> conv2d(5, 1, activation: sigmoid)
+    -> multiply(a)
+  output vec = subtract(v, average(v, v))
+  output col = maximum(m, minimum(m, a -> global_average_pooling2d -> dense(5)))
+}`;
+
 describe('exportOnnx', () => {
   for (const fmt of formats) {
     test(`convolutions, ${fmt}`, async () => {
@@ -152,6 +173,10 @@ describe('exportOnnx', () => {
     test(`merges, reshapes, dense layers and activations, ${fmt}`, async () => {
       const g = compile(merge(fmt));
       await check(g, weightsFor(g, 3), 3);
+    });
+    test(`broadcasting merges of every kind, ranks 1 to 3, ${fmt}`, async () => {
+      const g = compile(broadcast(fmt));
+      await check(g, weightsFor(g, 8), 2);
     });
   }
 

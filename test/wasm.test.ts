@@ -985,6 +985,47 @@ const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
       'network t { input x: [5, 5, 8]  output y = tanh(add(x -> conv2d(2, 3), x -> conv2d(2, 3))) }',
     folded: true,
   },
+  // Broadcasting merges: operands read through their strides (0 along broadcast axes).
+  {
+    kind: 'multiply',
+    source: 'network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }',
+  },
+  {
+    kind: 'multiply',
+    source: 'network t { input x: [7, 9, 10]  input g: [7, 9, 1]  output y = multiply(g, x) }',
+  },
+  { kind: 'add', source: 'network t { input v: [6]  input g: [5, 3, 1]  output y = add(v, g) }' },
+  {
+    kind: 'subtract',
+    source: 'network t { input a: [4, 6, 5]  input c: [4, 1, 1]  output y = subtract(a, c) }',
+  },
+  {
+    kind: 'average',
+    source:
+      'network t { input a: [4, 6, 8]  input r: [1, 6, 8]  input c: [4, 1, 1]  output y = average(a, r, c) }',
+  },
+  {
+    kind: 'maximum',
+    source:
+      'network t { input a: [4, 6, 4]  input v: [4]  input g: [4, 6, 1]  output y = maximum(a, v, g) }',
+  },
+  {
+    kind: 'minimum',
+    source: 'network t { input r: [1, 6, 7]  input g: [5, 6, 1]  output y = minimum(r, g) }',
+  },
+  {
+    kind: 'add',
+    source:
+      'network t(data_format: channels_first) { input v: [9]  input x: [8, 7, 9]  output y = add(v, x) }',
+  },
+  {
+    kind: 'minimum',
+    source: 'network t { input a: [1]  input b: [11]  output y = minimum(a, b) }',
+  },
+  {
+    kind: 'maximum',
+    source: 'network t { input a: [3, 1]  input b: [1, 10]  output y = maximum(a, b) }',
+  },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);

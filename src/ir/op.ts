@@ -28,6 +28,10 @@ export type AttrKind =
   | { readonly type: 'ints'; readonly min: number }
   /** A Keras axis: batch is 0 (an error), -1 the last. Kept as written; see InferContext.axis. */
   | { readonly type: 'axis' }
+  /** Keras axes: an integer or a list of them (none 0); normalized to a list. */
+  | { readonly type: 'axes' }
+  /** A number or a list of numbers (one per channel); a list stays a list. */
+  | { readonly type: 'numbers' }
   | { readonly type: 'string' };
 
 export interface AttrSpec {

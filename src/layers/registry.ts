@@ -7,7 +7,7 @@ import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise_conv2d.js';
 import { globalAveragePooling2d, globalMaxPooling2d } from './global_pooling.js';
 import type { LayerDef } from '../ir/op.js';
-import { add, concatenate, multiply } from './merge.js';
+import { add, average, concatenate, maximum, minimum, multiply, subtract } from './merge.js';
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';
 import { flatten, reshape } from './reshape.js';
@@ -34,6 +34,11 @@ export const LAYERS: readonly LayerDef[] = [
   add,
   multiply,
   concatenate,
+  // Broadcasting merges, prelu, rescaling and the normalizations (layers-a).
+  subtract,
+  average,
+  maximum,
+  minimum,
   dropout,
   softmax,
   ...activationLayers,

@@ -313,14 +313,12 @@ class Exporter {
         return { name: this.op('Reshape', [x, shape], n.name, n.name), perm: identityPerm(rank) };
       }
       case 'add':
-      case 'multiply': {
-        const first = this.value(n.inputs[0]!);
-        const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
-        if (kind === 'add') return { name: this.op('Sum', xs, n.name, n.name), perm: first.perm };
-        let y = xs[0]!;
-        for (const x of xs.slice(1)) y = this.op('Mul', [y, x], n.name, n.name);
-        return { name: y, perm: first.perm };
-      }
+      case 'multiply':
+      case 'subtract':
+      case 'average':
+      case 'maximum':
+      case 'minimum':
+        return this.merge(n);
       case 'concatenate': {
         const first = this.value(n.inputs[0]!);
         const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
@@ -346,6 +344,44 @@ class Exporter {
         throw new Error(`cannot export ${kind} '${n.name}' to ONNX`);
       }
     }
+  }
+
+  /** An elementwise merge; ONNX broadcasts multidirectionally as NumPy does. */
+  private merge(n: Node): Value {
+    const kind = n.layer.kind;
+    const rank = n.shape.length;
+    const b = n.attrs['broadcast'] as readonly (readonly number[])[] | undefined;
+    let perm: readonly number[];
+    let xs: string[];
+    if (!b || n.inputs.every((i) => this.graph.nodes[i]!.shape.length === rank)) {
+      // Equal ranks: every input in the first one's axis order (NCHW for images).
+      perm = this.value(n.inputs[0]!).perm;
+      xs = n.inputs.map((i) => this.as(this.value(i), perm, n.name));
+    } else {
+      // Lower ranks: each input in internal order, reshaped to its aligned shape.
+      perm = identityPerm(rank);
+      xs = n.inputs.map((id, k) => {
+        const s = this.graph.nodes[id]!.shape;
+        const x = this.as(this.value(id), identityPerm(s.length), n.name);
+        if (s.length === rank) return x;
+        const shape = this.int64(`${n.name}/shape`, [-1, ...b[k]!]);
+        return this.op('Reshape', [x, shape], `${n.name}/aligned`, `${n.name}/aligned`);
+      });
+    }
+    const binary = (op: string): string => {
+      let y = xs[0]!;
+      for (const x of xs.slice(1)) y = this.op(op, [y, x], n.name, n.name);
+      return y;
+    };
+    const variadic: Record<string, string> = {
+      add: 'Sum',
+      average: 'Mean',
+      maximum: 'Max',
+      minimum: 'Min',
+    };
+    const op = variadic[kind];
+    const y = op ? this.op(op, xs, n.name, n.name) : binary(kind === 'subtract' ? 'Sub' : 'Mul');
+    return { name: y, perm };
   }
 
   private inRank(n: Node): number {

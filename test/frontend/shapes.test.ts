@@ -481,11 +481,63 @@ describe('flatten, reshape and dense', () => {
 });
 
 describe('add, multiply and concatenate', () => {
-  it('add and multiply need equal shapes', () => {
+  /** The output shape of `merge(a, b, ...)` over inputs of these shapes. */
+  const merged = (merge: string, shapes: string[], format = ''): readonly number[] =>
+    lastShape(
+      `network t${format} {\n${shapes.map((s, i) => `  input i${i}: ${s}\n`).join('')}` +
+        `  output y = ${merge}(${shapes.map((_, i) => `i${i}`).join(', ')})\n}`,
+    );
+
+  it('the elementwise merges broadcast as NumPy: aligned from the last axis, equal or 1', () => {
     expect(lastShape(net([4, 4, 3], '  output y = add(x, x, x)'))).toEqual([4, 4, 3]);
+    for (const m of ['add', 'multiply', 'subtract', 'average', 'maximum', 'minimum']) {
+      expect(merged(m, ['[7, 9, 8]', '[1, 1, 8]'])).toEqual([7, 9, 8]);
+      expect(merged(m, ['[1, 1, 8]', '[7, 9, 8]'])).toEqual([7, 9, 8]);
+      expect(merged(m, ['[8]', '[7, 9, 8]'])).toEqual([7, 9, 8]); // [8] lines up with C
+      expect(merged(m, ['[4, 1, 1]', '[1, 6, 4]'])).toEqual([4, 6, 4]);
+      expect(merged(m, ['[9, 1]', '[7, 1, 8]'])).toEqual([7, 9, 8]);
+      expect(merged(m, ['[1]', '[5]'])).toEqual([5]);
+      expect(merged(m, ['[3, 1]', '[1, 4]'])).toEqual([3, 4]);
+    }
+    expect(merged('add', ['[4, 6, 1]', '[4]', '[1, 6, 4]'])).toEqual([4, 6, 4]);
+    expect(merged('maximum', ['[4, 6, 4]', '[4]', '[4, 6, 1]'])).toEqual([4, 6, 4]);
+  });
+
+  it('in channels_first, shapes align in the [C, H, W] layout the user writes', () => {
+    const cf = '(data_format: channels_first)';
+    expect(merged('multiply', ['[8, 1, 1]', '[8, 7, 9]'], cf)).toEqual([8, 7, 9]);
+    // A rank-1 operand lines up with the last axis the user sees: W.
+    expect(merged('add', ['[9]', '[8, 7, 9]'], cf)).toEqual([8, 7, 9]);
+    expect(merged('add', ['[7, 9]', '[8, 7, 9]'], cf)).toEqual([8, 7, 9]);
+    expect(
+      oneError(`network t${cf} {\n  input a: [8]\n  input b: [8, 7, 9]\n  output y = add(a, b)\n}`)
+        .text,
+    ).toMatch(/the last axis one has 8 and the other 9/);
+  });
+
+  it('reports shapes that do not broadcast, naming both shapes and the axis', () => {
     const e = oneError(net([4, 4, 3], '  output y = multiply(x, x -> conv2d(2, 1))'));
     expect(e.text).toMatch(
-      /same shape, got \[4, 4, 3\] \(from 'x'\) and \[4, 4, 2\] \(from 'conv2d'\)/,
+      /cannot broadcast \[4, 4, 3\] \(from 'x'\) with \[4, 4, 2\] \(from 'conv2d'\): on the last axis one has 3 and the other 2; each axis must be equal or 1/,
+    );
+    expect(e.text).toMatch(/aligned from the last axis/);
+    const se = oneError(
+      net(
+        [7, 7, 8],
+        '  s = x -> global_average_pooling2d(keepdims: true) -> conv2d(4, 1)\n  output y = multiply(x, s)',
+      ),
+    );
+    expect(se.text).toMatch(/multiply 'multiply': cannot broadcast \[7, 7, 8\].*\[1, 1, 4\]/);
+    const axis = oneError(
+      'network t {\n  input a: [4, 6, 4]\n  input b: [5, 1]\n  output y = subtract(a, b)\n}',
+    );
+    expect(axis.text).toMatch(/on axis 2 of 3 one has 6 and the other 5/);
+  });
+
+  it('subtract takes exactly two inputs', () => {
+    expect(oneError(net([4, 4, 3], '  output y = subtract(x, x, x)')).text).toMatch(/one too many/);
+    expect(oneError(net([4, 4, 3], '  output y = x -> subtract')).text).toMatch(
+      /at least 2 tensor inputs/,
     );
   });
 
