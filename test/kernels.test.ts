@@ -735,6 +735,21 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
     );
   });
 
+  it('prelu: alpha per element, shared along any axes, both formats, ranks 1 to 3', () => {
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        shared: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, shared, cf }) => {
+        const axes = shape.flatMap((_, i) => (shared[i] ? [i + 1] : []));
+        const attr = axes.length ? `(shared_axes: [${axes.join(', ')}])` : '';
+        return net(shape, `x -> prelu${attr}`, cf ? '(data_format: channels_first)' : '');
+      });
+    property('prelu', source, NUM_RUNS * 2);
+  });
+
   it('a squeeze-and-excitation product is one pass reading the [1, 1, C] gate in place', () => {
     const src = `network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }`;
     for (const simd of [true, false]) checkSource(src, 'multiply', simd, 3);

@@ -43,6 +43,7 @@ function weightsFor(graph: Graph, seed: number): Map<string, Float32Array> {
     const slot = p.key.slice(p.key.lastIndexOf('/') + 1);
     if (slot === 'moving_variance') v = v.map(() => 0.5 + Math.abs(r()));
     else if (slot === 'gamma') v = v.map(() => 0.5 + r() * 0.4);
+    else if (slot === 'alpha') v = v.map(() => r());
     else if (slot === 'bias' || slot === 'beta' || slot === 'moving_mean')
       v = v.map(() => r() * 0.5);
     out.set(p.key, v);
@@ -160,6 +161,16 @@ network broadcast(data_format: ${fmt}) {
   output col = maximum(m, minimum(m, a -> global_average_pooling2d -> dense(5)))
 }`;
 
+const prelus = (fmt: (typeof formats)[number]): string => `
+network prelus(data_format: ${fmt}) {
+  input x: ${img(fmt, 5, 4, 3)}
+  input v: [6]
+  output per_channel = x -> conv2d(4, 3, padding: same) -> prelu(shared_axes: ${fmt === 'channels_last' ? '[1, 2]' : '[2, 3]'})
+  output full = x -> prelu
+  output rows = x -> prelu(shared_axes: [1])
+  output vector = v -> dense(6) -> prelu
+}`;
+
 describe('exportOnnx', () => {
   for (const fmt of formats) {
     test(`convolutions, ${fmt}`, async () => {
@@ -173,6 +184,10 @@ describe('exportOnnx', () => {
     test(`merges, reshapes, dense layers and activations, ${fmt}`, async () => {
       const g = compile(merge(fmt));
       await check(g, weightsFor(g, 3), 3);
+    });
+    test(`prelu with and without shared axes, ${fmt}`, async () => {
+      const g = compile(prelus(fmt));
+      await check(g, weightsFor(g, 9), 2);
     });
     test(`broadcasting merges of every kind, ranks 1 to 3, ${fmt}`, async () => {
       const g = compile(broadcast(fmt));

@@ -1026,6 +1026,21 @@ const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
     kind: 'maximum',
     source: 'network t { input a: [3, 1]  input b: [1, 10]  output y = maximum(a, b) }',
   },
+  // prelu: alpha per channel (read in place), per element, per column, channels_first.
+  {
+    kind: 'prelu',
+    source: 'network t { input x: [7, 5, 12]  output y = x -> prelu(shared_axes: [1, 2]) }',
+  },
+  { kind: 'prelu', source: 'network t { input x: [4, 5, 6]  output y = x -> prelu }' },
+  {
+    kind: 'prelu',
+    source: 'network t { input x: [4, 5, 7]  output y = x -> prelu(shared_axes: [1]) }',
+  },
+  {
+    kind: 'prelu',
+    source: 'network t(data_format: channels_first) { input x: [5, 4, 6]  output y = x -> prelu }',
+  },
+  { kind: 'prelu', source: 'network t { input x: [13]  output y = x -> prelu }' },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);

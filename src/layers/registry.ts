@@ -10,6 +10,7 @@ import type { LayerDef } from '../ir/op.js';
 import { add, average, concatenate, maximum, minimum, multiply, subtract } from './merge.js';
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';
+import { prelu } from './prelu.js';
 import { flatten, reshape } from './reshape.js';
 import { separableConv2d } from './separable_conv2d.js';
 import { upSampling2d } from './up_sampling2d.js';
@@ -39,6 +40,7 @@ export const LAYERS: readonly LayerDef[] = [
   average,
   maximum,
   minimum,
+  prelu,
   dropout,
   softmax,
   ...activationLayers,

@@ -17,6 +17,7 @@ import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
 import { lowerPooling } from './kernels/pooling.js';
+import { lowerPrelu } from './kernels/prelu.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
 import { lowerTranspose } from './kernels/transpose.js';
@@ -69,6 +70,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   average: only('elementwise', lowerElementwise('average')),
   maximum: only('elementwise', lowerElementwise('maximum')),
   minimum: only('elementwise', lowerElementwise('minimum')),
+  prelu: only('elementwise', lowerPrelu),
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
   transpose: only('copy', lowerTranspose),

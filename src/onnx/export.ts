@@ -319,6 +319,15 @@ class Exporter {
       case 'maximum':
       case 'minimum':
         return this.merge(n);
+      case 'prelu': {
+        // x in the user's axis order (NCHW for channels_first images), so alpha's layout fits.
+        const cf = n.attrs['data_format'] === 'channels_first' && rank === 3;
+        const perm = cf ? [...NCHW] : identityPerm(rank);
+        const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+        const a = n.weights.find((w) => w.name === 'alpha')!;
+        const slope = this.init(`${n.name}/alpha`, [...a.shape], this.need(n, 'alpha'));
+        return { name: this.op('PRelu', [x, slope], n.name, n.name), perm };
+      }
       case 'concatenate': {
         const first = this.value(n.inputs[0]!);
         const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));

@@ -570,6 +570,39 @@ describe('add, multiply and concatenate', () => {
   });
 });
 
+describe('prelu', () => {
+  const alpha = (shape: number[], attrs: string, opts = ''): readonly number[] =>
+    row(net(shape, `  output y = x -> prelu${attrs}`, opts), 'prelu').weights['alpha']!;
+
+  it("alpha is the input's shape with each shared axis (1-based, as Keras) set to 1", () => {
+    expect(alpha([7, 5, 3], '')).toEqual([7, 5, 3]);
+    expect(alpha([7, 5, 3], '(shared_axes: [1, 2])')).toEqual([1, 1, 3]);
+    expect(alpha([7, 5, 3], '(shared_axes: [1])')).toEqual([1, 5, 3]);
+    expect(alpha([7, 5, 3], '(shared_axes: 3)')).toEqual([7, 5, 1]);
+    expect(alpha([6], '')).toEqual([6]);
+    expect(alpha([4, 6], '(shared_axes: [1])')).toEqual([1, 6]);
+    expect(lastShape(net([7, 5, 3], '  output y = x -> prelu(shared_axes: [1, 2])'))).toEqual([
+      7, 5, 3,
+    ]);
+  });
+
+  it('in channels_first, axes and alpha are in the [C, H, W] layout', () => {
+    const cf = '(data_format: channels_first)';
+    expect(alpha([3, 7, 5], '(shared_axes: [2, 3])', cf)).toEqual([3, 1, 1]);
+    expect(alpha([3, 7, 5], '', cf)).toEqual([3, 7, 5]);
+  });
+
+  it('reports shared axes out of range at the attribute, and axis 0', () => {
+    const e = oneError(net([7, 5, 3], '  output y = x -> prelu(shared_axes: [1, 4])'));
+    expect(e.text).toMatch(/shared_axes 4 is out of range for an input of rank 3 \[7, 5, 3\]/);
+    expect(e.text).toMatch(/shared_axes: \[1, 2\]/);
+    expect(e.caret).toBe('[1, 4]');
+    expect(oneError(net([7, 5, 3], '  output y = x -> prelu(shared_axes: [0])')).text).toMatch(
+      /at least 1/,
+    );
+  });
+});
+
 describe('batch_normalization', () => {
   it('normalizes the channel axis by default, any axis on request', () => {
     const at = (shape: number[], attrs: string): Record<string, readonly number[]> =>

@@ -69,7 +69,7 @@ export function stridedElementwise(
   const names = new Names();
   const inner = axes[axes.length - 1]!;
   const outer = axes.slice(0, -1);
-  const vector = simd && inner.strides.every((s) => s === 0 || s === 1);
+  const vector = simd && inner.n >= 4 && inner.strides.every((s) => s === 0 || s === 1);
   const outStrides = axes.map((_, i) => axes.slice(i + 1).reduce((p, a) => p * a.n, 1));
 
   const innerLoop = (yAt: Expr, at: readonly Expr[]): Stmt[] => {
@@ -94,12 +94,17 @@ export function stridedElementwise(
           ? loadL(add(o.base, add(at[k]!, i)), l)
           : load(add(o.base, add(at[k]!, mul(i, s))));
       });
-      return [store(add(Y, add(yAt, i)), f(values, l))];
+      // Loaded values in locals, so f may read one more than once.
+      const lets: Stmt[] = [];
+      const bound = values.map((v) => {
+        if (v.op !== 'load') return v;
+        const name = names.fresh('v');
+        lets.push(let_(name, v));
+        return get(name, v.type);
+      });
+      return [...lets, store(add(Y, add(yAt, i)), f(bound, l))];
     };
-    const loop = vector
-      ? flat(inner.n, true, body, 'i')
-      : range('i', 0, inner.n, (i) => body(i, 1));
-    return [...pre, ...loop];
+    return [...pre, ...flat(inner.n, vector, body, 'i')];
   };
 
   const nest = (d: number, yAt: Expr, at: readonly Expr[]): Stmt[] => {
