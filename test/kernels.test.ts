@@ -750,6 +750,47 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
     property('prelu', source, NUM_RUNS * 2);
   });
 
+  it('layer_normalization over any set of axes, ranks 1 to 3, both formats', () => {
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        axes: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        last: fc.boolean(),
+        center: fc.boolean(),
+        scale: fc.boolean(),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, axes, last, center, scale, cf }) => {
+        const list = shape.flatMap((_, i) => (axes[i] ? [i + 1] : []));
+        const axis = list.length === 0 || last ? '-1' : `[${list.join(', ')}]`;
+        return net(
+          shape,
+          `x -> layer_normalization(axis: ${axis}, center: ${center}, scale: ${scale})`,
+          cf ? '(data_format: channels_first)' : '',
+        );
+      });
+    property('layer_normalization', source, NUM_RUNS * 2);
+  });
+
+  it('group_normalization: groups of any size, instance normalization, ranks 1 to 3', () => {
+    const source = fc
+      .record({
+        lead: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 0, maxLength: 2 }),
+        groups: fc.integer({ min: 1, max: 5 }),
+        per: fc.integer({ min: 1, max: 6 }),
+        instance: fc.boolean(),
+        center: fc.boolean(),
+        scale: fc.boolean(),
+      })
+      .map(({ lead, groups, per, instance, center, scale }) =>
+        net(
+          [...lead, groups * per],
+          `x -> group_normalization(${instance ? -1 : groups}, center: ${center}, scale: ${scale})`,
+        ),
+      );
+    property('group_normalization', source, NUM_RUNS * 2);
+  });
+
   it('a squeeze-and-excitation product is one pass reading the [1, 1, C] gate in place', () => {
     const src = `network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }`;
     for (const simd of [true, false]) checkSource(src, 'multiply', simd, 3);

@@ -171,6 +171,22 @@ network prelus(data_format: ${fmt}) {
   output vector = v -> dense(6) -> prelu
 }`;
 
+const norms = (fmt: (typeof formats)[number]): string => `
+network norms(data_format: ${fmt}) {
+  input x: ${img(fmt, 5, 4, 8)}
+  input v: [6, 10]
+  output channels = x -> layer_normalization
+  output all = x -> layer_normalization(axis: [1, 2, 3], epsilon: 0.01)
+  output two = x -> layer_normalization(axis: [1, -1], center: false)
+  output spatial = x -> layer_normalization(axis: [2, 3], scale: false)
+  output rows = v -> layer_normalization(axis: 1)
+  output instance = x -> group_normalization(-1)
+  output grouped = x -> conv2d(8, 3, padding: same) -> group_normalization(4, epsilon: 0.1)
+  output pairs = x -> group_normalization(groups: 4, center: false)
+  output one = x -> group_normalization(1, scale: false)
+  output vgroups = v -> group_normalization(5)
+}`;
+
 describe('exportOnnx', () => {
   for (const fmt of formats) {
     test(`convolutions, ${fmt}`, async () => {
@@ -188,6 +204,10 @@ describe('exportOnnx', () => {
     test(`prelu with and without shared axes, ${fmt}`, async () => {
       const g = compile(prelus(fmt));
       await check(g, weightsFor(g, 9), 2);
+    });
+    test(`layer and group normalization, ${fmt}`, async () => {
+      const g = compile(norms(fmt));
+      await check(g, weightsFor(g, 10), 2);
     });
     test(`broadcasting merges of every kind, ranks 1 to 3, ${fmt}`, async () => {
       const g = compile(broadcast(fmt));

@@ -1041,6 +1041,44 @@ const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
     source: 'network t(data_format: channels_first) { input x: [5, 4, 6]  output y = x -> prelu }',
   },
   { kind: 'prelu', source: 'network t { input x: [13]  output y = x -> prelu }' },
+  // Normalizations: along a contiguous run (v128 partial sums), across 4 channels
+  // (instance normalization), and in plain loops.
+  {
+    kind: 'layer_normalization',
+    source: 'network t { input x: [5, 4, 14]  output y = x -> layer_normalization }',
+  },
+  {
+    kind: 'layer_normalization',
+    source:
+      'network t { input x: [5, 4, 6]  output y = x -> layer_normalization(axis: [1, 2, 3], center: false) }',
+  },
+  {
+    kind: 'layer_normalization',
+    source:
+      'network t { input x: [5, 4, 9]  output y = x -> layer_normalization(axis: 1, epsilon: 0.1) }',
+  },
+  {
+    kind: 'layer_normalization',
+    source:
+      'network t(data_format: channels_first) { input x: [6, 5, 4]  output y = x -> layer_normalization(axis: [1, 3]) }',
+  },
+  {
+    kind: 'group_normalization',
+    source: 'network t { input x: [7, 6, 10]  output y = x -> group_normalization(-1) }',
+  },
+  {
+    kind: 'group_normalization',
+    source: 'network t { input x: [5, 6, 24]  output y = x -> group_normalization(3) }',
+  },
+  {
+    kind: 'group_normalization',
+    source:
+      'network t { input x: [5, 3, 12]  output y = x -> group_normalization(6, scale: false) }',
+  },
+  {
+    kind: 'group_normalization',
+    source: 'network t { input x: [20]  output y = x -> group_normalization(4) }',
+  },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);

@@ -11,6 +11,7 @@ import { add, average, concatenate, maximum, minimum, multiply, subtract } from 
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';
 import { prelu } from './prelu.js';
+import { groupNormalization, layerNormalization } from './normalization.js';
 import { flatten, reshape } from './reshape.js';
 import { separableConv2d } from './separable_conv2d.js';
 import { upSampling2d } from './up_sampling2d.js';
@@ -41,6 +42,8 @@ export const LAYERS: readonly LayerDef[] = [
   maximum,
   minimum,
   prelu,
+  layerNormalization,
+  groupNormalization,
   dropout,
   softmax,
   ...activationLayers,

@@ -16,6 +16,7 @@ import { lowerDense } from './kernels/dense.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
+import { lowerNormalization } from './kernels/normalization.js';
 import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
@@ -71,6 +72,8 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   maximum: only('elementwise', lowerElementwise('maximum')),
   minimum: only('elementwise', lowerElementwise('minimum')),
   prelu: only('elementwise', lowerPrelu),
+  layer_normalization: only('reduce', lowerNormalization),
+  group_normalization: only('reduce', lowerNormalization),
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
   transpose: only('copy', lowerTranspose),

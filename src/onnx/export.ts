@@ -328,6 +328,10 @@ class Exporter {
         const slope = this.init(`${n.name}/alpha`, [...a.shape], this.need(n, 'alpha'));
         return { name: this.op('PRelu', [x, slope], n.name, n.name), perm };
       }
+      case 'layer_normalization':
+        return this.layerNorm(n);
+      case 'group_normalization':
+        return this.groupNorm(n);
       case 'concatenate': {
         const first = this.value(n.inputs[0]!);
         const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
@@ -390,6 +394,75 @@ class Exporter {
     };
     const op = variadic[kind];
     const y = op ? this.op(op, xs, n.name, n.name) : binary(kind === 'subtract' ? 'Sub' : 'Mul');
+    return { name: y, perm };
+  }
+
+  /** (x - mean) / sqrt(var + eps) over ONNX `axes` of x (population variance), then gamma and
+   * beta of shape `pshape` (opset 13 has no LayerNormalization or GroupNormalization). */
+  private normalize(n: Node, x: string, axes: number[], pshape: number[]): string {
+    const o = (op: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
+      this.op(op, inputs, `${n.name}/${op.toLowerCase()}`, `${n.name}/${op.toLowerCase()}`, attrs);
+    const reduce = (v: string): string =>
+      o('ReduceMean', [v], { axes: ints(axes), keepdims: int(1) });
+    const d = o('Sub', [x, reduce(x)]);
+    const variance = reduce(o('Mul', [d, d]));
+    let y = o('Div', [d, o('Sqrt', [o('Add', [variance, this.scalar(numOf(n, 'epsilon'))])])]);
+    const gamma = this.weight(n, 'gamma');
+    if (gamma) y = o('Mul', [y, this.init(`${n.name}/gamma`, pshape, gamma)]);
+    const beta = this.weight(n, 'beta');
+    if (beta) y = o('Add', [y, this.init(`${n.name}/beta`, pshape, beta)]);
+    return y;
+  }
+
+  private layerNorm(n: Node): Value {
+    const mask = n.attrs['norm_mask'] as readonly boolean[];
+    // x in the user's axis order (NCHW for channels_first images): gamma's order.
+    const perm = this.userPerm(n);
+    const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+    const axes = perm.flatMap((a, j) => (mask[a] ? [j + 1] : []));
+    const pshape = perm.map((a) => (mask[a] ? n.shape[a]! : 1));
+    return { name: this.normalize(n, x, axes, pshape), perm };
+  }
+
+  /** The axis order the user sees: NCHW for rank-3 tensors in channels_first. */
+  private userPerm(n: Node): number[] {
+    const rank = n.shape.length;
+    return this.graph.dataFormat === 'channels_first' && rank === 3
+      ? [...NCHW]
+      : identityPerm(rank);
+  }
+
+  private groupNorm(n: Node): Value {
+    const axis = numOf(n, 'channel_axis');
+    const rank = n.shape.length;
+    const C = n.shape[axis]!;
+    const G = (n.attrs['norm_view'] as readonly number[])[axis]!;
+    // Channels to ONNX axis 1, then [N, G, rest]: each group's elements are contiguous.
+    const perm = [axis, ...identityPerm(rank).filter((a) => a !== axis)];
+    const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+    const grouped = this.op(
+      'Reshape',
+      [x, this.int64(`${n.name}/groups`, [0, G, -1])],
+      `${n.name}/grouped`,
+      `${n.name}/grouped`,
+    );
+    const o = (op: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
+      this.op(op, inputs, `${n.name}/${op.toLowerCase()}`, `${n.name}/${op.toLowerCase()}`, attrs);
+    const reduce = (v: string): string =>
+      o('ReduceMean', [v], { axes: ints([2]), keepdims: int(1) });
+    const d = o('Sub', [grouped, reduce(grouped)]);
+    const variance = reduce(o('Mul', [d, d]));
+    const normed = o('Div', [
+      d,
+      o('Sqrt', [o('Add', [variance, this.scalar(numOf(n, 'epsilon'))])]),
+    ]);
+    const rest = perm.slice(1).map((a) => n.shape[a]!);
+    let y = o('Reshape', [normed, this.int64(`${n.name}/shape`, [0, C, ...rest])]);
+    const pshape = [C, ...rest.map(() => 1)];
+    const gamma = this.weight(n, 'gamma');
+    if (gamma) y = o('Mul', [y, this.init(`${n.name}/gamma`, pshape, gamma)]);
+    const beta = this.weight(n, 'beta');
+    if (beta) y = o('Add', [y, this.init(`${n.name}/beta`, pshape, beta)]);
     return { name: y, perm };
   }
 

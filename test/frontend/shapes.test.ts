@@ -603,6 +603,70 @@ describe('prelu', () => {
   });
 });
 
+describe('layer_normalization and group_normalization', () => {
+  const weights = (shape: number[], call: string, opts = '') =>
+    row(net(shape, `  output y = x -> ${call}`, opts), call.replace(/\(.*$/, '')).weights;
+
+  it('layer_normalization: gamma and beta have one dimension per normalized axis (Keras)', () => {
+    expect(weights([9, 7, 8], 'layer_normalization')).toEqual({ gamma: [8], beta: [8] });
+    expect(weights([9, 7, 8], 'layer_normalization(axis: [1, 2, 3])')).toEqual({
+      gamma: [9, 7, 8],
+      beta: [9, 7, 8],
+    });
+    expect(weights([9, 7, 8], 'layer_normalization(axis: [-1, 1])')).toEqual({
+      gamma: [9, 8],
+      beta: [9, 8],
+    });
+    expect(weights([9, 7, 8], 'layer_normalization(axis: 2, center: false)')).toEqual({
+      gamma: [7],
+    });
+    expect(weights([12], 'layer_normalization(scale: false)')).toEqual({ beta: [12] });
+    expect(
+      weights([8, 9, 7], 'layer_normalization(axis: [1, 3])', '(data_format: channels_first)'),
+    ).toEqual({ gamma: [8, 7], beta: [8, 7] });
+    expect(lastShape(net([9, 7, 8], '  output y = x -> layer_normalization'))).toEqual([9, 7, 8]);
+  });
+
+  it('layer_normalization reports axes out of range, twice, or 0 at the attribute', () => {
+    const bad = (axis: string) =>
+      oneError(net([9, 7, 8], `  output y = x -> layer_normalization(axis: ${axis})`));
+    const e = bad('[1, 4]');
+    expect(e.text).toMatch(/axis 4 is out of range for an input of rank 3 \[9, 7, 8\]/);
+    expect(e.caret).toBe('[1, 4]');
+    expect(bad('-4').text).toMatch(/out of range/);
+    expect(bad('[3, -1]').text).toMatch(/lists axis 3 twice/);
+    expect(bad('[1, 0]').text).toMatch(/axis 0 is the batch/);
+  });
+
+  it('group_normalization: gamma and beta [C]; groups -1 is one group per channel', () => {
+    const gb = (c: number) => ({ gamma: [c], beta: [c] });
+    expect(weights([11, 9, 8], 'group_normalization(4)')).toEqual(gb(8));
+    expect(weights([11, 9, 8], 'group_normalization(-1)')).toEqual(gb(8));
+    expect(weights([11, 9, 64], 'group_normalization')).toEqual(gb(64)); // 32 groups
+    expect(weights([10], 'group_normalization(5, center: false)')).toEqual({ gamma: [10] });
+    expect(weights([8, 11, 9], 'group_normalization(2)', '(data_format: channels_first)')).toEqual(
+      gb(8),
+    );
+  });
+
+  it('group_normalization reports groups that do not divide the channels, with a fix', () => {
+    const e = oneError(net([11, 9, 6], '  output y = x -> group_normalization(4)'));
+    expect(e.text).toMatch(/groups 4 must divide the 6 channels of \[11, 9, 6\] \(from 'x'\)/);
+    expect(e.text).toMatch(/use a divisor of 6 \(1, 2, 3, 6\), or -1 for one group per channel/);
+    expect(e.caret).toBe('4');
+    // The default, 32 groups, needs 32 | C.
+    expect(oneError(net([11, 9, 8], '  output y = x -> group_normalization')).text).toMatch(
+      /groups 32 must divide the 8 channels/,
+    );
+    expect(oneError(net([11, 9, 8], '  output y = x -> group_normalization(0)')).text).toMatch(
+      /groups cannot be 0/,
+    );
+    expect(oneError(net([11, 9, 8], '  output y = x -> group_normalization(-2)')).text).toMatch(
+      /at least -1/,
+    );
+  });
+});
+
 describe('batch_normalization', () => {
   it('normalizes the channel axis by default, any axis on request', () => {
     const at = (shape: number[], attrs: string): Record<string, readonly number[]> =>
