@@ -791,6 +791,30 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
     property('group_normalization', source, NUM_RUNS * 2);
   });
 
+  it("rescaling by numbers or per-channel lists along the format's channel axis", () => {
+    const num = fc.constantFrom('0.5', '-2', '1', '0', '1 / 255', '3.25');
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        scale: fc.tuple(fc.boolean(), num),
+        offset: fc.tuple(fc.boolean(), num),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, scale, offset, cf }) => {
+        const c = cf && shape.length !== 3 ? shape[0]! : shape[shape.length - 1]!;
+        const list = (k: number): string =>
+          `[${Array.from({ length: c }, (_, i) => (i * 0.75 - k).toFixed(2)).join(', ')}]`;
+        const s = scale[0] ? list(1) : scale[1];
+        const o = offset[0] ? list(2) : offset[1];
+        return net(
+          shape,
+          `x -> rescaling(${s}, offset: ${o})`,
+          cf ? '(data_format: channels_first)' : '',
+        );
+      });
+    property('rescaling', source, NUM_RUNS * 2);
+  });
+
   it('a squeeze-and-excitation product is one pass reading the [1, 1, C] gate in place', () => {
     const src = `network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }`;
     for (const simd of [true, false]) checkSource(src, 'multiply', simd, 3);

@@ -187,6 +187,17 @@ network norms(data_format: ${fmt}) {
   output vgroups = v -> group_normalization(5)
 }`;
 
+const rescalings = (fmt: (typeof formats)[number]): string => `
+network rescalings(data_format: ${fmt}) {
+  input x: ${img(fmt, 5, 7, 3)}
+  input v: [4, 6]
+  output unit = x -> rescaling(1 / 127.5, -1)
+  output imagenet = x -> rescaling([0.0171248, 0.0175070, 0.0174292], offset: [-2.1179, -2.03571, -1.80444])
+  output features = x -> rescaling(1 / 255) -> conv2d(4, 3, padding: same)
+  output shifted = x -> rescaling(2, offset: [0.5, -0.5, 1])
+  output rows = v -> rescaling(${fmt === 'channels_last' ? '[1, 2, 3, 4, 5, 6]' : '[1, 2, 3, 4]'}, offset: [3])
+}`;
+
 describe('exportOnnx', () => {
   for (const fmt of formats) {
     test(`convolutions, ${fmt}`, async () => {
@@ -208,6 +219,10 @@ describe('exportOnnx', () => {
     test(`layer and group normalization, ${fmt}`, async () => {
       const g = compile(norms(fmt));
       await check(g, weightsFor(g, 10), 2);
+    });
+    test(`rescaling by numbers and per-channel lists, ${fmt}`, async () => {
+      const g = compile(rescalings(fmt));
+      await check(g, weightsFor(g, 11), 2);
     });
     test(`broadcasting merges of every kind, ranks 1 to 3, ${fmt}`, async () => {
       const g = compile(broadcast(fmt));

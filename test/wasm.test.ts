@@ -1079,6 +1079,21 @@ const LAYERS: { kind: string; source: string; folded?: boolean }[] = [
     kind: 'group_normalization',
     source: 'network t { input x: [20]  output y = x -> group_normalization(4) }',
   },
+  // rescaling: scalars (one vectorized pass), lists along the channels, an inner channel axis.
+  {
+    kind: 'rescaling',
+    source: 'network t { input x: [5, 7, 6]  output y = x -> rescaling(1 / 127.5, -1) }',
+  },
+  {
+    kind: 'rescaling',
+    source:
+      'network t(data_format: channels_first) { input x: [3, 5, 7]  output y = x -> rescaling([0.5, 2, -1], offset: [1, 0, -2]) }',
+  },
+  {
+    kind: 'rescaling',
+    source:
+      'network t(data_format: channels_first) { input x: [3, 10]  output y = x -> rescaling([0.5, 2, -1]) }',
+  },
 ];
 
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);

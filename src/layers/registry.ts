@@ -11,6 +11,7 @@ import { add, average, concatenate, maximum, minimum, multiply, subtract } from 
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';
 import { prelu } from './prelu.js';
+import { rescaling } from './rescaling.js';
 import { groupNormalization, layerNormalization } from './normalization.js';
 import { flatten, reshape } from './reshape.js';
 import { separableConv2d } from './separable_conv2d.js';
@@ -42,6 +43,7 @@ export const LAYERS: readonly LayerDef[] = [
   maximum,
   minimum,
   prelu,
+  rescaling,
   layerNormalization,
   groupNormalization,
   dropout,

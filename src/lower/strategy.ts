@@ -19,6 +19,7 @@ import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
 import { lowerNormalization } from './kernels/normalization.js';
 import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
+import { lowerRescaling } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
 import { lowerTranspose } from './kernels/transpose.js';
@@ -72,6 +73,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   maximum: only('elementwise', lowerElementwise('maximum')),
   minimum: only('elementwise', lowerElementwise('minimum')),
   prelu: only('elementwise', lowerPrelu),
+  rescaling: only('affine', lowerRescaling),
   layer_normalization: only('reduce', lowerNormalization),
   group_normalization: only('reduce', lowerNormalization),
   concatenate: only('copy', lowerConcatenate),

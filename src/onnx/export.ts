@@ -328,6 +328,20 @@ class Exporter {
         const slope = this.init(`${n.name}/alpha`, [...a.shape], this.need(n, 'alpha'));
         return { name: this.op('PRelu', [x, slope], n.name, n.name), perm };
       }
+      case 'rescaling': {
+        const v = this.value(n.inputs[0]!);
+        const axis = numOf(n, 'channel_axis');
+        // A per-channel list as a constant along the channel axis (x's axes in its order).
+        const constant = (name: string): string => {
+          const a = n.attrs[name] as number | readonly number[];
+          if (!Array.isArray(a)) return this.scalar(a as number);
+          const list = a as readonly number[];
+          const dims = v.perm.map((p) => (p === axis ? list.length : 1));
+          return this.init(`${n.name}/${name}`, dims, [...list]);
+        };
+        const y = this.op('Mul', [v.name, constant('scale')], n.name, n.name);
+        return { name: this.op('Add', [y, constant('offset')], n.name, n.name), perm: v.perm };
+      }
       case 'layer_normalization':
         return this.layerNorm(n);
       case 'group_normalization':

@@ -667,6 +667,42 @@ describe('layer_normalization and group_normalization', () => {
   });
 });
 
+describe('rescaling', () => {
+  it('keeps the shape; lists have one number per channel of the data format', () => {
+    expect(lastShape(net([5, 7, 3], '  output y = x -> rescaling(1 / 255)'))).toEqual([5, 7, 3]);
+    expect(
+      lastShape(net([5, 7, 3], '  output y = x -> rescaling([1, 2, 3], offset: [0, 1, 2])')),
+    ).toEqual([5, 7, 3]);
+    const cf = '(data_format: channels_first)';
+    expect(lastShape(net([3, 5, 7], '  output y = x -> rescaling([1, 2, 3])', cf))).toEqual([
+      3, 5, 7,
+    ]);
+    expect(lastShape(net([4, 6], '  output y = x -> rescaling([1, 2, 3, 4])', cf))).toEqual([4, 6]);
+    expect(lastShape(net([4, 6], '  output y = x -> rescaling([2], offset: 1)'))).toEqual([4, 6]);
+  });
+
+  it('reports a list of the wrong length at the attribute, and a missing scale', () => {
+    const e = oneError(net([5, 7, 4], '  output y = x -> rescaling(2, offset: [1, 2, 3])'));
+    expect(e.text).toMatch(/offset lists 3 numbers, but \[5, 7, 4\] \(from 'x'\) has 4 channels/);
+    expect(e.text).toMatch(/a list of 4/);
+    expect(e.caret).toBe('[1, 2, 3]');
+    const cf = oneError(
+      net(
+        [3, 5, 7],
+        '  output y = x -> rescaling([1, 2, 3, 4, 5, 6, 7])',
+        '(data_format: channels_first)',
+      ),
+    );
+    expect(cf.text).toMatch(/has 3 channels \(axis 1\)/);
+    expect(oneError(net([5, 7, 4], '  output y = x -> rescaling')).text).toMatch(
+      /rescaling needs scale/,
+    );
+    expect(oneError(net([5, 7, 4], '  output y = x -> rescaling(relu)')).text).toMatch(
+      /takes a number or a list of numbers/,
+    );
+  });
+});
+
 describe('batch_normalization', () => {
   it('normalizes the channel axis by default, any axis on request', () => {
     const at = (shape: number[], attrs: string): Record<string, readonly number[]> =>

@@ -1,0 +1,56 @@
+// rescaling: Keras Rescaling, y = x * scale + offset; scale and offset are numbers or lists of
+// one number per channel, along the channel axis of the network's data format.
+import { defineLayer } from '../ir/op.js';
+import type { AttrValue, Shape } from '../ir/types.js';
+
+/** The value for channel c of a number or a per-channel list. */
+export const perChannel = (v: AttrValue, c: number): number =>
+  Array.isArray(v) ? (v.length === 1 ? (v[0] as number) : (v[c] as number)) : (v as number);
+
+export const rescaling = defineLayer({
+  kind: 'rescaling',
+  doc: 'x * scale + offset, scalars or one per channel (Keras Rescaling)',
+  inputs: { min: 1, max: 1 },
+  attrs: [
+    { name: 'scale', kind: { type: 'numbers' }, default: undefined },
+    { name: 'offset', kind: { type: 'numbers' }, default: 0 },
+  ],
+  traits: {},
+  infer(ctx) {
+    const s = ctx.inputs[0]!;
+    // The channel axis: the last internal axis for images in either format (and for any rank
+    // in channels_last); the first axis of an example of another rank in channels_first.
+    const axis = ctx.dataFormat === 'channels_first' && s.length !== 3 ? 0 : s.length - 1;
+    const c = s[axis]!;
+    for (const name of ['scale', 'offset']) {
+      const v = ctx.attrs[name];
+      if (Array.isArray(v) && v.length !== 1 && v.length !== c) {
+        const where =
+          s.length === 1
+            ? 'its one axis'
+            : ctx.dataFormat === 'channels_first'
+              ? 'axis 1'
+              : 'the last axis';
+        ctx.error(
+          `${name} lists ${v.length} numbers, but ${ctx.describe(0)} has ${c} channels (${where})`,
+          name,
+          `give one number, or a list of ${c} (one per channel)`,
+        );
+        return null;
+      }
+    }
+    return { shape: s, attrs: { channel_axis: axis } };
+  },
+  macs: () => 0,
+  reference(node, [x], [shape]) {
+    const axis = node.attrs['channel_axis'] as number;
+    const C = (shape as Shape)[axis]!;
+    const inner = (shape as Shape).slice(axis + 1).reduce((p, d) => p * d, 1);
+    const out = new Float64Array(x!.length);
+    for (let i = 0; i < x!.length; i++) {
+      const c = Math.floor(i / inner) % C;
+      out[i] = x![i]! * perChannel(node.attrs['scale']!, c) + perChannel(node.attrs['offset']!, c);
+    }
+    return out;
+  },
+});
