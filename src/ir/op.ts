@@ -95,6 +95,10 @@ export interface LayerTraits {
   readonly biasIntoPointwise?: boolean;
   /** A per-channel affine map y = x * s + t (batch normalization). */
   readonly isBatchNorm?: boolean;
+  /** y = x * scale[c] + offset[c] with constant numbers (rescaling): per channel of the last
+   * axis, or null when its numbers vary along another axis. May fold into the kernel and bias
+   * of a following conv2d or dense layer. */
+  readonly constantAffine?: (node: Node) => { scale: number[]; offset: number[] } | null;
   /** Elementwise and nonlinear (an activation layer): blocks bias folding. */
   readonly activation?: string;
   /** Identity at inference (dropout, linear): removed by the passes. */

@@ -15,7 +15,22 @@ export const rescaling = defineLayer({
     { name: 'scale', kind: { type: 'numbers' }, default: undefined },
     { name: 'offset', kind: { type: 'numbers' }, default: 0 },
   ],
-  traits: {},
+  traits: {
+    constantAffine(node) {
+      const axis = node.attrs['channel_axis'] as number;
+      const C = node.shape[axis]!;
+      const { scale, offset } = node.attrs;
+      const lists = [scale!, offset!].some((v) => Array.isArray(v) && v.length > 1);
+      // Numbers: the same for every channel; lists: along the last axis only.
+      if (lists && axis !== node.shape.length - 1) return null;
+      const last = node.shape[node.shape.length - 1]!;
+      const n = lists ? C : last;
+      return {
+        scale: Array.from({ length: n }, (_, c) => perChannel(scale!, c)),
+        offset: Array.from({ length: n }, (_, c) => perChannel(offset!, c)),
+      };
+    },
+  },
   infer(ctx) {
     const s = ctx.inputs[0]!;
     // The channel axis: the last internal axis for images in either format (and for any rank
