@@ -48,11 +48,11 @@ export function coalesce(shape: readonly number[], operands: readonly Operand[])
   return out.length ? out : [{ n: 1, strides: operands.map(() => 0) }];
 }
 
-/** A short description of the loop structure, for kernel names: `576x8_b01`. */
+/** The loop structure for kernel names (equal names must mean equal code): the sizes, then
+ * each operand's strides: `63x8_8x1_0x1`. */
 export function loopTag(axes: readonly LoopAxis[]): string {
-  const pattern = (k: number): string =>
-    axes.map((a) => (a.strides[k] === 0 ? '0' : a.strides[k] === 1 ? '1' : 's')).join('');
-  return `${axes.map((a) => a.n).join('x')}_${axes[0]!.strides.map((_, k) => pattern(k)).join('_')}`;
+  const strides = axes[0]!.strides.map((_, k) => axes.map((a) => a.strides[k]).join('x'));
+  return [axes.map((a) => a.n).join('x'), ...strides].join('_');
 }
 
 /**
