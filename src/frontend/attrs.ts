@@ -171,6 +171,8 @@ export function resolveAttr(spec: AttrSpec, v: Value, what: string): Result {
       return ok(n);
     }
     case 'axes': {
+      // An item already reported (a division by zero): no second error about the list.
+      if (v.k === 'list' && v.items.some((i) => i.k === 'error')) return ok(null);
       const out: number[] = [];
       for (const item of v.k === 'list' ? v.items : [v]) {
         const n = intOrBad(item, what, -Infinity);
@@ -188,6 +190,7 @@ export function resolveAttr(spec: AttrSpec, v: Value, what: string): Result {
     }
     case 'numbers': {
       if (v.k === 'number') return ok(v.v);
+      if (v.k === 'list' && v.items.some((i) => i.k === 'error')) return ok(null);
       if (v.k === 'list' && v.items.length > 0 && v.items.every((i) => i.k === 'number'))
         return ok(v.items.map((i) => (i as { v: number }).v));
       return bad(

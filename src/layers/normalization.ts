@@ -107,6 +107,7 @@ export const layerNormalization = defineLayer({
     const rank = s.length;
     const user = toUserShape(s, ctx.dataFormat);
     const given = ctx.attrs['axis'];
+    if (given === null) return null; // a value already reported
     const written = (Array.isArray(given) ? given : [given]) as number[];
     const axes: number[] = [];
     for (const a of written) {
