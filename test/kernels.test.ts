@@ -815,6 +815,22 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
     property('rescaling', source, NUM_RUNS * 2);
   });
 
+  it('a rank-4 tensor with a rank-3 one in channels_first (stored [H, W, C]) broadcasts in the user layout', () => {
+    const cf = '(data_format: channels_first)';
+    for (const [a, b] of [
+      ['[2, 3, 4, 5]', '[3, 4, 5]'],
+      ['[2, 3, 4, 5]', '[3, 1, 5]'],
+      ['[2, 1, 4, 1]', '[3, 4, 5]'],
+    ])
+      for (const simd of [true, false])
+        checkSource(
+          `network t${cf} { input a: ${a}  input b: ${b}  output y = subtract(a, b) }`,
+          'subtract',
+          simd,
+          5,
+        );
+  });
+
   it('a squeeze-and-excitation product is one pass reading the [1, 1, C] gate in place', () => {
     const src = `network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }`;
     for (const simd of [true, false]) checkSource(src, 'multiply', simd, 3);

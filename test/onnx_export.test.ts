@@ -159,6 +159,9 @@ network broadcast(data_format: ${fmt}) {
     -> multiply(a)
   output vec = subtract(v, average(v, v))
   output col = maximum(m, minimum(m, a -> global_average_pooling2d -> dense(5)))
+  input q: [2, ${img(fmt, 4, 6, 5).slice(1, -1)}]
+  output rank4 = subtract(q, a)
+  output rank4b = maximum(r, q, g)
 }`;
 
 const prelus = (fmt: (typeof formats)[number]): string => `

@@ -38,25 +38,19 @@ export function userLayoutStrides(userShape: Shape, format: DataFormat): number[
   return out;
 }
 
-/** Strides of an operand of internal shape `aligned` (the output's rank) read at every output
- * index: 0 along its axes of size 1. */
-export function broadcastStrides(aligned: Shape): number[] {
-  return stridesOf(aligned).map((s, i) => (aligned[i] === 1 ? 0 : s));
-}
-
-/** An input's internal shape with leading 1s (in the user's layout) up to rank `rank`. */
-export function alignShape(shape: Shape, rank: number, format: DataFormat): number[] {
-  if (shape.length === rank) return [...shape];
-  const user = toUserShape(shape, format);
-  return fromUserShape([...new Array<number>(rank - user.length).fill(1), ...user], format);
+/** Strides, per user axis, of a tensor stored in the internal layout. */
+function userAxisStrides(shape: Shape, format: DataFormat): number[] {
+  const internal = stridesOf(shape);
+  return shape.map((_, i) => internal[internalAxis(i, shape.length, format)]!);
 }
 
 /**
  * The broadcast of the inputs' shapes (NumPy's rule on the user's per-example shapes: aligned
- * from the last axis, each axis equal or 1), with every input's internal shape aligned to the
- * output's rank; null after reporting a mismatch.
+ * from the last axis, each axis equal or 1), with each input's strides along the output's
+ * internal axes (0 where it broadcasts); null after reporting a mismatch. Strides, not shapes:
+ * in channels_first a rank-3 tensor is stored [H, W, C] while other ranks keep the user's order.
  */
-export function broadcastInputs(ctx: InferContext): { shape: Shape; aligned: Shape[] } | null {
+export function broadcastInputs(ctx: InferContext): { shape: Shape; strides: number[][] } | null {
   const fmt = ctx.dataFormat;
   const users = ctx.inputs.map((s) => toUserShape(s, fmt));
   const rank = Math.max(...users.map((s) => s.length));
@@ -87,27 +81,39 @@ export function broadcastInputs(ctx: InferContext): { shape: Shape; aligned: Sha
     }
   }
   const shape = fromUserShape(out, fmt);
-  return { shape, aligned: ctx.inputs.map((s) => alignShape(s, rank, fmt)) };
+  const strides = ctx.inputs.map((s, i) => {
+    const u = users[i]!;
+    const user = userAxisStrides(s, fmt);
+    // Per output user axis: leading axes and axes of size 1 broadcast (stride 0).
+    const aligned = out.map((_, a) => {
+      const j = a - (rank - u.length);
+      return j < 0 || u[j] === 1 ? 0 : user[j]!;
+    });
+    const internal = new Array<number>(rank).fill(0);
+    aligned.forEach((st, a) => (internal[internalAxis(a, rank, fmt)] = st));
+    return internal;
+  });
+  return { shape, strides };
 }
 
-/** The `broadcast` attribute: the inputs' aligned shapes, when any input's shape is not the
- * output's. */
+/** The `broadcast_strides` attribute, when any input's shape is not the output's. */
 export function broadcastAttrs(
   shape: Shape,
   inputs: readonly Shape[],
-  aligned: readonly Shape[],
+  strides: readonly (readonly number[])[],
 ): Record<string, number[][]> {
   const same = inputs.every((a) => a.length === shape.length && a.every((d, i) => d === shape[i]));
-  return same ? {} : { broadcast: aligned.map((a) => [...a]) };
+  return same ? {} : { broadcast_strides: strides.map((a) => [...a]) };
 }
 
-/** The inputs' shapes aligned to the node's output (its `broadcast` attribute, or the inputs'). */
-export function alignedInputs(
+/** Each input's strides along the output's axes (its `broadcast_strides`, or contiguous). */
+export function inputStrides(
   attrs: Readonly<Record<string, unknown>>,
-  inputShapes: readonly Shape[],
-): Shape[] {
-  const b = attrs['broadcast'] as readonly (readonly number[])[] | undefined;
-  return b ? b.map((s) => [...s]) : inputShapes.map((s) => [...s]);
+  shape: Shape,
+  inputs: number,
+): number[][] {
+  const b = attrs['broadcast_strides'] as readonly (readonly number[])[] | undefined;
+  return b ? b.map((s) => [...s]) : Array.from({ length: inputs }, () => stridesOf(shape));
 }
 
 /** Calls f(out index, operand indices) for every output element (row-major). */

@@ -1,12 +1,6 @@
 // add, multiply, subtract, average, maximum, minimum and concatenate (Keras merge layers).
 // The elementwise merges broadcast as NumPy does on per-example shapes (see broadcast.ts).
-import {
-  alignedInputs,
-  broadcastAttrs,
-  broadcastInputs,
-  broadcastStrides,
-  forEachBroadcast,
-} from './broadcast.js';
+import { broadcastAttrs, broadcastInputs, forEachBroadcast, inputStrides } from './broadcast.js';
 import { defineLayer, num, type LayerDef } from '../ir/op.js';
 
 /** How an elementwise merge combines its inputs (float64, for the reference). */
@@ -36,11 +30,11 @@ function elementwise(kind: string, doc: string, max = Infinity): LayerDef {
     traits: {},
     infer(ctx) {
       const b = broadcastInputs(ctx);
-      return b && { shape: b.shape, attrs: broadcastAttrs(b.shape, ctx.inputs, b.aligned) };
+      return b && { shape: b.shape, attrs: broadcastAttrs(b.shape, ctx.inputs, b.strides) };
     },
     macs: () => 0,
     reference(node, xs, shapes) {
-      const strides = alignedInputs(node.attrs, shapes).map(broadcastStrides);
+      const strides = inputStrides(node.attrs, node.shape, shapes.length);
       const out = new Float64Array(node.shape.reduce((a, d) => a * d, 1));
       forEachBroadcast(node.shape, strides, (o, at) => {
         let acc = xs[0]![at[0]!]!;

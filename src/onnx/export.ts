@@ -377,21 +377,25 @@ class Exporter {
   private merge(n: Node): Value {
     const kind = n.layer.kind;
     const rank = n.shape.length;
-    const b = n.attrs['broadcast'] as readonly (readonly number[])[] | undefined;
     let perm: readonly number[];
     let xs: string[];
-    if (!b || n.inputs.every((i) => this.graph.nodes[i]!.shape.length === rank)) {
+    if (n.inputs.every((i) => this.graph.nodes[i]!.shape.length === rank)) {
       // Equal ranks: every input in the first one's axis order (NCHW for images).
       perm = this.value(n.inputs[0]!).perm;
       xs = n.inputs.map((i) => this.as(this.value(i), perm, n.name));
     } else {
-      // Lower ranks: each input in internal order, reshaped to its aligned shape.
-      perm = identityPerm(rank);
-      xs = n.inputs.map((id, k) => {
+      // Lower ranks: each input in the user's axis order, with leading 1s (NumPy's alignment).
+      perm = this.userPerm(n);
+      xs = n.inputs.map((id) => {
         const s = this.graph.nodes[id]!.shape;
-        const x = this.as(this.value(id), identityPerm(s.length), n.name);
+        const x = this.as(this.value(id), this.userPermOf(s.length), n.name);
         if (s.length === rank) return x;
-        const shape = this.int64(`${n.name}/shape`, [-1, ...b[k]!]);
+        const user = this.userPermOf(s.length).map((a) => s[a]!);
+        const shape = this.int64(`${n.name}/shape`, [
+          -1,
+          ...Array(rank - s.length).fill(1),
+          ...user,
+        ]);
         return this.op('Reshape', [x, shape], `${n.name}/aligned`, `${n.name}/aligned`);
       });
     }
@@ -440,7 +444,10 @@ class Exporter {
 
   /** The axis order the user sees: NCHW for rank-3 tensors in channels_first. */
   private userPerm(n: Node): number[] {
-    const rank = n.shape.length;
+    return this.userPermOf(n.shape.length);
+  }
+
+  private userPermOf(rank: number): number[] {
     return this.graph.dataFormat === 'channels_first' && rank === 3
       ? [...NCHW]
       : identityPerm(rank);

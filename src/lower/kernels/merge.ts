@@ -4,7 +4,7 @@
 import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, mul, store, type BinFn, type Expr } from '../../kir/kir.js';
 import { num } from '../../ir/op.js';
-import { alignedInputs, broadcastStrides } from '../../layers/broadcast.js';
+import { inputStrides } from '../../layers/broadcast.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { coalesce, loopTag, stridedElementwise } from './strided.js';
 import { copy, dims, fbin, fconst, finish, flat, loadL, range, X, Y, type Lanes } from './util.js';
@@ -28,9 +28,7 @@ function combine(kind: string, xs: readonly Expr[], l: Lanes): Expr {
 export function lowerElementwise(kind: string) {
   return (node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode => {
     const n = size(node.shape);
-    const aligned = alignedInputs(node.attrs, shapes);
-    const same = aligned.every((s) => size(s) === n);
-    if (same) {
+    if (node.attrs['broadcast_strides'] === undefined) {
       const body = flat(n, opts.simd, (i, l) => {
         const xs = shapes.map((_, k) => loadL(add(X(k), i), l));
         return [store(add(Y, i), combine(kind, xs, l))];
@@ -41,13 +39,14 @@ export function lowerElementwise(kind: string) {
         body,
       });
     }
-    const operands = aligned.map((s, k) => ({ base: X(k), strides: broadcastStrides(s) }));
+    const strides = inputStrides(node.attrs, node.shape, shapes.length);
+    const operands = strides.map((s, k) => ({ base: X(k), strides: s }));
     const axes = coalesce(node.shape, operands);
     const body = stridedElementwise(axes, operands, opts.simd, (xs, l) => combine(kind, xs, l));
     return finish(node, {
       name: [kind, `o${dims(node.shape)}`, `b${loopTag(axes)}`],
       doc: [
-        `${kind} of ${aligned.map(dims).join(', ')} broadcast to ${dims(node.shape)}` +
+        `${kind} of ${shapes.map(dims).join(', ')} broadcast to ${dims(node.shape)}` +
           ` (loops ${axes.map((a) => a.n).join(' x ')}; stride 0 reads in place)`,
       ],
       body,
