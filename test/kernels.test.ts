@@ -29,6 +29,7 @@ import { runKernel } from '../src/kir/interpret.js';
 import { implementationsOf, lowerNode } from '../src/lower/strategy.js';
 import { runPasses } from '../src/passes/pipeline.js';
 import { lowerGraph } from '../src/lower/index.js';
+import { implementationFor } from '../src/lower/strategy.js';
 import { readFileSync } from 'node:fs';
 import { checkTs as checkNode, compileJs, kernelsSeen as seen } from './helpers/layer_check.js';
 
@@ -664,6 +665,171 @@ describe('space and layout layers match the reference', () => {
         ),
       );
     property('resizing', src, 3 * NUM_RUNS);
+  });
+});
+
+describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
+  /** A full shape of rank 1 to 3 and, per input, a broadcastable one: each axis kept or 1,
+   * some leading axes dropped (NumPy aligns from the last axis). */
+  const broadcastCase = fc
+    .record({
+      full: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+      masks: fc.array(
+        fc.record({
+          ones: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+          drop: fc.nat(3),
+        }),
+        { minLength: 2, maxLength: 3 },
+      ),
+      merge: fc.constantFrom('add', 'multiply', 'subtract', 'average', 'maximum', 'minimum'),
+      cf: fc.boolean(),
+    })
+    .map(({ full, masks, merge, cf }) => {
+      const ms = merge === 'subtract' ? masks.slice(0, 2) : masks;
+      const shapes = ms.map(({ ones, drop }, k) => {
+        // The first input keeps the full rank, so the output is `full`.
+        const s = full.map((d, i) => (k > 0 && ones[i] ? 1 : d));
+        return k === 0 ? s : s.slice(Math.min(drop, s.length - 1));
+      });
+      const inputs = shapes.map((s, i) => `input i${i}: [${s.join(', ')}]`).join('  ');
+      const args = shapes.map((_, i) => `i${i}`).join(', ');
+      const opts = cf ? '(data_format: channels_first)' : '';
+      return { merge, src: `network t${opts} { ${inputs}  output y = ${merge}(${args}) }` };
+    });
+
+  it('add, multiply, subtract, average, maximum, minimum broadcast (ranks 1 to 3)', () => {
+    fc.assert(
+      fc.property(broadcastCase, fc.boolean(), fc.nat(), ({ merge, src }, simd, seed) =>
+        checkSource(src, merge, simd, seed),
+      ),
+      { seed: SEED, numRuns: NUM_RUNS * 4 },
+    );
+  });
+
+  it('prelu: alpha per element, shared along any axes, both formats, ranks 1 to 3', () => {
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        shared: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, shared, cf }) => {
+        const axes = shape.flatMap((_, i) => (shared[i] ? [i + 1] : []));
+        const attr = axes.length ? `(shared_axes: [${axes.join(', ')}])` : '';
+        return net(shape, `x -> prelu${attr}`, cf ? '(data_format: channels_first)' : '');
+      });
+    property('prelu', source, NUM_RUNS * 2);
+  });
+
+  it('layer_normalization over any set of axes, ranks 1 to 3, both formats', () => {
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        axes: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        last: fc.boolean(),
+        center: fc.boolean(),
+        scale: fc.boolean(),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, axes, last, center, scale, cf }) => {
+        const list = shape.flatMap((_, i) => (axes[i] ? [i + 1] : []));
+        const axis = list.length === 0 || last ? '-1' : `[${list.join(', ')}]`;
+        return net(
+          shape,
+          `x -> layer_normalization(axis: ${axis}, center: ${center}, scale: ${scale})`,
+          cf ? '(data_format: channels_first)' : '',
+        );
+      });
+    property('layer_normalization', source, NUM_RUNS * 2);
+  });
+
+  it('group_normalization: groups of any size, instance normalization, ranks 1 to 3', () => {
+    const source = fc
+      .record({
+        lead: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 0, maxLength: 2 }),
+        groups: fc.integer({ min: 1, max: 5 }),
+        per: fc.integer({ min: 1, max: 6 }),
+        instance: fc.boolean(),
+        center: fc.boolean(),
+        scale: fc.boolean(),
+      })
+      .map(({ lead, groups, per, instance, center, scale }) =>
+        net(
+          [...lead, groups * per],
+          `x -> group_normalization(${instance ? -1 : groups}, center: ${center}, scale: ${scale})`,
+        ),
+      );
+    property('group_normalization', source, NUM_RUNS * 2);
+  });
+
+  it("rescaling by numbers or per-channel lists along the format's channel axis", () => {
+    const num = fc.constantFrom('0.5', '-2', '1', '0', '1 / 255', '3.25');
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        scale: fc.tuple(fc.boolean(), num),
+        offset: fc.tuple(fc.boolean(), num),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, scale, offset, cf }) => {
+        const c = cf && shape.length !== 3 ? shape[0]! : shape[shape.length - 1]!;
+        const list = (k: number): string =>
+          `[${Array.from({ length: c }, (_, i) => (i * 0.75 - k).toFixed(2)).join(', ')}]`;
+        const s = scale[0] ? list(1) : scale[1];
+        const o = offset[0] ? list(2) : offset[1];
+        return net(
+          shape,
+          `x -> rescaling(${s}, offset: ${o})`,
+          cf ? '(data_format: channels_first)' : '',
+        );
+      });
+    property('rescaling', source, NUM_RUNS * 2);
+  });
+
+  it('a rank-4 tensor with a rank-3 one in channels_first (stored [H, W, C]) broadcasts in the user layout', () => {
+    const cf = '(data_format: channels_first)';
+    for (const [a, b] of [
+      ['[2, 3, 4, 5]', '[3, 4, 5]'],
+      ['[2, 3, 4, 5]', '[3, 1, 5]'],
+      ['[2, 1, 4, 1]', '[3, 4, 5]'],
+    ])
+      for (const simd of [true, false])
+        checkSource(
+          `network t${cf} { input a: ${a}  input b: ${b}  output y = subtract(a, b) }`,
+          'subtract',
+          simd,
+          5,
+        );
+  });
+
+  it('a squeeze-and-excitation product is one pass reading the [1, 1, C] gate in place', () => {
+    const src = `network t { input x: [7, 9, 16]  input g: [1, 1, 16]  output y = multiply(x, g) }`;
+    for (const simd of [true, false]) checkSource(src, 'multiply', simd, 3);
+    const g = compile(src)!;
+    const node = g.nodes.find((n) => n.layer.kind === 'multiply')!;
+    const { kernel } = lowerNode(
+      node,
+      [
+        [7, 9, 16],
+        [1, 1, 16],
+      ],
+      { schedule: scheduleFor(true) },
+    );
+    // One loop over the 63 pixels around the channels, no scratch, no copy of the gate.
+    const code = printKernelTS(kernel, { types: false });
+    expect(code).toMatch(/for \(let o0 = 0; o0 < 63; o0\+\+\)/);
+    expect(code).toMatch(/M\[x1 \+ 15\]/);
+    expect(code).not.toMatch(/x1 \+ o0/);
+    expect(
+      lowerNode(
+        node,
+        [
+          [7, 9, 16],
+          [1, 1, 16],
+        ],
+        { schedule: scheduleFor(true) },
+      ).scratch,
+    ).toBeUndefined();
   });
 });
 

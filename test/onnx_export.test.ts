@@ -32,6 +32,7 @@ function weightsFor(graph: Graph, seed: number): Map<string, Float32Array> {
     const slot = p.key.slice(p.key.lastIndexOf('/') + 1);
     if (slot === 'moving_variance') v = v.map(() => 0.5 + Math.abs(r()));
     else if (slot === 'gamma') v = v.map(() => 0.5 + r() * 0.4);
+    else if (slot === 'alpha') v = v.map(() => r());
     else if (slot === 'bias' || slot === 'beta' || slot === 'moving_mean')
       v = v.map(() => r() * 0.5);
     out.set(p.key, v);
@@ -171,6 +172,67 @@ network resizes(data_format: ${fmt}) {
   output wide = image -> resizing(2, 9, nearest, crop_to_aspect_ratio: true)
 }`;
 
+const broadcast = (fmt: (typeof formats)[number]): string => `
+network broadcast(data_format: ${fmt}) {
+  # [C] and [W, 1] line up with the last axes the user sees: C, or W in channels_first
+  input a: ${img(fmt, 4, 6, 5)}
+  input r: ${img(fmt, 1, 6, 5)}
+  input c: ${img(fmt, 4, 1, 1)}
+  input g: ${img(fmt, 4, 6, 1)}
+  input v: [${fmt === 'channels_last' ? 5 : 6}]
+  input m: [${fmt === 'channels_last' ? 6 : 4}, 1]
+  output diff = subtract(a, r)
+  output centered = a -> subtract(c)
+  output hi = maximum(a, v, g)
+  output lo = minimum(r, g)
+  output mean3 = average(a, r, c)
+  output sum = add(v, g, m)
+  output gate = a -> global_average_pooling2d(keepdims: true) -> conv2d(5, 1, activation: sigmoid)
+    -> multiply(a)
+  output vec = subtract(v, average(v, v))
+  output col = maximum(m, minimum(m, a -> global_average_pooling2d -> dense(5)))
+  input q: [2, ${img(fmt, 4, 6, 5).slice(1, -1)}]
+  output rank4 = subtract(q, a)
+  output rank4b = maximum(r, q, g)
+}`;
+
+const prelus = (fmt: (typeof formats)[number]): string => `
+network prelus(data_format: ${fmt}) {
+  input x: ${img(fmt, 5, 4, 3)}
+  input v: [6]
+  output per_channel = x -> conv2d(4, 3, padding: same) -> prelu(shared_axes: ${fmt === 'channels_last' ? '[1, 2]' : '[2, 3]'})
+  output full = x -> prelu
+  output rows = x -> prelu(shared_axes: [1])
+  output vector = v -> dense(6) -> prelu
+}`;
+
+const norms = (fmt: (typeof formats)[number]): string => `
+network norms(data_format: ${fmt}) {
+  input x: ${img(fmt, 5, 4, 8)}
+  input v: [6, 10]
+  output channels = x -> layer_normalization
+  output all = x -> layer_normalization(axis: [1, 2, 3], epsilon: 0.01)
+  output two = x -> layer_normalization(axis: [1, -1], center: false)
+  output spatial = x -> layer_normalization(axis: [2, 3], scale: false)
+  output rows = v -> layer_normalization(axis: 1)
+  output instance = x -> group_normalization(-1)
+  output grouped = x -> conv2d(8, 3, padding: same) -> group_normalization(4, epsilon: 0.1)
+  output pairs = x -> group_normalization(groups: 4, center: false)
+  output one = x -> group_normalization(1, scale: false)
+  output vgroups = v -> group_normalization(5)
+}`;
+
+const rescalings = (fmt: (typeof formats)[number]): string => `
+network rescalings(data_format: ${fmt}) {
+  input x: ${img(fmt, 5, 7, 3)}
+  input v: [4, 6]
+  output unit = x -> rescaling(1 / 127.5, -1)
+  output imagenet = x -> rescaling([0.0171248, 0.0175070, 0.0174292], offset: [-2.1179, -2.03571, -1.80444])
+  output features = x -> rescaling(1 / 255) -> conv2d(4, 3, padding: same)
+  output shifted = x -> rescaling(2, offset: [0.5, -0.5, 1])
+  output rows = v -> rescaling(${fmt === 'channels_last' ? '[1, 2, 3, 4, 5, 6]' : '[1, 2, 3, 4]'}, offset: [3])
+}`;
+
 describe('exportOnnx', () => {
   for (const fmt of formats) {
     test(`convolutions, ${fmt}`, async () => {
@@ -184,6 +246,22 @@ describe('exportOnnx', () => {
     test(`merges, reshapes, dense layers and activations, ${fmt}`, async () => {
       const g = compile(merge(fmt));
       await check(g, weightsFor(g, 3), 3);
+    });
+    test(`prelu with and without shared axes, ${fmt}`, async () => {
+      const g = compile(prelus(fmt));
+      await check(g, weightsFor(g, 9), 2);
+    });
+    test(`layer and group normalization, ${fmt}`, async () => {
+      const g = compile(norms(fmt));
+      await check(g, weightsFor(g, 10), 2);
+    });
+    test(`rescaling by numbers and per-channel lists, ${fmt}`, async () => {
+      const g = compile(rescalings(fmt));
+      await check(g, weightsFor(g, 11), 2);
+    });
+    test(`broadcasting merges of every kind, ranks 1 to 3, ${fmt}`, async () => {
+      const g = compile(broadcast(fmt));
+      await check(g, weightsFor(g, 8), 2);
     });
   }
 

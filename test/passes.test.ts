@@ -320,6 +320,63 @@ describe('fold_batch_norm fires', () => {
   });
 });
 
+describe('fold_rescaling', () => {
+  const folds = (f: Graph): number => f.notes.filter((t) => t.startsWith('rescaling')).length;
+
+  it('scales the kernel of the conv2d after it (any padding) and notes it', () => {
+    const g = net(`network n {
+      input x: [6, 6, 3]
+      output y = x -> rescaling([0.5, 2, -1]) -> conv2d(4, 3, padding: same, name: "c")
+    }`);
+    const f = expectSameOutputs(g);
+    expect(kinds(f)).toEqual(['input', 'conv2d']);
+    expect(f.notes).toContain("rescaling 'rescaling' folded into conv2d 'c'");
+    const conv = nodeNamed(f, 'c');
+    expect(conv.weights.map((w) => w.value.op)).toEqual(['scale', 'param']);
+  });
+
+  it('shifts the bias by W^T offset when nothing is padded; dense layers too', () => {
+    for (const [layer, input] of [
+      ['conv2d(4, 3, use_bias: false)', '[6, 6, 3]'],
+      ['conv2d(4, 1)', '[6, 6, 3]'],
+      ['dense(5)', '[6, 3]'],
+      ['dense(5, use_bias: false)', '[3]'],
+    ] as const) {
+      const g = net(`network n {
+        input x: ${input}
+        output y = x -> rescaling(1 / 127.5, offset: [-1, 0.5, 2]) -> ${layer}
+      }`);
+      const f = expectSameOutputs(g);
+      expect(folds(f), layer).toBe(1);
+      expect(f.nodes.at(-1)!.weights.map((w) => w.value.op)).toEqual(['scale', 'matvec_add']);
+    }
+  });
+
+  it('folds in channels_first (lists along the channels) and before a batch normalization', () => {
+    const g = net(`network n(data_format: channels_first) {
+      input x: [3, 5, 5]
+      output y = x -> rescaling([1, 2, 3], offset: 1) -> conv2d(4, 3) -> batch_normalization
+    }`);
+    const f = expectSameOutputs(g);
+    expect(kinds(f)).toEqual(['input', 'transpose', 'conv2d', 'transpose']);
+  });
+
+  it('does not fire: an offset before padding, another reader, an output, groups, other layers', () => {
+    const cases = [
+      'output y = x -> rescaling(2, offset: 1) -> conv2d(4, 3, padding: same)',
+      'r = x -> rescaling(2)\n output y = add(r -> conv2d(4, 1), r -> conv2d(4, 1))',
+      'r = x -> rescaling(2)\n output a = r\n output y = r -> conv2d(4, 1)',
+      'output y = x -> rescaling([1, 2, 3, 4]) -> conv2d(4, 1, groups: 2)',
+      'output y = x -> rescaling(2) -> depthwise_conv2d(3)',
+      'output y = x -> rescaling(2) -> relu -> conv2d(4, 1)',
+    ];
+    for (const body of cases) {
+      const g = net(`network n {\n input x: [5, 5, 4]\n ${body}\n}`);
+      expect(folds(expectSameOutputs(g)), body).toBe(0);
+    }
+  });
+});
+
 describe('fold_depthwise_bias fires', () => {
   it('depthwise_conv2d(5) -> conv2d(100, 1) on [24, 24, 10]: 1360 params, 1350 folded', () => {
     const g = net(`network n {
@@ -616,6 +673,7 @@ describe('the pipeline', () => {
   it('lists the passes in order', () => {
     expect(PASS_NAMES).toEqual([
       'remove_identity',
+      'fold_rescaling',
       'fold_batch_norm',
       'fold_depthwise_bias',
       'fold_zero_padding',
@@ -677,6 +735,8 @@ const OPS = [
   'add',
   'flatten',
   'zero_padding',
+  'rescale',
+  'rescale',
 ] as const;
 const ACTS = [
   'relu',
@@ -799,6 +859,16 @@ function randomNetwork(
         expr = s.flag ? 'flatten' : 'global_average_pooling2d';
         shape = s.flag ? [h * w * c] : [c];
         break;
+      case 'rescale': {
+        // Numbers or one per channel (the channel axis: last, or the first in channels_first
+        // for ranks other than 3); an offset only sometimes (it blocks folds into padding).
+        const ch = cf && !img ? sh[0]! : sh[sh.length - 1]!;
+        const list = (k: number): string =>
+          `[${Array.from({ length: ch }, (_, j) => ((j + k) % 3) - 0.75).join(', ')}]`;
+        const scale = s.flag ? list(s.a) : String(0.5 + (s.a % 3));
+        expr = `rescaling(${scale}${s.b % 2 ? `, offset: ${s.b % 4 === 1 ? list(s.b) : '0.25'}` : ''})`;
+        break;
+      }
     }
     if (expr === null) return;
     const name = `t${i}`;

@@ -170,6 +170,34 @@ export function resolveAttr(spec: AttrSpec, v: Value, what: string): Result {
         );
       return ok(n);
     }
+    case 'axes': {
+      // An item already reported (a division by zero): no second error about the list.
+      if (v.k === 'list' && v.items.some((i) => i.k === 'error')) return ok(null);
+      const out: number[] = [];
+      for (const item of v.k === 'list' ? v.items : [v]) {
+        const n = intOrBad(item, what, -Infinity);
+        if (typeof n !== 'number') return n;
+        if (n === 0)
+          return bad(
+            item.span,
+            `${what} cannot include 0: axis 0 is the batch`,
+            'axes count as Keras counts them: 1 is the first axis of an example, -1 the last',
+          );
+        out.push(n);
+      }
+      if (out.length === 0) return bad(v.span, `${what} takes an axis or a list of axes, got []`);
+      return ok(out);
+    }
+    case 'numbers': {
+      if (v.k === 'number') return ok(v.v);
+      if (v.k === 'list' && v.items.some((i) => i.k === 'error')) return ok(null);
+      if (v.k === 'list' && v.items.length > 0 && v.items.every((i) => i.k === 'number'))
+        return ok(v.items.map((i) => (i as { v: number }).v));
+      return bad(
+        v.span,
+        `${what} takes a number or a list of numbers (one per channel), got ${showValue(v)}`,
+      );
+    }
     case 'activation': {
       const text = v.k === 'word' || v.k === 'string' ? v.v : undefined;
       if (text === 'softmax') return ok({ fn: 'softmax' });

@@ -28,6 +28,10 @@ export type AttrKind =
   | { readonly type: 'ints'; readonly min: number }
   /** A Keras axis: batch is 0 (an error), -1 the last. Kept as written; see InferContext.axis. */
   | { readonly type: 'axis' }
+  /** Keras axes: an integer or a list of them (none 0); normalized to a list. */
+  | { readonly type: 'axes' }
+  /** A number or a list of numbers (one per channel); a list stays a list. */
+  | { readonly type: 'numbers' }
   | { readonly type: 'string' };
 
 export interface AttrSpec {
@@ -91,6 +95,10 @@ export interface LayerTraits {
   readonly biasIntoPointwise?: boolean;
   /** A per-channel affine map y = x * s + t (batch normalization). */
   readonly isBatchNorm?: boolean;
+  /** y = x * scale[c] + offset[c] with constant numbers (rescaling): per channel of the last
+   * axis, or null when its numbers vary along another axis. May fold into the kernel and bias
+   * of a following conv2d or dense layer. */
+  readonly constantAffine?: (node: Node) => { scale: number[]; offset: number[] } | null;
   /** Elementwise and nonlinear (an activation layer): blocks bias folding. */
   readonly activation?: string;
   /** Identity at inference (dropout, linear): removed by the passes. */

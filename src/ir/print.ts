@@ -10,6 +10,8 @@ export function printExpr(e: WeightExpr): string {
       return `zeros(${e.size})`;
     case 'fill':
       return `fill(${e.size}, ${e.value})`;
+    case 'values':
+      return `values(${e.values.join(', ')})`;
     case 'scale':
       return `scale(${printExpr(e.x)}, ${printExpr(e.s)}, ${e.outer}x${e.channels}x${e.inner})`;
     case 'bn_scale':

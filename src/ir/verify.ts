@@ -120,6 +120,8 @@ export function exprSize(
     case 'zeros':
     case 'fill':
       return e.size;
+    case 'values':
+      return e.values.length;
     case 'scale': {
       const n = e.outer * e.channels * e.inner;
       const ok = need('x', sub(e.x), n) && need('s', sub(e.s), e.channels);

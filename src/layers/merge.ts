@@ -1,8 +1,27 @@
-// add, multiply and concatenate: two or more tensor inputs (Keras merge layers).
-import { sameShapes } from './common.js';
+// add, multiply, subtract, average, maximum, minimum and concatenate (Keras merge layers).
+// The elementwise merges broadcast as NumPy does on per-example shapes (see broadcast.ts).
+import { broadcastAttrs, broadcastInputs, forEachBroadcast, inputStrides } from './broadcast.js';
 import { defineLayer, num, type LayerDef } from '../ir/op.js';
 
-function elementwise(kind: string, doc: string, f: (a: number, b: number) => number): LayerDef {
+/** How an elementwise merge combines its inputs (float64, for the reference). */
+export interface MergeFn {
+  /** Folds the next input into the running value. */
+  readonly step: (acc: number, x: number) => number;
+  /** Finishes the fold over n inputs (average divides by n). */
+  readonly finish?: (acc: number, n: number) => number;
+}
+
+export const MERGES: Readonly<Record<string, MergeFn>> = {
+  add: { step: (a, b) => a + b },
+  multiply: { step: (a, b) => a * b },
+  subtract: { step: (a, b) => a - b },
+  average: { step: (a, b) => a + b, finish: (a, n) => a / n },
+  maximum: { step: (a, b) => Math.max(a, b) },
+  minimum: { step: (a, b) => Math.min(a, b) },
+};
+
+function elementwise(kind: string, doc: string, max = Infinity): LayerDef {
+  const fn = MERGES[kind]!;
   return defineLayer({
     kind,
     doc,
@@ -15,31 +34,55 @@ function elementwise(kind: string, doc: string, f: (a: number, b: number) => num
       },
       {
         inputs: [
-          [4, 6],
-          [4, 6],
-          [4, 6],
+          [4, 6, 5],
+          [1, 1, 5],
         ],
+        why: 'a squeeze-and-excitation gate',
       },
+      { inputs: [[4, 6, 5], [5]], why: '[C] lines up with the channels' },
+      {
+        inputs: [
+          [4, 1, 5],
+          [1, 6, 1],
+        ],
+        why: 'both operands broadcast',
+      },
+      ...(max > 2 ? [{ inputs: [[4, 6], [4, 1], [6]], why: 'three operands' }] : []),
     ],
-    inputs: { min: 2, max: Infinity },
+    inputs: { min: 2, max },
     attrs: [],
     traits: {},
-    infer: (ctx) => (sameShapes(ctx) ? { shape: ctx.inputs[0]! } : null),
+    infer(ctx) {
+      const b = broadcastInputs(ctx);
+      return b && { shape: b.shape, attrs: broadcastAttrs(b.shape, ctx.inputs, b.strides) };
+    },
     macs: () => 0,
-    reference(_node, xs) {
-      const out = Float64Array.from(xs[0]!);
-      for (const x of xs.slice(1)) for (let i = 0; i < out.length; i++) out[i] = f(out[i]!, x[i]!);
+    reference(node, xs, shapes) {
+      const strides = inputStrides(node.attrs, node.shape, shapes.length);
+      const out = new Float64Array(node.shape.reduce((a, d) => a * d, 1));
+      forEachBroadcast(node.shape, strides, (o, at) => {
+        let acc = xs[0]![at[0]!]!;
+        for (let k = 1; k < xs.length; k++) acc = fn.step(acc, xs[k]![at[k]!]!);
+        out[o] = fn.finish ? fn.finish(acc, xs.length) : acc;
+      });
       return out;
     },
   });
 }
 
-export const add = elementwise('add', 'elementwise sum (Keras Add)', (a, b) => a + b);
+export const add = elementwise('add', 'elementwise sum, broadcasting (Keras Add)');
 export const multiply = elementwise(
   'multiply',
-  'elementwise product (Keras Multiply)',
-  (a, b) => a * b,
+  'elementwise product, broadcasting (Keras Multiply)',
 );
+export const subtract = elementwise(
+  'subtract',
+  'the first input minus the second, broadcasting (Keras Subtract)',
+  2,
+);
+export const average = elementwise('average', 'elementwise mean, broadcasting (Keras Average)');
+export const maximum = elementwise('maximum', 'elementwise maximum, broadcasting (Keras Maximum)');
+export const minimum = elementwise('minimum', 'elementwise minimum, broadcasting (Keras Minimum)');
 
 export const concatenate = defineLayer({
   kind: 'concatenate',

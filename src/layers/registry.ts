@@ -7,9 +7,12 @@ import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise_conv2d.js';
 import { globalAveragePooling2d, globalMaxPooling2d } from './global_pooling.js';
 import type { LayerDef } from '../ir/op.js';
-import { add, concatenate, multiply } from './merge.js';
+import { add, average, concatenate, maximum, minimum, multiply, subtract } from './merge.js';
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';
+import { prelu } from './prelu.js';
+import { rescaling } from './rescaling.js';
+import { groupNormalization, layerNormalization } from './normalization.js';
 import { flatten, reshape } from './reshape.js';
 import { separableConv2d } from './separable_conv2d.js';
 import { upSampling2d } from './up_sampling2d.js';
@@ -39,6 +42,15 @@ export const LAYERS: readonly LayerDef[] = [
   add,
   multiply,
   concatenate,
+  // Broadcasting merges, prelu, rescaling and the normalizations (layers-a).
+  subtract,
+  average,
+  maximum,
+  minimum,
+  prelu,
+  rescaling,
+  layerNormalization,
+  groupNormalization,
   dropout,
   softmax,
   ...activationLayers,

@@ -16,7 +16,10 @@ import { lowerDense } from './kernels/dense.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
+import { lowerNormalization } from './kernels/normalization.js';
 import { lowerPooling } from './kernels/pooling.js';
+import { lowerPrelu } from './kernels/prelu.js';
+import { lowerRescaling } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
 import { lowerBlockTranspose, lowerPermute, lowerTranspose } from './kernels/transpose.js';
@@ -67,6 +70,14 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   up_sampling2d: only('gather', lowerUpSampling2d),
   add: only('elementwise', lowerElementwise('add')),
   multiply: only('elementwise', lowerElementwise('multiply')),
+  subtract: only('elementwise', lowerElementwise('subtract')),
+  average: only('elementwise', lowerElementwise('average')),
+  maximum: only('elementwise', lowerElementwise('maximum')),
+  minimum: only('elementwise', lowerElementwise('minimum')),
+  prelu: only('elementwise', lowerPrelu),
+  rescaling: only('affine', lowerRescaling),
+  layer_normalization: only('reduce', lowerNormalization),
+  group_normalization: only('reduce', lowerNormalization),
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
   transpose: only('copy', lowerTranspose),

@@ -365,14 +365,39 @@ class Exporter {
         return { name: this.op('Reshape', [x, shape], n.name, n.name), perm: identityPerm(rank) };
       }
       case 'add':
-      case 'multiply': {
-        const first = this.value(n.inputs[0]!);
-        const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
-        if (kind === 'add') return { name: this.op('Sum', xs, n.name, n.name), perm: first.perm };
-        let y = xs[0]!;
-        for (const x of xs.slice(1)) y = this.op('Mul', [y, x], n.name, n.name);
-        return { name: y, perm: first.perm };
+      case 'multiply':
+      case 'subtract':
+      case 'average':
+      case 'maximum':
+      case 'minimum':
+        return this.merge(n);
+      case 'prelu': {
+        // x in the user's axis order (NCHW for channels_first images), so alpha's layout fits.
+        const cf = n.attrs['data_format'] === 'channels_first' && rank === 3;
+        const perm = cf ? [...NCHW] : identityPerm(rank);
+        const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+        const a = n.weights.find((w) => w.name === 'alpha')!;
+        const slope = this.init(`${n.name}/alpha`, [...a.shape], this.need(n, 'alpha'));
+        return { name: this.op('PRelu', [x, slope], n.name, n.name), perm };
       }
+      case 'rescaling': {
+        const v = this.value(n.inputs[0]!);
+        const axis = numOf(n, 'channel_axis');
+        // A per-channel list as a constant along the channel axis (x's axes in its order).
+        const constant = (name: string): string => {
+          const a = n.attrs[name] as number | readonly number[];
+          if (!Array.isArray(a)) return this.scalar(a as number);
+          const list = a as readonly number[];
+          const dims = v.perm.map((p) => (p === axis ? list.length : 1));
+          return this.init(`${n.name}/${name}`, dims, [...list]);
+        };
+        const y = this.op('Mul', [v.name, constant('scale')], n.name, n.name);
+        return { name: this.op('Add', [y, constant('offset')], n.name, n.name), perm: v.perm };
+      }
+      case 'layer_normalization':
+        return this.layerNorm(n);
+      case 'group_normalization':
+        return this.groupNorm(n);
       case 'concatenate': {
         const first = this.value(n.inputs[0]!);
         const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
@@ -398,6 +423,120 @@ class Exporter {
         throw new Error(`cannot export ${kind} '${n.name}' to ONNX`);
       }
     }
+  }
+
+  /** An elementwise merge; ONNX broadcasts multidirectionally as NumPy does. */
+  private merge(n: Node): Value {
+    const kind = n.layer.kind;
+    const rank = n.shape.length;
+    let perm: readonly number[];
+    let xs: string[];
+    if (n.inputs.every((i) => this.graph.nodes[i]!.shape.length === rank)) {
+      // Equal ranks: every input in the first one's axis order (NCHW for images).
+      perm = this.value(n.inputs[0]!).perm;
+      xs = n.inputs.map((i) => this.as(this.value(i), perm, n.name));
+    } else {
+      // Lower ranks: each input in the user's axis order, with leading 1s (NumPy's alignment).
+      perm = this.userPerm(n);
+      xs = n.inputs.map((id) => {
+        const s = this.graph.nodes[id]!.shape;
+        const x = this.as(this.value(id), this.userPermOf(s.length), n.name);
+        if (s.length === rank) return x;
+        const user = this.userPermOf(s.length).map((a) => s[a]!);
+        const shape = this.int64(`${n.name}/shape`, [
+          -1,
+          ...Array(rank - s.length).fill(1),
+          ...user,
+        ]);
+        return this.op('Reshape', [x, shape], `${n.name}/aligned`, `${n.name}/aligned`);
+      });
+    }
+    const binary = (op: string): string => {
+      let y = xs[0]!;
+      for (const x of xs.slice(1)) y = this.op(op, [y, x], n.name, n.name);
+      return y;
+    };
+    const variadic: Record<string, string> = {
+      add: 'Sum',
+      average: 'Mean',
+      maximum: 'Max',
+      minimum: 'Min',
+    };
+    const op = variadic[kind];
+    const y = op ? this.op(op, xs, n.name, n.name) : binary(kind === 'subtract' ? 'Sub' : 'Mul');
+    return { name: y, perm };
+  }
+
+  /** (x - mean) / sqrt(var + eps) over ONNX `axes` of x (population variance), then gamma and
+   * beta of shape `pshape` (opset 13 has no LayerNormalization or GroupNormalization). */
+  private normalize(n: Node, x: string, axes: number[], pshape: number[]): string {
+    const o = (op: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
+      this.op(op, inputs, `${n.name}/${op.toLowerCase()}`, `${n.name}/${op.toLowerCase()}`, attrs);
+    const reduce = (v: string): string =>
+      o('ReduceMean', [v], { axes: ints(axes), keepdims: int(1) });
+    const d = o('Sub', [x, reduce(x)]);
+    const variance = reduce(o('Mul', [d, d]));
+    let y = o('Div', [d, o('Sqrt', [o('Add', [variance, this.scalar(numOf(n, 'epsilon'))])])]);
+    const gamma = this.weight(n, 'gamma');
+    if (gamma) y = o('Mul', [y, this.init(`${n.name}/gamma`, pshape, gamma)]);
+    const beta = this.weight(n, 'beta');
+    if (beta) y = o('Add', [y, this.init(`${n.name}/beta`, pshape, beta)]);
+    return y;
+  }
+
+  private layerNorm(n: Node): Value {
+    const mask = n.attrs['norm_mask'] as readonly boolean[];
+    // x in the user's axis order (NCHW for channels_first images): gamma's order.
+    const perm = this.userPerm(n);
+    const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+    const axes = perm.flatMap((a, j) => (mask[a] ? [j + 1] : []));
+    const pshape = perm.map((a) => (mask[a] ? n.shape[a]! : 1));
+    return { name: this.normalize(n, x, axes, pshape), perm };
+  }
+
+  /** The axis order the user sees: NCHW for rank-3 tensors in channels_first. */
+  private userPerm(n: Node): number[] {
+    return this.userPermOf(n.shape.length);
+  }
+
+  private userPermOf(rank: number): number[] {
+    return this.graph.dataFormat === 'channels_first' && rank === 3
+      ? [...NCHW]
+      : identityPerm(rank);
+  }
+
+  private groupNorm(n: Node): Value {
+    const axis = numOf(n, 'channel_axis');
+    const rank = n.shape.length;
+    const C = n.shape[axis]!;
+    const G = (n.attrs['norm_view'] as readonly number[])[axis]!;
+    // Channels to ONNX axis 1, then [N, G, rest]: each group's elements are contiguous.
+    const perm = [axis, ...identityPerm(rank).filter((a) => a !== axis)];
+    const x = this.as(this.value(n.inputs[0]!), perm, n.name);
+    const grouped = this.op(
+      'Reshape',
+      [x, this.int64(`${n.name}/groups`, [0, G, -1])],
+      `${n.name}/grouped`,
+      `${n.name}/grouped`,
+    );
+    const o = (op: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
+      this.op(op, inputs, `${n.name}/${op.toLowerCase()}`, `${n.name}/${op.toLowerCase()}`, attrs);
+    const reduce = (v: string): string =>
+      o('ReduceMean', [v], { axes: ints([2]), keepdims: int(1) });
+    const d = o('Sub', [grouped, reduce(grouped)]);
+    const variance = reduce(o('Mul', [d, d]));
+    const normed = o('Div', [
+      d,
+      o('Sqrt', [o('Add', [variance, this.scalar(numOf(n, 'epsilon'))])]),
+    ]);
+    const rest = perm.slice(1).map((a) => n.shape[a]!);
+    let y = o('Reshape', [normed, this.int64(`${n.name}/shape`, [0, C, ...rest])]);
+    const pshape = [C, ...rest.map(() => 1)];
+    const gamma = this.weight(n, 'gamma');
+    if (gamma) y = o('Mul', [y, this.init(`${n.name}/gamma`, pshape, gamma)]);
+    const beta = this.weight(n, 'beta');
+    if (beta) y = o('Add', [y, this.init(`${n.name}/beta`, pshape, beta)]);
+    return { name: y, perm };
   }
 
   private inRank(n: Node): number {

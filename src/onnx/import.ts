@@ -85,6 +85,13 @@ export const SUPPORTED = new Set([
   'Add',
   'Sum',
   'Mul',
+  'Sub',
+  'Div',
+  'Max',
+  'Min',
+  'Mean',
+  'PRelu',
+  'InstanceNormalization',
   'Concat',
   'Flatten',
   'Reshape',
@@ -609,7 +616,16 @@ class Importer {
       case 'Add':
       case 'Sum':
       case 'Mul':
+      case 'Sub':
+      case 'Div':
+      case 'Max':
+      case 'Min':
+      case 'Mean':
         return this.merge(n, i, where);
+      case 'PRelu':
+        return this.prelu(n, i, where);
+      case 'InstanceNormalization':
+        return this.instanceNorm(n, i, where);
       case 'Concat': {
         const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
         const s0 = shapes[0]!;
@@ -1130,25 +1146,129 @@ class Importer {
   }
 
   private merge(n: NodeProto, i: number, where: string): void {
-    const shapes = n.inputs.map((v, k) => {
-      if (this.consts.has(v))
-        throw new Refusal(
-          `${where}: input ${k} ('${v}') is a constant; netc ${n.opType === 'Mul' ? 'multiplies' : 'adds'} tensors of the same shape only (a constant Add is imported only as the bias after MatMul)`,
-        );
-      return this.act(n, i, where, k);
-    });
+    if (n.inputs.some((v) => this.consts.has(v))) return this.affine(n, i, where);
+    if (n.opType === 'Div')
+      throw new Refusal(`${where}: netc divides only by a constant (a rescaling)`);
+    const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
     const s0 = shapes[0]!;
-    for (const s of shapes.slice(1))
-      if (!sameShape(s, s0))
+    // Every activation has the batch first: equal ranks keep the batch on the batch, and the
+    // per-example shapes then broadcast as netc's merges do (NumPy's rule).
+    const shape = [...s0];
+    for (const s of shapes.slice(1)) {
+      if (s.length !== s0.length)
         throw new Refusal(
-          `${where}: shapes [N, ${s0.join(', ')}] and [N, ${s.join(', ')}] differ; netc does not broadcast`,
+          `${where}: shapes [N, ${s0.join(', ')}] and [N, ${s.join(', ')}] have different ranks; netc broadcasts per example, with the batch on the batch`,
         );
+      s.forEach((d, k) => {
+        if (d !== shape[k] && d !== 1 && shape[k] !== 1)
+          throw new Refusal(
+            `${where}: shapes [N, ${s0.join(', ')}] and [N, ${s.join(', ')}] do not broadcast`,
+          );
+        shape[k] = Math.max(d, shape[k]!);
+      });
+    }
     if (n.inputs.length === 1) {
       this.aliases.set(this.out(n), n.inputs[0]!);
       this.shapes.set(this.out(n), s0);
       return;
     }
-    this.emit(n.opType === 'Mul' ? 'multiply' : 'add', n.inputs, this.out(n), s0);
+    const fn: Record<string, string> = {
+      Add: 'add',
+      Sum: 'add',
+      Mul: 'multiply',
+      Sub: 'subtract',
+      Max: 'maximum',
+      Min: 'minimum',
+      Mean: 'average',
+    };
+    this.emit(fn[n.opType]!, n.inputs, this.out(n), shape);
+  }
+
+  /** Add, Sub, Mul or Div of an activation and a scalar or per-channel constant: rescaling. */
+  private affine(n: NodeProto, i: number, where: string): void {
+    const op = n.opType;
+    const k = n.inputs.findIndex((v) => !this.consts.has(v));
+    if (n.inputs.length !== 2 || k < 0)
+      throw new Refusal(`${where}: netc takes one tensor and one constant here (a rescaling)`);
+    const s = this.act(n, i, where, k);
+    const c = this.consts.get(n.inputs[1 - k]!)!;
+    // The constant aligned with [N, ...s] from the last axis; it must not vary along the batch.
+    const dims = [...c.dims];
+    if (dims.length > s.length + 1 || (dims.length === s.length + 1 && dims[0] !== 1))
+      throw new Refusal(`${where}: the constant [${c.dims.join(', ')}] varies along the batch`);
+    if (dims.length === s.length + 1) dims.shift();
+    while (dims.length < s.length) dims.unshift(1);
+    const channels = dims.every((d, j) => d === 1 || (j === 0 && d === s[0]));
+    if (!channels || dims.some((d, j) => d !== 1 && d !== s[j]))
+      throw new Refusal(
+        `${where}: a constant of shape [${c.dims.join(', ')}]; netc takes a number or one per channel (rescaling)`,
+      );
+    const values = Array.from(c.data, Number);
+    const show = (f: (v: number) => number): string =>
+      values.length === 1
+        ? formatFloat(f(values[0]!))
+        : `[${values.map((v) => formatFloat(f(v))).join(', ')}]`;
+    let args: string;
+    if (op === 'Mul') args = show((v) => v);
+    else if (op === 'Div' && k === 0) args = show((v) => 1 / v);
+    else if (op === 'Add' || op === 'Sum') args = `1, offset: ${show((v) => v)}`;
+    else if (op === 'Sub')
+      args = k === 0 ? `1, offset: ${show((v) => -v)}` : `-1, offset: ${show((v) => v)}`;
+    else
+      throw new Refusal(
+        `${where}: ${op === 'Div' ? 'a constant divided by a tensor' : `${op} with a constant`} has no netc layer`,
+      );
+    this.emit('rescaling', [n.inputs[k]!], this.out(n), s, args);
+  }
+
+  /** PRelu: the slope broadcast to the example is alpha; its axes of size 1 are shared. */
+  private prelu(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const c = this.constOf(n, 1, where, 'the slope');
+    const dims = [...c.dims];
+    if (dims.length > s.length + 1 || (dims.length === s.length + 1 && dims[0] !== 1))
+      throw new Refusal(`${where}: the slope [${c.dims.join(', ')}] varies along the batch`);
+    if (dims.length === s.length + 1) dims.shift();
+    while (dims.length < s.length) dims.unshift(1);
+    if (dims.some((d, j) => d !== 1 && d !== s[j]))
+      throw new Refusal(
+        `${where}: the slope [${c.dims.join(', ')}] does not fit [N, ${s.join(', ')}]`,
+      );
+    const shared = dims.flatMap((d, j) => (d === 1 && s[j] !== 1 ? [j + 1] : []));
+    const alpha = s.map((d, j) => (shared.includes(j + 1) ? 1 : d));
+    this.emit(
+      'prelu',
+      [n.inputs[0]!],
+      this.out(n),
+      s,
+      shared.length ? `shared_axes: [${shared.join(', ')}]` : '',
+      [{ slot: 'alpha', shape: alpha, data: Float32Array.from(c.data) }],
+    );
+  }
+
+  /** InstanceNormalization: group_normalization with one group per channel (axis 1). */
+  private instanceNorm(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length < 2)
+      throw new Refusal(`${where}: input [N, ${s.join(', ')}] has no axis to normalize over`);
+    const C = s[0]!;
+    const weights = (['gamma', 'beta'] as const).map((slot, k) => {
+      const c = this.constOf(n, k + 1, where, slot === 'gamma' ? 'scale' : 'B');
+      if (c.data.length !== C)
+        throw new Refusal(`${where}: ${slot} has ${c.data.length} values, expected ${C}`);
+      return { slot, shape: [C], data: Float32Array.from(c.data) };
+    });
+    const eps = this.float(n, 'epsilon', 1e-5);
+    // Rank 3 (images): the channel axis is the default; otherwise name axis 1.
+    const axis = s.length === 3 ? '' : ', axis: 1';
+    this.emit(
+      'group_normalization',
+      [n.inputs[0]!],
+      this.out(n),
+      s,
+      `-1${axis}, epsilon: ${formatFloat(eps)}`,
+      weights,
+    );
   }
 
   private reshape(n: NodeProto, i: number, where: string): void {

@@ -4,7 +4,7 @@
 //
 // Identity: act(add(C(x), r)) = conv2d_add(x, r) with C's attributes and `activation: act`;
 // without the activation, the same with C's linear activation.
-// Preconditions: the add has two inputs; one is a conv2d with a linear activation, read only
+// Preconditions: the add has two inputs of the output's shape (no broadcasting); one is a conv2d with a linear activation, read only
 // by the add and not a graph output (when both inputs are, the later one fuses); the other
 // input is any tensor (it is read in the epilogue). The activation joins when it is
 // elementwise, the add's only consumer, and the add is not a graph output. The fused node takes
@@ -28,6 +28,11 @@ export function fuseResidual(graph: Graph): Graph {
         p.layer === conv2d && isLinear(p.attrs) && rw.soleConsumer(i) === sum.id && !rw.isOutput(i)
       );
     };
+    const sameShape = (i: number): boolean => {
+      const s = rw.node(i).shape;
+      return s.length === sum.shape.length && s.every((d, k) => d === sum.shape[k]);
+    };
+    if (!sum.inputs.every(sameShape)) continue;
     const [later, earlier] = [...sum.inputs].sort((p, q) => q - p) as [number, number];
     const c = fusable(later) ? later : fusable(earlier) ? earlier : null;
     if (c === null) continue;

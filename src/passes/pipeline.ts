@@ -5,6 +5,7 @@ import { foldDepthwiseBias } from './fold_depthwise_bias.js';
 import { foldZeroPadding } from './fold_zero_padding.js';
 import { fuseActivation } from './fuse_activation.js';
 import { fuseResidual } from './fuse_residual.js';
+import { foldRescaling } from './fold_rescaling.js';
 import { removeIdentity } from './remove_identity.js';
 
 export interface Pass {
@@ -28,6 +29,13 @@ export const PASSES: readonly Pass[] = [
     name: 'remove_identity',
     doc: 'removes dropout and linear activation layers (identity at inference)',
     run: removeIdentity,
+  },
+  // Before the other folds: rescaling -> conv2d -> batch_normalization scales the kernel's
+  // input channels, then its output channels.
+  {
+    name: 'fold_rescaling',
+    doc: 'folds rescaling into the kernel and bias of the conv2d or dense layer after it',
+    run: foldRescaling,
   },
   // Before fuse_activation: conv -> batch_normalization -> relu folds the BN, then fuses the relu.
   {

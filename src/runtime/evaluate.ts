@@ -28,6 +28,8 @@ export function evalWeightExpr64(
       return new Float64Array(e.size);
     case 'fill':
       return new Float64Array(e.size).fill(e.value);
+    case 'values':
+      return Float64Array.from(e.values);
     case 'scale': {
       // x viewed as [outer, channels, inner]; element (o, c, i) times s[c].
       const x = evalWeightExpr64(e.x, params);

@@ -10,6 +10,8 @@ export type WeightExpr =
   | { readonly op: 'param'; readonly key: string }
   | { readonly op: 'zeros'; readonly size: number }
   | { readonly op: 'fill'; readonly size: number; readonly value: number }
+  /** Constant numbers written in the source (rescaling's per-channel scale and offset). */
+  | { readonly op: 'values'; readonly values: readonly number[] }
   /** x * s, where s is indexed by the channel (x viewed as [outer, channels, inner]). */
   | {
       readonly op: 'scale';

@@ -122,6 +122,12 @@ network c {
       '  h = x -> conv2d(8, 5)\n  h = h -> relu -> conv2d(2, 1)\n  output y = add(h, h)',
     );
     expect(diagnostics(src)).toHaveLength(1);
+    for (const call of [
+      'rescaling([1 / 0, 1, 2])',
+      'rescaling(1, offset: [2, 1 / 0, 1])',
+      'layer_normalization(axis: [1, 1 / 0])',
+    ])
+      expect(diagnostics(net([4, 4, 3], `  output y = x -> ${call}`)), call).toHaveLength(1);
   });
 
   it('never throws, whatever the input', () => {

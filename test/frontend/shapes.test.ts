@@ -490,11 +490,63 @@ describe('flatten, reshape and dense', () => {
 });
 
 describe('add, multiply and concatenate', () => {
-  it('add and multiply need equal shapes', () => {
+  /** The output shape of `merge(a, b, ...)` over inputs of these shapes. */
+  const merged = (merge: string, shapes: string[], format = ''): readonly number[] =>
+    lastShape(
+      `network t${format} {\n${shapes.map((s, i) => `  input i${i}: ${s}\n`).join('')}` +
+        `  output y = ${merge}(${shapes.map((_, i) => `i${i}`).join(', ')})\n}`,
+    );
+
+  it('the elementwise merges broadcast as NumPy: aligned from the last axis, equal or 1', () => {
     expect(lastShape(net([4, 4, 3], '  output y = add(x, x, x)'))).toEqual([4, 4, 3]);
+    for (const m of ['add', 'multiply', 'subtract', 'average', 'maximum', 'minimum']) {
+      expect(merged(m, ['[7, 9, 8]', '[1, 1, 8]'])).toEqual([7, 9, 8]);
+      expect(merged(m, ['[1, 1, 8]', '[7, 9, 8]'])).toEqual([7, 9, 8]);
+      expect(merged(m, ['[8]', '[7, 9, 8]'])).toEqual([7, 9, 8]); // [8] lines up with C
+      expect(merged(m, ['[4, 1, 1]', '[1, 6, 4]'])).toEqual([4, 6, 4]);
+      expect(merged(m, ['[9, 1]', '[7, 1, 8]'])).toEqual([7, 9, 8]);
+      expect(merged(m, ['[1]', '[5]'])).toEqual([5]);
+      expect(merged(m, ['[3, 1]', '[1, 4]'])).toEqual([3, 4]);
+    }
+    expect(merged('add', ['[4, 6, 1]', '[4]', '[1, 6, 4]'])).toEqual([4, 6, 4]);
+    expect(merged('maximum', ['[4, 6, 4]', '[4]', '[4, 6, 1]'])).toEqual([4, 6, 4]);
+  });
+
+  it('in channels_first, shapes align in the [C, H, W] layout the user writes', () => {
+    const cf = '(data_format: channels_first)';
+    expect(merged('multiply', ['[8, 1, 1]', '[8, 7, 9]'], cf)).toEqual([8, 7, 9]);
+    // A rank-1 operand lines up with the last axis the user sees: W.
+    expect(merged('add', ['[9]', '[8, 7, 9]'], cf)).toEqual([8, 7, 9]);
+    expect(merged('add', ['[7, 9]', '[8, 7, 9]'], cf)).toEqual([8, 7, 9]);
+    expect(
+      oneError(`network t${cf} {\n  input a: [8]\n  input b: [8, 7, 9]\n  output y = add(a, b)\n}`)
+        .text,
+    ).toMatch(/the last axis one has 8 and the other 9/);
+  });
+
+  it('reports shapes that do not broadcast, naming both shapes and the axis', () => {
     const e = oneError(net([4, 4, 3], '  output y = multiply(x, x -> conv2d(2, 1))'));
     expect(e.text).toMatch(
-      /same shape, got \[4, 4, 3\] \(from 'x'\) and \[4, 4, 2\] \(from 'conv2d'\)/,
+      /cannot broadcast \[4, 4, 3\] \(from 'x'\) with \[4, 4, 2\] \(from 'conv2d'\): on the last axis one has 3 and the other 2; each axis must be equal or 1/,
+    );
+    expect(e.text).toMatch(/aligned from the last axis/);
+    const se = oneError(
+      net(
+        [7, 7, 8],
+        '  s = x -> global_average_pooling2d(keepdims: true) -> conv2d(4, 1)\n  output y = multiply(x, s)',
+      ),
+    );
+    expect(se.text).toMatch(/multiply 'multiply': cannot broadcast \[7, 7, 8\].*\[1, 1, 4\]/);
+    const axis = oneError(
+      'network t {\n  input a: [4, 6, 4]\n  input b: [5, 1]\n  output y = subtract(a, b)\n}',
+    );
+    expect(axis.text).toMatch(/on axis 2 of 3 one has 6 and the other 5/);
+  });
+
+  it('subtract takes exactly two inputs', () => {
+    expect(oneError(net([4, 4, 3], '  output y = subtract(x, x, x)')).text).toMatch(/one too many/);
+    expect(oneError(net([4, 4, 3], '  output y = x -> subtract')).text).toMatch(
+      /at least 2 tensor inputs/,
     );
   });
 
@@ -524,6 +576,139 @@ describe('add, multiply and concatenate', () => {
     expect(zero.caret).toBe('0');
     expect(oneError(two('4')).text).toMatch(/out of range/);
     expect(oneError(two('-4')).text).toMatch(/out of range/);
+  });
+});
+
+describe('prelu', () => {
+  const alpha = (shape: number[], attrs: string, opts = ''): readonly number[] =>
+    row(net(shape, `  output y = x -> prelu${attrs}`, opts), 'prelu').weights['alpha']!;
+
+  it("alpha is the input's shape with each shared axis (1-based, as Keras) set to 1", () => {
+    expect(alpha([7, 5, 3], '')).toEqual([7, 5, 3]);
+    expect(alpha([7, 5, 3], '(shared_axes: [1, 2])')).toEqual([1, 1, 3]);
+    expect(alpha([7, 5, 3], '(shared_axes: [1])')).toEqual([1, 5, 3]);
+    expect(alpha([7, 5, 3], '(shared_axes: 3)')).toEqual([7, 5, 1]);
+    expect(alpha([6], '')).toEqual([6]);
+    expect(alpha([4, 6], '(shared_axes: [1])')).toEqual([1, 6]);
+    expect(lastShape(net([7, 5, 3], '  output y = x -> prelu(shared_axes: [1, 2])'))).toEqual([
+      7, 5, 3,
+    ]);
+  });
+
+  it('in channels_first, axes and alpha are in the [C, H, W] layout', () => {
+    const cf = '(data_format: channels_first)';
+    expect(alpha([3, 7, 5], '(shared_axes: [2, 3])', cf)).toEqual([3, 1, 1]);
+    expect(alpha([3, 7, 5], '', cf)).toEqual([3, 7, 5]);
+  });
+
+  it('reports shared axes out of range at the attribute, and axis 0', () => {
+    const e = oneError(net([7, 5, 3], '  output y = x -> prelu(shared_axes: [1, 4])'));
+    expect(e.text).toMatch(/shared_axes 4 is out of range for an input of rank 3 \[7, 5, 3\]/);
+    expect(e.text).toMatch(/shared_axes: \[1, 2\]/);
+    expect(e.caret).toBe('[1, 4]');
+    expect(oneError(net([7, 5, 3], '  output y = x -> prelu(shared_axes: [0])')).text).toMatch(
+      /at least 1/,
+    );
+  });
+});
+
+describe('layer_normalization and group_normalization', () => {
+  const weights = (shape: number[], call: string, opts = '') =>
+    row(net(shape, `  output y = x -> ${call}`, opts), call.replace(/\(.*$/, '')).weights;
+
+  it('layer_normalization: gamma and beta have one dimension per normalized axis (Keras)', () => {
+    expect(weights([9, 7, 8], 'layer_normalization')).toEqual({ gamma: [8], beta: [8] });
+    expect(weights([9, 7, 8], 'layer_normalization(axis: [1, 2, 3])')).toEqual({
+      gamma: [9, 7, 8],
+      beta: [9, 7, 8],
+    });
+    expect(weights([9, 7, 8], 'layer_normalization(axis: [-1, 1])')).toEqual({
+      gamma: [9, 8],
+      beta: [9, 8],
+    });
+    expect(weights([9, 7, 8], 'layer_normalization(axis: 2, center: false)')).toEqual({
+      gamma: [7],
+    });
+    expect(weights([12], 'layer_normalization(scale: false)')).toEqual({ beta: [12] });
+    expect(
+      weights([8, 9, 7], 'layer_normalization(axis: [1, 3])', '(data_format: channels_first)'),
+    ).toEqual({ gamma: [8, 7], beta: [8, 7] });
+    expect(lastShape(net([9, 7, 8], '  output y = x -> layer_normalization'))).toEqual([9, 7, 8]);
+  });
+
+  it('layer_normalization reports axes out of range, twice, or 0 at the attribute', () => {
+    const bad = (axis: string) =>
+      oneError(net([9, 7, 8], `  output y = x -> layer_normalization(axis: ${axis})`));
+    const e = bad('[1, 4]');
+    expect(e.text).toMatch(/axis 4 is out of range for an input of rank 3 \[9, 7, 8\]/);
+    expect(e.caret).toBe('[1, 4]');
+    expect(bad('-4').text).toMatch(/out of range/);
+    expect(bad('[3, -1]').text).toMatch(/lists axis 3 twice/);
+    expect(bad('[1, 0]').text).toMatch(/axis 0 is the batch/);
+  });
+
+  it('group_normalization: gamma and beta [C]; groups -1 is one group per channel', () => {
+    const gb = (c: number) => ({ gamma: [c], beta: [c] });
+    expect(weights([11, 9, 8], 'group_normalization(4)')).toEqual(gb(8));
+    expect(weights([11, 9, 8], 'group_normalization(-1)')).toEqual(gb(8));
+    expect(weights([11, 9, 64], 'group_normalization')).toEqual(gb(64)); // 32 groups
+    expect(weights([10], 'group_normalization(5, center: false)')).toEqual({ gamma: [10] });
+    expect(weights([8, 11, 9], 'group_normalization(2)', '(data_format: channels_first)')).toEqual(
+      gb(8),
+    );
+  });
+
+  it('group_normalization reports groups that do not divide the channels, with a fix', () => {
+    const e = oneError(net([11, 9, 6], '  output y = x -> group_normalization(4)'));
+    expect(e.text).toMatch(/groups 4 must divide the 6 channels of \[11, 9, 6\] \(from 'x'\)/);
+    expect(e.text).toMatch(/use a divisor of 6 \(1, 2, 3, 6\), or -1 for one group per channel/);
+    expect(e.caret).toBe('4');
+    // The default, 32 groups, needs 32 | C.
+    expect(oneError(net([11, 9, 8], '  output y = x -> group_normalization')).text).toMatch(
+      /groups 32 must divide the 8 channels/,
+    );
+    expect(oneError(net([11, 9, 8], '  output y = x -> group_normalization(0)')).text).toMatch(
+      /groups cannot be 0/,
+    );
+    expect(oneError(net([11, 9, 8], '  output y = x -> group_normalization(-2)')).text).toMatch(
+      /at least -1/,
+    );
+  });
+});
+
+describe('rescaling', () => {
+  it('keeps the shape; lists have one number per channel of the data format', () => {
+    expect(lastShape(net([5, 7, 3], '  output y = x -> rescaling(1 / 255)'))).toEqual([5, 7, 3]);
+    expect(
+      lastShape(net([5, 7, 3], '  output y = x -> rescaling([1, 2, 3], offset: [0, 1, 2])')),
+    ).toEqual([5, 7, 3]);
+    const cf = '(data_format: channels_first)';
+    expect(lastShape(net([3, 5, 7], '  output y = x -> rescaling([1, 2, 3])', cf))).toEqual([
+      3, 5, 7,
+    ]);
+    expect(lastShape(net([4, 6], '  output y = x -> rescaling([1, 2, 3, 4])', cf))).toEqual([4, 6]);
+    expect(lastShape(net([4, 6], '  output y = x -> rescaling([2], offset: 1)'))).toEqual([4, 6]);
+  });
+
+  it('reports a list of the wrong length at the attribute, and a missing scale', () => {
+    const e = oneError(net([5, 7, 4], '  output y = x -> rescaling(2, offset: [1, 2, 3])'));
+    expect(e.text).toMatch(/offset lists 3 numbers, but \[5, 7, 4\] \(from 'x'\) has 4 channels/);
+    expect(e.text).toMatch(/a list of 4/);
+    expect(e.caret).toBe('[1, 2, 3]');
+    const cf = oneError(
+      net(
+        [3, 5, 7],
+        '  output y = x -> rescaling([1, 2, 3, 4, 5, 6, 7])',
+        '(data_format: channels_first)',
+      ),
+    );
+    expect(cf.text).toMatch(/has 3 channels \(axis 1\)/);
+    expect(oneError(net([5, 7, 4], '  output y = x -> rescaling')).text).toMatch(
+      /rescaling needs scale/,
+    );
+    expect(oneError(net([5, 7, 4], '  output y = x -> rescaling(relu)')).text).toMatch(
+      /takes a number or a list of numbers/,
+    );
   });
 });
 

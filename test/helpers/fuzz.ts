@@ -171,6 +171,10 @@ function attrValue(spec: AttrSpec): fc.Arbitrary<string> {
       return fc.array(smallInt, { minLength: 1, maxLength: 3 }).map((a) => `[${a.join(', ')}]`);
     case 'axis':
       return fc.constantFrom('-1', '1', '2', '3', '0');
+    case 'axes':
+      return fc.constantFrom('-1', '1', '[1, 2]', '[-1, -2]', '[1, 2, 3]', '0');
+    case 'numbers':
+      return fc.constantFrom('0.5', '-1', '[0.5, 2, -1]', '[1]', '1 / 255');
     case 'string':
       return fc.string({ maxLength: 6 }).map((s) => JSON.stringify(s));
   }

@@ -308,6 +308,99 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     });
   });
 
+  test('broadcasting merges, PRelu, InstanceNormalization, constants as rescaling', async () => {
+    const src = await roundTrip({
+      inputs: [
+        ['x', [4, 5, 6]],
+        ['v', [4, 1, 6]],
+      ],
+      nodes: [
+        node('GlobalAveragePool', ['x'], ['g']),
+        node('Sub', ['x', 'g'], ['centered']),
+        node('Max', ['centered', 'v', 'x'], ['hi']),
+        node('Min', ['v', 'g'], ['lo']),
+        node('Mean', ['x', 'v', 'g'], ['mean']),
+        node('Mul', ['g', 'hi'], ['gated']),
+        node('PRelu', ['gated', 'slope_c'], ['pc']),
+        node('PRelu', ['x', 'slope_1'], ['p1']),
+        node('PRelu', ['x', 'slope_full'], ['pf']),
+        node('InstanceNormalization', ['pc', 'in_scale', 'in_b'], ['inorm'], {
+          epsilon: float(1e-3),
+        }),
+        node('Mul', ['inorm', 'per_channel'], ['sc']),
+        node('Add', ['sc', 'half'], ['sh']),
+        node('Sub', ['two', 'sh'], ['flip']),
+        node('Div', ['flip', 'per_channel_4'], ['dv']),
+        node('Sub', ['dv', 'per_channel'], ['out']),
+      ],
+      inits: [
+        rand('slope_c', [4, 1, 1]),
+        rand('slope_1', [1]),
+        rand('slope_full', [4, 5, 6]),
+        rand('in_scale', [4]),
+        rand('in_b', [4]),
+        rand('per_channel', [1, 4, 1, 1]),
+        tensor('per_channel_4', [4, 1, 1], [0.5, 2, -4, 8]),
+        tensor('half', [], [0.5]),
+        tensor('two', [1], [2]),
+      ],
+      outputs: [
+        ['lo', [4, 1, 6]],
+        ['mean', [4, 5, 6]],
+        ['p1', [4, 5, 6]],
+        ['pf', [4, 5, 6]],
+        ['out', [4, 5, 6]],
+      ],
+    });
+    expect(src).toContain('subtract(');
+    expect(src).toContain('prelu(shared_axes: [2, 3])');
+    expect(src).toContain('prelu(shared_axes: [1, 2, 3])');
+    expect(src).toContain('group_normalization(-1, epsilon: 0.001)');
+    expect(src).toMatch(/rescaling\(-1, offset: 2\)/);
+  });
+
+  test('merges that do not broadcast per example, and constants that are not per channel', () => {
+    const refused = (nodes: NodeProto[], inits: TensorProto[], inputs: [string, number[]][]) => {
+      const bytes = model(
+        graph(
+          nodes,
+          inputs.map(([n, s]) => valueInfo(n, ['N', ...s])),
+          [{ name: 'y' }],
+          inits,
+        ),
+        13,
+      );
+      const r = importOnnx(bytes);
+      return r.ok ? [] : r.errors;
+    };
+    expect(
+      refused(
+        [node('Sub', ['x', 'v'], ['y'])],
+        [],
+        [
+          ['x', [4, 5, 6]],
+          ['v', [6]],
+        ],
+      )[0],
+    ).toMatch(/different ranks; netc broadcasts per example/);
+    expect(
+      refused(
+        [node('Max', ['x', 'v'], ['y'])],
+        [],
+        [
+          ['x', [4, 5, 6]],
+          ['v', [4, 2, 6]],
+        ],
+      )[0],
+    ).toMatch(/do not broadcast/);
+    expect(
+      refused([node('Add', ['x', 'c'], ['y'])], [rand('c', [5, 6])], [['x', [4, 5, 6]]])[0],
+    ).toMatch(/netc takes a number or one per channel \(rescaling\)/);
+    expect(
+      refused([node('PRelu', ['x', 's'], ['y'])], [rand('s', [3, 1, 1])], [['x', [4, 5, 6]]])[0],
+    ).toMatch(/the slope \[3, 1, 1\] does not fit/);
+  });
+
   test('an opset 6 model (is_test, broadcast, Softmax over flattened axes, Reshape to [N, -1])', async () => {
     const src = await roundTrip(
       {
@@ -476,7 +569,7 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     const bytes = model(
       graph(
         [
-          node('PRelu', ['x', 'slope'], ['a'], {}, 'prelu1'),
+          node('Hardmax', ['x'], ['a'], {}, 'hardmax1'),
           node('Pad', ['x', 'pads'], ['b'], { mode: str('wrap') }, 'pad1'),
           node('Clip', ['x', 'x', 'hi'], ['c'], {}, 'clip1'),
           node('HardSigmoid', ['x'], ['d'], {}, 'hsig'),
@@ -508,7 +601,7 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     expect(r.ok).toBe(false);
     const errors = r.ok ? [] : r.errors;
     expect(errors).toHaveLength(8);
-    expect(errors[0]).toMatch(/PRelu node 'prelu1'.*no layer/);
+    expect(errors[0]).toMatch(/Hardmax node 'hardmax1'.*no layer/);
     expect(errors[1]).toMatch(/Pad node 'pad1'.*mode 'wrap'/);
     expect(errors[2]).toMatch(/Clip node 'clip1'/);
     expect(errors[3]).toMatch(/HardSigmoid node 'hsig': alpha 0.2, beta 0.5/);
@@ -553,7 +646,7 @@ const BACKEND_CASES: Record<string, { refuse?: RegExp; why: string }> = {
   test_Linear: { why: 'Gemm transB (opset 6 broadcast) -> dense' },
   test_Linear_no_bias: { why: 'Transpose of the weight folded at import; MatMul -> dense' },
   test_MaxPool2d: { why: 'pads 1 on 7x7, k3 s2 equal TensorFlow same' },
-  test_PReLU_2d: { refuse: /PRelu node #0 .*no layer/, why: 'netc has no prelu layer' },
+  test_PReLU_2d: { why: 'PRelu with a slope [1] -> prelu(shared_axes: [1, 2, 3])' },
   test_PixelShuffle: { why: 'Reshape, 6-D Transpose, Reshape -> reshape, permute, reshape' },
   test_ReLU: { why: 'Relu' },
   test_ReflectionPad2d: { why: "Pad mode 'reflect' -> padding2d(mode: reflect)" },
@@ -653,14 +746,14 @@ describe('netc import (command line)', () => {
     'an unsupported model: exit 1, every reason, nothing written',
     async () => {
       const o = io();
-      const net = path.join(tmp, 'cli', 'prelu.net');
+      const net = path.join(tmp, 'cli', 'pixel_shuffle.net');
       const code = await importCommand(
-        path.join(BACKEND, 'test_PReLU_2d', 'model.onnx'),
+        path.join(BACKEND, 'test_PixelShuffle', 'model.onnx'),
         { out: net },
         o.io,
       );
       expect(code).toBe(1);
-      expect(o.err.join('\n')).toMatch(/PRelu node #0/);
+      expect(o.err.join('\n')).toMatch(/Transpose node #2/);
       expect(existsSync(net)).toBe(false);
       expect(existsSync(net.replace(/\.net$/, '.safetensors'))).toBe(false);
     },

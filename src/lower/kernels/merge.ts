@@ -1,28 +1,56 @@
-// add, multiply and concatenate kernels: elementwise over n inputs (vectorized), and
-// contiguous copies of each input's chunk per outer index.
+// Merge kernels: add, multiply, subtract, average, maximum and minimum elementwise over n
+// inputs (vectorized; broadcast operands read in place through their strides, see
+// strided.ts), and concatenate as contiguous copies of each input's chunk per outer index.
 import { size, type Node, type Shape } from '../../ir/graph.js';
-import { add, mul, store, type Expr } from '../../kir/kir.js';
+import { add, mul, store, type BinFn, type Expr } from '../../kir/kir.js';
 import { num } from '../../ir/op.js';
+import { inputStrides } from '../../layers/broadcast.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { copy, dims, fbin, finish, flat, loadL, range, X, Y } from './util.js';
+import { coalesce, loopTag, stridedElementwise } from './strided.js';
+import { copy, dims, fbin, fconst, finish, flat, loadL, range, X, Y, type Lanes } from './util.js';
 
-/** The lowering of add or multiply over all inputs. */
+const FN: Readonly<Record<string, BinFn>> = {
+  add: 'add',
+  multiply: 'mul',
+  subtract: 'sub',
+  average: 'add',
+  maximum: 'max',
+  minimum: 'min',
+};
+
+/** The merge of the operands' values (lanes wide). */
+function combine(kind: string, xs: readonly Expr[], l: Lanes): Expr {
+  const acc = xs.slice(1).reduce((a: Expr, x) => fbin(FN[kind]!, a, x), xs[0]!);
+  return kind === 'average' ? fbin('div', acc, fconst(xs.length, l)) : acc;
+}
+
+/** The lowering of an elementwise merge over all inputs. */
 export function lowerElementwise(kind: string) {
   return (node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode => {
     const n = size(node.shape);
-    const fn = kind === 'add' ? 'add' : 'mul';
-    const body = flat(n, opts.schedule.simd, (i, l) => {
-      const xs = shapes.map((_, k) => loadL(add(X(k), i), l));
-      return [
-        store(
-          add(Y, i),
-          xs.slice(1).reduce((acc: Expr, x) => fbin(fn, acc, x), xs[0]!),
-        ),
-      ];
-    });
+    if (node.attrs['broadcast_strides'] === undefined) {
+      const body = flat(n, opts.schedule.simd, (i, l) => {
+        const xs = shapes.map((_, k) => loadL(add(X(k), i), l));
+        return [store(add(Y, i), combine(kind, xs, l))];
+      });
+      return finish(node, {
+        name: [kind, `n${n}`, `x${shapes.length}`],
+        doc: [`${kind} of ${shapes.length} inputs of ${n} elements`],
+        body,
+      });
+    }
+    const strides = inputStrides(node.attrs, node.shape, shapes.length);
+    const operands = strides.map((s, k) => ({ base: X(k), strides: s }));
+    const axes = coalesce(node.shape, operands);
+    const body = stridedElementwise(axes, operands, opts.schedule.simd, (xs, l) =>
+      combine(kind, xs, l),
+    );
     return finish(node, {
-      name: [kind, `n${n}`, `x${shapes.length}`],
-      doc: [`${kind} of ${shapes.length} inputs of ${n} elements`],
+      name: [kind, `o${dims(node.shape)}`, `b${loopTag(axes)}`],
+      doc: [
+        `${kind} of ${shapes.map(dims).join(', ')} broadcast to ${dims(node.shape)}` +
+          ` (loops ${axes.map((a) => a.n).join(' x ')}; stride 0 reads in place)`,
+      ],
       body,
     });
   };

@@ -1,0 +1,26 @@
+// prelu kernel: y = max(x, 0) + alpha * min(x, 0) (pmax/pmin: one instruction each in v128),
+// alpha read through its strides (0 along shared axes): a per-channel alpha [1, 1, C] is read
+// in place in the vector loop over channels, as the SE product reads its gate.
+import type { Node, Shape } from '../../ir/graph.js';
+import { stridesOf } from '../../layers/broadcast.js';
+import { alphaStrides } from '../../layers/prelu.js';
+import type { LowerOptions, LoweredNode } from '../program.js';
+import { coalesce, loopTag, stridedElementwise } from './strided.js';
+import { dims, fbin, fconst, finish, needWeight, X } from './util.js';
+
+export function lowerPrelu(node: Node, [shape]: readonly Shape[], opts: LowerOptions): LoweredNode {
+  const alpha = node.weights.find((w) => w.name === 'alpha')!;
+  const operands = [
+    { base: X(0), strides: stridesOf(shape!) },
+    { base: needWeight(node, 'alpha'), strides: alphaStrides(node.attrs, alpha.shape) },
+  ];
+  const axes = coalesce(shape!, operands);
+  const body = stridedElementwise(axes, operands, opts.schedule.simd, ([x, a], l) =>
+    fbin('add', fbin('pmax', x!, fconst(0, l)), fbin('mul', a!, fbin('pmin', x!, fconst(0, l)))),
+  );
+  return finish(node, {
+    name: ['prelu', `i${dims(shape!)}`, `a${dims(alpha.shape)}`, `b${loopTag(axes)}`],
+    doc: [`prelu ${dims(shape!)} with alpha ${dims(alpha.shape)}`],
+    body,
+  });
+}
