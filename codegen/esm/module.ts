@@ -226,15 +226,21 @@ export function emitModule(m: ModuleParts): string {
   out.push(
     inlineRuntime(m.kernels !== undefined ? ['erf', 'ts_loader'] : ['wasm_loader'], m.flavor),
   );
+  const net = netData(p);
   out.push(`
-/** The network as the runtime sees it: inputs and outputs in memory, the memory's size, the
- * unfolded weights load({ weights }) takes and how the weight area is computed from them. */
-const NET${ty(': NetTypes.NetData')} = ${JSON.stringify(netData(p))};
+/** The network's inputs and outputs in memory (per example), and its streamed outputs. */
+const SPEC${ty(': NetTypes.NetSpec')} = ${JSON.stringify(net.spec)};
+/** The unfolded weights load({ weights }) takes, in order. */
+const PARAMS${ty(': readonly NetTypes.ParamSpec[]')} = ${JSON.stringify(net.params)};
+/** How the weight area is computed from them. */
+const SEGMENTS${ty(': readonly NetTypes.Segment[]')} = ${JSON.stringify(net.segments)};
+/** The network as the runtime sees it (its memory's size in floats). */
+const NET${ty(': NetTypes.NetData')} = { spec: SPEC, memoryFloats: ${net.memoryFloats}, params: PARAMS, segments: SEGMENTS };
 
 /** Per-example input shapes, batch excluded. */
-const inputs = Runtime.shapeRecord(NET.spec.inputs)${ty(` as unknown as ${t.inputs}`)};
+const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};
 /** Per-example output shapes, batch excluded. */
-const outputs = Runtime.shapeRecord(NET.spec.outputs)${ty(` as unknown as ${t.outputs}`)};
+const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.outputs}`)};
 ${ty(`export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
