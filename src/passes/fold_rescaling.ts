@@ -10,6 +10,7 @@
 // needed); its numbers are per channel of the last axis (or numbers); with an offset, the
 // conv2d pads nothing (a padded cell is 0, not o[c]: the shift would differ at the borders).
 // The folded node keeps its name; the rescaling disappears and the consumer reads its input.
+import { InternalError } from '../diag/diagnostics.js';
 import type { Graph, Node, WeightExpr } from '../ir/graph.js';
 import { conv2d } from '../layers/conv2d.js';
 import { dense } from '../layers/dense.js';
@@ -32,12 +33,12 @@ export function foldRescaling(graph: Graph): Graph {
     const pads = p.attrs['pads'] as readonly number[] | undefined;
     if (shifted && pads && pads.some((v) => v !== 0)) continue;
     const kernel = weight(p, 'kernel');
-    if (!kernel) throw new Error(`netc bug: ${describeNode(p)} has no kernel`);
+    if (!kernel) throw new InternalError(`${describeNode(p)} has no kernel`);
     const C = values.scale.length;
     const F = p.shape[p.shape.length - 1]!;
     const taps = kernel.shape.reduce((a, d) => a * d, 1) / (C * F);
     if (!Number.isInteger(taps) || taps < 1)
-      throw new Error(`netc bug: ${describeNode(p)} kernel does not read ${C} channels`);
+      throw new InternalError(`${describeNode(p)} kernel does not read ${C} channels`);
     const same = (v: readonly number[]): boolean => v.every((x) => x === v[0]);
     const vector = (v: readonly number[]): WeightExpr =>
       same(v) ? { op: 'fill', size: v.length, value: v[0]! } : { op: 'values', values: [...v] };

@@ -1,35 +1,9 @@
 // Runtime support inlined into every generated module: argument checks, the batch loop, and
-// loading weights (unfolded safetensors -> folded, packed memory). No imports, Node and browsers.
-
-/** What a generated module knows about its network. */
-export interface NetSpec {
-  readonly name: string;
-  readonly batch: number | null;
-  readonly inputs: readonly IoSpec[];
-  readonly outputs: readonly IoSpec[];
-  /** Outputs made slice by slice after the kernels run (see Stream in src/lower/program.ts):
-   * the output's buffer holds one slice; slice j of a group belongs at at + j * atStep. */
-  readonly streams: readonly StreamSpec[];
-}
-
-export interface StreamSpec {
-  readonly output: string;
-  readonly groups: readonly {
-    readonly count: number;
-    readonly at: number;
-    readonly atStep: number;
-    readonly size: number;
-  }[];
-}
-
-export interface IoSpec {
-  readonly name: string;
-  readonly offset: number;
-  readonly size: number;
-  readonly shape: readonly number[];
-}
-
-type Tensors = Record<string, Float32Array<ArrayBufferLike>>;
+// loading weights (unfolded safetensors -> folded, packed memory). Node and browsers; no imports
+// but the runtime's own.
+import { evalWeightExpr } from './evaluate.js';
+import { loadWeights } from './safetensors.js';
+import type { IoSpec, NetData, NetSpec, Tensors } from './net.js';
 
 const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -149,44 +123,6 @@ export function makeRun(
   };
 }
 
-/** Base64 to bytes, fast for large strings (weights built into TypeScript modules). */
-export function fromBase64(s: string): Uint8Array {
-  const table = new Uint8Array(128);
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
-  let n = s.length;
-  while (n > 0 && s[n - 1] === '=') n--;
-  const out = new Uint8Array((n * 3) >> 2);
-  let o = 0;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v =
-      (table[s.charCodeAt(i)]! << 18) |
-      (table[s.charCodeAt(i + 1)]! << 12) |
-      (table[s.charCodeAt(i + 2)]! << 6) |
-      table[s.charCodeAt(i + 3)]!;
-    out[o++] = v >> 16;
-    out[o++] = (v >> 8) & 255;
-    out[o++] = v & 255;
-  }
-  if (n - i >= 2) {
-    const v =
-      (table[s.charCodeAt(i)]! << 18) |
-      (table[s.charCodeAt(i + 1)]! << 12) |
-      (n - i === 3 ? table[s.charCodeAt(i + 2)]! << 6 : 0);
-    out[o++] = v >> 16;
-    if (n - i === 3) out[o++] = (v >> 8) & 255;
-  }
-  return out;
-}
-
-/** Little-endian f32 bytes as a Float32Array (copies; any alignment). */
-export function floatsOf(bytes: Uint8Array): Float32Array {
-  const out = new Float32Array(bytes.length >> 2);
-  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
-  return out;
-}
-
 /** The bytes of a `load({ weights })` option. */
 export function bytesOf(w: unknown): Uint8Array {
   if (w instanceof Uint8Array) return w;
@@ -218,4 +154,14 @@ export function permute(
     }
   }
   return out;
+}
+
+/** Folds and packs unfolded weights (a safetensors file) into memory, checking them first. */
+export function writeWeights(M: Float32Array, bytes: Uint8Array, net: NetData): void {
+  const values = loadWeights(bytes, net.params);
+  const params = new Map(net.params.map((p, i) => [p.name, values[i]!]));
+  for (const s of net.segments) {
+    const v = evalWeightExpr(s.value, params);
+    M.set(s.pack ? permute(v, s.pack.shape, s.pack.perm) : v, s.offset);
+  }
 }

@@ -1,0 +1,68 @@
+// What a generated module knows about its network, as its runtime sees it. Types only, so
+// generated TypeScript modules carry these declarations as a namespace (codegen/esm).
+import type { WeightExpr } from './weight-expr.js';
+
+/** What a generated module knows about its network. */
+export interface NetSpec {
+  readonly name: string;
+  readonly batch: number | null;
+  readonly inputs: readonly IoSpec[];
+  readonly outputs: readonly IoSpec[];
+  /** Outputs made slice by slice after the kernels run (see Stream in src/lower/program.ts):
+   * the output's buffer holds one slice; slice j of a group belongs at at + j * atStep. */
+  readonly streams: readonly StreamSpec[];
+}
+
+export interface StreamSpec {
+  readonly output: string;
+  readonly groups: readonly {
+    readonly count: number;
+    readonly at: number;
+    readonly atStep: number;
+    readonly size: number;
+  }[];
+}
+
+export interface IoSpec {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly shape: readonly number[];
+}
+
+/** One unfolded weight a safetensors file holds (its name in the file, its shape). */
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** Part of the weight area: the value at `offset`, computed from the unfolded weights, then
+ * permuted (packed) when `pack` says so. */
+export interface Segment {
+  readonly offset: number;
+  readonly value: WeightExpr;
+  readonly pack: { readonly shape: readonly number[]; readonly perm: readonly number[] } | null;
+}
+
+/** What a generated module carries about its program (as JSON) for its loader. */
+export interface NetData {
+  readonly spec: NetSpec;
+  /** The unfolded weights `load({ weights })` takes, in order. */
+  readonly params: readonly ParamSpec[];
+  /** How the weight area is computed from them. */
+  readonly segments: readonly Segment[];
+  /** The memory's size (weights, activations) in floats. */
+  readonly memoryFloats: number;
+}
+
+/** The options of a module's `load()`. */
+export interface LoadOptions {
+  readonly weights?: unknown;
+}
+
+/** A loaded network (the module's `Net`, its types left to the module's declarations). */
+export interface Net {
+  readonly run: (feeds: unknown, into?: unknown) => Tensors;
+}
+
+export type Tensors = Record<string, Float32Array<ArrayBufferLike>>;

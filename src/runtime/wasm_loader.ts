@@ -1,0 +1,183 @@
+// The wasm target's load(), inlined into its generated modules: reads the .wasm file (Node's
+// file system, or fetch), compiles its relaxed SIMD build where the engine has it, instantiates.
+// No imports but the runtime's own.
+import { bytesOf, makeRun, writeWeights } from './loader.js';
+import type { LoadOptions, Net, NetData } from './net.js';
+
+/**
+ * The WebAssembly API this file uses (lib.dom has it, the compiler's Node types do not): a local
+ * declaration of the global, so the global is what runs, looked up at each call.
+ */
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  instantiate(module: WasmModule, imports: object): Promise<{ exports: Record<string, unknown> }>;
+  Module: new (bytes: Uint8Array) => WasmModule;
+};
+interface WasmModule {
+  readonly __wasmModule?: never;
+}
+
+/** Where the parts of the .wasm file are: the code module, a custom section holding the same
+ * code with relaxed SIMD, then one holding the weight area (raw little-endian f32), which is
+ * read straight into memory at byte 0 (see codegen/wasm/weights_section.ts). */
+export interface WasmLayout {
+  readonly codeBytes: number;
+  readonly relaxedAt: number;
+  readonly relaxedBytes: number;
+  /** Bytes [weightsAt - header.length, weightsAt): the weights section's id, size and name. */
+  readonly header: readonly number[];
+  readonly weightsAt: number;
+  readonly weightBytes: number;
+  readonly fileBytes: number;
+}
+
+/** The compiled code part and a reader of the built-in weights into a memory. */
+export interface WasmParts {
+  readonly module: WasmModule;
+  /** Copies the weight area to the start of a memory. */
+  readonly weights: (memory: ArrayBuffer) => void;
+}
+
+/** The part of node:fs the loader reads the file with. */
+interface FileSystem {
+  openSync(path: URL, flags: 'r'): number;
+  readSync(fd: number, into: Uint8Array, offset: number, length: number, position: number): number;
+  fstatSync(fd: number): { size: number };
+  closeSync(fd: number): void;
+}
+
+/** Throws unless the .wasm file is the one built with this module (its size, its section). */
+function checkWasm(layout: WasmLayout, url: URL, size: number, header: Uint8Array): void {
+  if (size !== layout.fileBytes || layout.header.some((b, i) => header[i] !== b))
+    throw new Error(
+      `${url} is not the .wasm file built with this module (${size} bytes, expected ${layout.fileBytes} ending in its weights): build again and keep the files together`,
+    );
+}
+
+/** Node: bytes [at, at + into.length) of the .wasm file into `into`, the file checked first. */
+function readWasm(
+  layout: WasmLayout,
+  fs: FileSystem,
+  url: URL,
+  at: number,
+  into: Uint8Array,
+): Uint8Array {
+  const fd = fs.openSync(url, 'r');
+  try {
+    const header = new Uint8Array(layout.header.length);
+    fs.readSync(fd, header, 0, header.length, layout.weightsAt - header.length);
+    checkWasm(layout, url, fs.fstatSync(fd).size, header);
+    for (let done = 0; done < into.length;) {
+      const n = fs.readSync(fd, into, done, into.length - done, at + done);
+      if (n === 0) throw new Error(`${url} changed while it was read`);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return into;
+}
+
+/**
+ * Where the code to compile is in the .wasm file: the relaxed SIMD build (multiply-adds fused
+ * where the hardware can) when the engine validates a relaxed SIMD instruction, else the
+ * plain SIMD one. The probe is a module with one function computing f32x4.relaxed_madd.
+ */
+function code(layout: WasmLayout): [number, number] {
+  const probe = [
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0,
+    32, 0, 32, 0, 253, 133, 2, 11,
+  ];
+  return WebAssembly.validate(new Uint8Array(probe))
+    ? [layout.relaxedAt, layout.relaxedBytes]
+    : [0, layout.codeBytes];
+}
+
+/** Node's process, where there is one. */
+type Process = { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown };
+
+/** The .wasm file's code compiled and a reader of its weights (one attempt). */
+async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts> {
+  const url = where();
+  const proc = (globalThis as { process?: Process }).process;
+  if (url.protocol === 'file:' && proc?.versions?.node) {
+    // Synchronous reads and compile (of the small code part): no thread-pool round trips.
+    // process.getBuiltinModule: Node 20.16+ and 22.3+.
+    const fs = (proc.getBuiltinModule?.('node:fs') ??
+      (await import('node:fs'))) as unknown as FileSystem;
+    const [at, n] = code(layout);
+    const module = new WebAssembly.Module(readWasm(layout, fs, url, at, new Uint8Array(n)));
+    // Later loads copy the weights from the memory that last read them while it is alive
+    // (no kernel writes below the weight area's end, where the memory planner's arena
+    // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
+    // for this, and the next load reads the file again.
+    let last: WeakRef<ArrayBuffer> | null = null;
+    const weights = (memory: ArrayBuffer): void => {
+      const M = new Uint8Array(memory, 0, layout.weightBytes);
+      const from = last?.deref();
+      if (from) M.set(new Uint8Array(from, 0, M.length));
+      else {
+        readWasm(layout, fs, url, layout.weightsAt, M);
+        last = new WeakRef(M.buffer as ArrayBuffer);
+      }
+    };
+    return { module, weights };
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  checkWasm(
+    layout,
+    url,
+    bytes.length,
+    bytes.subarray(layout.weightsAt - layout.header.length, layout.weightsAt),
+  );
+  const [at, n] = code(layout);
+  const module = await WebAssembly.compile(bytes.subarray(at, at + n));
+  return {
+    module,
+    weights: (memory: ArrayBuffer) =>
+      new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt)),
+  };
+}
+
+/**
+ * The .wasm file at `url()` (the module's `new URL('./NAME.wasm', import.meta.url)`, which
+ * bundlers see): its code compiled once, on first use, and its built-in weights (file system in
+ * Node, read straight into the first memory that needs them; fetch in browsers).
+ */
+export function wasmFile(layout: WasmLayout, url: () => URL): () => Promise<WasmParts> {
+  let compiled: Promise<WasmParts> | undefined;
+  return () => {
+    if (compiled !== undefined) return compiled;
+    const attempt = compile(layout, url);
+    // A failure (a missing file, a failed fetch) is not kept: the next load() tries again.
+    compiled = attempt;
+    attempt.catch(() => {
+      if (compiled === attempt) compiled = undefined;
+    });
+    return attempt;
+  };
+}
+
+/** A network instantiated from the .wasm file, with its built-in weights or `options.weights`
+ * (a safetensors file's bytes, unfolded). */
+export async function load(
+  net: NetData,
+  file: () => Promise<WasmParts>,
+  options: LoadOptions | null | undefined,
+): Promise<Net> {
+  const wasm = await file();
+  const instance = await WebAssembly.instantiate(wasm.module, {});
+  const memory = instance.exports['memory'] as { readonly buffer: ArrayBuffer };
+  const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
+  if (options !== undefined && options !== null && options.weights !== undefined)
+    writeWeights(M, bytesOf(options.weights), net);
+  else wasm.weights(memory.buffer);
+  // Weight transforms (Winograd's) from the weights now in memory, once.
+  (instance.exports['prepare'] as () => void)();
+  const compute = instance.exports['run'] as () => void;
+  const slice = instance.exports['slice'] as (i: number) => void;
+  return { run: makeRun(net.spec, () => M, compute, slice) };
+}
