@@ -48,8 +48,12 @@ export function lowerElementwise(kind: string) {
     return finish(node, {
       name: [kind, `o${dims(node.shape)}`, `b${loopTag(axes)}`],
       doc: [
-        `${kind} of ${shapes.map(dims).join(', ')} broadcast to ${dims(node.shape)}` +
-          ` (loops ${axes.map((a) => a.n).join(' x ')}; stride 0 reads in place)`,
+        // What the name encodes only (equal names must mean equal code): the operands' shapes
+        // differ between alike kernels ([C] and [1, 1, C] read the same way).
+        `${kind} of ${shapes.length} operands broadcast to ${dims(node.shape)}: loops ` +
+          `${axes.map((a) => a.n).join(' x ')}, operand strides ` +
+          `${axes[0]!.strides.map((_, k) => axes.map((a) => a.strides[k]).join('x')).join(', ')}` +
+          ' (stride 0 reads in place)',
       ],
       body,
     });
