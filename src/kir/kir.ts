@@ -246,18 +246,3 @@ export function fold(e: Expr): Expr {
   }
   return e;
 }
-
-/** The integer range [lo, hi) of o such that lo_bound <= o * s + c < hi_bound, within [0, n). */
-export function interior(
-  n: number,
-  s: number,
-  c: number,
-  loBound: number,
-  hiBound: number,
-): [number, number] {
-  // o * s + c >= loBound  <=>  o >= ceil((loBound - c) / s)
-  const lo = Math.max(0, Math.ceil((loBound - c) / s));
-  // o * s + c < hiBound  <=>  o <= floor((hiBound - 1 - c) / s)
-  const hi = Math.min(n, Math.floor((hiBound - 1 - c) / s) + 1);
-  return lo < hi ? [lo, hi] : [lo, lo];
-}

@@ -9,7 +9,7 @@ import {
   nodeActivation,
   vectorizable,
 } from './epilogue.js';
-import { finish, flat, loadL, Names, vtype, X, Y } from './util.js';
+import { finish, flat, loadL, Names, vtype, inputBase, outputBase } from './util.js';
 
 export function lowerActivation(
   node: Node,
@@ -21,7 +21,10 @@ export function lowerActivation(
   const names = new Names();
   const body = flat(n, opts.schedule.simd && vectorizable(act), (i, l) => {
     const v = names.fresh('v');
-    return [let_(v, loadL(add(X(0), i), l)), store(add(Y, i), activate(act, get(v, vtype(l))))];
+    return [
+      let_(v, loadL(add(inputBase(0), i), l)),
+      store(add(outputBase, i), activate(act, get(v, vtype(l)))),
+    ];
   });
   return finish(node, {
     name: [activationTag(act) ?? 'linear', `n${n}`],

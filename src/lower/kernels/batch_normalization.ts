@@ -8,7 +8,7 @@ import type { LowerOptions, LoweredNode } from '../program.js';
 import {
   bcast,
   dims,
-  fbin,
+  floatBinary,
   fconst,
   finish,
   flat,
@@ -17,11 +17,11 @@ import {
   needWeight,
   numTag,
   range,
-  S,
+  scratchBase,
   vtype,
   weight,
-  X,
-  Y,
+  inputBase,
+  outputBase,
 } from './util.js';
 
 interface Params {
@@ -40,10 +40,13 @@ function scales(p: Params, channels: number, eps: number, simd: boolean): Stmt[]
       const root: Expr = {
         op: 'sqrt',
         type: vtype(l),
-        a: fbin('add', loadL(add(p.variance, c), l), fconst(eps, l)),
+        a: floatBinary('add', loadL(add(p.variance, c), l), fconst(eps, l)),
       };
       return [
-        store(add(S, c), fbin('div', p.gamma ? loadL(add(p.gamma, c), l) : fconst(1, l), root)),
+        store(
+          add(scratchBase, c),
+          floatBinary('div', p.gamma ? loadL(add(p.gamma, c), l) : fconst(1, l), root),
+        ),
       ];
     },
     'c',
@@ -52,8 +55,8 @@ function scales(p: Params, channels: number, eps: number, simd: boolean): Stmt[]
 
 /** (x - mean) * s + beta, with the per-channel values given (lanes wide). */
 function normalize(x: Expr, mean: Expr, scale: Expr, beta: Expr | null): Expr {
-  const v = fbin('mul', fbin('sub', x, mean), scale);
-  return beta ? fbin('add', v, beta) : v;
+  const v = floatBinary('mul', floatBinary('sub', x, mean), scale);
+  return beta ? floatBinary('add', v, beta) : v;
 }
 
 export function lowerBatchNormalization(
@@ -85,12 +88,12 @@ export function lowerBatchNormalization(
               const at = (base: Expr): Expr => loadL(add(base, c), l);
               const i = add(mul(o, C), c);
               const value = normalize(
-                loadL(add(X(0), i), l),
+                loadL(add(inputBase(0), i), l),
                 at(p.mean),
-                at(S),
+                at(scratchBase),
                 p.beta && at(p.beta),
               );
-              return [store(add(Y, i), value)];
+              return [store(add(outputBase, i), value)];
             },
             'c',
           )
@@ -101,7 +104,7 @@ export function lowerBatchNormalization(
               const n = names.fresh(base);
               return [n, let_(n, load(add(from, c)))];
             };
-            const [sn, sd] = named('scale', S);
+            const [sn, sd] = named('scale', scratchBase);
             const [mn, md] = named('mean', p.mean);
             const [bn, bd] = p.beta ? named('beta', p.beta) : [null, null];
             return [
@@ -113,8 +116,8 @@ export function lowerBatchNormalization(
                 const v = (n: string): Expr => bcast(get(n, 'f32'), l);
                 return [
                   store(
-                    add(Y, k),
-                    normalize(loadL(add(X(0), k), l), v(mn), v(sn), bn ? v(bn) : null),
+                    add(outputBase, k),
+                    normalize(loadL(add(inputBase(0), k), l), v(mn), v(sn), bn ? v(bn) : null),
                   ),
                 ];
               }),

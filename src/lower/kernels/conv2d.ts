@@ -16,7 +16,16 @@ import {
   winogradPrepare,
   type WinogradSpec,
 } from './winograd.js';
-import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
+import {
+  dims,
+  finish,
+  Names,
+  needWeight,
+  scratchBase,
+  weight,
+  inputBase,
+  outputBase,
+} from './util.js';
 import type { Activation } from '../../layers/activations.js';
 import type { Expr } from '../../kir/kir.js';
 
@@ -59,7 +68,7 @@ function conv2dGeometry(node: Node, [shape, residualShape]: readonly Shape[]) {
     groups: num(node.attrs, 'groups'),
     act: nodeActivation(node.attrs),
     b: weight(node, 'bias'),
-    residual: residualShape ? X(1) : null,
+    residual: residualShape ? inputBase(1) : null,
   };
 }
 
@@ -84,13 +93,23 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
   const padded =
     groups === 1
-      ? paddedInput(X(0), S, [H, W, C], [OH, OW, F], k, s, d, pads, opts.schedule.simd)
+      ? paddedInput(
+          inputBase(0),
+          scratchBase,
+          [H, W, C],
+          [OH, OW, F],
+          k,
+          s,
+          d,
+          pads,
+          opts.schedule.simd,
+        )
       : null;
   // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
   const spec: ConvSpec = {
-    x: padded ? S : X(0),
-    y: Y,
+    x: padded ? scratchBase : inputBase(0),
+    y: outputBase,
     w: needWeight(node, 'kernel'),
     b,
     inC: C,
@@ -157,12 +176,12 @@ export function lowerConv2dWinograd(
   const shape = shapes[0]!;
   const { H, W, C, OH, OW, F, pads, act, b, residual } = conv2dGeometry(node, shapes);
   const spec: WinogradSpec = {
-    x: X(0),
-    y: Y,
+    x: inputBase(0),
+    y: outputBase,
     phases: [{ ...CONV_3X3, w: needWeight(node, 'kernel'), ry: 0, rx: 0 }],
     stride: 1,
     b,
-    s: S,
+    s: scratchBase,
     H,
     W,
     C,

@@ -27,7 +27,16 @@ import {
 } from './winograd.js';
 import type { Activation } from '../../layers/activations.js';
 import { add, i32, type Expr } from '../../kir/kir.js';
-import { dims, finish, Names, needWeight, S, weight, X, Y } from './util.js';
+import {
+  dims,
+  finish,
+  Names,
+  needWeight,
+  scratchBase,
+  weight,
+  inputBase,
+  outputBase,
+} from './util.js';
 
 /** The node's geometry, and its Winograd phases when it has stride 2 and no dilation. */
 function transposeGeometry(node: Node, [shape]: readonly Shape[]) {
@@ -93,8 +102,8 @@ export function lowerConv2dTranspose(
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
   const spec: ConvSpec = {
-    x: X(0),
-    y: Y,
+    x: inputBase(0),
+    y: outputBase,
     w: needWeight(node, 'kernel'),
     b,
     inW: W,
@@ -168,12 +177,12 @@ function lowerWinogradTranspose(
   const { at } = phaseOffsets(taps);
   const phases = taps.map((t, q) => ({ ...t, w: add(w, i32(at[q]! * C * F)) }));
   const spec: WinogradSpec = {
-    x: X(0),
-    y: Y,
+    x: inputBase(0),
+    y: outputBase,
     phases: phases.filter((p) => p.ry < OH && p.rx < OW),
     stride: 2,
     b,
-    s: S,
+    s: scratchBase,
     H,
     W,
     C,

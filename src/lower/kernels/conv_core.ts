@@ -15,7 +15,7 @@ import { forPixels, forTaps, type Pixels, type Run } from './spatial.js';
 import {
   bcast,
   channelTiles,
-  fbin,
+  floatBinary,
   fconst,
   loadL,
   range,
@@ -176,7 +176,9 @@ function convTile(
     });
     accs.forEach((accRow, p) =>
       accRow.forEach((name, v) =>
-        inner.push(set(name, fbin('add', get(name, type), fbin('mul', xs[p]!, ws[v]!)))),
+        inner.push(
+          set(name, floatBinary('add', get(name, type), floatBinary('mul', xs[p]!, ws[v]!))),
+        ),
       ),
     );
     return inner;

@@ -4,7 +4,7 @@ import type { Node, Shape } from '../../ir/graph.js';
 import { add, mul } from '../../kir/kir.js';
 import { amounts } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { copy, dims, finish, range, X, Y } from './util.js';
+import { copy, dims, finish, range, inputBase, outputBase } from './util.js';
 
 export function lowerCropping2d(
   node: Node,
@@ -17,11 +17,11 @@ export function lowerCropping2d(
   const start = (t * W + l) * C;
   const body =
     OW === W
-      ? copy(Y, add(X(0), start), OH * OW * C, opts.schedule.simd)
+      ? copy(outputBase, add(inputBase(0), start), OH * OW * C, opts.schedule.simd)
       : range('r', 0, OH, (i) =>
           copy(
-            add(Y, mul(i, OW * C)),
-            add(X(0), add(mul(i, W * C), start)),
+            add(outputBase, mul(i, OW * C)),
+            add(inputBase(0), add(mul(i, W * C), start)),
             OW * C,
             opts.schedule.simd,
           ),

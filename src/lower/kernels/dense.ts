@@ -8,7 +8,7 @@ import type { ConvSpec } from './tile.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { plainRuns } from './spatial.js';
-import { finish, Names, needWeight, weight, X, Y } from './util.js';
+import { finish, Names, needWeight, weight, inputBase, outputBase } from './util.js';
 
 export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOptions): LoweredNode {
   const inDim = shape![shape!.length - 1]!;
@@ -17,8 +17,8 @@ export function lowerDense(node: Node, [shape]: readonly Shape[], opts: LowerOpt
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
   const spec: ConvSpec = {
-    x: X(0),
-    y: Y,
+    x: inputBase(0),
+    y: outputBase,
     w: needWeight(node, 'kernel'),
     b,
     inW: rows,

@@ -12,7 +12,18 @@ import { convCore } from './conv_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { convRuns, type Run } from './spatial.js';
-import { dims, fbin, fconst, finish, loadL, Names, needWeight, weight, X, Y } from './util.js';
+import {
+  dims,
+  floatBinary,
+  fconst,
+  finish,
+  loadL,
+  Names,
+  needWeight,
+  weight,
+  inputBase,
+  outputBase,
+} from './util.js';
 
 export interface DepthwiseStage {
   readonly x: Expr;
@@ -62,7 +73,7 @@ export function depthwiseStage(
       ...frame,
       init: (c, l) => (b ? loadL(add(b, c), l) : fconst(0, l)),
       weight: (ty, tx, c) => add(stage.w, add(mul(add(mul(ty, k[1]), tx), C), c)),
-      step: (acc, x, w) => fbin('add', acc, fbin('mul', x, w!)),
+      step: (acc, x, w) => floatBinary('add', acc, floatBinary('mul', x, w!)),
       finish: (acc) => acc,
       // 4 pixels along wide rows share their overlapping input columns (4 channels x 4 pixels
       // a tile); narrow maps have short runs between their borders: pairs (8 channels).
@@ -101,7 +112,7 @@ export function lowerDepthwiseConv2d(
   const body = depthwiseStage(
     node,
     shape!,
-    { x: X(0), y: Y, w, b, act, schedule: opts.schedule },
+    { x: inputBase(0), y: outputBase, w, b, act, schedule: opts.schedule },
     new Names(),
   );
   const tags = depthwiseTags(node, shape!);

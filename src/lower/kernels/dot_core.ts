@@ -10,7 +10,7 @@ import type { Pack } from '../program.js';
 import type { ConvSpec } from './tile.js';
 import { plusResidual, storeActivated, transcendental } from './epilogue.js';
 import { forPixels, forTaps, type Run } from './spatial.js';
-import { bind, fbin, fconst, flat, hwc, loadL, range, type Names } from './util.js';
+import { bind, floatBinary, fconst, flat, hwc, loadL, range, type Names } from './util.js';
 
 /** Whether the dot-product core computes this convolution (with SIMD, whole input vectors). */
 export function dotApplies(spec: Pick<ConvSpec, 'schedule' | 'groups' | 'cg' | 'fg'>): boolean {
@@ -85,7 +85,12 @@ function dotBody(spec: ConvSpec, names: Names): Stmt[] {
             );
             accs.forEach((row, p) =>
               row.forEach((name, f) =>
-                inner.push(set(name, fbin('add', get(name, 'v128'), fbin('mul', xs[p]!, ws[f]!)))),
+                inner.push(
+                  set(
+                    name,
+                    floatBinary('add', get(name, 'v128'), floatBinary('mul', xs[p]!, ws[f]!)),
+                  ),
+                ),
               ),
             );
             return inner;
@@ -98,12 +103,12 @@ function dotBody(spec: ConvSpec, names: Names): Stmt[] {
     const out = accs.flatMap((row, p) =>
       row.flatMap((name, f) => {
         const a = get(name, 'v128');
-        let sum = fbin(
+        let sum = floatBinary(
           'add',
-          fbin('add', lane(a, 0), lane(a, 1)),
-          fbin('add', lane(a, 2), lane(a, 3)),
+          floatBinary('add', lane(a, 0), lane(a, 1)),
+          floatBinary('add', lane(a, 2), lane(a, 3)),
         );
-        if (spec.b) sum = fbin('add', sum, loadL(add(spec.b, i32(f)), 1));
+        if (spec.b) sum = floatBinary('add', sum, loadL(add(spec.b, i32(f)), 1));
         const at = (base: Expr): Expr =>
           hwc(base, spec.outW, spec.outC, px.oy[p]!, px.ox[p]!, i32(f));
         const done = names.fresh('dsum');

@@ -24,7 +24,7 @@ import {
   type MathFn,
   type Stmt,
 } from '../../kir/kir.js';
-import { fbin, fconst, loadL, numTag, type Lanes } from './util.js';
+import { floatBinary, fconst, loadL, numTag, type Lanes } from './util.js';
 
 /** KIR expressions of `lanes` lanes. Clamps keep x first: pmin and pmax (one instruction,
  * against 8 for f32x4.min and max on x64) then agree with min and max but for the sign of a
@@ -35,12 +35,12 @@ function kirArith(lanes: Lanes): Arith<Expr> {
   const fn = (f: MathFn) => (a: Expr) => math(f, a);
   return {
     c: (v) => fconst(v, lanes),
-    add: (a, b) => fbin('add', a, b),
-    sub: (a, b) => fbin('sub', a, b),
-    mul: (a, b) => fbin('mul', a, b),
-    div: (a, b) => fbin('div', a, b),
-    max: (x, b) => fbin(lanes === 4 ? 'pmax' : 'max', x, b),
-    min: (x, b) => fbin(lanes === 4 ? 'pmin' : 'min', x, b),
+    add: (a, b) => floatBinary('add', a, b),
+    sub: (a, b) => floatBinary('sub', a, b),
+    mul: (a, b) => floatBinary('mul', a, b),
+    div: (a, b) => floatBinary('div', a, b),
+    max: (x, b) => floatBinary(lanes === 4 ? 'pmax' : 'max', x, b),
+    min: (x, b) => floatBinary(lanes === 4 ? 'pmin' : 'min', x, b),
     neg: (a) => ({ op: 'neg', type, a }),
     abs: (a) => ({ op: 'abs', type, a }),
     exp: fn('exp'),
@@ -124,7 +124,7 @@ export function activate(act: Activation, x: Expr): Expr {
 
 /** v plus the residual tensor's element(s) at `at` (conv2d_add's sum), or v when there is none. */
 export function plusResidual(v: Expr, at: Expr | null | undefined): Expr {
-  return at ? fbin('add', v, loadL(at, v.type === 'v128' ? 4 : 1)) : v;
+  return at ? floatBinary('add', v, loadL(at, v.type === 'v128' ? 4 : 1)) : v;
 }
 
 /** Stores act(v) at addr; v is a local (`get`) of f32 or v128. */

@@ -19,15 +19,15 @@ import {
   bcast,
   channelTiles,
   dims,
-  fbin,
+  floatBinary,
   fconst,
   finish,
   loadL,
   Names,
   tileLoop,
   vtype,
-  X,
-  Y,
+  inputBase,
+  outputBase,
   type Tile,
 } from './util.js';
 
@@ -47,15 +47,19 @@ function reduceTile(
   const body = accs.map((a, v) =>
     set(
       a,
-      fbin(max ? 'max' : 'add', get(a, type), loadL(add(X(0), add(mul(p, channels), at(v))), L)),
+      floatBinary(
+        max ? 'max' : 'add',
+        get(a, type),
+        loadL(add(inputBase(0), add(mul(p, channels), at(v))), L),
+      ),
     ),
   );
   const result = (a: string): Expr =>
-    max ? get(a, type) : fbin('div', get(a, type), bcast(f32(pixels), L));
+    max ? get(a, type) : floatBinary('div', get(a, type), bcast(f32(pixels), L));
   return [
     ...accs.map((a) => let_(a, fconst(max ? -Infinity : 0, L))),
     loop('p', 0, pixels, body),
-    ...accs.map((a, v) => store(add(Y, at(v)), result(a))),
+    ...accs.map((a, v) => store(add(outputBase, at(v)), result(a))),
   ];
 }
 

@@ -7,7 +7,19 @@ import { num } from '../../ir/op.js';
 import { inputStrides } from '../../layers/broadcast.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { coalesce, loopTag, stridedElementwise } from './strided.js';
-import { copy, dims, fbin, fconst, finish, flat, loadL, range, X, Y, type Lanes } from './util.js';
+import {
+  copy,
+  dims,
+  floatBinary,
+  fconst,
+  finish,
+  flat,
+  loadL,
+  range,
+  inputBase,
+  outputBase,
+  type Lanes,
+} from './util.js';
 
 const FN: Readonly<Record<string, BinFn>> = {
   add: 'add',
@@ -20,8 +32,8 @@ const FN: Readonly<Record<string, BinFn>> = {
 
 /** The merge of the operands' values (lanes wide). */
 function combine(kind: string, xs: readonly Expr[], l: Lanes): Expr {
-  const acc = xs.slice(1).reduce((a: Expr, x) => fbin(FN[kind]!, a, x), xs[0]!);
-  return kind === 'average' ? fbin('div', acc, fconst(xs.length, l)) : acc;
+  const acc = xs.slice(1).reduce((a: Expr, x) => floatBinary(FN[kind]!, a, x), xs[0]!);
+  return kind === 'average' ? floatBinary('div', acc, fconst(xs.length, l)) : acc;
 }
 
 /** The lowering of an elementwise merge over all inputs. */
@@ -30,8 +42,8 @@ export function lowerElementwise(kind: string) {
     const n = size(node.shape);
     if (node.attrs['broadcast_strides'] === undefined) {
       const body = flat(n, opts.schedule.simd, (i, l) => {
-        const xs = shapes.map((_, k) => loadL(add(X(k), i), l));
-        return [store(add(Y, i), combine(kind, xs, l))];
+        const xs = shapes.map((_, k) => loadL(add(inputBase(k), i), l));
+        return [store(add(outputBase, i), combine(kind, xs, l))];
       });
       return finish(node, {
         name: [kind, `n${n}`, `x${shapes.length}`],
@@ -40,7 +52,7 @@ export function lowerElementwise(kind: string) {
       });
     }
     const strides = inputStrides(node.attrs, node.shape, shapes.length);
-    const operands = strides.map((s, k) => ({ base: X(k), strides: s }));
+    const operands = strides.map((s, k) => ({ base: inputBase(k), strides: s }));
     const axes = coalesce(node.shape, operands);
     const body = stridedElementwise(axes, operands, opts.schedule.simd, (xs, l) =>
       combine(kind, xs, l),
@@ -76,8 +88,8 @@ export function lowerConcatenate(
       const at = offset;
       offset += chunk;
       return copy(
-        add(Y, add(mul(r, total), at)),
-        add(X(k), mul(r, chunk)),
+        add(outputBase, add(mul(r, total), at)),
+        add(inputBase(k), mul(r, chunk)),
         chunk,
         opts.schedule.simd,
       );

@@ -29,7 +29,7 @@ import type { LowerOptions, LoweredNode } from '../program.js';
 import {
   bcast,
   dims,
-  fbin,
+  floatBinary,
   fconst,
   finish,
   flat,
@@ -39,8 +39,8 @@ import {
   range,
   vtype,
   weight,
-  X,
-  Y,
+  inputBase,
+  outputBase,
   type Lanes,
 } from './util.js';
 
@@ -108,11 +108,11 @@ export function lowerNormalization(
 
   /** (x - mean) * r * gamma + beta, lanes wide. */
   const output = (x: Expr, mean: Expr, r: Expr, pAt: Expr, pStride: number, l: Lanes): Expr => {
-    let y = fbin('mul', fbin('sub', x, mean), r);
+    let y = floatBinary('mul', floatBinary('sub', x, mean), r);
     const g = param(gamma, pAt, pStride, l);
-    if (g) y = fbin('mul', y, g);
+    if (g) y = floatBinary('mul', y, g);
     const b = param(beta, pAt, pStride, l);
-    return b ? fbin('add', y, b) : y;
+    return b ? floatBinary('add', y, b) : y;
   };
 
   /** Statistics along the contiguous normalized run: v128 and f32 partial sums. */
@@ -122,17 +122,21 @@ export function lowerNormalization(
     const [sv, ss, mean, meanv, r, rv] = ['sumv', 'sum', 'mean', 'meanv', 'r', 'rv'].map((b) =>
       names.fresh(b),
     ) as [string, string, string, string, string, string];
-    const x = (xn: Expr, i: Expr, l: Lanes): Expr => loadL(add(X(0), add(xk, add(xn, i))), l);
+    const x = (xn: Expr, i: Expr, l: Lanes): Expr =>
+      loadL(add(inputBase(0), add(xk, add(xn, i))), l);
     const acc = (term: (xn: Expr, i: Expr, l: Lanes) => Expr): Stmt[] =>
       nest(outer, 'n', (xn) =>
         flat(run.n, true, (i, l) =>
           l === 4
-            ? [set(sv, fbin('add', get(sv, 'v128'), term(xn, i, 4)))]
-            : [set(ss, fbin('add', get(ss, 'f32'), term(xn, i, 1)))],
+            ? [set(sv, floatBinary('add', get(sv, 'v128'), term(xn, i, 4)))]
+            : [set(ss, floatBinary('add', get(ss, 'f32'), term(xn, i, 1)))],
         ),
       );
     const total = (): Expr =>
-      [0, 1, 2, 3].reduce((a: Expr, k) => fbin('add', a, lane(get(sv, 'v128'), k)), get(ss, 'f32'));
+      [0, 1, 2, 3].reduce(
+        (a: Expr, k) => floatBinary('add', a, lane(get(sv, 'v128'), k)),
+        get(ss, 'f32'),
+      );
     const m = (l: Lanes): Expr => (l === 4 ? get(meanv, 'v128') : get(mean, 'f32'));
     const rr = (l: Lanes): Expr => (l === 4 ? get(rv, 'v128') : get(r, 'f32'));
     return [
@@ -144,15 +148,15 @@ export function lowerNormalization(
       set(sv, splat(f32(0))),
       set(ss, f32(0)),
       ...acc((xn, i, l) => {
-        const d = fbin('sub', x(xn, i, l), m(l));
-        return fbin('mul', d, d);
+        const d = floatBinary('sub', x(xn, i, l), m(l));
+        return floatBinary('mul', d, d);
       }),
       let_(r, div(f32(1), { op: 'sqrt', type: 'f32', a: add(div(total(), f32(count)), f32(eps)) })),
       let_(rv, splat(get(r, 'f32'))),
       ...nest(outer, 'n', (xn, pn) =>
         flat(run.n, true, (i, l) => [
           store(
-            add(Y, add(xk, add(xn, i))),
+            add(outputBase, add(xk, add(xn, i))),
             output(x(xn, i, l), m(l), rr(l), add(pk, add(pn, mul(i, run.p))), run.p, l),
           ),
         ]),
@@ -164,29 +168,32 @@ export function lowerNormalization(
   const laneBody = (xk: Expr, pk: Expr, pStride: number, l: Lanes): Stmt[] => {
     const t = vtype(l);
     const [s, mean, r] = ['acc', 'mu', 'rs'].map((b) => names.fresh(b)) as [string, string, string];
-    const x = (xn: Expr): Expr => loadL(add(X(0), add(xk, xn)), l);
+    const x = (xn: Expr): Expr => loadL(add(inputBase(0), add(xk, xn)), l);
     const sum = (term: (xn: Expr) => Expr): Stmt[] =>
-      nest(norm, 'n', (xn) => [set(s, fbin('add', get(s, t), term(xn)))]);
+      nest(norm, 'n', (xn) => [set(s, floatBinary('add', get(s, t), term(xn)))]);
     const one = (value: number): Expr => fconst(value, l);
     return [
       let_(s, one(0)),
       ...sum(x),
-      let_(mean, fbin('div', get(s, t), one(count))),
+      let_(mean, floatBinary('div', get(s, t), one(count))),
       set(s, one(0)),
       ...sum((xn) => {
-        const d = fbin('sub', x(xn), get(mean, t));
-        return fbin('mul', d, d);
+        const d = floatBinary('sub', x(xn), get(mean, t));
+        return floatBinary('mul', d, d);
       }),
       let_(
         r,
-        fbin('div', one(1), {
+        floatBinary('div', one(1), {
           op: 'sqrt',
           type: t,
-          a: fbin('add', fbin('div', get(s, t), one(count)), one(eps)),
+          a: floatBinary('add', floatBinary('div', get(s, t), one(count)), one(eps)),
         }),
       ),
       ...nest(norm, 'n', (xn, pn) => [
-        store(add(Y, add(xk, xn)), output(x(xn), get(mean, t), get(r, t), add(pk, pn), pStride, l)),
+        store(
+          add(outputBase, add(xk, xn)),
+          output(x(xn), get(mean, t), get(r, t), add(pk, pn), pStride, l),
+        ),
       ]),
     ];
   };

@@ -8,7 +8,7 @@ import { add, mul, type Expr, type Stmt } from '../../kir/kir.js';
 import { amounts, num, str } from '../../ir/op.js';
 import { padSource } from '../../layers/padding2d.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { copy, dims, fill, finish, numTag, range, X, Y } from './util.js';
+import { copy, dims, fill, finish, numTag, range, inputBase, outputBase } from './util.js';
 
 function padBody(
   [H, W, C]: readonly number[],
@@ -22,24 +22,24 @@ function padBody(
   const WC = W! * C!;
   if (mode === 'constant')
     return [
-      ...fill(Y, t * row, value, simd),
+      ...fill(outputBase, t * row, value, simd),
       ...range('r', 0, H!, (i) => {
-        const dst = add(Y, add(mul(i, row), (t * OW + l) * C!));
+        const dst = add(outputBase, add(mul(i, row), (t * OW + l) * C!));
         return [
           ...fill(add(dst, -l * C!), l * C!, value, simd),
-          ...copy(dst, add(X(0), mul(i, WC)), WC, simd),
+          ...copy(dst, add(inputBase(0), mul(i, WC)), WC, simd),
           ...fill(add(dst, WC), r * C!, value, simd),
         ];
       }),
-      ...fill(add(Y, (t + H!) * row), b * row, value, simd),
+      ...fill(add(outputBase, (t + H!) * row), b * row, value, simd),
     ];
   /** Output column ox of the row at dst from the input row at src. */
   const column = (dst: Expr, src: Expr, ox: number): Stmt[] =>
     copy(add(dst, ox * C!), add(src, padSource(ox - l, W!, mode) * C!), C!, simd, 'c');
-  const rowAt = (y: number): Expr => add(Y, y * row);
+  const rowAt = (y: number): Expr => add(outputBase, y * row);
   const out: Stmt[] = range('r', 0, H!, (i) => {
-    const dst = add(Y, mul(add(i, t), row));
-    const src = add(X(0), mul(i, WC));
+    const dst = add(outputBase, mul(add(i, t), row));
+    const src = add(inputBase(0), mul(i, WC));
     return [
       ...Array.from({ length: l }, (_, ox) => column(dst, src, ox)).flat(),
       ...copy(add(dst, l * C!), src, WC, simd),

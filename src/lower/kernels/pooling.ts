@@ -8,7 +8,7 @@ import type { LowerOptions, LoweredNode } from '../program.js';
 import { channelwiseCore } from './channelwise_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { convRuns } from './spatial.js';
-import { bcast, dims, fbin, fconst, finish, Names, X, Y } from './util.js';
+import { bcast, dims, floatBinary, fconst, finish, Names, inputBase, outputBase } from './util.js';
 
 /** The lowering of max (true) or average (false) pooling. */
 export function lowerPooling(max: boolean) {
@@ -20,8 +20,8 @@ export function lowerPooling(max: boolean) {
     const pads = node.attrs['pads'] as readonly number[];
     const body = channelwiseCore(
       {
-        x: X(0),
-        y: Y,
+        x: inputBase(0),
+        y: outputBase,
         inW: W,
         inC: C,
         outW: OW,
@@ -32,9 +32,9 @@ export function lowerPooling(max: boolean) {
         act: { fn: 'linear' },
         init: (_c, l) => fconst(max ? -Infinity : 0, l),
         weight: null,
-        step: (acc, x) => fbin(max ? 'max' : 'add', acc, x),
+        step: (acc, x) => floatBinary(max ? 'max' : 'add', acc, x),
         finish: (acc, n) =>
-          max ? acc : fbin('div', acc, bcast(f32(n), acc.type === 'v128' ? 4 : 1)),
+          max ? acc : floatBinary('div', acc, bcast(f32(n), acc.type === 'v128' ? 4 : 1)),
         pixels: 1,
       },
       new Names(),

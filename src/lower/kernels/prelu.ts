@@ -6,17 +6,21 @@ import { stridesOf } from '../../layers/broadcast.js';
 import { alphaStrides } from '../../layers/prelu.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { coalesce, loopTag, stridedElementwise } from './strided.js';
-import { dims, fbin, fconst, finish, needWeight, X } from './util.js';
+import { dims, floatBinary, fconst, finish, needWeight, inputBase } from './util.js';
 
 export function lowerPrelu(node: Node, [shape]: readonly Shape[], opts: LowerOptions): LoweredNode {
   const alpha = node.weights.find((w) => w.name === 'alpha')!;
   const operands = [
-    { base: X(0), strides: stridesOf(shape!) },
+    { base: inputBase(0), strides: stridesOf(shape!) },
     { base: needWeight(node, 'alpha'), strides: alphaStrides(node.attrs, alpha.shape) },
   ];
   const axes = coalesce(shape!, operands);
   const body = stridedElementwise(axes, operands, opts.schedule.simd, ([x, a], l) =>
-    fbin('add', fbin('pmax', x!, fconst(0, l)), fbin('mul', a!, fbin('pmin', x!, fconst(0, l)))),
+    floatBinary(
+      'add',
+      floatBinary('pmax', x!, fconst(0, l)),
+      floatBinary('mul', a!, floatBinary('pmin', x!, fconst(0, l))),
+    ),
   );
   return finish(node, {
     name: ['prelu', `i${dims(shape!)}`, `a${dims(alpha.shape)}`, `b${loopTag(axes)}`],

@@ -7,15 +7,15 @@ import { perChannel } from '../../layers/rescaling.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import {
   dims,
-  fbin,
+  floatBinary,
   fconst,
   finish,
   flat,
   loadL,
   numTag,
   range,
-  X,
-  Y,
+  inputBase,
+  outputBase,
   type Lanes,
 } from './util.js';
 
@@ -34,24 +34,26 @@ export function lowerRescaling(
   const affine = (x: Expr, c: number, l: Lanes): Expr => {
     const s = perChannel(scale, c);
     const o = perChannel(offset, c);
-    const y = s === 1 ? x : fbin('mul', x, fconst(s, l));
-    return o === 0 ? y : fbin('add', y, fconst(o, l));
+    const y = s === 1 ? x : floatBinary('mul', x, fconst(s, l));
+    return o === 0 ? y : floatBinary('add', y, fconst(o, l));
   };
-  const at = (i: Expr): Expr => add(X(0), i);
+  const at = (i: Expr): Expr => add(inputBase(0), i);
   const body = uniform
-    ? flat(n, opts.schedule.simd, (i, l) => [store(add(Y, i), affine(loadL(at(i), l), 0, l))])
+    ? flat(n, opts.schedule.simd, (i, l) => [
+        store(add(outputBase, i), affine(loadL(at(i), l), 0, l)),
+      ])
     : inner === 1
       ? range('o', 0, n / C, (o) =>
           Array.from({ length: C }, (_, c) => {
             const i = add(mul(o, C), c);
-            return store(add(Y, i), affine(loadL(at(i), 1), c, 1));
+            return store(add(outputBase, i), affine(loadL(at(i), 1), c, 1));
           }),
         )
       : range('o', 0, n / (C * inner), (o) =>
           Array.from({ length: C }, (_, c) =>
             flat(inner, opts.schedule.simd, (i, l) => {
               const k = add(add(mul(o, C * inner), c * inner), i);
-              return [store(add(Y, k), affine(loadL(at(k), l), c, l))];
+              return [store(add(outputBase, k), affine(loadL(at(k), l), c, l))];
             }),
           ).flat(),
         );

@@ -15,14 +15,14 @@ import {
   bcast,
   copy,
   dims,
-  fbin,
+  floatBinary,
   finish,
   flat,
   loadL,
   range,
-  S,
-  X,
-  Y,
+  scratchBase,
+  inputBase,
+  outputBase,
   type Lanes,
 } from './util.js';
 
@@ -72,7 +72,7 @@ export function tapRuns(taps: readonly Tap[], period: number): TapRun[] {
 function lerp(a: Expr, b: () => Expr, f: number, lanes: Lanes): Expr {
   if (f === 0) return a;
   const k = (v: number): Expr => bcast(f32(v), lanes);
-  return fbin('add', fbin('mul', a, k(1 - f)), fbin('mul', b(), k(f)));
+  return floatBinary('add', floatBinary('mul', a, k(1 - f)), floatBinary('mul', b(), k(f)));
 }
 
 /** For each run, k over its outputs: body(output index, lo index, hi index, frac). */
@@ -112,7 +112,8 @@ export function lowerResizing(
   const tx = resizeTaps(win.w, OW, coords, nearest);
   const simd = opts.schedule.simd;
   const row = OW * C;
-  const inRow = (y: Expr): Expr => add(X(0), add(mul(y, W * C), (win.top * W + win.left) * C));
+  const inRow = (y: Expr): Expr =>
+    add(inputBase(0), add(mul(y, W * C), (win.top * W + win.left) * C));
 
   // Rows of the window the vertical pass reads: [r0, r1).
   const r0 = Math.min(...ty.map((t) => t.lo));
@@ -125,8 +126,8 @@ export function lowerResizing(
   let rowOf: (y: Expr) => Expr = inRow;
   if (horizontal) {
     const dstRow = vertical
-      ? (y: Expr): Expr => add(S, mul(add(y, -r0), row))
-      : (y: Expr): Expr => add(Y, mul(y, row));
+      ? (y: Expr): Expr => add(scratchBase, mul(add(y, -r0), row))
+      : (y: Expr): Expr => add(outputBase, mul(y, row));
     if (vertical) scratch = (r1 - r0) * row;
     body.push(
       ...range('r', r0, r1, (y) =>
@@ -150,14 +151,14 @@ export function lowerResizing(
       ...overRuns(tapRuns(ty, tapPeriod(win.h, OH, coords)), 'k', (oy, y0, y1, frac) =>
         flat(row, simd, (i, l) => [
           store(
-            add(Y, add(mul(oy, row), i)),
+            add(outputBase, add(mul(oy, row), i)),
             lerp(loadL(add(rowOf(y0), i), l), () => loadL(add(rowOf(y1), i), l), frac, l),
           ),
         ]),
       ),
     );
   if (!horizontal && !vertical)
-    body.push(...range('r', 0, OH, (y) => copy(add(Y, mul(y, row)), inRow(y), row, simd)));
+    body.push(...range('r', 0, OH, (y) => copy(add(outputBase, mul(y, row)), inRow(y), row, simd)));
   const cropTag = crop && `crop${win.top}_${win.left}_${win.h}x${win.w}`;
   return finish(node, {
     name: ['resizing', `i${dims(shape!)}`, `o${OH}x${OW}`, mode, coords, cropTag],

@@ -11,7 +11,16 @@ import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { convRuns, plainRuns, sliceRuns, type Run } from './spatial.js';
-import { finish, Names, needWeight, range, S, weight, X, Y } from './util.js';
+import {
+  finish,
+  Names,
+  needWeight,
+  range,
+  scratchBase,
+  weight,
+  inputBase,
+  outputBase,
+} from './util.js';
 
 export function lowerSeparableConv2d(
   node: Node,
@@ -34,7 +43,7 @@ export function lowerSeparableConv2d(
   const rowsOut = opts.rows?.count ?? OH;
   const R = Math.max(1, Math.min(rowsOut, Math.floor(opts.schedule.bandBytes / (OW * mid * 4))));
   const pwSpec = (rows: number, y: Expr): ConvSpec => ({
-    x: S,
+    x: scratchBase,
     y,
     w: needWeight(node, 'pointwise_kernel'),
     b,
@@ -59,8 +68,8 @@ export function lowerSeparableConv2d(
       node,
       shape!,
       {
-        x: add(X(0), mul(shift, run.istep * W * C)),
-        y: S,
+        x: add(inputBase(0), mul(shift, run.istep * W * C)),
+        y: scratchBase,
         w: needWeight(node, 'depthwise_kernel'),
         b: null,
         act: { fn: 'linear' },
@@ -70,7 +79,7 @@ export function lowerSeparableConv2d(
       names,
     );
     const oy = add(i32(run.o0 + first), shift);
-    return [...dw, ...convCore(pwSpec(rows, add(Y, mul(oy, OW * F))), names)];
+    return [...dw, ...convCore(pwSpec(rows, add(outputBase, mul(oy, OW * F))), names)];
   };
   // The output rows asked for (all, or one slice of a streamed output: see sliceRuns).
   const all = convRuns(OH, H, k[0], st[0], d[0], pads[0]!);
@@ -83,7 +92,7 @@ export function lowerSeparableConv2d(
       ...(run.count % R ? band(run, whole * R, run.count % R, i32(0)) : []),
     ];
   });
-  const pw = pwSpec(R, Y);
+  const pw = pwSpec(R, outputBase);
   const block = weightBlock(pw);
   const pointwisePack = dotApplies(pw)
     ? dotPack([1, 1], mid, F)

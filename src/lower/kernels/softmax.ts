@@ -3,7 +3,7 @@ import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, f32, get, let_, load, math, mul, set, store, type Expr } from '../../kir/kir.js';
 import { num } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { dims, fbin, finish, Names, range, X, Y } from './util.js';
+import { dims, floatBinary, finish, Names, range, inputBase, outputBase } from './util.js';
 
 export function lowerSoftmax(
   node: Node,
@@ -18,18 +18,21 @@ export function lowerSoftmax(
   const line = (o: Expr, i: Expr) => {
     const at = (k: Expr): Expr => add(add(mul(o, n * inner), mul(k, inner)), i);
     const [m, sum, e] = [names.fresh('max'), names.fresh('sum'), names.fresh('e')];
-    const x = (k: Expr): Expr => load(add(X(0), at(k)));
+    const x = (k: Expr): Expr => load(add(inputBase(0), at(k)));
     return [
       let_(m, f32(-Infinity)),
-      ...range('k', 0, n, (k) => [set(m, fbin('max', get(m, 'f32'), x(k)))]),
+      ...range('k', 0, n, (k) => [set(m, floatBinary('max', get(m, 'f32'), x(k)))]),
       let_(sum, f32(0)),
       ...range('k', 0, n, (k) => [
-        let_(e, math('exp', fbin('sub', x(k), get(m, 'f32')))),
-        store(add(Y, at(k)), get(e, 'f32')),
-        set(sum, fbin('add', get(sum, 'f32'), get(e, 'f32'))),
+        let_(e, math('exp', floatBinary('sub', x(k), get(m, 'f32')))),
+        store(add(outputBase, at(k)), get(e, 'f32')),
+        set(sum, floatBinary('add', get(sum, 'f32'), get(e, 'f32'))),
       ]),
       ...range('k', 0, n, (k) => [
-        store(add(Y, at(k)), fbin('div', load(add(Y, at(k))), get(sum, 'f32'))),
+        store(
+          add(outputBase, at(k)),
+          floatBinary('div', load(add(outputBase, at(k))), get(sum, 'f32')),
+        ),
       ]),
     ];
   };

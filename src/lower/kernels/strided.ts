@@ -15,7 +15,7 @@ import {
   type Expr,
   type Stmt,
 } from '../../kir/kir.js';
-import { flat, loadL, Names, range, Y, type Lanes } from './util.js';
+import { flat, loadL, Names, range, outputBase, type Lanes } from './util.js';
 
 /** An operand: its base and its stride (in elements) along each axis of the output. */
 export interface Operand {
@@ -102,7 +102,7 @@ export function stridedElementwise(
         lets.push(let_(name, v));
         return get(name, v.type);
       });
-      return [...lets, store(add(Y, add(yAt, i)), f(bound, l))];
+      return [...lets, store(add(outputBase, add(yAt, i)), f(bound, l))];
     };
     return [...pre, ...flat(inner.n, vector, body, 'i')];
   };

@@ -7,7 +7,7 @@
 import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, i32, load, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { copy, dims, finish, range, X, Y } from './util.js';
+import { copy, dims, finish, range, inputBase, outputBase } from './util.js';
 
 const strides = (shape: Shape): number[] => shape.map((_, i) => size(shape.slice(i + 1)));
 
@@ -38,7 +38,8 @@ export function transposeBody(shape: Shape, perm: readonly number[], simd: boole
   const p = s.perm;
   const out = p.map((a) => inShape[a]!);
   const rank = out.length;
-  if (rank === 0 || p.every((a, i) => a === i)) return copy(Y, X(0), size(shape), simd);
+  if (rank === 0 || p.every((a, i) => a === i))
+    return copy(outputBase, inputBase(0), size(shape), simd);
   const inStrides = strides(inShape);
   const outStrides = strides(out);
   const keepsLast = p[rank - 1] === rank - 1;
@@ -47,8 +48,8 @@ export function transposeBody(shape: Shape, perm: readonly number[], simd: boole
   const nest = (a: number, yo: Expr, xo: Expr): Stmt[] => {
     if (a === depth)
       return keepsLast
-        ? copy(add(Y, yo), add(X(0), xo), out[rank - 1]!, simd)
-        : [store(add(Y, yo), load(add(X(0), xo)))];
+        ? copy(add(outputBase, yo), add(inputBase(0), xo), out[rank - 1]!, simd)
+        : [store(add(outputBase, yo), load(add(inputBase(0), xo)))];
     return range(`i${a}`, 0, out[a]!, (i) =>
       nest(a + 1, add(yo, mul(i, outStrides[a]!)), add(xo, mul(i, inStrides[p[a]!]!))),
     );

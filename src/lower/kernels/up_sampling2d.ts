@@ -6,7 +6,19 @@ import type { Node, Shape } from '../../ir/graph.js';
 import { add, f32, i32, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
 import { pair, str } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { bcast, copy, dims, fbin, finish, flat, loadL, range, X, Y, type Lanes } from './util.js';
+import {
+  bcast,
+  copy,
+  dims,
+  floatBinary,
+  finish,
+  flat,
+  loadL,
+  range,
+  inputBase,
+  outputBase,
+  type Lanes,
+} from './util.js';
 
 /** Outputs o = o0 + j * step read inputs lo0 + j and hi0 + j with weight frac on hi. */
 interface LerpRun {
@@ -44,13 +56,13 @@ export function lerpRuns(n: number, s: number): LerpRun[] {
 function lerp(a: Expr, b: () => Expr, f: number, lanes: Lanes): Expr {
   if (f === 0) return a;
   const k = (v: number): Expr => bcast(f32(v), lanes);
-  return fbin('add', fbin('mul', a, k(1 - f)), fbin('mul', b(), k(f)));
+  return floatBinary('add', floatBinary('mul', a, k(1 - f)), floatBinary('mul', b(), k(f)));
 }
 
 function nearest(H: number, W: number, C: number, sh: number, sw: number, simd: boolean): Stmt[] {
   const OW = W * sw;
   return range('r', 0, H, (iy) => {
-    const outRow = add(Y, mul(iy, sh * OW * C));
+    const outRow = add(outputBase, mul(iy, sh * OW * C));
     return [
       ...range('q', 0, W, (ix) =>
         range(
@@ -60,7 +72,7 @@ function nearest(H: number, W: number, C: number, sh: number, sw: number, simd: 
           (sx) =>
             copy(
               add(outRow, add(mul(ix, sw * C), mul(sx, C))),
-              add(X(0), mul(add(mul(iy, W), ix), C)),
+              add(inputBase(0), mul(add(mul(iy, W), ix), C)),
               C,
               simd,
               'c',
@@ -91,11 +103,11 @@ function bilinear(H: number, W: number, C: number, sh: number, sw: number, simd:
               simd,
               (c, l) => {
                 const at = (iy: Expr, ix: Expr) => (): Expr =>
-                  loadL(add(X(0), add(mul(add(mul(iy, W), ix), C), c)), l);
+                  loadL(add(inputBase(0), add(mul(add(mul(iy, W), ix), C), c)), l);
                 const top = lerp(at(y0, x0)(), at(y0, x1), cr.frac, l);
                 const bottom = (): Expr => lerp(at(y1, x0)(), at(y1, x1), cr.frac, l);
                 const v = lerp(top, bottom, rr.frac, l);
-                return [store(add(Y, add(mul(add(mul(oy, OW), ox), C), c)), v)];
+                return [store(add(outputBase, add(mul(add(mul(oy, OW), ox), C), c)), v)];
               },
               'c',
             );

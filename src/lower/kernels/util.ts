@@ -22,9 +22,10 @@ import { walk } from '../../kir/visit.js';
 /** Lanes per value: 4 for v128, 1 for f32. */
 export type Lanes = 1 | 4;
 
-export const Y = get('y');
-export const S = get('s');
-export const X = (i: number): Expr => get(`x${i}`);
+/** The kernel parameters' base offsets (see kernelParams): the output, the scratch, input i. */
+export const outputBase = get('y');
+export const scratchBase = get('s');
+export const inputBase = (i: number): Expr => get(`x${i}`);
 
 /** The kernel parameters: 'y', one per input, one per weight, then 's' for scratch. */
 export function kernelParams(node: Node, scratch: boolean): string[] {
@@ -67,8 +68,14 @@ export const loadL = (addr: Expr, lanes: Lanes): Expr => load(addr, vtype(lanes)
 export const bcast = (e: Expr, lanes: Lanes): Expr => (lanes === 4 ? splat(e) : e);
 /** An f32 constant with `lanes` lanes. */
 export const fconst = (v: number, lanes: Lanes): Expr => bcast(f32(v), lanes);
-/** A float binary operation on two operands of the same type. */
-export const fbin = (fn: BinFn, a: Expr, b: Expr): Expr => ({ op: 'bin', type: a.type, fn, a, b });
+/** A binary operation on two f32 or two v128 values (the type of `a`). */
+export const floatBinary = (fn: BinFn, a: Expr, b: Expr): Expr => ({
+  op: 'bin',
+  type: a.type,
+  fn,
+  a,
+  b,
+});
 
 /** Element index of (row r, column col, channel ch) in an [H, width, channels] map at base. */
 export const hwc = (

@@ -1,5 +1,5 @@
 // Winograd F(2x2, 3x3) for stride-1 3x3 convolutions (Lavin and Gray, 2015): each 2x2 block of
-// outputs ("tile") comes from a 4x4 input patch d as Y = A^T [(G g G^T) . (B^T d B)] A, so the
+// outputs ("tile") comes from a 4x4 input patch d as outputBase = A^T [(G g G^T) . (B^T d B)] A, so the
 // 36 multiply-adds per tile, input and output channel of the direct form become 16, and those
 // 16 are 16 independent GEMMs over all tiles: M[k] = V[k] x U[k] (tiles x cin times cin x cout).
 //
@@ -37,7 +37,7 @@ import type { ConvSpec } from './tile.js';
 import type { Schedule } from '../schedule.js';
 import { plusResidual, storeActivated } from './epilogue.js';
 import { plainRuns } from './spatial.js';
-import { bind, fbin, hwc, loadL, Names, range } from './util.js';
+import { bind, floatBinary, hwc, loadL, Names, range } from './util.js';
 
 /**
  * One stride-1 3x3 correlation over the input whose outputs m land at output row m * stride + ry
@@ -152,7 +152,7 @@ function combine(c: readonly number[], v: readonly Z[]): Z {
     else if (m !== scale) throw new Error('winograd: mixed coefficient magnitudes');
     acc = c[j]! > 0 ? vadd(acc, v[j]!) : vsub(acc, v[j]!);
   }
-  return acc === null || scale === 1 ? acc : fbin('mul', acc, splat(f32(scale)));
+  return acc === null || scale === 1 ? acc : floatBinary('mul', acc, splat(f32(scale)));
 }
 
 export interface WinogradSpec {
@@ -388,8 +388,8 @@ export function winogradPrepare(
 /** A value, or null when it is known to be zero (a tap in the padding). */
 type Z = Expr | null;
 const vsub = (a: Z, b: Z): Z =>
-  b === null ? a : a === null ? { op: 'neg', type: 'v128', a: b } : fbin('sub', a, b);
-const vadd = (a: Z, b: Z): Z => (a === null ? b : b === null ? a : fbin('add', a, b));
+  b === null ? a : a === null ? { op: 'neg', type: 'v128', a: b } : floatBinary('sub', a, b);
+const vadd = (a: Z, b: Z): Z => (a === null ? b : b === null ? a : floatBinary('add', a, b));
 const ZERO = splat(f32(0));
 
 /** Groups 0..n-1 into runs of consecutive indices with the same key. */
@@ -629,7 +629,7 @@ function outputTransform(
             const ox = add(mul(add(mul(tw, 2), i32(q)), spec.stride), i32(phase.rx));
             const at = (base: Expr): Expr => hwc(base, spec.OW, F, oy, ox, c);
             const sum = plusResidual(
-              bias ? fbin('add', y[q]!, bias) : y[q]!,
+              bias ? floatBinary('add', y[q]!, bias) : y[q]!,
               spec.residual && at(spec.residual),
             );
             const value = bind(names, stmts, 'wy', sum);
