@@ -32,7 +32,8 @@ import {
 } from '../src/kir/kir.js';
 import type { CmpFn, Expr, Kernel, MathFn, Stmt } from '../src/kir/kir.js';
 import { erf } from '../src/runtime/erf.js';
-import type { KernelProgram, Step } from '../src/lower/program.js';
+import type { KernelProgram } from '../src/lower/program.js';
+import { programOf as program } from './helpers/layer_check.js';
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -42,29 +43,6 @@ const kernel = (name: string, params: string[], body: Stmt[]): Kernel => ({
   body,
   doc: [],
 });
-
-function program(
-  kernels: Kernel[],
-  steps: { kernel: string; args: number[] }[],
-  memoryFloats: number,
-  weightFloats = 0,
-): KernelProgram {
-  return {
-    name: 'test',
-    batch: 1,
-    memoryFloats,
-    weightFloats,
-    storedFloats: weightFloats,
-    weights: [],
-    params: [],
-    inputs: [],
-    outputs: [],
-    kernels,
-    steps: steps.map((s): Step => ({ ...s, layer: 'test', line: 1 })),
-    prepare: [],
-    streams: [],
-  };
-}
 
 interface Instance {
   memory: Float32Array;

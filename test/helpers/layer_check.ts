@@ -146,12 +146,13 @@ export function checkTs(node: Node, shapes: readonly Shape[], simd: boolean, see
   }
 }
 
-/** A program of the node's prepare kernels and its kernel, over `memoryFloats`. */
-function programOf(
+/** A kernel program of `kernels` run by `steps` over `memoryFloats`, the first `weightFloats`
+ * of them weights (no inputs, outputs or weight segments: tests set memory themselves). */
+export function programOf(
   kernels: readonly Kernel[],
   steps: readonly { kernel: string; args: number[] }[],
   memoryFloats: number,
-  weightFloats: number,
+  weightFloats = 0,
 ): KernelProgram {
   return {
     name: 'test',
