@@ -8,8 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KernelProgram } from '../../src/lower/program.js';
 import type { NetData } from '../../src/runtime/net.js';
-import type { WasmLayout as RuntimeWasmLayout } from '../../src/runtime/wasm_loader.js';
-import type { WasmLayout } from '../wasm/weights_section.js';
+import type { WasmLayout } from '../../src/runtime/wasm_loader.js';
 
 export type Flavor = 'ts' | 'js';
 
@@ -261,7 +260,7 @@ async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${
   } else {
     if (!m.wasmLayout || ts)
       throw new InternalError('a wasm module is JavaScript and needs the layout of its .wasm file');
-    const layout: RuntimeWasmLayout = m.wasmLayout;
+    const layout: WasmLayout = m.wasmLayout;
     out.push(`
 /** Where the parts of the .wasm file are: the code module, a custom section holding the same
  * code with relaxed SIMD, then one holding the weight area (raw little-endian f32), which is

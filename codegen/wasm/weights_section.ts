@@ -10,21 +10,9 @@
 // sections are sequential and custom sections may be dropped) and reads the weights straight
 // into the instance's memory at byte 0.
 
-/** Where the parts of a built .wasm file are, for the generated loader. */
-export interface WasmLayout {
-  /** Bytes [0, codeBytes): the code module, compiled alone. */
-  readonly codeBytes: number;
-  /** Bytes [relaxedAt, relaxedAt + relaxedBytes): the same code with relaxed SIMD (a whole
-   * module in the payload of a custom section, "netc.relaxed"), for engines that have it. */
-  readonly relaxedAt: number;
-  readonly relaxedBytes: number;
-  /** Bytes [weightsAt - header.length, weightsAt): the weights section's id, size and name. */
-  readonly header: readonly number[];
-  readonly weightsAt: number;
-  /** Bytes [weightsAt, weightsAt + weightBytes): the weight area, copied to memory at 0. */
-  readonly weightBytes: number;
-  readonly fileBytes: number;
-}
+import type { WasmLayout } from '../../src/runtime/wasm_loader.js';
+
+export type { WasmLayout };
 
 export const WEIGHTS_SECTION = 'netc.weights';
 export const RELAXED_SECTION = 'netc.relaxed';

@@ -18,16 +18,19 @@ interface WasmModule {
   readonly __wasmModule?: never;
 }
 
-/** Where the parts of the .wasm file are: the code module, a custom section holding the same
- * code with relaxed SIMD, then one holding the weight area (raw little-endian f32), which is
- * read straight into memory at byte 0 (see codegen/wasm/weights_section.ts). */
+/** Where the parts of a built .wasm file are (codegen/wasm/weights_section.ts writes it). */
 export interface WasmLayout {
+  /** Bytes [0, codeBytes): the code module, compiled alone. */
   readonly codeBytes: number;
+  /** Bytes [relaxedAt, relaxedAt + relaxedBytes): the same code with relaxed SIMD (a whole
+   * module in the payload of a custom section, "netc.relaxed"), for engines that have it. */
   readonly relaxedAt: number;
   readonly relaxedBytes: number;
   /** Bytes [weightsAt - header.length, weightsAt): the weights section's id, size and name. */
   readonly header: readonly number[];
   readonly weightsAt: number;
+  /** Bytes [weightsAt, weightsAt + weightBytes): the weight area (raw little-endian f32),
+   * read straight into memory at byte 0. */
   readonly weightBytes: number;
   readonly fileBytes: number;
 }
