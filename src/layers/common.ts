@@ -75,3 +75,26 @@ export function convGeometry(ctx: InferContext): { oh: number; ow: number; pads:
   }
   return { oh: y.o, ow: x.o, pads: [y.before, y.after, x.before, x.after] };
 }
+
+/** The reference of a transpose: out axis i is input axis perm[i] (row-major, float64). */
+export function transposeReference(
+  x: Float64Array,
+  inShape: readonly number[],
+  perm: readonly number[],
+): Float64Array {
+  const rank = inShape.length;
+  const outShape = perm.map((p) => inShape[p]!);
+  const inStrides = inShape.map((_, i) => inShape.slice(i + 1).reduce((p, d) => p * d, 1));
+  const out = new Float64Array(x.length);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[perm[i]!]!;
+    out[o] = x[src]!;
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++idx[i]! < outShape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 // dropout (identity at inference), softmax, and the compiler's own input and transpose nodes.
 import { defineLayer, num } from '../ir/op.js';
+import { transposeReference } from './common.js';
 
 export const dropout = defineLayer({
   kind: 'dropout',
@@ -74,27 +75,6 @@ export const transpose = defineLayer({
     return { shape: perm.map((p) => ctx.inputs[0]![p]!) };
   },
   macs: () => 0,
-  reference(node, [x], [shape]) {
-    const perm = node.attrs['perm'] as readonly number[];
-    const inShape = shape!;
-    const rank = inShape.length;
-    const inStrides = new Array<number>(rank);
-    let st = 1;
-    for (let i = rank - 1; i >= 0; i--) {
-      inStrides[i] = st;
-      st *= inShape[i]!;
-    }
-    const out = new Float64Array(x!.length);
-    const idx = new Array<number>(rank).fill(0);
-    for (let o = 0; o < out.length; o++) {
-      let src = 0;
-      for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[perm[i]!]!;
-      out[o] = x![src]!;
-      for (let i = rank - 1; i >= 0; i--) {
-        if (++idx[i]! < node.shape[i]!) break;
-        idx[i] = 0;
-      }
-    }
-    return out;
-  },
+  reference: (node, [x], [shape]) =>
+    transposeReference(x!, shape!, node.attrs['perm'] as readonly number[]),
 });

@@ -1,6 +1,7 @@
 // permute: Keras Permute: reorders the per-example axes (dims are 1-based; the batch stays).
 // It acts on the stored layout, as flatten and reshape: C, H, W in channels_first.
 import { defineLayer, ints } from '../ir/op.js';
+import { transposeReference } from './common.js';
 
 export const permute = defineLayer({
   kind: 'permute',
@@ -37,22 +38,10 @@ export const permute = defineLayer({
     return { shape: dims.map((d) => s[d - 1]!) };
   },
   macs: () => 0,
-  reference(node, [x], [shape]) {
-    const perm = ints(node.attrs, 'dims')!.map((d) => d - 1);
-    const inShape = shape!;
-    const rank = inShape.length;
-    const inStrides = inShape.map((_, i) => inShape.slice(i + 1).reduce((p, d) => p * d, 1));
-    const out = new Float64Array(x!.length);
-    const idx = new Array<number>(rank).fill(0);
-    for (let o = 0; o < out.length; o++) {
-      let src = 0;
-      for (let i = 0; i < rank; i++) src += idx[i]! * inStrides[perm[i]!]!;
-      out[o] = x![src]!;
-      for (let i = rank - 1; i >= 0; i--) {
-        if (++idx[i]! < node.shape[i]!) break;
-        idx[i] = 0;
-      }
-    }
-    return out;
-  },
+  reference: (node, [x], [shape]) =>
+    transposeReference(
+      x!,
+      shape!,
+      ints(node.attrs, 'dims')!.map((d) => d - 1),
+    ),
 });
