@@ -30,6 +30,17 @@ export const poolPadding: AttrSpec = {
 };
 
 /** Requires a rank-3 image input; reports and returns false otherwise. */
+/** Amounts at the borders (`p`, `[ph, pw]` or `[[top, bottom], [left, right]]`), by default
+ * `each` on every side: padding and cropping. */
+export const borderAttr = (name: string, each: number): AttrSpec => ({
+  name,
+  kind: { type: 'amounts' },
+  default: [
+    [each, each],
+    [each, each],
+  ],
+});
+
 export function needImage(ctx: InferContext): boolean {
   const s = ctx.inputs[0]!;
   if (s.length === 3) return true;

@@ -1,6 +1,6 @@
 // cropping2d: Keras Cropping2D: removes `c`, `[ch, cw]` or `[[top, bottom], [left, right]]`
 // rows and columns at the borders; at least one row and column must remain.
-import { needImage } from './common.js';
+import { borderAttr, needImage } from './common.js';
 import { amounts, defineLayer } from '../ir/op.js';
 
 export const cropping2d = defineLayer({
@@ -8,16 +8,7 @@ export const cropping2d = defineLayer({
   doc: 'crops rows and columns at the borders (Keras Cropping2D)',
   samples: [{ inputs: [[11, 9, 8]], args: '[[1, 2], [0, 3]]' }],
   inputs: { min: 1, max: 1 },
-  attrs: [
-    {
-      name: 'cropping',
-      kind: { type: 'amounts' },
-      default: [
-        [0, 0],
-        [0, 0],
-      ],
-    },
-  ],
+  attrs: [borderAttr('cropping', 0)],
   traits: {},
   infer(ctx) {
     if (!needImage(ctx)) return null;

@@ -2,7 +2,7 @@
 // (mirrored without the edge), `symmetric` (mirrored with it) or `edge` (the border
 // repeated). Amounts as zero_padding2d's; padding wider than the input follows NumPy (the
 // reflections repeat). zero_padding2d is padding2d(mode: constant, constant_value: 0).
-import { needImage } from './common.js';
+import { borderAttr, needImage } from './common.js';
 import { amounts, defineLayer, num, str } from '../ir/op.js';
 
 export const PAD_MODES = ['constant', 'reflect', 'symmetric', 'edge'] as const;
@@ -41,14 +41,7 @@ export const padding2d = defineLayer({
   ],
   inputs: { min: 1, max: 1 },
   attrs: [
-    {
-      name: 'padding',
-      kind: { type: 'amounts' },
-      default: [
-        [1, 1],
-        [1, 1],
-      ],
-    },
+    borderAttr('padding', 1),
     { name: 'mode', kind: { type: 'enum', values: PAD_MODES }, default: 'constant' },
     { name: 'constant_value', kind: { type: 'float' }, default: 0 },
   ],

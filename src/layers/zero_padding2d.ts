@@ -1,5 +1,5 @@
 // zero_padding2d: Keras ZeroPadding2D: `p`, `[ph, pw]` or `[[top, bottom], [left, right]]` zeros.
-import { needImage } from './common.js';
+import { borderAttr, needImage } from './common.js';
 import { amounts, defineLayer } from '../ir/op.js';
 
 export const zeroPadding2d = defineLayer({
@@ -10,16 +10,7 @@ export const zeroPadding2d = defineLayer({
     { inputs: [[3, 3, 8]], args: '1' },
   ],
   inputs: { min: 1, max: 1 },
-  attrs: [
-    {
-      name: 'padding',
-      kind: { type: 'amounts' },
-      default: [
-        [1, 1],
-        [1, 1],
-      ],
-    },
-  ],
+  attrs: [borderAttr('padding', 1)],
   traits: {},
   infer(ctx) {
     if (!needImage(ctx)) return null;
