@@ -41,6 +41,18 @@ function intOrBad(v: Value, what: string, min: number): number | Result {
   return n;
 }
 
+/** A Keras axis (any integer but 0, the batch); `verb` says how the message reads: `what
+ * cannot be 0` for an axis, `what cannot include 0` for an item of a list of axes. */
+function axisOrBad(v: Value, what: string, verb: 'be' | 'include'): number | Result {
+  const n = intOrBad(v, what, -Infinity);
+  if (typeof n !== 'number' || n !== 0) return n;
+  return bad(
+    v.span,
+    `${what} cannot ${verb} 0: axis 0 is the batch`,
+    'axes count as Keras counts them: 1 is the first axis of an example, -1 the last',
+  );
+}
+
 /** A word or a string naming one of `values`. */
 function choice(v: Value, what: string, values: readonly string[]): string | Result {
   const text = v.k === 'word' || v.k === 'string' ? v.v : undefined;
@@ -160,29 +172,16 @@ export function resolveAttr(spec: AttrSpec, v: Value, what: string): Result {
       return ok(out);
     }
     case 'axis': {
-      const n = intOrBad(v, what, -Infinity);
-      if (typeof n !== 'number') return n;
-      if (n === 0)
-        return bad(
-          v.span,
-          `${what} cannot be 0: axis 0 is the batch`,
-          'axes count as Keras counts them: 1 is the first axis of an example, -1 the last',
-        );
-      return ok(n);
+      const n = axisOrBad(v, what, 'be');
+      return typeof n === 'number' ? ok(n) : n;
     }
     case 'axes': {
       // An item already reported (a division by zero): no second error about the list.
       if (v.k === 'list' && v.items.some((i) => i.k === 'error')) return ok(null);
       const out: number[] = [];
       for (const item of v.k === 'list' ? v.items : [v]) {
-        const n = intOrBad(item, what, -Infinity);
+        const n = axisOrBad(item, what, 'include');
         if (typeof n !== 'number') return n;
-        if (n === 0)
-          return bad(
-            item.span,
-            `${what} cannot include 0: axis 0 is the batch`,
-            'axes count as Keras counts them: 1 is the first axis of an example, -1 the last',
-          );
         out.push(n);
       }
       if (out.length === 0) return bad(v.span, `${what} takes an axis or a list of axes, got []`);
