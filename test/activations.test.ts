@@ -10,20 +10,17 @@ import { exportOnnx } from '../src/onnx/export.js';
 import { evaluateWeights } from '../src/runtime/evaluate.js';
 import { runReference } from '../src/reference/run.js';
 import { runOnnx, type FloatTensor } from './helpers/ort.js';
+import { randomFloats } from './helpers/random.js';
 import { expectClose } from './helpers/tolerance.js';
 
 /** The activation's declared sample calls: `relu(max_value: 2.5)`, `softsign`. */
 const callsOf = (def: ActivationDef): readonly string[] =>
   (def.samples ?? ['']).map((args) => (args ? `${def.name}(${args})` : def.name));
 
-/** Inputs spread over [-8, 8), with the edges: zeros, +-1, the thresholds. */
+/** Inputs spread over [-8, 8), led by the edges: zeros, +-1, the thresholds. */
 function inputs(n: number): Float32Array {
-  let s = 99;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = [0, 1, -1, 0.5, 2.5, 6][i] ?? ((s / 2 ** 32) * 2 - 1) * 8;
-  }
+  const out = randomFloats(n, 99, -8, 8);
+  out.set([0, 1, -1, 0.5, 2.5, 6].slice(0, n));
   return out;
 }
 
