@@ -16,10 +16,10 @@ import { printKernelTS } from '../dist/codegen/ts/print.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const record = path.join(root, 'tools/replay.json');
-const update = process.argv.includes('--update');
-const filter = process.argv.find(
-  (a) => !a.startsWith('-') && a !== process.argv[1] && a !== process.argv[0],
-);
+const args = process.argv.slice(2);
+const update = args.includes('--update');
+/** A word on the command line: replay only the builds whose label holds it. */
+const filter = args.find((a) => !a.startsWith('-'));
 const hash = (data) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
 /** Every source to replay: `examples/NAME.net` and `conformance/CASE` (model.net). */
