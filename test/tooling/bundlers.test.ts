@@ -62,15 +62,15 @@ function expected(): number[] {
 }
 
 /** Serves a built app, opens it, and returns what it printed. */
-async function runApp(dir: string): Promise<{ probs: number[]; printed: string[] }> {
-  const server = await serveDir(dir);
+async function runApp(dir: string, at?: string): Promise<{ probs: number[]; printed: string[] }> {
+  const server = at === undefined ? await serveDir(dir) : { url: at, close: async () => {} };
   const page = await browser!.newPage();
   const errors: string[] = [];
   const printed: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => printed.push(m.text()));
   try {
-    await page.goto(`${server.url}/`);
+    await page.goto(at ?? `${server.url}/`);
     await page.waitForFunction('window.netcResult !== undefined || false', null, {
       timeout: 20_000,
     });
@@ -139,6 +139,26 @@ describe.skipIf(skip !== null)(`bundler plugins${skip ? ` (${skip})` : ''}`, () 
     const { probs, printed } = await runApp(out);
     expectClose(probs, expected(), 'vite bundle in Chromium vs reference');
     expect(printed).toContain(`probs ${JSON.stringify(probs)}`);
+  });
+
+  test('Vite dev server: the module and its .wasm (served from memory) run in the page', async () => {
+    const { createServer } = await import('vite');
+    const server = await createServer({
+      root: app('vite-dev'),
+      configFile: false,
+      logLevel: 'silent',
+      plugins: [netcVite({ seed: SEED })],
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+      optimizeDeps: { noDiscovery: true },
+    });
+    try {
+      await server.listen();
+      const url = server.resolvedUrls!.local[0]!;
+      const { probs } = await runApp('', url);
+      expectClose(probs, expected(), 'vite dev server in Chromium vs reference');
+    } finally {
+      await server.close();
+    }
   });
 
   test('esbuild: the .net builds at bundle time, its .wasm is a file, the page runs it', async () => {
