@@ -107,7 +107,10 @@ describe.skipIf(skip !== null)(`examples/web in Chromium${skip ? ` (${skip})` : 
         }
       }
       expect(worst).toBeLessThanOrEqual(1);
-      expect(off).toBeLessThan(0.01 * 3 * n);
+      // And only that close to a half: within 0.02 on either side, at most 4 % of the channels
+      // if their fractions spread evenly (a shift of every pixel, as a colour conversion of the
+      // screenshot would give, fails here).
+      expect(off).toBeLessThan(0.05 * 3 * n);
       // The mask is not constant, so the comparison sees the network's output.
       expect(hi - lo).toBeGreaterThan(0.1);
     } finally {
