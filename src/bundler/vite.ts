@@ -64,10 +64,14 @@ export default function netc(options: NetPluginOptions = {}): Plugin {
           const ref = this.emitFile({ type: 'asset', name: asset.name, source: asset.data });
           return `new URL(import.meta.ROLLUP_FILE_URL_${ref}, import.meta.url)`;
         }
-        const hash = createHash('sha256').update(asset.data).digest('hex').slice(0, 12);
-        const key = `${hash}/${asset.name}`;
+        // One entry per module and file (a rebuild replaces it); the content's hash in the
+        // query, so the browser never reuses a stale copy.
+        const sha = (x: string | Uint8Array): string =>
+          createHash('sha256').update(x).digest('hex').slice(0, 12);
+        const key = `${sha(id)}/${asset.name}`;
         served.set(key, asset);
-        return `new URL(${JSON.stringify(`${base}${DEV_PREFIX.slice(1)}${key}`)}, location.href)`;
+        const at = `${base}${DEV_PREFIX.slice(1)}${key}?v=${sha(asset.data)}`;
+        return `new URL(${JSON.stringify(at)}, location.href)`;
       });
       return { code, moduleType: 'js', map: { mappings: '' } };
     },
