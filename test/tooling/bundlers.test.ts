@@ -214,3 +214,60 @@ describe('bundler plugins: a .net with errors fails the build at its locations',
     ).toEqual(want.map((w) => ({ file: path.relative(process.cwd(), file), ...w })));
   });
 });
+
+describe('bundler plugins: a file with several networks', () => {
+  const TWO = `network a {
+  input x: [4]
+  output y = x -> dense(2)
+}
+network b {
+  input x: [4]
+  output z = x -> dense(3)
+}
+`;
+  async function bundle(entry: string, quiet: boolean): Promise<string> {
+    const esbuild = await import('esbuild');
+    const dir = path.join(tmp, `two-${quiet ? 'bad' : 'ok'}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'two.net'), TWO);
+    writeFileSync(path.join(dir, 'entry.js'), entry);
+    await esbuild.build({
+      entryPoints: [path.join(dir, 'entry.js')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      outdir: path.join(dir, 'out'),
+      logLevel: 'silent',
+      plugins: [netcEsbuild({ seed: SEED })],
+    });
+    return path.join(dir, 'out', 'entry.js');
+  }
+
+  test('?network=NAME picks one (esbuild, run in Node)', async () => {
+    const out = await bundle(
+      "import { outputs, load } from './two.net?network=b';\nexport { outputs, load };\n",
+      false,
+    );
+    const mod = (await import(out)) as {
+      outputs: Record<string, readonly number[]>;
+      load: () => Promise<{ run(f: Record<string, Float32Array>): Record<string, Float32Array> }>;
+    };
+    expect(mod.outputs).toEqual({ z: [3] });
+    const x = Float32Array.from([0.5, -1, 2, 0.25]);
+    const got = (await mod.load()).run({ x })['z']!;
+    const g = compileSource(TWO).graphs[1]!;
+    const values = initialValues(g, SEED);
+    const want = runReference(g, new Map(g.params.map((p, i) => [p.key, values[i]!])), { x }, 1);
+    expectClose(got, want['z']!, 'network b of two.net');
+  });
+
+  test('without it, the error names the networks and the query', async () => {
+    const err = await bundle("export * from './two.net';\n", true).then(
+      () => null,
+      (e: unknown) => e as Error & { errors: Message[] },
+    );
+    expect(err?.errors[0]?.text).toContain(
+      "declares 2 networks (a, b): import one as 'two.net?network=NAME'",
+    );
+  });
+});
