@@ -2,13 +2,15 @@
 // onnxruntime-node, one thread each, one fresh process per runtime and network (see
 // ../../shared/design/benchmarking.md). Options: --quick (mnist only, few runs), --layers NET
 // (per-layer timings of netc's code; with --only TEXT, the steps whose layer or kernel name
-// holds TEXT), --keep (keep the temp dir), network names to pick some.
+// holds TEXT), --keep (keep the temp dir), --browser (netc, TF.js wasm and onnxruntime-web in
+// headless Chromium pages instead of Node: bench/browser.mjs), network names to pick some.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { BROWSER_RUNTIMES, openBrowser } from './browser.mjs';
 import { median } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,6 +18,7 @@ const root = path.resolve(here, '..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const keep = args.includes('--keep');
+const inBrowser = args.includes('--browser');
 const layersAt = args.indexOf('--layers');
 const layersOf = layersAt >= 0 ? args[layersAt + 1] : null;
 const onlyAt = args.indexOf('--only');
@@ -37,7 +40,13 @@ const NETWORKS = [
 ];
 // netc-relaxed: netc's module in a Node with relaxed SIMD turned on (a flag in Node 20; on by
 // default in Chromium), where it runs the relaxed build of its code (fused multiply-adds).
-const RUNTIMES = ['ort-node', 'ort-web', 'tfjs-wasm', 'netc', 'netc-relaxed'];
+// With --browser, netc, tfjs-wasm and ort-web run in Chromium (netc's relaxed build there, as
+// Chromium has relaxed SIMD); ort-node stays the reference of the agreement check.
+const RUNTIMES = inBrowser
+  ? ['ort-node', 'ort-web', 'tfjs-wasm', 'netc']
+  : ['ort-node', 'ort-web', 'tfjs-wasm', 'netc', 'netc-relaxed'];
+/** The Chromium pages (bench/browser.mjs), with --browser. */
+let browser = null;
 const TIMING = quick
   ? { minRuns: 5, minMs: 100, maxMs: 1000, maxRuns: 200, warmupRuns: 2, warmupMs: 50 }
   : { minRuns: 20, minMs: 1000, maxMs: 5000, maxRuns: 2000, warmupRuns: 3, warmupMs: 300 };
@@ -107,6 +116,7 @@ const CHILD_ENV = Object.fromEntries(
 
 /** Runs one child; resolves { result, coldMs, firstInProcessMs } or { error }. */
 function runChild(config, dir, timeoutMs = 300_000) {
+  if (browser && BROWSER_RUNTIMES.has(config.runtime)) return browser.run(config, timeoutMs);
   const file = path.join(dir, `child-${config.runtime}-${config.network ?? ''}.json`);
   fs.writeFileSync(file, JSON.stringify(config));
   return new Promise((resolve) => {
@@ -202,6 +212,10 @@ async function main() {
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netc-bench-'));
   const report = [];
+  if (inBrowser && !layersOf) {
+    browser = await openBrowser(root, dir);
+    log(`in headless Chromium ${browser.version}`);
+  }
   log(
     `netc bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, Node ${process.version}, load ${os.loadavg()[0].toFixed(2)}; temp ${dir}`,
   );
@@ -251,7 +265,7 @@ async function main() {
   if (peak && !relaxedPeak.error) peak.relaxed = relaxedPeak.result.peak;
   // Node's start-up alone (spawn to a first line), the floor under every cold start.
   const noop = [];
-  for (let i = 0; i < COLD_RUNS; i++) {
+  for (let i = 0; i < (inBrowser ? 0 : COLD_RUNS); i++) {
     const r = await runChild({ runtime: 'noop', outputs: [] }, dir);
     if (r.coldMs !== null && r.coldMs !== undefined) noop.push(r.coldMs);
   }
@@ -376,6 +390,7 @@ async function main() {
     }
   }
 
+  await browser?.close();
   printReport(report, peak, ceiling, nodeStart);
   if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   else log(`kept ${dir}`);
@@ -387,6 +402,10 @@ function printReport(report, peak, ceiling, nodeStart) {
   p(
     `\nnetc bench — ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, batch 1, one thread per runtime`,
   );
+  if (browser)
+    p(
+      `in headless Chromium ${browser.version}: netc (its relaxed SIMD build), tfjs-wasm and ort-web in pages (one fresh browser context each); ort-node in Node; cold = page opened to first result (in-page time since navigation); CPU/wall = the renderer's over the timed loop`,
+    );
   if (peak)
     p(
       `wasm SIMD ceiling (f32x4 mul+add): ${fmt(peak[12], 1)} GFLOP/s with 12 accumulators ` +
@@ -454,7 +473,7 @@ function printReport(report, peak, ceiling, nodeStart) {
       const mine = isInto ? netcInto : netcFresh;
       const flag = t.cpuRatio < CONTAMINATED ? '!' : '';
       p(
-        `  ${name.padEnd(16)} ${`${ms(t.median)} [${ms(t.min)}–${ms(t.max)}]`.padEnd(26)} ${String(t.n).padStart(5)} ${fmt(gflop(t.median), 1).padStart(8)} ${(ceiling ? `${((100 * gflop(t.median)) / ceiling).toFixed(0)}%` : '-').padStart(6)} ${(mine !== undefined && !name.startsWith('netc') ? fmt(mine / t.median) : '').padStart(9)} ${(isInto ? '' : `${ms(r.coldMs)} (${ms(r.firstInProcessMs)})`).padStart(18)} ${ms(t.cpuMedian).padStart(7)} ${`${fmt(t.cpuRatio)}${flag}`.padStart(8)} ${(agree ? agree.rel.toExponential(1) + (agree.ok ? '' : ' ✗') : '').padStart(9)}`,
+        `  ${name.padEnd(16)} ${`${ms(t.median)} [${ms(t.min)}–${ms(t.max)}]`.padEnd(26)} ${String(t.n).padStart(5)} ${fmt(gflop(t.median), 1).padStart(8)} ${(ceiling ? `${((100 * gflop(t.median)) / ceiling).toFixed(0)}%` : '-').padStart(6)} ${(mine !== undefined && !name.startsWith('netc') ? fmt(mine / t.median) : '').padStart(9)} ${(isInto ? '' : `${ms(r.coldMs)} (${ms(r.firstInProcessMs)})`).padStart(18)} ${(t.cpuMedian === null ? '-' : ms(t.cpuMedian)).padStart(7)} ${`${fmt(t.cpuRatio)}${flag}`.padStart(8)} ${(agree ? agree.rel.toExponential(1) + (agree.ok ? '' : ' ✗') : '').padStart(9)}`,
       );
     }
     const simd = e.runs['tfjs-wasm']?.result;
@@ -533,15 +552,17 @@ function printReport(report, peak, ceiling, nodeStart) {
     (s) => `${ms(s.netcFresh ?? NaN)} ms < 5 ms`,
     (s) => (s.netcFresh === undefined ? undefined : s.netcFresh < 5),
   );
-  chk(
-    'mnist',
-    (s) =>
-      `cold start ${ms(s.e.runs['netc']?.coldMs ?? NaN)} ms < 50 ms` +
-      (nodeStart !== null
-        ? ` (Node alone ${ms(nodeStart)} ms; netc's share ${ms((s.e.runs['netc']?.coldMs ?? NaN) - nodeStart)} ms)`
-        : ''),
-    (s) => (s.e.runs['netc'] ? s.e.runs['netc'].coldMs < 50 : undefined),
-  );
+  // Node's cold start (a page's includes the browser's navigation and fetches).
+  if (!inBrowser)
+    chk(
+      'mnist',
+      (s) =>
+        `cold start ${ms(s.e.runs['netc']?.coldMs ?? NaN)} ms < 50 ms` +
+        (nodeStart !== null
+          ? ` (Node alone ${ms(nodeStart)} ms; netc's share ${ms((s.e.runs['netc']?.coldMs ?? NaN) - nodeStart)} ms)`
+          : ''),
+      (s) => (s.e.runs['netc'] ? s.e.runs['netc'].coldMs < 50 : undefined),
+    );
   chk(
     'resnet50',
     (s) => `.wasm without weights ${s.e.codeGzip ? kb(s.e.codeGzip) : '?'} gzipped < 64 KB`,

@@ -15,7 +15,7 @@ const USAGE = `usage:
   netc check FILE
   netc summary FILE [--network N] [--json]
   netc init FILE [--network N] [--seed S] -o W.safetensors
-  netc build FILE [--network N] [--target wasm|ts] [--weights W.safetensors] [--seed S] [--out DIR]
+  netc build FILE [--network N] [--target wasm|ts] [--weights W.safetensors] [--seed S] [--out DIR] [--watch]
   netc fmt FILE [--check]
   netc graph FILE [--network N] [-o NET.svg]
   netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]
@@ -68,6 +68,7 @@ function parse(argv: readonly string[]) {
         check: { type: 'boolean' },
         name: { type: 'string' },
         onnx: { type: 'string' },
+        watch: { type: 'boolean', short: 'w' },
       },
     });
   } catch (e) {
@@ -105,6 +106,14 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     throw new UsageError(`unknown command '${command}'`);
   if (!file) throw new UsageError(`${command} needs a FILE`);
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  if (opts.watch) {
+    if (command !== 'build') throw new UsageError('--watch goes with build only');
+    // Each build is this command line without --watch, run again.
+    const { watchBuild } = await import('./watch.js');
+    const once = argv.filter((a) => a !== '--watch' && a !== '-w');
+    const watched = [file, ...(opts.weights !== undefined ? [opts.weights] : [])];
+    return watchBuild(once, watched, io, (args) => main(args, io));
+  }
   if (command === 'fmt') {
     const { fmtCommand } = await import('./fmt.js');
     return fmtCommand(file, { check: opts.check === true }, io);

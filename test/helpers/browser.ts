@@ -40,6 +40,9 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
   '.json': 'application/json',
   '.ts': 'text/plain; charset=utf-8',
+  '.png': 'image/png',
+  '.css': 'text/css; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
 };
 
 const PAGE = '<!doctype html><meta charset="utf-8"><title>netc</title><p>netc test page</p>';
@@ -49,12 +52,21 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `dir` on 127.0.0.1 (a free port); `/` is a blank page that scripts can import from. */
-export async function serveDir(dir: string): Promise<StaticServer> {
+/**
+ * Serves `dir` on 127.0.0.1 (a free port); `/` is the directory's index.html, or a blank page
+ * that scripts can import from. `headers` go on every response (COOP/COEP, for instance).
+ */
+export async function serveDir(
+  dir: string,
+  headers: Record<string, string> = {},
+): Promise<StaticServer> {
   const root = path.resolve(dir);
+  const hasIndex = existsSync(path.join(root, 'index.html'));
   const server: Server = createServer((req, res) => {
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/' || url.pathname === '/index.html') {
+    if (url.pathname === '/' && hasIndex) url.pathname = '/index.html';
+    else if (url.pathname === '/' || url.pathname === '/index.html') {
       res.writeHead(200, { 'content-type': TYPES['.html']! });
       res.end(PAGE);
       return;
