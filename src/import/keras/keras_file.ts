@@ -4,7 +4,8 @@
 import { unzipSync } from 'fflate';
 import { ConfigError, readModel } from './model.js';
 import { translateModel, type ImportResult } from './translate.js';
-import { H5Source, KerasStoreSource, halfToFloat, type H5 } from './weights.js';
+import { f16ToF32 } from '../../weights/index.js';
+import { H5Source, KerasStoreSource, type H5 } from './weights.js';
 
 export interface KerasFileOptions {
   readonly name?: string;
@@ -61,7 +62,7 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
         // type 1 is a float; h5wasm returns float16 as raw 16-bit words.
         if (meta.type === 1 && meta.size === 2 && ArrayBuffer.isView(v)) {
           const u = new Uint16Array(v.buffer, v.byteOffset, v.byteLength / 2);
-          return { shape, data: Float32Array.from(u, halfToFloat) };
+          return { shape, data: Float32Array.from(u, f16ToF32) };
         }
         if (v instanceof Float32Array) return { shape, data: v };
         if (v instanceof Float64Array || v instanceof Int32Array || v instanceof Uint8Array)

@@ -192,10 +192,9 @@ class Translator {
     return { ok: true, source, weights: writeSafetensors(out) };
   }
 
-  /** A variable name from a Keras name: an identifier that is no layer or block name. */
+  /** A variable name from a Keras name (values and layers/blocks are apart in .net). */
   private varName(text: string, vars: Set<string>, fallback: string): string {
-    let base = identifier(text, fallback);
-    if (LAYER_BY_KIND.has(base) || this.blockNames.has(base)) base = `${base}_out`;
+    const base = identifier(text, fallback);
     let s = base;
     for (let i = 1; vars.has(s); i++) s = `${base}_${i}`;
     vars.add(s);
@@ -432,7 +431,7 @@ class Translator {
     });
     const body = this.render(scope, refs, vars, [{ id: '', value: scope.outputs[0]! }], true);
     this.blocks.push(
-      `# the nested ${m.cls} model '${m.name}'\nblock ${name}(${params.join(', ')}) {\n${body}}\n`,
+      `# the nested ${m.sequential ? 'Sequential' : 'Functional'} model '${m.name}'\nblock ${name}(${params.join(', ')}) {\n${body}}\n`,
     );
     return b;
   }

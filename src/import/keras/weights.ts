@@ -1,6 +1,7 @@
 // Weight sources for Keras imports: TF.js weight manifests (float32, float16, int32, and the
 // converter's uint8/uint16 quantization), named tensors (TF.js, Keras 2 .h5) matched to
 // layers by name, and Keras 3 .keras stores addressed by layer position and variable index.
+import { f16ToF32 } from '../../weights/index.js';
 import { weightSlots } from './layers.js';
 import type { KLayer, KModel } from './model.js';
 import type { Tensor, WeightSource } from './translate.js';
@@ -33,16 +34,6 @@ const BYTES: Record<string, number> = {
   bool: 1,
 };
 
-/** IEEE half to number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /** Decodes `count` values of `dtype` at `bytes[offset...]` into float32. */
 function decode(bytes: Uint8Array, offset: number, count: number, dtype: string): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * BYTES[dtype]!);
@@ -56,7 +47,7 @@ function decode(bytes: Uint8Array, offset: number, count: number, dtype: string)
         out[i] = view.getInt32(i * 4, true);
         break;
       case 'float16':
-        out[i] = halfToFloat(view.getUint16(i * 2, true));
+        out[i] = f16ToF32(view.getUint16(i * 2, true));
         break;
       case 'uint16':
         out[i] = view.getUint16(i * 2, true);
