@@ -601,6 +601,50 @@ describe('TF.js layers-models built with tf.layers, against model.predict', () =
   });
 });
 
+test('UpSampling2D bilinear and Resizing follow Keras (tf.image.resize), not TF.js layers', async () => {
+  // TF.js's UpSampling2D bilinear samples asymmetrically and its Resizing passes
+  // !crop_to_aspect_ratio as align_corners; Keras (where the weights were trained) resizes
+  // with half-pixel centers. The expected values are Keras's formula: TF.js's own
+  // tf.image.resizeBilinear / resizeNearestNeighbor with halfPixelCenters, applied to what
+  // the model computes before the resize.
+  const L = tf.layers;
+  const inp = tf.input({ shape: [5, 4, 3], name: 'img' });
+  const pre = L.conv2d({ filters: 3, kernelSize: 1, name: 'pre' }).apply(inp) as tf.SymbolicTensor;
+  const up = L.upSampling2d({ size: [2, 3], interpolation: 'bilinear', name: 'up' }).apply(pre);
+  const rb = L.resizing({ height: 7, width: 5, name: 'resize_bilinear' }).apply(pre);
+  const rn = L.resizing({
+    height: 3,
+    width: 7,
+    interpolation: 'nearest',
+    name: 'resize_nearest',
+  }).apply(pre);
+  const m = tf.model({
+    inputs: inp,
+    outputs: [up, rb, rn] as tf.SymbolicTensor[],
+    name: 'resizes',
+  });
+  setWeights(m);
+  const saved = await save(m);
+  const r = importLayersModel(saved.json, reader({ 'group1-shard1of1.bin': saved.shard }), {
+    name: 'imported',
+  });
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  expect(r.source).toContain('up_sampling2d([2, 3], interpolation: bilinear, name: "up")');
+  const feeds = feedsFor(m, 2);
+  const before = tf
+    .model({ inputs: inp, outputs: pre })
+    .predict(tf.tensor(feeds[0]!, [2, 5, 4, 3])) as tf.Tensor4D;
+  const want = [
+    tf.image.resizeBilinear(before, [10, 12], false, true),
+    tf.image.resizeBilinear(before, [7, 5], false, true),
+    tf.image.resizeNearestNeighbor(before, [3, 7], false, true),
+  ].map((t) => t.dataSync() as Float32Array);
+  for (const target of ['wasm', 'ts'] as const) {
+    const got = await run(r.source, r.weights, feeds, target);
+    want.forEach((w, i) => expectCloseToFramework(got[i]!, w, `${target} output ${i}`));
+  }
+});
+
 describe('Keras 3 configs and Keras files', () => {
   test('a Keras-3-style config of the same models gives the same outputs', async () => {
     for (const make of [mobilenetV2, nested]) {
@@ -828,6 +872,27 @@ describe('refusals and the command line', () => {
     expect(r.ok ? [] : r.errors).toEqual([
       "input 'any_size' has shape [null,null,null,3]: netc needs every dimension but the batch fixed",
     ]);
+  });
+
+  test('names are data: quotes, newlines and slashes in Keras names do not reach the code', async () => {
+    const m = resnet();
+    setWeights(m);
+    const saved = await save(m);
+    const evil = 'conv1_conv"), x = 1\n  output pwned = image -> relu("/x';
+    const text = JSON.stringify(saved.json).replaceAll(
+      '"conv1_conv',
+      JSON.stringify(evil).slice(0, -1),
+    );
+    const json = JSON.parse(text) as Json;
+    const r = importLayersModel(json, reader({ 'group1-shard1of1.bin': saved.shard }), {
+      name: 'imported',
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const g = compileSource(r.source).graphs[0]!;
+    expect(g.outputs.map((p) => p.name)).toEqual(['probs']);
+    expect(g.params.map((p) => p.key)).toContain(
+      'conv1_conv____x___1___output_pwned___image_-__relu___x/kernel',
+    );
   });
 
   test('netc import model.json writes the .net and weights; a missing shard writes nothing', async () => {

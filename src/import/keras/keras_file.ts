@@ -131,7 +131,7 @@ export async function importKerasFile(
       } catch (e) {
         return { ok: false, errors: [`config.json is not JSON: ${(e as Error).message}`] };
       }
-      const model = readModel(cfg, /^3\./.test(version));
+      const model = readModel(cfg, version ? /^3\./.test(version) : undefined);
       if (!isHdf5(weights)) return { ok: false, errors: ['model.weights.h5 is not an HDF5 file'] };
       return await withH5(weights, (h5) =>
         translateModel(model, new KerasStoreSource(h5, model), {
@@ -152,7 +152,7 @@ export async function importKerasFile(
         return {
           ok: false,
           errors: [
-            h5.has('model_weights') || h5.has('layers')
+            h5.has('model_weights') || h5.has('layers') || h5.attr('/', 'layer_names') !== undefined
               ? 'the .h5 file holds weights only (model.save_weights): netc needs the model config too; save the model with model.save'
               : 'the .h5 file has no model_config attribute: it is not a Keras model file',
           ],
@@ -167,7 +167,7 @@ export async function importKerasFile(
           errors: [`model_config is not JSON: ${(e as Error).message}`],
         } as ImportResult;
       }
-      const model = readModel(cfg, /^3\./.test(version));
+      const model = readModel(cfg, version ? /^3\./.test(version) : undefined);
       return translateModel(model, new H5Source(h5), {
         ...named,
         origin: `Imported from a Keras ${version} .h5 file by netc import: channels_last, as the original model.`,

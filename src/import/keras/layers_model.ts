@@ -41,7 +41,7 @@ export function importLayersModel(
   const version = typeof topo['keras_version'] === 'string' ? topo['keras_version'] : '';
   let model;
   try {
-    model = readModel(config, /^3\./.test(version));
+    model = readModel(config, /^\d/.test(version) ? /^3\./.test(version) : undefined);
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, errors: [e.message] };
     throw e;

@@ -41,12 +41,18 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 
 export const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 
-/** Reads `{class_name, config}` of a Sequential or Functional model. */
-export function readModel(top: unknown, keras3Hint = false): KModel {
+/**
+ * Reads `{class_name, config}` of a Sequential or Functional model. `keras3` says whether Keras
+ * 3 wrote it (from the file's keras_version); unknown, it is read from the config's style
+ * (Keras 2.13-2.15 also write `module`, but a Keras 3 config has DTypePolicy objects and
+ * `{args, kwargs}` nodes).
+ */
+export function readModel(top: unknown, keras3?: boolean): KModel {
   if (!isObj(top) || typeof top['class_name'] !== 'string' || !isObj(top['config']))
     throw new ConfigError('the model config is not an object with class_name and config');
   const cls = top['class_name'];
-  const keras3 = keras3Hint || 'module' in top || 'registered_name' in top;
+  if (keras3 === undefined)
+    keras3 = /"__keras_tensor__"|"DTypePolicy"|"batch_shape"/.test(JSON.stringify(top));
   const config = top['config'];
   if (!MODEL_CLASSES.has(cls) || !Array.isArray(config['layers']))
     throw new ConfigError(
@@ -69,7 +75,7 @@ function layerOf(entry: unknown, where: string, keras3: boolean): KLayer {
   const cls = entry['class_name'];
   const nested =
     MODEL_CLASSES.has(cls) && Array.isArray(config['layers'])
-      ? readModel(entry, keras3 || 'module' in entry)
+      ? readModel(entry, keras3)
       : undefined;
   return { name, cls, config, calls: [], nodeOffset: 0, ...(nested ? { model: nested } : {}) };
 }

@@ -56,6 +56,13 @@ export function identifier(text: string, fallback: string): string {
 
 const isIdentifier = (s: string): boolean => identifier(s, '_') === s;
 
+/** A layer name netc can hold: no '/' (netc's scope separator), nothing to escape. */
+const safeName = (s: string): string => s.replace(/[^A-Za-z0-9_.\-]/g, '_') || '_';
+
+/** Text of a Keras name inside a .net comment: one line, whatever it holds. */
+const commentText = (s: string): string =>
+  s.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, ' ');
+
 /** One netc call in a scope. */
 interface Call {
   readonly fn: string;
@@ -130,6 +137,7 @@ class Translator {
         );
         continue;
       }
+      if (i.id !== i.layer.name) this.renamed.push(`input '${i.layer.name}' is '${i.id}'`);
       vars.add(i.id);
       refs.set(i.value, i.id);
       decls.push(`  input ${i.id}: [${dims.join(', ')}]`);
@@ -142,8 +150,14 @@ class Translator {
     });
     if (this.errors.length) return { ok: false, errors: this.errors };
     const body = this.render(scope, refs, vars, outs);
+    // TODO(names): with `input x: [...], name: "input.1"` and `output y = ..., name: "..."`,
+    // the module's keys could be these names exactly; until then they are made identifiers.
+    const note = this.renamed.length
+      ? `# Keras names made identifiers (the module's keys): ${commentText(this.renamed.join(', '))}\n`
+      : '';
     const source =
-      `# ${opts.origin}\n` +
+      `# ${commentText(opts.origin)}\n` +
+      note +
       this.blocks.join('\n') +
       (this.blocks.length ? '\n' : '') +
       `network ${netName} {\n${decls.join('\n')}\n${body}}\n`;
@@ -223,7 +237,7 @@ class Translator {
     const ref = (r: Ref): Ref => ({ ...r, layer: tag + r.layer });
     const calls: Call[] = [];
     const reqs: Req[] = [];
-    const names = new Set(model.layers.map((l) => l.name.replace(/\//g, '_')));
+    const names = new Set(model.layers.map((l) => safeName(l.name)));
     const used = new Set<string>();
     const unique = (base: string): string => {
       let s = base;
@@ -237,7 +251,6 @@ class Translator {
         throw new LayerRefusal(`model '${model.name}': input '${r.layer}' is not an InputLayer`);
       used.add(layer.name);
       const id = identifier(layer.name, 'input');
-      if (id !== layer.name) this.renamed.push(`input '${layer.name}' is '${id}'`);
       return { value: this.valueOf(ref(r)), id, layer };
     });
     const available = new Set(inputs.map((i) => i.value));
@@ -304,11 +317,11 @@ class Translator {
     unique: (base: string) => string,
   ): boolean {
     const where = `layer '${l.name}' (${l.cls})`;
-    const base = l.name.replace(/\//g, '_');
+    const base = safeName(l.name);
     const callName = unique(k === 0 ? base : `${base}_${k}`);
     const shares = k > 0 && (l.model || weightSlots(l).length > 0);
     const shareNote = shares
-      ? `shares the weights of '${l.name}' (a shared Keras layer)`
+      ? `shares the weights of '${commentText(l.name)}' (a shared Keras layer)`
       : undefined;
     const label = (n: string): void => {
       this.labels.set(n, where);
@@ -431,7 +444,7 @@ class Translator {
     });
     const body = this.render(scope, refs, vars, [{ id: '', value: scope.outputs[0]! }], true);
     this.blocks.push(
-      `# the nested ${m.sequential ? 'Sequential' : 'Functional'} model '${m.name}'\nblock ${name}(${params.join(', ')}) {\n${body}}\n`,
+      `# the nested ${m.sequential ? 'Sequential' : 'Functional'} model '${commentText(m.name)}'\nblock ${name}(${params.join(', ')}) {\n${body}}\n`,
     );
     return b;
   }
