@@ -563,6 +563,100 @@ describe('Keras 3 configs and Keras files', () => {
     expectCloseToFramework(got[0]!, predict(m, feeds, 3)[0]!, 'keras');
   });
 
+  test('classes TF.js lacks (Subtract, GroupNormalization, SpatialDropout2D, Identity), by hand in Keras 3 form', async () => {
+    // A Keras 3 config written as Keras 3 writes it; expected values from Keras's formulas
+    // in TF.js ops: (a - b), then group normalization over 2 groups of 3 channels.
+    const kt = (layer: string): Json => ({
+      class_name: '__keras_tensor__',
+      config: { shape: [null, 4, 5, 6], dtype: 'float32', keras_history: [layer, 0, 0] },
+    });
+    const layer = (cls: string, name: string, config: Json, args: unknown[]): Json => ({
+      module: 'keras.layers',
+      class_name: cls,
+      config: {
+        name,
+        trainable: true,
+        dtype: {
+          module: 'keras',
+          class_name: 'DTypePolicy',
+          config: { name: 'float32' },
+          registered_name: null,
+        },
+        ...config,
+      },
+      registered_name: null,
+      build_config: { input_shape: [null, 4, 5, 6] },
+      name,
+      inbound_nodes: args.length ? [{ args, kwargs: {} }] : [],
+    });
+    const input = (name: string): Json => ({
+      module: 'keras.layers',
+      class_name: 'InputLayer',
+      config: { batch_shape: [null, 4, 5, 6], dtype: 'float32', sparse: false, name },
+      registered_name: null,
+      name,
+      inbound_nodes: [],
+    });
+    const config = {
+      module: 'keras.src.models.functional',
+      class_name: 'Functional',
+      config: {
+        name: 'by_hand',
+        trainable: true,
+        layers: [
+          input('a'),
+          input('b'),
+          layer('Subtract', 'diff', {}, [[kt('a'), kt('b')]]),
+          layer('SpatialDropout2D', 'sdrop', { rate: 0.5 }, [kt('diff')]),
+          layer('Identity', 'same', {}, [kt('sdrop')]),
+          layer(
+            'GroupNormalization',
+            'gn',
+            { groups: 2, axis: -1, epsilon: 0.001, center: true, scale: true },
+            [kt('same')],
+          ),
+        ],
+        input_layers: [
+          ['a', 0, 0],
+          ['b', 0, 0],
+        ],
+        output_layers: ['gn', 0, 0],
+      },
+      registered_name: 'Functional',
+    };
+    const r0 = rng(seed++);
+    const gamma = Float32Array.from({ length: 6 }, () => 1 + 0.3 * r0());
+    const beta = Float32Array.from({ length: 6 }, () => 0.2 * r0());
+    const weightsH5 = await h5((f) => {
+      const vars = f
+        .create_group('layers')
+        .create_group('group_normalization')
+        .create_group('vars');
+      vars.create_dataset({ name: '0', data: gamma, shape: [6] });
+      vars.create_dataset({ name: '1', data: beta, shape: [6] });
+    });
+    const enc = new TextEncoder();
+    const r = await importKerasFile(
+      zipSync({
+        'metadata.json': enc.encode(JSON.stringify({ keras_version: '3.6.0' })),
+        'config.json': enc.encode(JSON.stringify(config)),
+        'model.weights.h5': weightsH5,
+      }),
+      { name: 'imported' },
+    );
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    expect(r.source).toContain('subtract(a, b, name: "diff")');
+    const rf = rng(seed++);
+    const feeds = [0, 1].map(() => Float32Array.from({ length: 2 * 120 }, () => rf() * 2));
+    const d = tf.sub(tf.tensor(feeds[0]!, [2, 4, 5, 6]), tf.tensor(feeds[1]!, [2, 4, 5, 6]));
+    const g = d.reshape([2, 4, 5, 2, 3]);
+    const { mean, variance } = tf.moments(g, [1, 2, 4], true);
+    const norm = tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, 0.001))).reshape([2, 4, 5, 6]);
+    const want = tf.add(tf.mul(norm, tf.tensor(gamma)), tf.tensor(beta)).dataSync() as Float32Array;
+    const got = await run(r.source, r.weights, feeds, 'wasm');
+    expectCloseToFramework(got[0]!, want, 'gn');
+  });
+
   test('Keras 2.13 .keras stores: weighted layers are counted twice', async () => {
     // Keras 2.13-2.15's saving_lib walks _layer_checkpoint_dependencies, where each layer with
     // weights appears twice (layer_with_weights-N and layer-N), so names advance by two.
