@@ -850,5 +850,14 @@ describe('refusals and the command line', () => {
     writeFileSync(bad, new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]));
     expect(await main(['import', bad, '-o', path.join(dir, 'bad.net')], io)).toBe(1);
     expect(existsSync(path.join(dir, 'bad.net'))).toBe(false);
+    // A cut HDF5 file is refused too (no internal error).
+    const h5bytes = await keras2H5(m, saved.json['modelTopology'] as Json);
+    for (const cut of [8, 800, h5bytes.length >> 1]) {
+      writeFileSync(path.join(dir, 'cut.h5'), h5bytes.subarray(0, cut));
+      expect(
+        await main(['import', path.join(dir, 'cut.h5'), '-o', path.join(dir, 'cut.net')], io),
+      ).toBe(1);
+    }
+    expect(existsSync(path.join(dir, 'cut.net'))).toBe(false);
   });
 });

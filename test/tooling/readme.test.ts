@@ -80,7 +80,7 @@ describe('README', () => {
     expect(existsSync(path.join(work, 'build', 'model.wasm'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'mnist.js'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'classifier.wasm'))).toBe(true);
-    expect(existsSync(path.join(work, 'build', 'web.wasm'))).toBe(true);
+    expect(existsSync(path.join(work, 'web.safetensors'))).toBe(true);
   }, 120_000);
 
   it('runs the app it shows (examples/app.mjs) on the module built above', () => {

@@ -28,9 +28,17 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
   const fs = mod.FS;
   const name = `/netc-import-${process.pid}-${fileCounter++}.h5`;
   fs.writeFile(name, bytes);
+  // HDF5's errors become exceptions (caught below) instead of prints to standard error.
+  mod.activate_throwing_error_handler();
   let f: InstanceType<typeof h5wasm.File> | undefined;
   try {
-    f = new h5wasm.File(name, 'r');
+    try {
+      f = new h5wasm.File(name, 'r');
+    } catch (e) {
+      throw new ConfigError(
+        `not a readable HDF5 file: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
     const file = f;
     const get = (p: string): unknown => {
       try {
@@ -46,9 +54,8 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
       },
       attr: (p, a) => {
         const e = get(p) as { attrs?: Record<string, { value: unknown }> } | null;
-        if (!e || !e.attrs) return undefined;
         try {
-          return e.attrs[a]?.value;
+          return e?.attrs?.[a]?.value;
         } catch {
           return undefined;
         }
@@ -56,20 +63,29 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
       dataset: (p) => {
         const e = get(p);
         if (!(e instanceof h5wasm.Dataset)) return undefined;
-        const meta = e.metadata;
-        const shape = e.shape ?? [];
-        const v = e.value;
-        // type 1 is a float; h5wasm returns float16 as raw 16-bit words.
-        if (meta.type === 1 && meta.size === 2 && ArrayBuffer.isView(v)) {
-          const u = new Uint16Array(v.buffer, v.byteOffset, v.byteLength / 2);
-          return { shape, data: Float32Array.from(u, f16ToF32) };
+        try {
+          return readDataset(e);
+        } catch (err) {
+          return `cannot be read: ${err instanceof Error ? err.message : String(err)}`;
         }
-        if (v instanceof Float32Array) return { shape, data: v };
-        if (v instanceof Float64Array || v instanceof Int32Array || v instanceof Uint8Array)
-          return { shape, data: Float32Array.from(v) };
-        if (typeof v === 'number') return { shape, data: Float32Array.of(v) };
-        return `a dataset of type ${JSON.stringify(e.dtype)}, not numbers`;
       },
+    };
+    const readDataset = (
+      e: InstanceType<typeof h5wasm.Dataset>,
+    ): { shape: number[]; data: Float32Array } | string => {
+      const meta = e.metadata;
+      const shape = e.shape ?? [];
+      const v = e.value;
+      // type 1 is a float; h5wasm returns float16 as raw 16-bit words.
+      if (meta.type === 1 && meta.size === 2 && ArrayBuffer.isView(v)) {
+        const u = new Uint16Array(v.buffer, v.byteOffset, v.byteLength / 2);
+        return { shape, data: Float32Array.from(u, f16ToF32) };
+      }
+      if (v instanceof Float32Array) return { shape, data: v };
+      if (v instanceof Float64Array || v instanceof Int32Array || v instanceof Uint8Array)
+        return { shape, data: Float32Array.from(v) };
+      if (typeof v === 'number') return { shape, data: Float32Array.of(v) };
+      return `a dataset of type ${JSON.stringify(e.dtype)}, not numbers`;
     };
     return use(h5);
   } finally {
@@ -79,6 +95,7 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
       // already closed
     }
     fs.unlink(name);
+    mod.deactivate_throwing_error_handler();
   }
 }
 

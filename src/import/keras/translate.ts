@@ -118,7 +118,13 @@ class Translator {
   constructor(private readonly source: WeightSource) {}
 
   run(model: KModel, opts: TranslateOptions): ImportResult {
-    const scope = this.scope(model);
+    let scope: Scope;
+    try {
+      scope = this.scope(model);
+    } catch (e) {
+      if (!(e instanceof LayerRefusal)) throw e;
+      return { ok: false, errors: [...this.errors, e.message] };
+    }
     if (this.errors.length) return { ok: false, errors: this.errors };
     const netName = identifier(opts.name ?? model.name, 'imported');
     const vars = new Set<string>();
