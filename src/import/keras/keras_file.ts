@@ -21,6 +21,13 @@ export const isKerasFile = (b: Uint8Array): boolean => isHdf5(b) || isZip(b);
 
 let fileCounter = 0;
 
+/** The innermost reason of an HDF5 error stack (its last `#NNN: ... in F(): reason` line). */
+function hdf5Reason(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const reasons = [...text.matchAll(/#\d+: .* in [\w.]+\(\): (.*)$/gm)].map((m) => m[1]!);
+  return reasons.at(-1) ?? text.split('\n')[0]!;
+}
+
 /** Opens HDF5 bytes with h5wasm (in its in-memory file system) for the duration of `use`. */
 async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
   const h5wasm = (await import('h5wasm')).default;
@@ -35,9 +42,7 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
     try {
       f = new h5wasm.File(name, 'r');
     } catch (e) {
-      throw new ConfigError(
-        `not a readable HDF5 file: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      throw new ConfigError(`not a readable HDF5 file: ${hdf5Reason(e)}`);
     }
     const file = f;
     const get = (p: string): unknown => {
@@ -66,7 +71,7 @@ async function withH5<T>(bytes: Uint8Array, use: (h5: H5) => T): Promise<T> {
         try {
           return readDataset(e);
         } catch (err) {
-          return `cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+          return `cannot be read: ${hdf5Reason(err)}`;
         }
       },
     };
