@@ -758,6 +758,37 @@ describe('weight manifests', () => {
     expect(Array.from(ours.tensors[3]!.data)).toEqual(Array.from(ours.tensors[2]!.data));
   });
 
+  test("tensorflowjs_converter's model.json (model_config, several shards) imports the same", async () => {
+    // The converter writes modelTopology {keras_version, backend, model_config} and splits
+    // the weights into shards of a fixed size; the tensors run across shard boundaries.
+    const m = mobilenetV2();
+    setWeights(m);
+    const saved = await save(m);
+    const direct = importLayersModel(saved.json, reader({ 'group1-shard1of1.bin': saved.shard }));
+    const cut = [0, 1000, 2001, saved.shard.length];
+    const files = Object.fromEntries(
+      cut
+        .slice(1)
+        .map((end, i) => [`group1-shard${i + 1}of3.bin`, saved.shard.subarray(cut[i], end)]),
+    );
+    const converted = {
+      format: 'layers-model',
+      generatedBy: 'keras v2.15.0',
+      convertedBy: 'TensorFlow.js Converter v4.22.0',
+      modelTopology: {
+        keras_version: '2.15.0',
+        backend: 'tensorflow',
+        model_config: saved.json['modelTopology'],
+        training_config: { loss: 'categorical_crossentropy' },
+      },
+      weightsManifest: [{ paths: Object.keys(files), weights: saved.specs }],
+    };
+    const r = importLayersModel(converted, reader(files));
+    if (!r.ok || !direct.ok) throw new Error('import failed');
+    expect(r.source).toEqual(direct.source);
+    expect(r.weights).toEqual(direct.weights);
+  });
+
   test('a manifest that runs past its shards names the tensor', () => {
     const r = readManifest(
       [{ paths: ['a.bin'], weights: [{ name: 'conv/kernel', shape: [3, 3], dtype: 'float32' }] }],
