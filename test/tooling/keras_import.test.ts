@@ -563,7 +563,7 @@ describe('Keras 3 configs and Keras files', () => {
     expectCloseToFramework(got[0]!, predict(m, feeds, 3)[0]!, 'keras');
   });
 
-  test('classes TF.js lacks (Subtract, GroupNormalization, SpatialDropout2D, Identity), by hand in Keras 3 form', async () => {
+  test('classes TF.js lacks (Subtract, GroupNormalization, SpatialDropout2D, Identity, Normalization), by hand in Keras 3 form', async () => {
     // A Keras 3 config written as Keras 3 writes it; expected values from Keras's formulas
     // in TF.js ops: (a - b), then group normalization over 2 groups of 3 channels.
     const kt = (layer: string): Json => ({
@@ -615,18 +615,21 @@ describe('Keras 3 configs and Keras files', () => {
             { groups: 2, axis: -1, epsilon: 0.001, center: true, scale: true },
             [kt('same')],
           ),
+          layer('Normalization', 'norm', { axis: -1, invert: false }, [kt('gn')]),
         ],
         input_layers: [
           ['a', 0, 0],
           ['b', 0, 0],
         ],
-        output_layers: ['gn', 0, 0],
+        output_layers: ['norm', 0, 0],
       },
       registered_name: 'Functional',
     };
     const r0 = rng(seed++);
     const gamma = Float32Array.from({ length: 6 }, () => 1 + 0.3 * r0());
     const beta = Float32Array.from({ length: 6 }, () => 0.2 * r0());
+    const mean = Float32Array.from({ length: 6 }, () => 0.5 * r0());
+    const variance = Float32Array.from({ length: 6 }, () => 0.5 + Math.abs(r0()));
     const weightsH5 = await h5((f) => {
       const vars = f
         .create_group('layers')
@@ -634,6 +637,10 @@ describe('Keras 3 configs and Keras files', () => {
         .create_group('vars');
       vars.create_dataset({ name: '0', data: gamma, shape: [6] });
       vars.create_dataset({ name: '1', data: beta, shape: [6] });
+      const nv = f.create_group('layers/normalization').create_group('vars');
+      nv.create_dataset({ name: '0', data: mean, shape: [6] });
+      nv.create_dataset({ name: '1', data: variance, shape: [6] });
+      nv.create_dataset({ name: '2', data: Float32Array.of(100), shape: [] });
     });
     const enc = new TextEncoder();
     const r = await importKerasFile(
@@ -650,9 +657,15 @@ describe('Keras 3 configs and Keras files', () => {
     const feeds = [0, 1].map(() => Float32Array.from({ length: 2 * 120 }, () => rf() * 2));
     const d = tf.sub(tf.tensor(feeds[0]!, [2, 4, 5, 6]), tf.tensor(feeds[1]!, [2, 4, 5, 6]));
     const g = d.reshape([2, 4, 5, 2, 3]);
-    const { mean, variance } = tf.moments(g, [1, 2, 4], true);
-    const norm = tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, 0.001))).reshape([2, 4, 5, 6]);
-    const want = tf.add(tf.mul(norm, tf.tensor(gamma)), tf.tensor(beta)).dataSync() as Float32Array;
+    const moments = tf.moments(g, [1, 2, 4], true);
+    const norm = tf
+      .div(tf.sub(g, moments.mean), tf.sqrt(tf.add(moments.variance, 0.001)))
+      .reshape([2, 4, 5, 6]);
+    const gn = tf.add(tf.mul(norm, tf.tensor(gamma)), tf.tensor(beta));
+    // Keras's Normalization: (x - mean) / max(sqrt(variance), 1e-7).
+    const want = tf
+      .div(tf.sub(gn, tf.tensor(mean)), tf.sqrt(tf.tensor(variance)))
+      .dataSync() as Float32Array;
     const got = await run(r.source, r.weights, feeds, 'wasm');
     expectCloseToFramework(got[0]!, want, 'gn');
   });

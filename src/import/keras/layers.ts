@@ -237,6 +237,9 @@ export function weightSlots(l: KLayer): string[] {
       ];
     case 'PReLU':
       return ['alpha'];
+    case 'Normalization':
+      // Read when translating (its values become a rescaling's), never a netc weight.
+      return ['mean', 'variance', 'count'];
     default:
       return [];
   }

@@ -5,7 +5,14 @@ import { InternalError } from '../../diag/diagnostics.js';
 import { compileSource } from '../../frontend/index.js';
 import { LAYER_BY_KIND } from '../../layers/registry.js';
 import { writeSafetensors } from '../../weights/index.js';
-import { LayerRefusal, translateLayer, weightSlots, type Step } from './layers.js';
+import {
+  LayerRefusal,
+  translateLayer,
+  weightSlots,
+  type Step,
+  type Translation,
+} from './layers.js';
+import { formatFloat } from '../../onnx/import.js';
 import { batchShape, type KLayer, type KModel, type Ref } from './model.js';
 
 export interface Tensor {
@@ -117,7 +124,11 @@ class Translator {
 
   constructor(private readonly source: WeightSource) {}
 
+  /** The model being translated (its layers' weights are addressed from the top). */
+  private top: KModel | undefined;
+
   run(model: KModel, opts: TranslateOptions): ImportResult {
+    this.top = model;
     let scope: Scope;
     try {
       scope = this.scope(model);
@@ -367,7 +378,10 @@ class Translator {
     }
     let t;
     try {
-      t = translateLayer(l, model.keras3);
+      t =
+        l.cls === 'Normalization'
+          ? normalization(l, model === this.top ? this.source : undefined)
+          : translateLayer(l, model.keras3);
     } catch (e) {
       if (!(e instanceof LayerRefusal)) throw e;
       this.errors.push(`${where}: ${e.message}`);
@@ -527,3 +541,43 @@ class Translator {
 
 /** Names of the input and output that are not identifiers (sanitized in the source). */
 export { isIdentifier };
+
+/**
+ * Keras's Normalization layer, `(x - mean) / max(sqrt(variance), 1e-7)` along the last axis,
+ * as a rescaling with one scale and offset per channel: its mean and variance come from its
+ * config or its weights (read from `source`; weights of a nested model's Normalization are
+ * not reachable from a block, which is written once for every call).
+ */
+function normalization(l: KLayer, source: WeightSource | undefined): Translation {
+  const c = l.config;
+  if (c['invert'] === true) throw new LayerRefusal('invert: netc normalizes forwards only');
+  const axis = Array.isArray(c['axis']) ? c['axis'] : [c['axis'] ?? -1];
+  if (axis.length !== 1 || axis[0] !== -1)
+    throw new LayerRefusal(
+      `axis ${JSON.stringify(c['axis'])}: netc normalizes along the last axis (a rescaling per channel)`,
+    );
+  const values = (key: 'mean' | 'variance'): number[] => {
+    const v = c[key];
+    if (typeof v === 'number') return [v];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return v as number[];
+    if (!source)
+      throw new LayerRefusal(
+        `its ${key} is a weight of a nested model; netc reads Normalization weights at the top level only`,
+      );
+    const t = source.get([], l, key);
+    if (typeof t === 'string') throw new LayerRefusal(t);
+    return Array.from(t.data);
+  };
+  const mean = values('mean');
+  const variance = values('variance');
+  if (mean.length !== variance.length)
+    throw new LayerRefusal(`${mean.length} means but ${variance.length} variances`);
+  const scale = variance.map((v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+  const offset = mean.map((m, i) => -m * scale[i]!);
+  const list = (xs: number[]): string =>
+    xs.length === 1 ? formatFloat(xs[0]!) : `[${xs.map(formatFloat).join(', ')}]`;
+  return {
+    kind: 'calls',
+    steps: [{ fn: 'rescaling', args: [list(scale), `offset: ${list(offset)}`] }],
+  };
+}
