@@ -1,5 +1,8 @@
-// `netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]`: ONNX to .net and weights.
+// `netc import MODEL -o NAME.net [--weights NAME.safetensors] [--name N]`: a trained model
+// (ONNX, TF.js layers-model model.json, Keras .keras / .h5) to .net and weights.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { importKerasFile, importLayersModel, isLayersModel } from '../import/keras/index.js';
 import { importOnnx } from '../onnx/import.js';
 import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
@@ -7,6 +10,49 @@ export interface ImportOptions {
   readonly out?: string;
   readonly weights?: string;
   readonly name?: string;
+}
+
+type Result =
+  | { readonly ok: true; readonly source: string; readonly weights: Uint8Array }
+  | { readonly ok: false; readonly errors: string[] };
+
+/** A weight shard named in model.json: a plain path relative to it, read whole. */
+function shardReader(modelJson: string): (p: string) => Uint8Array | string {
+  const dir = path.dirname(modelJson);
+  return (p) => {
+    const parts = p.split(/[/\\]/);
+    if (path.isAbsolute(p) || parts.includes('..') || /^[a-z]+:/i.test(p))
+      return `weight shard '${p}': netc reads shards beside model.json only (a relative path without '..')`;
+    try {
+      return new Uint8Array(readFileSync(path.join(dir, p)));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return `weight shard '${p}' (beside ${modelJson}): ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`;
+    }
+  };
+}
+
+/** The model's format, by extension (and for model.json, by what its topology holds). */
+async function importAny(file: string, bytes: Uint8Array, name: string): Promise<Result> {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.json') {
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      return { ok: false, errors: [`not JSON: ${(e as Error).message}`] };
+    }
+    if (isLayersModel(json)) return importLayersModel(json, shardReader(file), { name });
+    // TensorFlow.js graph-models (modelTopology with TensorFlow `node`s) are dispatched here.
+    return {
+      ok: false,
+      errors: [
+        'model.json is not a TensorFlow.js layers-model (its modelTopology holds no Keras model config)',
+      ],
+    };
+  }
+  if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') return importKerasFile(bytes, { name });
+  return importOnnx(bytes, { name });
 }
 
 /**
@@ -27,7 +73,7 @@ export async function importCommand(
   if (bytes === undefined) return 2;
   const base = path.basename(opts.out).replace(/\.net$/, '');
   const weightsPath = opts.weights ?? opts.out.replace(/(\.net)?$/, '.safetensors');
-  const result = importOnnx(bytes, { name: opts.name ?? base });
+  const result = await importAny(file, bytes, opts.name ?? base);
   if (!result.ok) {
     for (const e of result.errors) io.err(`${file}: error: ${e}`);
     const n = result.errors.length;

@@ -18,7 +18,7 @@ const USAGE = `usage:
   netc build FILE [--network N] [--target wasm|ts] [--weights W.safetensors] [--seed S] [--out DIR] [--watch]
   netc fmt FILE [--check]
   netc graph FILE [--network N] [-o NET.svg]
-  netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]
+  netc import MODEL.onnx|model.json|MODEL.keras|MODEL.h5 -o NAME.net [--weights NAME.safetensors] [--name N]
   netc export FILE [--network N] --onnx OUT.onnx [--weights W.safetensors] [--seed S]
   any command: --dump-ir after:PASS (or source) prints the IR after that pass and stops`;
 

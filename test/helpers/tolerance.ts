@@ -27,3 +27,26 @@ export function expectClose(
         `${what}[${i}] = ${actual[i]}, expected ${expected[i]} (tolerance ${TOLERANCE})`,
       );
 }
+
+/**
+ * Against another framework's float32 results (TF.js, Keras: models whose weights were
+ * trained there, run through many layers in another order of summation): issue 17's bound,
+ * |actual - expected| <= 1e-4 * max(1, max |expected|) + 1e-3 * |expected|.
+ */
+export function expectCloseToFramework(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what = 'values',
+): void {
+  if (actual.length !== expected.length)
+    throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+  let peak = 1;
+  for (let i = 0; i < expected.length; i++) peak = Math.max(peak, Math.abs(expected[i]!));
+  for (let i = 0; i < actual.length; i++) {
+    const e = expected[i]!;
+    if (!(Math.abs(actual[i]! - e) <= 1e-4 * peak + 1e-3 * Math.abs(e)))
+      throw new Error(
+        `${what}[${i}] = ${actual[i]}, expected ${e} (tolerance 1e-4 * ${peak} + 1e-3 * |expected|)`,
+      );
+  }
+}

@@ -1,9 +1,19 @@
 // Every netc command the README shows runs: its code blocks, as a newcomer would type them.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { kerasFile, save, setWeights } from '../helpers/keras.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -28,7 +38,7 @@ describe('README', () => {
     expect(commands.length).toBeGreaterThanOrEqual(4);
   });
 
-  it('runs every npx netc command it shows, in order', () => {
+  it('runs every npx netc command it shows, in order', async () => {
     // The PyTorch step happens in the user's own project; here model.onnx, NCHW as PyTorch
     // exports it, comes from netc export of a channels_first network.
     writeFileSync(
@@ -40,6 +50,26 @@ describe('README', () => {
 }`,
     );
     netc(['export', 'torch.net', '--onnx', 'model.onnx']);
+    // The Keras and TF.js steps: a small trained-like model saved as model.keras and as a
+    // TF.js layers-model in web_model/.
+    const keras = tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [12, 12, 1],
+          filters: 4,
+          kernelSize: 3,
+          activation: 'relu',
+        }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    setWeights(keras);
+    const saved = await save(keras);
+    writeFileSync(path.join(work, 'model.keras'), await kerasFile(keras, saved));
+    mkdirSync(path.join(work, 'web_model'));
+    writeFileSync(path.join(work, 'web_model', 'model.json'), JSON.stringify(saved.json));
+    writeFileSync(path.join(work, 'web_model', 'group1-shard1of1.bin'), saved.shard);
     for (const line of commands) {
       const args = line.split(/\s+/).slice(2);
       netc(args);
@@ -49,6 +79,8 @@ describe('README', () => {
     expect(existsSync(path.join(work, 'model.net'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'model.wasm'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'mnist.js'))).toBe(true);
+    expect(existsSync(path.join(work, 'build', 'classifier.wasm'))).toBe(true);
+    expect(existsSync(path.join(work, 'web.safetensors'))).toBe(true);
   }, 120_000);
 
   it('runs the app it shows (examples/app.mjs) on the module built above', () => {
