@@ -871,6 +871,25 @@ describe('refusals and the command line', () => {
     );
   });
 
+  test("the module's keys are the model's input and output names, identifiers or not", async () => {
+    const m = resnet();
+    setWeights(m);
+    const saved = await save(m);
+    const input = 'input.1';
+    const output = 'Identity:0 "\n\u2028 x';
+    const text = JSON.stringify(saved.json)
+      .replaceAll('"image"', JSON.stringify(input))
+      .replaceAll('"probs', JSON.stringify(output).slice(0, -1));
+    const json = JSON.parse(text) as Json;
+    const r = importLayersModel(json, reader({ 'group1-shard1of1.bin': saved.shard }), {
+      name: 'imported',
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const g = compileSource(r.source).graphs[0]!;
+    expect(g.inputs.map((p) => p.name)).toEqual([input]);
+    expect(g.outputs.map((p) => p.name)).toEqual([output]);
+  });
+
   test('netc import model.json writes the .net and weights; a missing shard writes nothing', async () => {
     const m = mobilenetV1();
     setWeights(m);
