@@ -197,6 +197,18 @@ class Importer {
     if (this.errors.length) return { ok: false, errors: this.errors };
 
     const poisoned = new Set<string>();
+    // Constant nodes first: the patterns read their numbers ahead of the nodes' order.
+    g.nodes.forEach((n, i) => {
+      if (n.opType !== 'Constant' || (n.domain !== '' && n.domain !== 'ai.onnx')) return;
+      this.skip.add(i);
+      try {
+        this.constant(n, label(n, i));
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        this.errors.push(e.message);
+        for (const o of n.outputs) poisoned.add(o);
+      }
+    });
     g.nodes.forEach((n, i) => {
       if (this.skip.has(i)) return;
       if (n.inputs.some((v) => poisoned.has(v))) {
