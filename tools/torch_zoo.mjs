@@ -2,12 +2,13 @@
 // with random weights (tools/torch_zoo.py, Debian's python3-torch), imports each, builds it,
 // runs it, and compares with onnxruntime-node and PyTorch in float64.
 //
-//   npm run build && node tools/torch_zoo.mjs [--time] [--ts] [NAME[@SIZE][:OPSET] ...]
+//   npm run build && node tools/torch_zoo.mjs [--time] [--ts] [--no-build] [NAME[@SIZE][:OPSET] ...]
 //
 // Without names, every model at its default size. Prints a table: parameters, the ONNX
 // operators, whether it imports (else the first reason), the largest error against
 // onnxruntime-node and against PyTorch float64, and with --time netc wasm vs onnxruntime-node
 // and onnxruntime-web warm milliseconds (one thread, median; bench/child.mjs measures).
+// --ts builds the TypeScript target too; --no-build stops after the import.
 // Exports are cached in .cache/torch_zoo/HASH (HASH: the exporter script's), or $NETC_ZOO_CACHE.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -131,6 +132,7 @@ async function main() {
   const args = process.argv.slice(2);
   const time = args.includes('--time');
   const ts = args.includes('--ts');
+  const build = !args.includes('--no-build');
   let specs = args.filter((a) => !a.startsWith('--'));
   if (!torchPython()) {
     console.error(`tools/torch_zoo.mjs: ${NO_TORCH}`);
@@ -178,7 +180,7 @@ async function main() {
     await session.release();
     row.ortVsTorch = Math.max(...ortOut.map((o, i) => maxError(o, files.torch[i])));
     const graph = compileSource(r.source).graphs[0];
-    for (const target of ts ? ['wasm', 'ts'] : ['wasm']) {
+    for (const target of !build ? [] : ts ? ['wasm', 'ts'] : ['wasm']) {
       const dir = path.join(tmp, `${info.key}-${target}`);
       const built = await buildNetwork(graph, {
         target,

@@ -92,6 +92,7 @@ export const FOLDABLE: ReadonlySet<string> = new Set([
   'ReduceMax',
   'ReduceMean',
   'Transpose',
+  'ScatterND',
 ]);
 
 function ints(n: NodeProto, name: string): number[] | undefined {
@@ -454,6 +455,23 @@ export function foldNode(n: NodeProto, ctx: FoldContext): Const[] | null {
     case 'Where': {
       unknownDecides();
       return [elementwise(cs, (c, a, b) => (c ? a! : b!), cs[1]!.int === true)];
+    }
+    case 'ScatterND': {
+      // indices [..., k] address the first k axes; updates replace those slices.
+      const [data, idx, upd] = cs as [Const, Const, Const];
+      const k = idx.dims[idx.dims.length - 1]!;
+      const strides = stridesOf(data.dims);
+      const run = product(data.dims.slice(k));
+      const out = Array.from(data.data);
+      for (let j = 0; j < idx.data.length / k; j++) {
+        let base = 0;
+        for (let a = 0; a < k; a++) {
+          const v = idx.data[j * k + a]!;
+          base += (v < 0 ? v + data.dims[a]! : v) * strides[a]!;
+        }
+        for (let r = 0; r < run; r++) out[base + r] = upd.data[j * run + r]!;
+      }
+      return [{ dims: data.dims, data: out, int: data.int }];
     }
     case 'Transpose': {
       const perm = ints(n, 'perm') ?? x!.dims.map((_, k) => x!.dims.length - 1 - k);

@@ -212,9 +212,7 @@ class Importer {
     g.nodes.forEach((n, i) => {
       if (this.skip.has(i)) return;
       if (n.inputs.some((v) => poisoned.has(v))) {
-        // Fed by a refused node: list it only if it could not be translated anyway.
-        if (!SUPPORTED.has(n.opType))
-          this.errors.push(`${label(n, i)}: netc has no layer for ONNX operator ${n.opType}`);
+        // Fed by a refused node: not listed, so each refusal names its first cause only.
         for (const o of n.outputs) poisoned.add(o);
         return;
       }
@@ -1376,6 +1374,10 @@ class Importer {
 
   matmul(n: NodeProto, i: number, where: string): void {
     this.act(n, i, where);
+    if (n.inputs[1] && !this.consts.has(n.inputs[1]))
+      throw new Refusal(
+        `${where}: multiplies two computed tensors (attention); netc multiplies by constant weights only (dense)`,
+      );
     const b = this.constOf(n, 1, where, 'the second operand');
     if (b.dims.length !== 2)
       throw new Refusal(`${where}: the second operand must be a 2-D constant (a dense kernel)`);
