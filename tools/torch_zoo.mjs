@@ -146,9 +146,10 @@ async function main() {
   const ort = await import('onnxruntime-node');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'netc-zoo-'));
   const rows = [];
-  for (const spec of specs) {
+  // One exporter run for all (Python and torch start slowly).
+  const infos = exportModels(specs);
+  for (const info of infos) {
     const t0 = performance.now();
-    const [info] = exportModels([spec]);
     const row = {
       model: `${info.name} ${info.input.join('x')} o${info.opset}`,
       params: info.params,

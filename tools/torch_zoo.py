@@ -346,15 +346,16 @@ def export(outdir, spec):
         "input": list(shape),
     }
     try:
-        with torch.no_grad():
-            torch.onnx.export(
-                model,
-                (x,),
-                path + ".onnx",
-                opset_version=opset,
-                do_constant_folding=True,
-                input_names=["input"],
-            )
+        # Not under no_grad: in eval mode without gradients, nn.MultiheadAttention takes a fused
+        # fast path (aten::_native_multi_head_attention) that has no ONNX export.
+        torch.onnx.export(
+            model,
+            (x,),
+            path + ".onnx",
+            opset_version=opset,
+            do_constant_folding=True,
+            input_names=["input"],
+        )
     except Exception as e:  # noqa: BLE001 (reported, not hidden)
         info["error"] = f"PyTorch's ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}"
         with open(path + ".json", "w") as f:
