@@ -77,6 +77,13 @@ function identifier(text: string, fallback: string): string {
   return s;
 }
 
+/** A model's name for a comment: quoted, printable ASCII only (no line break can end the comment). */
+const quoted = (text: string): string =>
+  JSON.stringify(text).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+
 /** The shortest decimal that reads back as the same float32 value. */
 export function formatFloat(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
@@ -192,7 +199,9 @@ class Importer {
       const id = unique(identifier(v.name, 'input'));
       refs.set(v.name, id);
       this.shapes.set(v.name, dims);
-      inputDecls.push(`  input ${id}: [${dims.join(', ')}]`);
+      // A name that is not an identifier is noted (the module's feed key is the identifier).
+      const note = id === v.name ? '' : `  # ONNX input ${quoted(v.name)}`;
+      inputDecls.push(`  input ${id}: [${dims.join(', ')}]${note}`);
     }
     if (this.errors.length) return { ok: false, errors: this.errors };
 
@@ -230,14 +239,14 @@ class Importer {
     });
     if (this.errors.length) return { ok: false, errors: this.errors };
 
-    const outputs: { id: string; value: string }[] = [];
+    const outputs: { id: string; value: string; onnx: string }[] = [];
     for (const v of g.outputs) {
       const value = this.resolve(v.name);
       if (!this.shapes.has(value)) {
         this.errors.push(`graph output '${v.name}' is not computed from the inputs`);
         continue;
       }
-      outputs.push({ id: unique(identifier(v.name, 'output')), value });
+      outputs.push({ id: unique(identifier(v.name, 'output')), value, onnx: v.name });
     }
     if (this.errors.length) return { ok: false, errors: this.errors };
 
@@ -271,7 +280,7 @@ class Importer {
 
   private render(
     inputDecls: string[],
-    outputs: { id: string; value: string }[],
+    outputs: { id: string; value: string; onnx: string }[],
     refs: Map<string, string>,
     unique: (base: string) => string,
   ): string {
@@ -288,6 +297,7 @@ class Importer {
       if (!open) return;
       const o = outputs[next];
       if (o && o.value === open.value && uses.get(open.value) === 1) {
+        if (o.id !== o.onnx) lines.push(`  # ONNX output ${quoted(o.onnx)}`);
         lines.push(`  output ${o.id} = ${open.text}`);
         refs.set(open.value, o.id);
         next++;
@@ -321,7 +331,10 @@ class Importer {
       }
     }
     close();
-    for (const o of outputs.slice(next)) lines.push(`  output ${o.id} = ${ref(o.value)}`);
+    for (const o of outputs.slice(next)) {
+      if (o.id !== o.onnx) lines.push(`  # ONNX output ${quoted(o.onnx)}`);
+      lines.push(`  output ${o.id} = ${ref(o.value)}`);
+    }
     const name = identifier(this.opts.name ?? this.g.name, 'imported');
     const head = `# Imported from ONNX by netc import: NCHW in and out, as the original model.`;
     return `${head}\nnetwork ${name}(data_format: channels_first) {\n${inputDecls.join('\n')}\n${lines.join('\n')}\n}\n`;
