@@ -118,7 +118,7 @@ class Exporter {
   }
 
   /** Adds an ONNX node; returns its (unique) output tensor name. */
-  private op(
+  op(
     opType: string,
     inputs: string[],
     base: string,
@@ -132,13 +132,13 @@ class Exporter {
     return out;
   }
 
-  private init(base: string, dims: number[], data: Float32Array | number[]): string {
+  init(base: string, dims: number[], data: Float32Array | number[]): string {
     const name = this.unique(this.tensorNames, base);
     this.inits.push(tensor(name, dims, data));
     return name;
   }
 
-  private int64(base: string, values: number[]): string {
+  int64(base: string, values: number[]): string {
     const key = `i64:${values.join(',')}`;
     const hit = this.constants.get(key);
     if (hit) return hit;
@@ -149,7 +149,7 @@ class Exporter {
   }
 
   /** A shared scalar float constant. */
-  private scalar(v: number): string {
+  scalar(v: number): string {
     const key = `f32:${Math.fround(v)}`;
     const hit = this.constants.get(key);
     if (hit) return hit;
@@ -159,14 +159,14 @@ class Exporter {
     return name;
   }
 
-  private value(id: number): Value {
+  value(id: number): Value {
     const v = this.values.get(id);
     if (!v) throw new InternalError(`node ${id} used before it was exported`);
     return v;
   }
 
   /** The value's tensor with its axes in `perm` order (a Transpose when they differ). */
-  private as(v: Value, perm: readonly number[], base: string): string {
+  as(v: Value, perm: readonly number[], base: string): string {
     if (samePerm(v.perm, perm)) return v.name;
     // The same tensor may stand for several values under different labels (a permute).
     const key = `${v.name}|${v.perm.join(',')}|${perm.join(',')}`;
@@ -181,16 +181,16 @@ class Exporter {
   }
 
   /** Input i of a node as NCHW (the node's input is an internal [H, W, C] image). */
-  private nchw(n: Node, i = 0): string {
+  nchw(n: Node, i = 0): string {
     return this.as(this.value(n.inputs[i]!), NCHW, n.name);
   }
 
-  private weight(n: Node, slot: string): Float32Array | null {
+  weight(n: Node, slot: string): Float32Array | null {
     const use = n.weights.find((w) => w.name === slot);
     return use ? evalWeightExpr(use.value, this.params) : null;
   }
 
-  private need(n: Node, slot: string): Float32Array {
+  need(n: Node, slot: string): Float32Array {
     const w = this.weight(n, slot);
     if (!w) throw new Error(`${n.layer.kind} '${n.name}' has no weight '${slot}'`);
     return w;
@@ -199,7 +199,7 @@ class Exporter {
   /** Applies a node's `activation` epilogue (or an activation layer's function): the one ONNX
    * node the activation declares, a customary form (swish, hard_swish, gelu), or else its
    * formula's operations (mish, ...). */
-  private activation(x: string, act: Activation, base: string): string {
+  activation(x: string, act: Activation, base: string): string {
     const o = (opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}): string =>
       this.op(opType, inputs, `${base}/${opType.toLowerCase()}`, `${base}/${act.fn}`, attrs);
     const def = ACTIVATION_BY_NAME.get(act.fn);
@@ -247,186 +247,51 @@ class Exporter {
     return def.formula(x, arith, p);
   }
 
-  private epilogue(n: Node, x: string): string {
+  epilogue(n: Node, x: string): string {
     return this.activation(x, activationOf(n.attrs), n.name);
   }
 
   // -------------------------------------------------------------------------------- layers
 
+  /** A node's ONNX nodes: its kind's entry in ONNX_EXPORTS, else its activation. */
   private emit(n: Node): Value {
-    const kind = n.layer.kind;
-    const rank = n.shape.length;
-    const image = (name: string): Value => ({ name, perm: NCHW });
-    switch (kind) {
-      case 'input':
-        return { name: n.name, perm: identityPerm(rank) };
-      case 'transpose': {
-        // out axis j is input axis p[j]: a relabeling, no data moves.
-        const p = n.attrs['perm'] as readonly number[];
-        const v = this.value(n.inputs[0]!);
-        return { name: v.name, perm: v.perm.map((a) => p.indexOf(a)) };
-      }
-      case 'dropout':
-      case 'linear':
-        return this.value(n.inputs[0]!);
-      case 'conv2d':
-      case 'conv2d_add':
-        return image(this.conv2d(n));
-      case 'depthwise_conv2d':
-        return image(this.depthwise(n));
-      case 'separable_conv2d':
-        return image(this.separable(n));
-      case 'conv2d_transpose':
-        return image(this.convTranspose(n));
-      case 'dense':
-        return this.dense(n);
-      case 'batch_normalization':
-        return this.batchNorm(n);
-      case 'max_pooling2d':
-      case 'average_pooling2d': {
-        const max = kind === 'max_pooling2d';
-        const [t, b, l, r] = n.attrs['pads'] as readonly number[];
-        const attrs: Record<string, AttrInput> = {
-          kernel_shape: ints(pairOf(n, 'pool_size')),
-          strides: ints(pairOf(n, 'stride')),
-          pads: ints([t!, l!, b!, r!]),
-        };
-        // Padded cells are left out of the max and of the count, as TensorFlow's `same`.
-        if (!max) attrs['count_include_pad'] = int(0);
-        const y = this.op(max ? 'MaxPool' : 'AveragePool', [this.nchw(n)], n.name, n.name, attrs);
-        return image(y);
-      }
-      case 'global_average_pooling2d':
-      case 'global_max_pooling2d': {
-        const op = kind === 'global_max_pooling2d' ? 'GlobalMaxPool' : 'GlobalAveragePool';
-        const y = this.op(op, [this.nchw(n)], n.name, n.name);
-        if (rank === 3) return image(y); // keepdims: [1, 1, C]
-        return {
-          name: this.op('Flatten', [y], `${n.name}/flatten`, `${n.name}/flatten`, {
-            axis: int(1),
-          }),
-          perm: [0],
-        };
-      }
-      case 'zero_padding2d': {
-        const a = n.attrs['padding'] as readonly (readonly number[])[];
-        const [t, b] = [a[0]![0]!, a[0]![1]!];
-        const [l, r] = [a[1]![0]!, a[1]![1]!];
-        const pads = this.int64(`${n.name}/pads`, [0, 0, t, l, 0, 0, b, r]);
-        return image(this.op('Pad', [this.nchw(n), pads], n.name, n.name, { mode: 'constant' }));
-      }
-      case 'up_sampling2d': {
-        const [sh, sw] = pairOf(n, 'size');
-        const scales = this.init(`${n.name}/scales`, [4], [1, 1, sh, sw]);
-        const bilinear = n.attrs['interpolation'] === 'bilinear';
-        const attrs: Record<string, AttrInput> = bilinear
-          ? { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }
-          : {
-              mode: 'nearest',
-              coordinate_transformation_mode: 'asymmetric',
-              nearest_mode: 'floor',
-            };
-        return image(this.op('Resize', [this.nchw(n), '', scales], n.name, n.name, attrs));
-      }
-      case 'depth_to_space':
-        return image(
-          this.op('DepthToSpace', [this.nchw(n)], n.name, n.name, {
-            blocksize: int(numOf(n, 'block_size')),
-            mode: String(n.attrs['mode']).toUpperCase(),
-          }),
-        );
-      case 'space_to_depth':
-        return image(this.spaceToDepth(n));
-      case 'permute': {
-        // out axis j is input axis dims[j] - 1: a relabeling, as transpose.
-        const p = (n.attrs['dims'] as readonly number[]).map((d) => d - 1);
-        const v = this.value(n.inputs[0]!);
-        return { name: v.name, perm: v.perm.map((a) => p.indexOf(a)) };
-      }
-      case 'cropping2d': {
-        const [[t, b], [l, r]] = n.attrs['cropping'] as readonly (readonly number[])[] as [
-          [number, number],
-          [number, number],
-        ];
-        const [H, W] = this.inShape(n) as [number, number, number];
-        return image(this.slice(this.nchw(n), n.name, [t, l], [H - b, W - r]));
-      }
-      case 'padding2d':
-        return image(this.padding(n));
-      case 'resizing':
-        return image(this.resizing(n));
-      case 'flatten': {
-        const x = this.as(this.value(n.inputs[0]!), identityPerm(this.inRank(n)), n.name);
-        return { name: this.op('Flatten', [x], n.name, n.name, { axis: int(1) }), perm: [0] };
-      }
-      case 'reshape': {
-        const x = this.as(this.value(n.inputs[0]!), identityPerm(this.inRank(n)), n.name);
-        const shape = this.int64(`${n.name}/shape`, [-1, ...n.shape]);
-        return { name: this.op('Reshape', [x, shape], n.name, n.name), perm: identityPerm(rank) };
-      }
-      case 'add':
-      case 'multiply':
-      case 'subtract':
-      case 'average':
-      case 'maximum':
-      case 'minimum':
-        return this.merge(n);
-      case 'prelu': {
-        // x in the user's axis order (NCHW for channels_first images), so alpha's layout fits.
-        const cf = n.attrs['data_format'] === 'channels_first' && rank === 3;
-        const perm = cf ? [...NCHW] : identityPerm(rank);
-        const x = this.as(this.value(n.inputs[0]!), perm, n.name);
-        const a = n.weights.find((w) => w.name === 'alpha')!;
-        const slope = this.init(`${n.name}/alpha`, [...a.shape], this.need(n, 'alpha'));
-        return { name: this.op('PRelu', [x, slope], n.name, n.name), perm };
-      }
-      case 'rescaling': {
-        const v = this.value(n.inputs[0]!);
-        const axis = numOf(n, 'channel_axis');
-        // A per-channel list as a constant along the channel axis (x's axes in its order).
-        const constant = (name: string): string => {
-          const a = n.attrs[name] as number | readonly number[];
-          if (!Array.isArray(a)) return this.scalar(a as number);
-          const list = a as readonly number[];
-          const dims = v.perm.map((p) => (p === axis ? list.length : 1));
-          return this.init(`${n.name}/${name}`, dims, [...list]);
-        };
-        const y = this.op('Mul', [v.name, constant('scale')], n.name, n.name);
-        return { name: this.op('Add', [y, constant('offset')], n.name, n.name), perm: v.perm };
-      }
-      case 'layer_normalization':
-        return this.layerNorm(n);
-      case 'group_normalization':
-        return this.groupNorm(n);
-      case 'concatenate': {
-        const first = this.value(n.inputs[0]!);
-        const xs = n.inputs.map((i) => this.as(this.value(i), first.perm, n.name));
-        const axis = 1 + first.perm.indexOf(numOf(n, 'concat_axis'));
-        return {
-          name: this.op('Concat', xs, n.name, n.name, { axis: int(axis) }),
-          perm: first.perm,
-        };
-      }
-      case 'softmax': {
-        const v = this.value(n.inputs[0]!);
-        const axis = 1 + v.perm.indexOf(numOf(n, 'softmax_axis'));
-        return {
-          name: this.op('Softmax', [v.name], n.name, n.name, { axis: int(axis) }),
-          perm: v.perm,
-        };
-      }
-      default: {
-        if (n.layer.traits.activation !== undefined) {
-          const v = this.value(n.inputs[0]!);
-          return { name: this.activation(v.name, activationOf(n.attrs), n.name), perm: v.perm };
-        }
-        throw new Error(`cannot export ${kind} '${n.name}' to ONNX`);
-      }
+    const exporter = ONNX_EXPORTS[n.layer.kind];
+    if (exporter) return exporter(this, n);
+    if (n.layer.traits.activation !== undefined) {
+      const v = this.value(n.inputs[0]!);
+      return { name: this.activation(v.name, activationOf(n.attrs), n.name), perm: v.perm };
     }
+    throw new Error(`cannot export ${n.layer.kind} '${n.name}' to ONNX`);
+  }
+
+  pool(n: Node): Value {
+    const max = n.layer.kind === 'max_pooling2d';
+    const [t, b, l, r] = n.attrs['pads'] as readonly number[];
+    const attrs: Record<string, AttrInput> = {
+      kernel_shape: ints(pairOf(n, 'pool_size')),
+      strides: ints(pairOf(n, 'stride')),
+      pads: ints([t!, l!, b!, r!]),
+    };
+    // Padded cells are left out of the max and of the count, as TensorFlow's `same`.
+    if (!max) attrs['count_include_pad'] = int(0);
+    const y = this.op(max ? 'MaxPool' : 'AveragePool', [this.nchw(n)], n.name, n.name, attrs);
+    return image(y);
+  }
+
+  globalPool(n: Node): Value {
+    const op = n.layer.kind === 'global_max_pooling2d' ? 'GlobalMaxPool' : 'GlobalAveragePool';
+    const y = this.op(op, [this.nchw(n)], n.name, n.name);
+    if (n.shape.length === 3) return image(y); // keepdims: [1, 1, C]
+    return {
+      name: this.op('Flatten', [y], `${n.name}/flatten`, `${n.name}/flatten`, {
+        axis: int(1),
+      }),
+      perm: [0],
+    };
   }
 
   /** An elementwise merge; ONNX broadcasts multidirectionally as NumPy does. */
-  private merge(n: Node): Value {
+  merge(n: Node): Value {
     const kind = n.layer.kind;
     const rank = n.shape.length;
     let perm: readonly number[];
@@ -484,7 +349,7 @@ class Exporter {
     return y;
   }
 
-  private layerNorm(n: Node): Value {
+  layerNorm(n: Node): Value {
     const mask = n.attrs['norm_mask'] as readonly boolean[];
     // x in the user's axis order (NCHW for channels_first images): gamma's order.
     const perm = this.userPerm(n);
@@ -495,17 +360,17 @@ class Exporter {
   }
 
   /** The axis order the user sees: NCHW for rank-3 tensors in channels_first. */
-  private userPerm(n: Node): number[] {
+  userPerm(n: Node): number[] {
     return this.userPermOf(n.shape.length);
   }
 
-  private userPermOf(rank: number): number[] {
+  userPermOf(rank: number): number[] {
     return this.graph.dataFormat === 'channels_first' && rank === 3
       ? [...NCHW]
       : identityPerm(rank);
   }
 
-  private groupNorm(n: Node): Value {
+  groupNorm(n: Node): Value {
     const axis = numOf(n, 'channel_axis');
     const rank = n.shape.length;
     const C = n.shape[axis]!;
@@ -539,16 +404,16 @@ class Exporter {
     return { name: y, perm };
   }
 
-  private inRank(n: Node): number {
+  inRank(n: Node): number {
     return this.graph.nodes[n.inputs[0]!]!.shape.length;
   }
 
-  private inShape(n: Node): Shape {
+  inShape(n: Node): Shape {
     return this.graph.nodes[n.inputs[0]!]!.shape;
   }
 
   /** Rows [starts[0], ends[0]) and columns [starts[1], ends[1]) of an NCHW tensor. */
-  private slice(x: string, base: string, starts: number[], ends: number[]): string {
+  slice(x: string, base: string, starts: number[], ends: number[]): string {
     return this.op(
       'Slice',
       [
@@ -563,7 +428,7 @@ class Exporter {
   }
 
   /** SpaceToDepth is dcr; crd is Reshape [N, C, h, b, w, b], Transpose, Reshape. */
-  private spaceToDepth(n: Node): string {
+  spaceToDepth(n: Node): string {
     const b = numOf(n, 'block_size');
     const x = this.nchw(n);
     if (n.attrs['mode'] === 'dcr')
@@ -584,7 +449,7 @@ class Exporter {
 
   /** Pad for constant, edge and reflect within the input; NumPy's other cases (symmetric,
    * reflections wider than the input) gather rows, then columns, by index tables. */
-  private padding(n: Node): string {
+  padding(n: Node): string {
     const [[t, b], [l, r]] = n.attrs['padding'] as readonly (readonly number[])[] as [
       [number, number],
       [number, number],
@@ -620,7 +485,7 @@ class Exporter {
   }
 
   /** Resize to the output's sizes (the batch from the input's shape), after Keras's crop. */
-  private resizing(n: Node): string {
+  resizing(n: Node): string {
     const [H, W] = this.inShape(n) as [number, number, number];
     const [OH, OW] = n.shape as [number, number, number];
     const win = resizeWindow(H, W, OH, OW, n.attrs['crop_to_aspect_ratio'] === true);
@@ -654,7 +519,7 @@ class Exporter {
     return this.op('Resize', [x, '', '', sizes], n.name, n.name, attrs);
   }
 
-  private conv2d(n: Node): string {
+  conv2d(n: Node): string {
     const [KH, KW] = pairOf(n, 'kernel_size');
     const C = this.inShape(n)[2]!;
     const F = n.shape[2]!;
@@ -708,7 +573,7 @@ class Exporter {
     });
   }
 
-  private depthwise(n: Node): string {
+  depthwise(n: Node): string {
     const y = this.depthwiseConv(
       n,
       n.name,
@@ -718,7 +583,7 @@ class Exporter {
     return this.epilogue(n, y);
   }
 
-  private separable(n: Node): string {
+  separable(n: Node): string {
     const dw = this.depthwiseConv(
       n,
       `${n.name}/depthwise`,
@@ -740,7 +605,7 @@ class Exporter {
     return this.epilogue(n, y);
   }
 
-  private convTranspose(n: Node): string {
+  convTranspose(n: Node): string {
     const [KH, KW] = pairOf(n, 'kernel_size');
     const [SH, SW] = pairOf(n, 'strides');
     const [DH, DW] = pairOf(n, 'dilation_rate');
@@ -777,7 +642,7 @@ class Exporter {
     return this.epilogue(n, y);
   }
 
-  private dense(n: Node): Value {
+  dense(n: Node): Value {
     const inShape = this.inShape(n);
     const I = inShape[inShape.length - 1]!;
     const U = n.shape[n.shape.length - 1]!;
@@ -794,7 +659,7 @@ class Exporter {
     return { name: this.epilogue(n, y), perm: identityPerm(n.shape.length) };
   }
 
-  private batchNorm(n: Node): Value {
+  batchNorm(n: Node): Value {
     const axis = numOf(n, 'channel_axis');
     const rank = n.shape.length;
     const C = n.shape[axis]!;
@@ -816,3 +681,140 @@ class Exporter {
     return { name: y, perm };
   }
 }
+
+/** An image value: NCHW in ONNX. */
+const image = (name: string): Value => ({ name, perm: NCHW });
+
+type LayerExport = (e: Exporter, n: Node) => Value;
+
+/**
+ * Each layer kind's ONNX form, in one place: the nodes it becomes (through the exporter's
+ * helpers) and the axis order its result is left in. Activation layers and epilogues export
+ * from their formula in ACTIVATIONS (src/layers/activations.ts).
+ */
+const ONNX_EXPORTS: Readonly<Record<string, LayerExport>> = {
+  input: (_e, n) => ({ name: n.name, perm: identityPerm(n.shape.length) }),
+  transpose: (e, n) => {
+    // out axis j is input axis p[j]: a relabeling, no data moves.
+    const p = n.attrs['perm'] as readonly number[];
+    const v = e.value(n.inputs[0]!);
+    return { name: v.name, perm: v.perm.map((a) => p.indexOf(a)) };
+  },
+  dropout: (e, n) => e.value(n.inputs[0]!),
+  linear: (e, n) => e.value(n.inputs[0]!),
+  conv2d: (e, n) => image(e.conv2d(n)),
+  conv2d_add: (e, n) => image(e.conv2d(n)),
+  depthwise_conv2d: (e, n) => image(e.depthwise(n)),
+  separable_conv2d: (e, n) => image(e.separable(n)),
+  conv2d_transpose: (e, n) => image(e.convTranspose(n)),
+  dense: (e, n) => e.dense(n),
+  batch_normalization: (e, n) => e.batchNorm(n),
+  max_pooling2d: (e, n) => e.pool(n),
+  average_pooling2d: (e, n) => e.pool(n),
+  global_average_pooling2d: (e, n) => e.globalPool(n),
+  global_max_pooling2d: (e, n) => e.globalPool(n),
+  zero_padding2d: (e, n) => {
+    const a = n.attrs['padding'] as readonly (readonly number[])[];
+    const [t, b] = [a[0]![0]!, a[0]![1]!];
+    const [l, r] = [a[1]![0]!, a[1]![1]!];
+    const pads = e.int64(`${n.name}/pads`, [0, 0, t, l, 0, 0, b, r]);
+    return image(e.op('Pad', [e.nchw(n), pads], n.name, n.name, { mode: 'constant' }));
+  },
+  up_sampling2d: (e, n) => {
+    const [sh, sw] = pairOf(n, 'size');
+    const scales = e.init(`${n.name}/scales`, [4], [1, 1, sh, sw]);
+    const bilinear = n.attrs['interpolation'] === 'bilinear';
+    const attrs: Record<string, AttrInput> = bilinear
+      ? { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }
+      : {
+          mode: 'nearest',
+          coordinate_transformation_mode: 'asymmetric',
+          nearest_mode: 'floor',
+        };
+    return image(e.op('Resize', [e.nchw(n), '', scales], n.name, n.name, attrs));
+  },
+  depth_to_space: (e, n) =>
+    image(
+      e.op('DepthToSpace', [e.nchw(n)], n.name, n.name, {
+        blocksize: int(numOf(n, 'block_size')),
+        mode: String(n.attrs['mode']).toUpperCase(),
+      }),
+    ),
+  space_to_depth: (e, n) => image(e.spaceToDepth(n)),
+  permute: (e, n) => {
+    // out axis j is input axis dims[j] - 1: a relabeling, as transpose.
+    const p = (n.attrs['dims'] as readonly number[]).map((d) => d - 1);
+    const v = e.value(n.inputs[0]!);
+    return { name: v.name, perm: v.perm.map((a) => p.indexOf(a)) };
+  },
+  cropping2d: (e, n) => {
+    const [[t, b], [l, r]] = n.attrs['cropping'] as readonly (readonly number[])[] as [
+      [number, number],
+      [number, number],
+    ];
+    const [H, W] = e.inShape(n) as [number, number, number];
+    return image(e.slice(e.nchw(n), n.name, [t, l], [H - b, W - r]));
+  },
+  padding2d: (e, n) => image(e.padding(n)),
+  resizing: (e, n) => image(e.resizing(n)),
+  flatten: (e, n) => {
+    const x = e.as(e.value(n.inputs[0]!), identityPerm(e.inRank(n)), n.name);
+    return { name: e.op('Flatten', [x], n.name, n.name, { axis: int(1) }), perm: [0] };
+  },
+  reshape: (e, n) => {
+    const x = e.as(e.value(n.inputs[0]!), identityPerm(e.inRank(n)), n.name);
+    const shape = e.int64(`${n.name}/shape`, [-1, ...n.shape]);
+    return {
+      name: e.op('Reshape', [x, shape], n.name, n.name),
+      perm: identityPerm(n.shape.length),
+    };
+  },
+  add: (e, n) => e.merge(n),
+  multiply: (e, n) => e.merge(n),
+  subtract: (e, n) => e.merge(n),
+  average: (e, n) => e.merge(n),
+  maximum: (e, n) => e.merge(n),
+  minimum: (e, n) => e.merge(n),
+  prelu: (e, n) => {
+    // x in the user's axis order (NCHW for channels_first images), so alpha's layout fits.
+    const cf = n.attrs['data_format'] === 'channels_first' && n.shape.length === 3;
+    const perm = cf ? [...NCHW] : identityPerm(n.shape.length);
+    const x = e.as(e.value(n.inputs[0]!), perm, n.name);
+    const a = n.weights.find((w) => w.name === 'alpha')!;
+    const slope = e.init(`${n.name}/alpha`, [...a.shape], e.need(n, 'alpha'));
+    return { name: e.op('PRelu', [x, slope], n.name, n.name), perm };
+  },
+  rescaling: (e, n) => {
+    const v = e.value(n.inputs[0]!);
+    const axis = numOf(n, 'channel_axis');
+    // A per-channel list as a constant along the channel axis (x's axes in its order).
+    const constant = (name: string): string => {
+      const a = n.attrs[name] as number | readonly number[];
+      if (!Array.isArray(a)) return e.scalar(a as number);
+      const list = a as readonly number[];
+      const dims = v.perm.map((p) => (p === axis ? list.length : 1));
+      return e.init(`${n.name}/${name}`, dims, [...list]);
+    };
+    const y = e.op('Mul', [v.name, constant('scale')], n.name, n.name);
+    return { name: e.op('Add', [y, constant('offset')], n.name, n.name), perm: v.perm };
+  },
+  layer_normalization: (e, n) => e.layerNorm(n),
+  group_normalization: (e, n) => e.groupNorm(n),
+  concatenate: (e, n) => {
+    const first = e.value(n.inputs[0]!);
+    const xs = n.inputs.map((i) => e.as(e.value(i), first.perm, n.name));
+    const axis = 1 + first.perm.indexOf(numOf(n, 'concat_axis'));
+    return {
+      name: e.op('Concat', xs, n.name, n.name, { axis: int(axis) }),
+      perm: first.perm,
+    };
+  },
+  softmax: (e, n) => {
+    const v = e.value(n.inputs[0]!);
+    const axis = 1 + v.perm.indexOf(numOf(n, 'softmax_axis'));
+    return {
+      name: e.op('Softmax', [v.name], n.name, n.name, { axis: int(axis) }),
+      perm: v.perm,
+    };
+  },
+};

@@ -4,6 +4,7 @@ import { compileSource } from '../frontend/index.js';
 import { ACTIVATIONS } from '../layers/activations.js';
 import { resizeTaps as netcTaps } from '../layers/resizing.js';
 import { writeSafetensors } from '../weights/index.js';
+import { FOLDABLE, FoldError, foldNode, isIntType, type Const } from './fold.js';
 import {
   DataType,
   decodeModel,
@@ -25,12 +26,6 @@ export type ImportResult =
 
 /** A refusal of one node: the message names the node and its op_type. */
 class Refusal extends Error {}
-
-/** A constant: an initializer, a Constant node, or a fold of constants. */
-interface Const {
-  readonly dims: number[];
-  readonly data: ArrayLike<number>;
-}
 
 /** One layer call of the generated source. */
 interface Call {
@@ -62,49 +57,6 @@ const SIMPLE_ACTIVATIONS: ReadonlyMap<string, string> = new Map(
   }),
 );
 
-/** The ONNX operators netc translates (some only with certain attributes). */
-export const SUPPORTED = new Set([
-  ...SIMPLE_ACTIVATIONS.keys(),
-  'Conv',
-  'ConvTranspose',
-  'Gemm',
-  'MatMul',
-  'BatchNormalization',
-  'MaxPool',
-  'AveragePool',
-  'GlobalAveragePool',
-  'GlobalMaxPool',
-  'Clip',
-  'LeakyRelu',
-  'Elu',
-  'Softmax',
-  'HardSigmoid',
-  'HardSwish',
-  'Selu',
-  'Mish',
-  'Add',
-  'Sum',
-  'Mul',
-  'Sub',
-  'Div',
-  'Max',
-  'Min',
-  'Mean',
-  'PRelu',
-  'InstanceNormalization',
-  'Concat',
-  'Flatten',
-  'Reshape',
-  'Pad',
-  'Transpose',
-  'DepthToSpace',
-  'SpaceToDepth',
-  'Resize',
-  'Dropout',
-  'Identity',
-  'Constant',
-]);
-
 const KEYWORDS = new Set([
   'network',
   'block',
@@ -124,6 +76,13 @@ function identifier(text: string, fallback: string): string {
   if (KEYWORDS.has(s)) s = `${s}_`;
   return s;
 }
+
+/** A model's name for a comment: quoted, printable ASCII only (no line break can end the comment). */
+const quoted = (text: string): string =>
+  JSON.stringify(text).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 /** The shortest decimal that reads back as the same float32 value. */
 export function formatFloat(v: number): string {
@@ -184,6 +143,8 @@ class Importer {
   private readonly skip = new Set<number>();
   private readonly consumers = new Map<string, number[]>();
   private batch: number | null = null;
+  /** Expand outputs that stand unexpanded for the merges reading them: the expanded shape. */
+  private readonly expanded = new Map<string, number[]>();
   /** Values known to be >= 0 (outputs of relu, relu6, sigmoid, ...). */
   private readonly nonNegative = new Set<string>();
 
@@ -195,7 +156,8 @@ class Importer {
 
   run(): ImportResult {
     const g = this.g;
-    for (const t of g.initializers) this.consts.set(t.name, { dims: t.dims, data: t.data });
+    for (const t of g.initializers)
+      this.consts.set(t.name, { dims: t.dims, data: t.data, int: isIntType(t.dataType) });
     g.nodes.forEach((n, i) =>
       n.inputs.forEach((v) => {
         if (v === '') return;
@@ -237,23 +199,36 @@ class Importer {
       const id = unique(identifier(v.name, 'input'));
       refs.set(v.name, id);
       this.shapes.set(v.name, dims);
-      inputDecls.push(`  input ${id}: [${dims.join(', ')}]`);
+      // A name that is not an identifier is noted (the module's feed key is the identifier).
+      const note = id === v.name ? '' : `  # ONNX input ${quoted(v.name)}`;
+      inputDecls.push(`  input ${id}: [${dims.join(', ')}]${note}`);
     }
     if (this.errors.length) return { ok: false, errors: this.errors };
 
     const poisoned = new Set<string>();
+    // Constant nodes first: the patterns read their numbers ahead of the nodes' order.
+    g.nodes.forEach((n, i) => {
+      if (n.opType !== 'Constant' || (n.domain !== '' && n.domain !== 'ai.onnx')) return;
+      this.skip.add(i);
+      try {
+        this.constant(n, label(n, i));
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        this.errors.push(e.message);
+        for (const o of n.outputs) poisoned.add(o);
+      }
+    });
     g.nodes.forEach((n, i) => {
       if (this.skip.has(i)) return;
       if (n.inputs.some((v) => poisoned.has(v))) {
-        // Fed by a refused node: list it only if it could not be translated anyway.
-        if (!SUPPORTED.has(n.opType))
-          this.errors.push(`${label(n, i)}: netc has no layer for ONNX operator ${n.opType}`);
+        // Fed by a refused node: not listed, so each refusal names its first cause only.
         for (const o of n.outputs) poisoned.add(o);
         return;
       }
       try {
         if (n.domain !== '' && n.domain !== 'ai.onnx')
           throw new Refusal(`${label(n, i)}: operators of domain '${n.domain}' are not supported`);
+        if (this.fold(n, i)) return;
         this.node(n, i);
       } catch (e) {
         if (!(e instanceof Refusal)) throw e;
@@ -264,14 +239,14 @@ class Importer {
     });
     if (this.errors.length) return { ok: false, errors: this.errors };
 
-    const outputs: { id: string; value: string }[] = [];
+    const outputs: { id: string; value: string; onnx: string }[] = [];
     for (const v of g.outputs) {
       const value = this.resolve(v.name);
       if (!this.shapes.has(value)) {
         this.errors.push(`graph output '${v.name}' is not computed from the inputs`);
         continue;
       }
-      outputs.push({ id: unique(identifier(v.name, 'output')), value });
+      outputs.push({ id: unique(identifier(v.name, 'output')), value, onnx: v.name });
     }
     if (this.errors.length) return { ok: false, errors: this.errors };
 
@@ -305,7 +280,7 @@ class Importer {
 
   private render(
     inputDecls: string[],
-    outputs: { id: string; value: string }[],
+    outputs: { id: string; value: string; onnx: string }[],
     refs: Map<string, string>,
     unique: (base: string) => string,
   ): string {
@@ -322,6 +297,7 @@ class Importer {
       if (!open) return;
       const o = outputs[next];
       if (o && o.value === open.value && uses.get(open.value) === 1) {
+        if (o.id !== o.onnx) lines.push(`  # ONNX output ${quoted(o.onnx)}`);
         lines.push(`  output ${o.id} = ${open.text}`);
         refs.set(open.value, o.id);
         next++;
@@ -355,7 +331,10 @@ class Importer {
       }
     }
     close();
-    for (const o of outputs.slice(next)) lines.push(`  output ${o.id} = ${ref(o.value)}`);
+    for (const o of outputs.slice(next)) {
+      if (o.id !== o.onnx) lines.push(`  # ONNX output ${quoted(o.onnx)}`);
+      lines.push(`  output ${o.id} = ${ref(o.value)}`);
+    }
     const name = identifier(this.opts.name ?? this.g.name, 'imported');
     const head = `# Imported from ONNX by netc import: NCHW in and out, as the original model.`;
     return `${head}\nnetwork ${name}(data_format: channels_first) {\n${inputDecls.join('\n')}\n${lines.join('\n')}\n}\n`;
@@ -426,22 +405,22 @@ class Importer {
     return v === undefined || v === '' ? undefined : this.consts.get(v);
   }
 
-  private ints(n: NodeProto, name: string, dflt: number[]): number[] {
+  ints(n: NodeProto, name: string, dflt: number[]): number[] {
     const a = getAttribute(n, name);
     return a && a.type === 'ints' ? a.value : dflt;
   }
 
-  private int(n: NodeProto, name: string, dflt: number): number {
+  int(n: NodeProto, name: string, dflt: number): number {
     const a = getAttribute(n, name);
     return a && a.type === 'int' ? a.value : dflt;
   }
 
-  private float(n: NodeProto, name: string, dflt: number): number {
+  float(n: NodeProto, name: string, dflt: number): number {
     const a = getAttribute(n, name);
     return a && (a.type === 'float' || a.type === 'int') ? a.value : dflt;
   }
 
-  private str(n: NodeProto, name: string, dflt: string): string {
+  str(n: NodeProto, name: string, dflt: string): string {
     const a = getAttribute(n, name);
     return a && a.type === 'string' ? a.value : dflt;
   }
@@ -498,195 +477,623 @@ class Importer {
 
   private node(n: NodeProto, i: number): void {
     const where = label(n, i);
-    const out = this.out(n);
-    const activation = (fn: string, args = ''): void => {
-      this.onlyFirstOutput(n, where);
-      this.emit(fn, [n.inputs[0]!], out, this.act(n, i, where), args);
-      if (['relu', 'relu6', 'sigmoid', 'hard_sigmoid'].includes(fn)) this.nonNegative.add(out);
-    };
+    if (this.pattern(n, i, where)) return;
     const simple = SIMPLE_ACTIVATIONS.get(n.opType);
-    if (simple) return activation(simple);
-    switch (n.opType) {
-      case 'Constant':
-        return this.constant(n, where);
-      case 'Identity':
-      case 'Dropout': {
-        this.onlyFirstOutput(n, where);
-        const x = n.inputs[0]!;
-        const c = this.consts.get(x);
-        if (c) this.consts.set(out, c);
-        else {
-          this.act(n, i, where);
-          this.aliases.set(out, x);
-          this.shapes.set(out, this.shapes.get(this.resolve(x))!);
-        }
-        return;
-      }
-      case 'Transpose': {
-        const c = this.consts.get(n.inputs[0]!);
-        if (!c) {
-          // Activations: a permute of the per-example axes (the stored NCHW order, as ONNX's).
-          const s = this.act(n, i, where);
-          const perm = this.ints(
-            n,
-            'perm',
-            [0, ...s].map((_, k) => s.length - k),
-          );
-          if (perm[0] !== 0)
-            throw new Refusal(
-              `${where}: perm [${perm.join(', ')}] moves the batch axis; netc permutes the axes of each example`,
-            );
-          const dims = perm.slice(1);
-          this.emit(
-            'permute',
-            [n.inputs[0]!],
-            out,
-            dims.map((d) => s[d - 1]!),
-            `[${dims.join(', ')}]`,
-          );
-          return;
-        }
-        const perm = this.ints(
-          n,
-          'perm',
-          c.dims.map((_, k) => c.dims.length - 1 - k),
-        );
-        this.consts.set(out, transposeConst(c, perm));
-        return;
-      }
-      case 'Conv':
-        return this.conv(n, i, where);
-      case 'ConvTranspose':
-        return this.convTranspose(n, i, where);
-      case 'Gemm':
-        return this.gemm(n, i, where);
-      case 'MatMul':
-        return this.matmul(n, i, where);
-      case 'BatchNormalization':
-        return this.batchNorm(n, i, where);
-      case 'MaxPool':
-      case 'AveragePool':
-        return this.pool(n, i, where);
-      case 'GlobalAveragePool':
-      case 'GlobalMaxPool': {
-        const s = this.act(n, i, where);
-        if (s.length !== 3)
-          throw new Refusal(`${where}: netc pools 2-D images only (input [N, ${s.join(', ')}])`);
-        const fn =
-          n.opType === 'GlobalMaxPool' ? 'global_max_pooling2d' : 'global_average_pooling2d';
-        this.emit(fn, [n.inputs[0]!], out, [s[0]!, 1, 1], 'keepdims: true');
-        return;
-      }
-      case 'HardSwish':
-        return activation('hard_swish');
-      case 'LeakyRelu':
-        return activation(
-          'leaky_relu',
-          `negative_slope: ${formatFloat(this.float(n, 'alpha', 0.01))}`,
-        );
-      case 'Elu': {
-        const a = this.float(n, 'alpha', 1);
-        return activation('elu', a === 1 ? '' : `alpha: ${formatFloat(a)}`);
-      }
-      case 'HardSigmoid': {
-        const a = this.float(n, 'alpha', 0.2);
-        const b = this.float(n, 'beta', 0.5);
-        if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6)
-          throw new Refusal(
-            `${where}: alpha ${formatFloat(a)}, beta ${formatFloat(b)}; netc's hard_sigmoid is Keras 3's (alpha 1/6, beta 0.5)`,
-          );
-        return activation('hard_sigmoid');
-      }
-      case 'Clip':
-        return this.clip(n, i, where, activation);
-      case 'Mish':
-        return activation('mish');
-      case 'Selu': {
-        // Keras's selu has fixed constants; ONNX's defaults are the same numbers in f32.
-        const a = this.float(n, 'alpha', 1.67326319217681884765625);
-        const g = this.float(n, 'gamma', 1.05070102214813232421875);
-        if (Math.abs(a - 1.6732632423543772) > 1e-6 || Math.abs(g - 1.0507009873554805) > 1e-6)
-          throw new Refusal(
-            `${where}: alpha ${formatFloat(a)}, gamma ${formatFloat(g)}; netc's selu has Keras's constants (alpha 1.67326, gamma 1.05070)`,
-          );
-        return activation('selu');
-      }
-      case 'Softmax':
-        return this.softmax(n, i, where);
-      case 'Add':
-      case 'Sum':
-      case 'Mul':
-      case 'Sub':
-      case 'Div':
-      case 'Max':
-      case 'Min':
-      case 'Mean':
-        return this.merge(n, i, where);
-      case 'PRelu':
-        return this.prelu(n, i, where);
-      case 'InstanceNormalization':
-        return this.instanceNorm(n, i, where);
-      case 'Concat': {
-        const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
-        const s0 = shapes[0]!;
-        let axis = this.int(n, 'axis', 1);
-        if (axis < 0) axis += s0.length + 1;
-        if (axis <= 0 || axis > s0.length)
-          throw new Refusal(
-            `${where}: axis ${this.int(n, 'axis', 1)} (netc concatenates per example, not along the batch)`,
-          );
-        const shape = [...s0];
-        for (const s of shapes.slice(1)) {
-          if (s.length !== s0.length || s.some((d, k) => k !== axis - 1 && d !== s0[k]))
-            throw new Refusal(`${where}: input shapes do not agree off axis ${axis}`);
-          shape[axis - 1]! += s[axis - 1]!;
-        }
-        if (n.inputs.length === 1) {
-          this.aliases.set(out, n.inputs[0]!);
-          this.shapes.set(out, s0);
-          return;
-        }
-        this.emit('concatenate', n.inputs, out, shape, `axis: ${axis}`);
-        return;
-      }
-      case 'Flatten': {
-        const s = this.act(n, i, where);
-        let axis = this.int(n, 'axis', 1);
-        if (axis < 0) axis += s.length + 1;
-        if (axis !== 1)
-          throw new Refusal(`${where}: axis ${axis}; netc flattens each example (axis 1) only`);
-        this.emit('flatten', [n.inputs[0]!], out, [product(s)]);
-        return;
-      }
-      case 'Reshape':
-        return this.reshape(n, i, where);
-      case 'Pad':
-        return this.pad(n, i, where);
-      case 'DepthToSpace':
-      case 'SpaceToDepth':
-        return this.blocks(n, i, where);
-      case 'Resize':
-        return this.resize(n, i, where);
-      default:
-        throw new Refusal(`${where}: netc has no layer for ONNX operator ${n.opType}`);
+    if (simple) return this.activation(n, i, where, simple);
+    const handler = OPS[n.opType];
+    if (!handler) throw new Refusal(`${where}: netc has no layer for ONNX operator ${n.opType}`);
+    handler(this, n, i, where);
+  }
+
+  /** An activation layer on input 0. */
+  activation(n: NodeProto, i: number, where: string, fn: string, args = ''): void {
+    this.onlyFirstOutput(n, where);
+    const out = this.out(n);
+    this.emit(fn, [n.inputs[0]!], out, this.act(n, i, where), args);
+    if (['relu', 'relu6', 'sigmoid', 'hard_sigmoid'].includes(fn)) this.nonNegative.add(out);
+  }
+
+  /** Identity and Dropout: the input under a new name. */
+  identity(n: NodeProto, i: number, where: string): void {
+    this.onlyFirstOutput(n, where);
+    const x = n.inputs[0]!;
+    const out = this.out(n);
+    const c = this.consts.get(x);
+    if (c) this.consts.set(out, c);
+    else {
+      this.act(n, i, where);
+      this.aliases.set(out, x);
+      this.shapes.set(out, this.shapes.get(this.resolve(x))!);
     }
   }
 
-  private constant(n: NodeProto, where: string): void {
+  /** Transpose of an activation: a permute of the per-example axes (NCHW order, as ONNX's). */
+  transpose(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const perm = this.ints(
+      n,
+      'perm',
+      [0, ...s].map((_, k) => s.length - k),
+    );
+    if (perm[0] !== 0)
+      throw new Refusal(
+        `${where}: perm [${perm.join(', ')}] moves the batch axis; netc permutes the axes of each example`,
+      );
+    const dims = perm.slice(1);
+    this.emit(
+      'permute',
+      [n.inputs[0]!],
+      this.out(n),
+      dims.map((d) => s[d - 1]!),
+      `[${dims.join(', ')}]`,
+    );
+  }
+
+  globalPool(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    if (s.length !== 3)
+      throw new Refusal(`${where}: netc pools 2-D images only (input [N, ${s.join(', ')}])`);
+    const fn = n.opType === 'GlobalMaxPool' ? 'global_max_pooling2d' : 'global_average_pooling2d';
+    this.emit(fn, [n.inputs[0]!], this.out(n), [s[0]!, 1, 1], 'keepdims: true');
+  }
+
+  hardSigmoid(n: NodeProto, i: number, where: string): void {
+    const a = this.float(n, 'alpha', 0.2);
+    const b = this.float(n, 'beta', 0.5);
+    if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6)
+      throw new Refusal(
+        `${where}: alpha ${formatFloat(a)}, beta ${formatFloat(b)}; netc's hard_sigmoid is Keras 3's (alpha 1/6, beta 0.5)`,
+      );
+    return this.activation(n, i, where, 'hard_sigmoid');
+  }
+
+  selu(n: NodeProto, i: number, where: string): void {
+    // Keras's selu has fixed constants; ONNX's defaults are the same numbers in f32.
+    const a = this.float(n, 'alpha', 1.67326319217681884765625);
+    const g = this.float(n, 'gamma', 1.05070102214813232421875);
+    if (Math.abs(a - 1.6732632423543772) > 1e-6 || Math.abs(g - 1.0507009873554805) > 1e-6)
+      throw new Refusal(
+        `${where}: alpha ${formatFloat(a)}, gamma ${formatFloat(g)}; netc's selu has Keras's constants (alpha 1.67326, gamma 1.05070)`,
+      );
+    return this.activation(n, i, where, 'selu');
+  }
+
+  concat(n: NodeProto, i: number, where: string): void {
+    const out = this.out(n);
+    const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
+    const s0 = shapes[0]!;
+    let axis = this.int(n, 'axis', 1);
+    if (axis < 0) axis += s0.length + 1;
+    if (axis <= 0 || axis > s0.length)
+      throw new Refusal(
+        `${where}: axis ${this.int(n, 'axis', 1)} (netc concatenates per example, not along the batch)`,
+      );
+    const shape = [...s0];
+    for (const s of shapes.slice(1)) {
+      if (s.length !== s0.length || s.some((d, k) => k !== axis - 1 && d !== s0[k]))
+        throw new Refusal(`${where}: input shapes do not agree off axis ${axis}`);
+      shape[axis - 1]! += s[axis - 1]!;
+    }
+    if (n.inputs.length === 1) {
+      this.aliases.set(out, n.inputs[0]!);
+      this.shapes.set(out, s0);
+      return;
+    }
+    this.emit('concatenate', n.inputs, out, shape, `axis: ${axis}`);
+  }
+
+  flatten(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    let axis = this.int(n, 'axis', 1);
+    if (axis < 0) axis += s.length + 1;
+    if (axis !== 1)
+      throw new Refusal(`${where}: axis ${axis}; netc flattens each example (axis 1) only`);
+    this.emit('flatten', [n.inputs[0]!], this.out(n), [product(s)]);
+  }
+
+  // ------------------------------------------------------------- shapes, reductions, patterns
+
+  /** The node that alone reads value v (none when v is a graph output or read twice). */
+  private soleUser(v: string): NodeProto | undefined {
+    const users = this.consumers.get(v) ?? [];
+    if (users.length !== 1 || this.g.outputs.some((o) => o.name === v)) return undefined;
+    return this.g.nodes[users[0]!];
+  }
+
+  private indexOf(n: NodeProto): number {
+    return this.g.nodes.indexOf(n);
+  }
+
+  /** The one number of a constant input (undefined when not a one-element constant). */
+  private scalarIn(v: string | undefined): number | undefined {
+    const c = v === undefined ? undefined : this.consts.get(v);
+    return c && c.data.length === 1 ? Number(c.data[0]) : undefined;
+  }
+
+  /** The input of a two-input node other than v. */
+  private other(n: NodeProto, v: string): string | undefined {
+    if (n.inputs.length !== 2) return undefined;
+    return n.inputs[0] === v ? n.inputs[1] : n.inputs[1] === v ? n.inputs[0] : undefined;
+  }
+
+  /** Emits `per` (per-example) as a reshape (or flatten) of input 0 into the node's output. */
+  private reshapeEmit(n: NodeProto, per: number[]): void {
+    if (per.length === 1) this.emit('flatten', [n.inputs[0]!], this.out(n), per);
+    else this.emit('reshape', [n.inputs[0]!], this.out(n), per, `[${per.join(', ')}]`);
+  }
+
+  /** Squeeze and Unsqueeze of an activation: a reshape that keeps the batch. */
+  squeeze(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const rank = s.length + 1;
+    const given = this.opset >= 13 ? this.optConst(n, 1) : undefined;
+    const axes = given ? Array.from(given.data) : this.ints(n, 'axes', []);
+    const full = [-1, ...s];
+    let dims: number[];
+    if (n.opType === 'Squeeze') {
+      const norm = axes.length
+        ? axes.map((a) => (a < 0 ? a + rank : a))
+        : full.flatMap((d, k) => (d === 1 && k > 0 ? [k] : []));
+      if (norm.includes(0)) throw new Refusal(`${where}: squeezes the batch axis`);
+      dims = full.filter((_, k) => !norm.includes(k));
+    } else {
+      const out = rank + axes.length;
+      const norm = axes.map((a) => (a < 0 ? a + out : a)).sort((a, b) => a - b);
+      if (norm.includes(0)) throw new Refusal(`${where}: adds an axis before the batch`);
+      dims = [...full];
+      for (const a of norm) dims.splice(a, 0, 1);
+    }
+    const per = dims.slice(1);
+    if (per.length === 0 || per.length > 5)
+      throw new Refusal(`${where}: a per-example rank of ${per.length}; netc takes ranks 1 to 5`);
+    if (sameShape(per, s)) {
+      this.aliases.set(this.out(n), n.inputs[0]!);
+      this.shapes.set(this.out(n), s);
+      return;
+    }
+    this.reshapeEmit(n, per);
+  }
+
+  /**
+   * Expand of an activation to a broadcast shape: netc's merges broadcast, so when every
+   * reader is a merge the value stands as it is and the merge takes the expanded shape.
+   */
+  expand(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const target = Array.from(this.constOf(n, 1, where, 'the shape').data);
+    const per = target.length === s.length + 1 ? target.slice(1) : target;
+    if (per.length !== s.length)
+      throw new Refusal(
+        `${where}: expands [N, ${s.join(', ')}] to rank ${target.length}; netc keeps the rank`,
+      );
+    const shape = s.map((d, k) => {
+      const t = per[k]!;
+      if (d !== 1 && t !== 1 && t !== d)
+        throw new Refusal(
+          `${where}: [N, ${s.join(', ')}] does not expand to [${target.join(', ')}]`,
+        );
+      return Math.max(d, t);
+    });
+    const out = this.out(n);
+    this.aliases.set(out, n.inputs[0]!);
+    this.shapes.set(out, s);
+    if (sameShape(shape, s)) return;
+    const users = this.consumers.get(out) ?? [];
+    const merges = new Set(['Add', 'Sum', 'Mul', 'Sub', 'Max', 'Min', 'Mean']);
+    if (
+      this.g.outputs.some((o) => o.name === out) ||
+      !users.every((u) => merges.has(this.g.nodes[u]!.opType))
+    )
+      throw new Refusal(
+        `${where}: expands an activation for a node that is not an elementwise merge; netc broadcasts inside merges only`,
+      );
+    this.expanded.set(out, shape);
+  }
+
+  /** Split (ShuffleNet's chunk): each part is a slice of the axis. */
+  split(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const rank = s.length + 1;
+    let axis = this.int(n, 'axis', 0);
+    if (axis < 0) axis += rank;
+    if (axis === 0) throw new Refusal(`${where}: splits the batch axis`);
+    const d = s[axis - 1]!;
+    const given = this.opset >= 13 ? this.optConst(n, 1) : undefined;
+    let sizes = given ? Array.from(given.data) : this.ints(n, 'split', []);
+    if (sizes.length === 0) {
+      const parts = this.int(n, 'num_outputs', n.outputs.length);
+      const each = Math.ceil(d / parts);
+      sizes = Array.from({ length: parts }, (_, k) => Math.min(each, d - k * each));
+    }
+    if (sizes.length !== n.outputs.length || sizes.reduce((a, b) => a + b, 0) !== d)
+      throw new Refusal(`${where}: split sizes [${sizes.join(', ')}] do not cover ${d}`);
+    let start = 0;
+    sizes.forEach((size, k) => {
+      const o = n.outputs[k]!;
+      if (o !== '') this.sliceAxis(n.inputs[0]!, o, s, axis, start, start + size, where);
+      start += size;
+    });
+  }
+
+  /** Slice of an activation (steps of 1, not along the batch). */
+  slice(n: NodeProto, i: number, where: string): void {
+    let s = this.act(n, i, where);
+    const rank = s.length + 1;
+    const starts = Array.from(this.constOf(n, 1, where, 'starts').data);
+    const ends = Array.from(this.constOf(n, 2, where, 'ends').data);
+    const axes = this.optConst(n, 3)
+      ? Array.from(this.optConst(n, 3)!.data)
+      : starts.map((_, k) => k);
+    const steps = this.optConst(n, 4) ? Array.from(this.optConst(n, 4)!.data) : starts.map(() => 1);
+    if (steps.some((v) => v !== 1))
+      throw new Refusal(`${where}: steps [${steps.join(', ')}]; netc slices with step 1`);
+    let x = n.inputs[0]!;
+    const cuts = axes
+      .map((a, k) => {
+        const ax = a < 0 ? a + rank : a;
+        if (ax === 0) throw new Refusal(`${where}: slices the batch axis`);
+        const dim = s[ax - 1]!;
+        const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+        return { ax, lo: clamp(starts[k]!), hi: clamp(ends[k]!) };
+      })
+      .filter((c) => c.lo !== 0 || c.hi !== s[c.ax - 1]);
+    if (cuts.length === 0) {
+      this.aliases.set(this.out(n), x);
+      this.shapes.set(this.out(n), s);
+      return;
+    }
+    cuts.forEach((c, k) => {
+      const o = k === cuts.length - 1 ? this.out(n) : `${this.out(n)}/~slice${k}`;
+      this.sliceAxis(x, o, s, c.ax, c.lo, c.hi, where);
+      s = this.shapes.get(o)!;
+      x = o;
+    });
+  }
+
+  /**
+   * Elements [lo, hi) of ONNX axis `ax` of x (per-example shape s) into `out`: cropping2d on
+   * the rows or columns of an image; any other axis is viewed (a reshape, no copy) as the rows
+   * of a [1, before, after] image, cropped, and viewed back.
+   */
+  private sliceAxis(
+    x: string,
+    out: string,
+    s: number[],
+    ax: number,
+    lo: number,
+    hi: number,
+    where: string,
+  ): void {
+    const d = s[ax - 1]!;
+    if (hi <= lo) throw new Refusal(`${where}: an empty slice`);
+    const shape = [...s];
+    shape[ax - 1] = hi - lo;
+    if (s.length === 3 && ax >= 2) {
+      const crop = ax === 2 ? padText(lo, d - hi, 0, 0) : padText(0, 0, lo, d - hi);
+      this.emit('cropping2d', [x], out, shape, crop);
+      return;
+    }
+    const rows = product(s.slice(0, ax - 1)) * d;
+    const cols = product(s.slice(ax));
+    if (product(s.slice(0, ax - 1)) !== 1)
+      throw new Refusal(
+        `${where}: slices axis ${ax} of [N, ${s.join(', ')}]; netc slices the first axis of each example, or an image's rows and columns`,
+      );
+    const view = `${out}/~rows`;
+    const cropped = `${out}/~cropped`;
+    this.emit('reshape', [x], view, [1, rows, cols], `[1, ${rows}, ${cols}]`);
+    this.emit('cropping2d', [view], cropped, [1, hi - lo, cols], padText(lo, d - hi, 0, 0));
+    if (shape.length === 1) this.emit('flatten', [cropped], out, shape);
+    else this.emit('reshape', [cropped], out, shape, `[${shape.join(', ')}]`);
+  }
+
+  /** ReduceMean / ReduceMax over an image's rows and columns: global pooling. */
+  reduce(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    const rank = s.length + 1;
+    const fromInput = this.opset >= 18;
+    const axes = (
+      fromInput ? Array.from(this.optConst(n, 1)?.data ?? []) : this.ints(n, 'axes', [])
+    )
+      .map((a) => (a < 0 ? a + rank : a))
+      .sort((a, b) => a - b);
+    const keep = this.int(n, 'keepdims', 1) !== 0;
+    if (s.length !== 3 || axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3)
+      throw new Refusal(
+        `${where}: axes [${axes.join(', ')}] of [N, ${s.join(', ')}]; netc reduces an image's rows and columns (global pooling) or normalizes (a layer norm's ReduceMean, Sub, Pow, Sqrt, Div)`,
+      );
+    const fn = n.opType === 'ReduceMax' ? 'global_max_pooling2d' : 'global_average_pooling2d';
+    this.emit(
+      fn,
+      [n.inputs[0]!],
+      this.out(n),
+      keep ? [s[0]!, 1, 1] : [s[0]!],
+      keep ? 'keepdims: true' : '',
+    );
+  }
+
+  /** Gamma or beta over the normalized axes (`axes`, ONNX axes of [N, ...s]) from a constant
+   * that broadcasts to the input: Keras's layout, one dimension per normalized axis. */
+  private normParam(
+    c: Const,
+    s: number[],
+    axes: number[],
+    where: string,
+  ): { shape: number[]; data: Float32Array } {
+    const rank = s.length + 1;
+    const dims = [...c.dims];
+    while (dims.length < rank) dims.unshift(1);
+    if (dims.length > rank) throw new Refusal(`${where}: a parameter of rank ${c.dims.length}`);
+    const full = [1, ...s];
+    dims.forEach((d, k) => {
+      if (d !== 1 && (!axes.includes(k) || d !== full[k]))
+        throw new Refusal(
+          `${where}: a parameter of shape [${c.dims.join(', ')}] varies off the normalized axes`,
+        );
+    });
+    const shape = axes.map((a) => full[a]!);
+    const strides = dims.map((_, k) => product(dims.slice(k + 1)));
+    const data = new Float32Array(product(shape));
+    const idx = new Array<number>(axes.length).fill(0);
+    for (let o = 0; o < data.length; o++) {
+      let src = 0;
+      axes.forEach((a, j) => {
+        if (dims[a] !== 1) src += idx[j]! * strides[a]!;
+      });
+      data[o] = c.data[src]!;
+      for (let j = axes.length - 1; j >= 0; j--) {
+        if (++idx[j]! < shape[j]!) break;
+        idx[j] = 0;
+      }
+    }
+    return { shape, data };
+  }
+
+  private emitLayerNorm(
+    x: string,
+    out: string,
+    s: number[],
+    axes: number[],
+    eps: number,
+    gamma: Const | undefined,
+    beta: Const | undefined,
+    where: string,
+  ): void {
+    const weights: { slot: string; shape: number[]; data: Float32Array }[] = [];
+    if (gamma) weights.push({ slot: 'gamma', ...this.normParam(gamma, s, axes, where) });
+    if (beta) weights.push({ slot: 'beta', ...this.normParam(beta, s, axes, where) });
+    const args = [
+      axes.length === 1 ? String(axes[0]) : `[${axes.join(', ')}]`,
+      `epsilon: ${formatFloat(eps)}`,
+    ];
+    if (!beta) args.push('center: false');
+    if (!gamma) args.push('scale: false');
+    this.emit('layer_normalization', [x], out, s, args.join(', '), weights);
+  }
+
+  /** LayerNormalization (opset 17): over the axes from `axis` on. */
+  layerNorm(n: NodeProto, i: number, where: string): void {
+    const s = this.act(n, i, where);
+    this.onlyFirstOutput(n, where);
+    const rank = s.length + 1;
+    let axis = this.int(n, 'axis', -1);
+    if (axis < 0) axis += rank;
+    if (axis === 0) throw new Refusal(`${where}: normalizes over the batch axis`);
+    const axes = Array.from({ length: rank - axis }, (_, k) => axis + k);
+    const gamma = this.constOf(n, 1, where, 'the scale');
+    const beta = this.optConst(n, 2);
+    this.emitLayerNorm(
+      n.inputs[0]!,
+      this.out(n),
+      s,
+      axes,
+      this.float(n, 'epsilon', 1e-5),
+      gamma,
+      beta,
+      where,
+    );
+  }
+
+  /**
+   * A layer normalization written out (PyTorch before opset 17): m = ReduceMean(x), d = x - m,
+   * v = ReduceMean(d^2), y = d / Sqrt(v + eps) [* gamma] [+ beta]. True when node n (the first
+   * ReduceMean) starts one; its nodes are then skipped.
+   */
+  private decomposedLayerNorm(n: NodeProto, i: number, where: string): boolean {
+    const x = n.inputs[0]!;
+    const s = this.shapes.get(this.resolve(x));
+    if (!s || this.consts.has(x)) return false;
+    const rank = s.length + 1;
+    const axesOf = (r: NodeProto): string =>
+      (this.opset >= 18 ? Array.from(this.optConst(r, 1)?.data ?? []) : this.ints(r, 'axes', []))
+        .map((a) => (a < 0 ? a + rank : a))
+        .sort((a, b) => a - b)
+        .join(',');
+    const axesKey = axesOf(n);
+    if (axesKey === '' || this.int(n, 'keepdims', 1) !== 1) return false;
+    const sub = this.soleUser(n.outputs[0]!);
+    if (!sub || sub.opType !== 'Sub' || sub.inputs[0] !== x || sub.inputs[1] !== n.outputs[0])
+      return false;
+    const d = sub.outputs[0]!;
+    const users = (this.consumers.get(d) ?? []).map((u) => this.g.nodes[u]!);
+    if (users.length !== 2 || this.g.outputs.some((o) => o.name === d)) return false;
+    const sq = users.find(
+      (u) =>
+        (u.opType === 'Pow' && this.scalarIn(u.inputs[1]) === 2) ||
+        (u.opType === 'Mul' && u.inputs[0] === d && u.inputs[1] === d),
+    );
+    const div = users.find((u) => u.opType === 'Div' && u.inputs[0] === d);
+    if (!sq || !div || sq.inputs[0] !== d) return false;
+    const r2 = this.soleUser(sq.outputs[0]!);
+    if (
+      !r2 ||
+      r2.opType !== 'ReduceMean' ||
+      axesOf(r2) !== axesKey ||
+      this.int(r2, 'keepdims', 1) !== 1
+    )
+      return false;
+    const add = this.soleUser(r2.outputs[0]!);
+    const eps =
+      add && add.opType === 'Add' ? this.scalarIn(this.other(add, r2.outputs[0]!)) : undefined;
+    if (!add || eps === undefined) return false;
+    const sqrt = this.soleUser(add.outputs[0]!);
+    if (
+      !sqrt ||
+      sqrt.opType !== 'Sqrt' ||
+      div.inputs[1] !== sqrt.outputs[0] ||
+      this.soleUser(sqrt.outputs[0]!) !== div
+    )
+      return false;
+    const chain = [n, sub, sq, r2, add, sqrt, div];
+    let y = div.outputs[0]!;
+    let gamma: Const | undefined;
+    let beta: Const | undefined;
+    const mul = this.soleUser(y);
+    if (mul && mul.opType === 'Mul') {
+      const c = this.consts.get(this.other(mul, y) ?? '');
+      if (c) {
+        gamma = c;
+        chain.push(mul);
+        y = mul.outputs[0]!;
+      }
+    }
+    const plus = this.soleUser(y);
+    if (plus && plus.opType === 'Add') {
+      const c = this.consts.get(this.other(plus, y) ?? '');
+      if (c) {
+        beta = c;
+        chain.push(plus);
+        y = plus.outputs[0]!;
+      }
+    }
+    const axes = axesKey.split(',').map(Number);
+    if (axes.includes(0)) return false;
+    this.emitLayerNorm(x, y, s, axes, eps, gamma, beta, where);
+    for (const c of chain) this.skip.add(this.indexOf(c));
+    void i;
+    return true;
+  }
+
+  /**
+   * GELU written out (PyTorch before opset 20): x / sqrt(2) (or x * (1/sqrt(2))), Erf, + 1,
+   * times x, times 0.5. True when node n (the Div or Mul) starts one.
+   */
+  private decomposedGelu(n: NodeProto): boolean {
+    if (n.inputs.length !== 2) return false;
+    const x = n.inputs[0]!;
+    const s = this.shapes.get(this.resolve(x));
+    const k = this.scalarIn(n.inputs[1]);
+    if (!s || k === undefined) return false;
+    const scaled = n.opType === 'Div' ? 1 / k : n.opType === 'Mul' ? k : NaN;
+    if (!(Math.abs(scaled - Math.SQRT1_2) < 1e-6)) return false;
+    const erf = this.soleUser(n.outputs[0]!);
+    if (!erf || erf.opType !== 'Erf') return false;
+    const add = this.soleUser(erf.outputs[0]!);
+    if (!add || add.opType !== 'Add' || this.scalarIn(this.other(add, erf.outputs[0]!)) !== 1)
+      return false;
+    const a = add.outputs[0]!;
+    const m1 = this.soleUser(a);
+    if (!m1 || m1.opType !== 'Mul') return false;
+    const chain = [n, erf, add, m1];
+    let y: string;
+    if (this.other(m1, a) === x) {
+      const m2 = this.soleUser(m1.outputs[0]!);
+      if (!m2 || m2.opType !== 'Mul' || this.scalarIn(this.other(m2, m1.outputs[0]!)) !== 0.5)
+        return false;
+      chain.push(m2);
+      y = m2.outputs[0]!;
+    } else {
+      // (x * 0.5) * (1 + erf): the half is computed apart, and must be read only here.
+      const h = this.g.nodes.find((m) => m.outputs[0] === this.other(m1, a));
+      if (
+        !h ||
+        h.opType !== 'Mul' ||
+        this.other(h, x) === undefined ||
+        this.scalarIn(this.other(h, x)) !== 0.5
+      )
+        return false;
+      if (this.soleUser(h.outputs[0]!) !== m1 || this.indexOf(h) < this.indexOf(n)) return false;
+      chain.push(h);
+      y = m1.outputs[0]!;
+    }
+    this.emit('gelu', [x], y, s);
+    for (const c of chain) this.skip.add(this.indexOf(c));
+    return true;
+  }
+
+  /** HardSigmoid(x) * x (PyTorch's hardswish before opset 14): hard_swish. */
+  private fusedHardSwish(n: NodeProto, where: string): boolean {
+    const x = n.inputs[0]!;
+    const s = this.shapes.get(this.resolve(x));
+    const mul = this.soleUser(n.outputs[0]!);
+    if (!s || !mul || mul.opType !== 'Mul' || this.other(mul, n.outputs[0]!) !== x) return false;
+    const a = this.float(n, 'alpha', 0.2);
+    const b = this.float(n, 'beta', 0.5);
+    if (Math.abs(a - 1 / 6) > 1e-6 || Math.abs(b - 0.5) > 1e-6) return false;
+    void where;
+    this.emit('hard_swish', [x], mul.outputs[0]!, s);
+    this.skip.add(this.indexOf(mul));
+    return true;
+  }
+
+  /** The patterns that several ONNX nodes form for one netc layer; true when one matched at n. */
+  private pattern(n: NodeProto, i: number, where: string): boolean {
+    switch (n.opType) {
+      case 'ReduceMean':
+        return this.decomposedLayerNorm(n, i, where);
+      case 'Div':
+      case 'Mul':
+        return this.decomposedGelu(n);
+      case 'HardSigmoid':
+        return this.fusedHardSwish(n, where);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Evaluates a node whose value is fixed for the model's input size (shape arithmetic, and
+   * any operator on constants alone); true when it did. Its outputs become constants.
+   */
+  private fold(n: NodeProto, i: number): boolean {
+    if (!FOLDABLE.has(n.opType)) return false;
+    let outs: Const[] | null;
+    try {
+      outs = foldNode(n, {
+        constant: (v) => this.consts.get(v),
+        shape: (v) => {
+          const s = this.shapes.get(this.resolve(v));
+          return s ? [this.batch ?? NaN, ...s] : undefined;
+        },
+        opset: this.opset,
+      });
+    } catch (e) {
+      if (e instanceof FoldError) throw new Refusal(`${label(n, i)}: ${e.message}`);
+      throw e;
+    }
+    if (!outs) return false;
+    outs.forEach((c, k) => {
+      const o = n.outputs[k];
+      if (o) this.consts.set(o, c);
+    });
+    return true;
+  }
+
+  constant(n: NodeProto, where: string): void {
     const a = n.attributes[0] as AttributeProto | undefined;
     let c: Const;
     if (!a) throw new Refusal(`${where}: no value`);
     switch (a.type) {
       case 'tensor':
-        c = { dims: a.value.dims, data: a.value.data };
+        c = { dims: a.value.dims, data: a.value.data, int: isIntType(a.value.dataType) };
         break;
       case 'float':
       case 'int':
-        c = { dims: [], data: [a.value] };
+        c = { dims: [], data: [a.value], int: a.type === 'int' };
         break;
       case 'floats':
       case 'ints':
-        c = { dims: [a.value.length], data: a.value };
+        c = { dims: [a.value.length], data: a.value, int: a.type === 'ints' };
         break;
       default:
         throw new Refusal(`${where}: constant of type ${a.type} is not supported`);
@@ -694,7 +1101,7 @@ class Importer {
     this.consts.set(this.out(n), c);
   }
 
-  private conv(n: NodeProto, i: number, where: string): void {
+  conv(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     if (s.length !== 3)
       throw new Refusal(`${where}: netc convolves 2-D images only (input [N, ${s.join(', ')}])`);
@@ -762,7 +1169,7 @@ class Importer {
     );
   }
 
-  private convTranspose(n: NodeProto, i: number, where: string): void {
+  convTranspose(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     if (s.length !== 3)
       throw new Refusal(`${where}: netc convolves 2-D images only (input [N, ${s.join(', ')}])`);
@@ -949,7 +1356,7 @@ class Importer {
     );
   }
 
-  private gemm(n: NodeProto, i: number, where: string): void {
+  gemm(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     if (s.length !== 1)
       throw new Refusal(`${where}: Gemm takes a 2-D input, got [N, ${s.join(', ')}]`);
@@ -978,15 +1385,19 @@ class Importer {
     this.dense(n, i, where, kernel, K, N, bias);
   }
 
-  private matmul(n: NodeProto, i: number, where: string): void {
+  matmul(n: NodeProto, i: number, where: string): void {
     this.act(n, i, where);
+    if (n.inputs[1] && !this.consts.has(n.inputs[1]))
+      throw new Refusal(
+        `${where}: multiplies two computed tensors (attention); netc multiplies by constant weights only (dense)`,
+      );
     const b = this.constOf(n, 1, where, 'the second operand');
     if (b.dims.length !== 2)
       throw new Refusal(`${where}: the second operand must be a 2-D constant (a dense kernel)`);
     this.dense(n, i, where, Float32Array.from(b.data), b.dims[0]!, b.dims[1]!, null);
   }
 
-  private batchNorm(n: NodeProto, i: number, where: string): void {
+  batchNorm(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     this.onlyFirstOutput(n, where);
     if (this.int(n, 'training_mode', 0) !== 0)
@@ -1010,7 +1421,7 @@ class Importer {
     );
   }
 
-  private pool(n: NodeProto, i: number, where: string): void {
+  pool(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     this.onlyFirstOutput(n, where);
     const k = this.ints(n, 'kernel_shape', []);
@@ -1076,12 +1487,8 @@ class Importer {
     );
   }
 
-  private clip(
-    n: NodeProto,
-    i: number,
-    where: string,
-    activation: (fn: string, args?: string) => void,
-  ): void {
+  clip(n: NodeProto, i: number, where: string): void {
+    const activation = (fn: string, args = ''): void => this.activation(n, i, where, fn, args);
     let lo: number;
     let hi: number;
     if (this.opset < 11) {
@@ -1096,7 +1503,6 @@ class Importer {
       lo = scalar(1, -Infinity);
       hi = scalar(2, Infinity);
     }
-    void i;
     if (lo === 0 && hi === 6) return activation('relu6');
     if (lo === 0 && hi === Infinity) return activation('relu');
     if (lo === 0) return activation('relu', `max_value: ${formatFloat(hi)}`);
@@ -1105,7 +1511,7 @@ class Importer {
     return activation('clip', `${bound(lo)}, ${bound(hi)}`);
   }
 
-  private softmax(n: NodeProto, i: number, where: string): void {
+  softmax(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     const rank = s.length + 1;
     let axis = this.int(n, 'axis', this.opset < 13 ? 1 : -1);
@@ -1145,11 +1551,15 @@ class Importer {
     this.emit('reshape', [soft], out, s, `[${s.join(', ')}]`);
   }
 
-  private merge(n: NodeProto, i: number, where: string): void {
+  merge(n: NodeProto, i: number, where: string): void {
     if (n.inputs.some((v) => this.consts.has(v))) return this.affine(n, i, where);
     if (n.opType === 'Div')
       throw new Refusal(`${where}: netc divides only by a constant (a rescaling)`);
     const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
+    for (const v of n.inputs) {
+      const e = this.expanded.get(v);
+      if (e) shapes.push(e);
+    }
     const s0 = shapes[0]!;
     // Every activation has the batch first: equal ranks keep the batch on the batch, and the
     // per-example shapes then broadcast as netc's merges do (NumPy's rule).
@@ -1222,7 +1632,7 @@ class Importer {
   }
 
   /** PRelu: the slope broadcast to the example is alpha; its axes of size 1 are shared. */
-  private prelu(n: NodeProto, i: number, where: string): void {
+  prelu(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     const c = this.constOf(n, 1, where, 'the slope');
     const dims = [...c.dims];
@@ -1247,7 +1657,7 @@ class Importer {
   }
 
   /** InstanceNormalization: group_normalization with one group per channel (axis 1). */
-  private instanceNorm(n: NodeProto, i: number, where: string): void {
+  instanceNorm(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     if (s.length < 2)
       throw new Refusal(`${where}: input [N, ${s.join(', ')}] has no axis to normalize over`);
@@ -1271,7 +1681,7 @@ class Importer {
     );
   }
 
-  private reshape(n: NodeProto, i: number, where: string): void {
+  reshape(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     let target: number[];
     const attr = getAttribute(n, 'shape');
@@ -1290,6 +1700,7 @@ class Importer {
     let per: number[];
     if (
       n0 === 0 ||
+      Number.isNaN(n0) ||
       (this.batch !== null && n0 === this.batch && unknowns <= 1) ||
       (n0 === -1 && unknowns === 0)
     ) {
@@ -1312,7 +1723,7 @@ class Importer {
     this.emit('reshape', [n.inputs[0]!], this.out(n), per, `[${per.join(', ')}]`);
   }
 
-  private pad(n: NodeProto, i: number, where: string): void {
+  pad(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     const mode = this.str(n, 'mode', 'constant');
     let pads: number[];
@@ -1363,7 +1774,7 @@ class Importer {
   }
 
   /** DepthToSpace (DCR or CRD, the same rule on the channel index as netc's) and SpaceToDepth. */
-  private blocks(n: NodeProto, i: number, where: string): void {
+  blocks(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     if (s.length !== 3)
       throw new Refusal(
@@ -1404,7 +1815,7 @@ class Importer {
    * exactly as ONNX defines them for the coordinate and nearest modes) must be those of one of
    * netc's coordinates modes (tf.image.resize's), else the attribute that differs is named.
    */
-  private resize(n: NodeProto, i: number, where: string): void {
+  resize(n: NodeProto, i: number, where: string): void {
     const s = this.act(n, i, where);
     if (s.length !== 3)
       throw new Refusal(`${where}: netc resizes 2-D images only (input [N, ${s.join(', ')}])`);
@@ -1474,6 +1885,78 @@ class Importer {
   }
 }
 
+type Handler = (m: Importer, n: NodeProto, i: number, where: string) => void;
+
+/**
+ * How each ONNX operator becomes netc layers, by op_type (the activations that one ONNX node
+ * computes without parameters come from SIMPLE_ACTIVATIONS; shape arithmetic folds first).
+ */
+const OPS: Readonly<Record<string, Handler>> = {
+  Constant: (m, n, _i, w) => m.constant(n, w),
+  Identity: (m, n, i, w) => m.identity(n, i, w),
+  Dropout: (m, n, i, w) => m.identity(n, i, w),
+  Transpose: (m, n, i, w) => m.transpose(n, i, w),
+  Conv: (m, n, i, w) => m.conv(n, i, w),
+  ConvTranspose: (m, n, i, w) => m.convTranspose(n, i, w),
+  Gemm: (m, n, i, w) => m.gemm(n, i, w),
+  MatMul: (m, n, i, w) => m.matmul(n, i, w),
+  BatchNormalization: (m, n, i, w) => m.batchNorm(n, i, w),
+  MaxPool: (m, n, i, w) => m.pool(n, i, w),
+  AveragePool: (m, n, i, w) => m.pool(n, i, w),
+  GlobalAveragePool: (m, n, i, w) => m.globalPool(n, i, w),
+  GlobalMaxPool: (m, n, i, w) => m.globalPool(n, i, w),
+  HardSwish: (m, n, i, w) => m.activation(n, i, w, 'hard_swish'),
+  LeakyRelu: (m, n, i, w) =>
+    m.activation(
+      n,
+      i,
+      w,
+      'leaky_relu',
+      `negative_slope: ${formatFloat(m.float(n, 'alpha', 0.01))}`,
+    ),
+  Elu: (m, n, i, w) => {
+    const a = m.float(n, 'alpha', 1);
+    m.activation(n, i, w, 'elu', a === 1 ? '' : `alpha: ${formatFloat(a)}`);
+  },
+  HardSigmoid: (m, n, i, w) => m.hardSigmoid(n, i, w),
+  Clip: (m, n, i, w) => m.clip(n, i, w),
+  Mish: (m, n, i, w) => m.activation(n, i, w, 'mish'),
+  Selu: (m, n, i, w) => m.selu(n, i, w),
+  Softmax: (m, n, i, w) => m.softmax(n, i, w),
+  Add: (m, n, i, w) => m.merge(n, i, w),
+  Sum: (m, n, i, w) => m.merge(n, i, w),
+  Mul: (m, n, i, w) => m.merge(n, i, w),
+  Sub: (m, n, i, w) => m.merge(n, i, w),
+  Div: (m, n, i, w) => m.merge(n, i, w),
+  Max: (m, n, i, w) => m.merge(n, i, w),
+  Min: (m, n, i, w) => m.merge(n, i, w),
+  Mean: (m, n, i, w) => m.merge(n, i, w),
+  PRelu: (m, n, i, w) => m.prelu(n, i, w),
+  InstanceNormalization: (m, n, i, w) => m.instanceNorm(n, i, w),
+  Concat: (m, n, i, w) => m.concat(n, i, w),
+  Flatten: (m, n, i, w) => m.flatten(n, i, w),
+  Reshape: (m, n, i, w) => m.reshape(n, i, w),
+  Pad: (m, n, i, w) => m.pad(n, i, w),
+  DepthToSpace: (m, n, i, w) => m.blocks(n, i, w),
+  SpaceToDepth: (m, n, i, w) => m.blocks(n, i, w),
+  Resize: (m, n, i, w) => m.resize(n, i, w),
+  ReduceMean: (m, n, i, w) => m.reduce(n, i, w),
+  ReduceMax: (m, n, i, w) => m.reduce(n, i, w),
+  LayerNormalization: (m, n, i, w) => m.layerNorm(n, i, w),
+  Squeeze: (m, n, i, w) => m.squeeze(n, i, w),
+  Unsqueeze: (m, n, i, w) => m.squeeze(n, i, w),
+  Expand: (m, n, i, w) => m.expand(n, i, w),
+  Split: (m, n, i, w) => m.split(n, i, w),
+  Slice: (m, n, i, w) => m.slice(n, i, w),
+};
+
+/** The ONNX operators netc translates (some only with certain attributes) or folds. */
+export const SUPPORTED: ReadonlySet<string> = new Set([
+  ...SIMPLE_ACTIVATIONS.keys(),
+  ...Object.keys(OPS),
+  ...FOLDABLE,
+]);
+
 const COORDINATE_MODES = ['half_pixel', 'align_corners', 'asymmetric'] as const;
 
 interface Sample {
@@ -1538,23 +2021,4 @@ function onnxTaps(n: number, m: number, ctm: string, nearest: string | null): Sa
     out.push({ lo, hi: Math.min(lo + 1, n - 1), frac: f - lo });
   }
   return out;
-}
-
-function transposeConst(c: Const, perm: number[]): Const {
-  const d = c.dims;
-  const dims = perm.map((p) => d[p]!);
-  const stride = d.map((_, k) => product(d.slice(k + 1)));
-  const total = product(d);
-  const data = new Float64Array(total);
-  const idx = new Array<number>(dims.length).fill(0);
-  for (let o = 0; o < total; o++) {
-    let src = 0;
-    for (let k = 0; k < dims.length; k++) src += idx[k]! * stride[perm[k]!]!;
-    data[o] = c.data[src]!;
-    for (let k = dims.length - 1; k >= 0; k--) {
-      if (++idx[k]! < dims[k]!) break;
-      idx[k] = 0;
-    }
-  }
-  return { dims, data };
 }

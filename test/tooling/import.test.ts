@@ -565,6 +565,100 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     );
   });
 
+  test('shape arithmetic folded (symbolic batch), decomposed LayerNorm and GELU, Split, ReduceMean, Expand, Slice', async () => {
+    const src = await roundTrip({
+      opset: 13,
+      inputs: [['x', [4, 6, 5]]],
+      nodes: [
+        // LayerNorm over the channels, as PyTorch writes it out before opset 17.
+        node('ReduceMean', ['x'], ['m'], { axes: ints([1]) }),
+        node('Sub', ['x', 'm'], ['d']),
+        node('Pow', ['d', 'two'], ['p']),
+        node('ReduceMean', ['p'], ['v'], { axes: ints([1]) }),
+        node('Add', ['v', 'eps'], ['e']),
+        node('Sqrt', ['e'], ['s']),
+        node('Div', ['d', 's'], ['nrm']),
+        node('Mul', ['nrm', 'gamma'], ['g']),
+        node('Add', ['g', 'beta'], ['ln']),
+        // GELU with Erf.
+        node('Div', ['ln', 'sqrt2'], ['a']),
+        node('Erf', ['a'], ['er']),
+        node('Add', ['er', 'one'], ['a1']),
+        node('Mul', ['ln', 'a1'], ['mm']),
+        node('Mul', ['mm', 'half'], ['ge']),
+        // chunk and swap the halves (ShuffleNet's split).
+        node('Split', ['ge', 'parts'], ['s1', 's2'], { axis: int(1) }),
+        node('Concat', ['s2', 's1'], ['cat'], { axis: int(1) }),
+        // x.mean([2, 3]) kept, sigmoid, expand_as(x), multiply (squeeze-and-excitation).
+        node('ReduceMean', ['cat'], ['gap'], { axes: ints([2, 3]), keepdims: int(1) }),
+        node('Sigmoid', ['gap'], ['sg']),
+        node('Shape', ['cat'], ['catshape']),
+        node('Expand', ['sg', 'catshape'], ['ex']),
+        node('Mul', ['cat', 'ex'], ['se']),
+        // x.view(x.size(0), -1): Shape, Gather, Unsqueeze, Concat on the symbolic batch.
+        node('Shape', ['se'], ['sh']),
+        node('Gather', ['sh', 'zero'], ['nb'], { axis: int(0) }),
+        node('Unsqueeze', ['nb', 'axes0'], ['nb1']),
+        node('Concat', ['nb1', 'minus1'], ['target'], { axis: int(0) }),
+        node('Reshape', ['se', 'target'], ['flat']),
+        // rows 1..4 of the image, and a channel slice.
+        node('Slice', ['se', 'starts', 'ends', 'axes'], ['rows']),
+        node('Slice', ['se', 'c0', 'c1', 'axes1'], ['chan']),
+      ],
+      inits: [
+        tensor('two', [], [2]),
+        tensor('eps', [], [1e-5]),
+        rand('gamma', [4, 1, 1]),
+        rand('beta', [4, 1, 1]),
+        tensor('sqrt2', [], [Math.SQRT2]),
+        tensor('one', [], [1]),
+        tensor('half', [], [0.5]),
+        int64Tensor('parts', [2], [1, 3]),
+        int64Tensor('zero', [], [0]),
+        int64Tensor('axes0', [1], [0]),
+        int64Tensor('minus1', [1], [-1]),
+        int64Tensor('starts', [1], [1]),
+        int64Tensor('ends', [1], [-1]),
+        int64Tensor('axes', [1], [2]),
+        int64Tensor('c0', [1], [1]),
+        int64Tensor('c1', [1], [3]),
+        int64Tensor('axes1', [1], [1]),
+      ],
+      outputs: [
+        ['flat', [120]],
+        ['rows', [4, 4, 5]],
+        ['chan', [2, 6, 5]],
+      ],
+    });
+    expect(src).toContain('layer_normalization(1, epsilon: 0.00001)');
+    expect(src).toContain('gelu');
+    expect(src).toContain('global_average_pooling2d(keepdims: true)');
+    expect(src).toContain('cropping2d([1, 0])');
+    expect(src).not.toMatch(/Shape|Gather|Erf/);
+  });
+
+  test('a refusal names its first cause only, not the nodes it feeds', () => {
+    const bytes = model(
+      graph(
+        [
+          node('Hardmax', ['x'], ['a'], {}, 'hardmax1'),
+          node('Relu', ['a'], ['b']),
+          node('Shape', ['b'], ['bs']),
+          node('LRN', ['b'], ['c'], { size: int(3) }),
+          node('Reshape', ['c', 'bs'], ['y']),
+        ],
+        [valueInfo('x', [1, 2, 6, 6])],
+        [{ name: 'y' }],
+        [],
+      ),
+      13,
+    );
+    const r = importOnnx(bytes);
+    expect(r.ok ? [] : r.errors).toEqual([
+      "Hardmax node 'hardmax1': netc has no layer for ONNX operator Hardmax",
+    ]);
+  });
+
   test('every unsupported node is listed by op_type and name, and nothing is imported', () => {
     const bytes = model(
       graph(
