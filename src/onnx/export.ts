@@ -87,7 +87,7 @@ class Exporter {
   private readonly batch: Dim;
 
   constructor(
-    private readonly graph: Graph,
+    readonly graph: Graph,
     private readonly params: ReadonlyMap<string, ArrayLike<number>>,
   ) {
     this.batch = graph.batch ?? 'N';
@@ -693,7 +693,11 @@ type LayerExport = (e: Exporter, n: Node) => Value;
  * from their formula in ACTIVATIONS (src/layers/activations.ts).
  */
 const ONNX_EXPORTS: Readonly<Record<string, LayerExport>> = {
-  input: (_e, n) => ({ name: n.name, perm: identityPerm(n.shape.length) }),
+  // The graph input carries the module's key for it (`name:` in the source, else the node's).
+  input: (e, n) => ({
+    name: e.graph.inputs.find((p) => p.node === n.id)!.name,
+    perm: identityPerm(n.shape.length),
+  }),
   transpose: (e, n) => {
     // out axis j is input axis p[j]: a relabeling, no data moves.
     const p = n.attrs['perm'] as readonly number[];

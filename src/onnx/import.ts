@@ -84,6 +84,9 @@ const quoted = (text: string): string =>
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 
+/** `, name: "KEY"` when the module's key (the ONNX name) is not the .net identifier, else ''. */
+const keyOption = (id: string, key: string): string => (id === key ? '' : `, name: ${quoted(key)}`);
+
 /** The shortest decimal that reads back as the same float32 value. */
 export function formatFloat(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
@@ -199,9 +202,8 @@ class Importer {
       const id = unique(identifier(v.name, 'input'));
       refs.set(v.name, id);
       this.shapes.set(v.name, dims);
-      // A name that is not an identifier is noted (the module's feed key is the identifier).
-      const note = id === v.name ? '' : `  # ONNX input ${quoted(v.name)}`;
-      inputDecls.push(`  input ${id}: [${dims.join(', ')}]${note}`);
+      // A name that is not an identifier is the module's feed key through `name:`.
+      inputDecls.push(`  input ${id}: [${dims.join(', ')}]${keyOption(id, v.name)}`);
     }
     if (this.errors.length) return { ok: false, errors: this.errors };
 
@@ -297,8 +299,10 @@ class Importer {
       if (!open) return;
       const o = outputs[next];
       if (o && o.value === open.value && uses.get(open.value) === 1) {
-        if (o.id !== o.onnx) lines.push(`  # ONNX output ${quoted(o.onnx)}`);
-        lines.push(`  output ${o.id} = ${open.text}`);
+        // The key goes on a line of its own: the chain may end in a comment.
+        const key = keyOption(o.id, o.onnx);
+        if (key) lines.push(`  ${o.id} = ${open.text}`, `  output ${o.id}${key}`);
+        else lines.push(`  output ${o.id} = ${open.text}`);
         refs.set(open.value, o.id);
         next++;
       } else {
@@ -332,8 +336,7 @@ class Importer {
     }
     close();
     for (const o of outputs.slice(next)) {
-      if (o.id !== o.onnx) lines.push(`  # ONNX output ${quoted(o.onnx)}`);
-      lines.push(`  output ${o.id} = ${ref(o.value)}`);
+      lines.push(`  output ${o.id} = ${ref(o.value)}${keyOption(o.id, o.onnx)}`);
     }
     const name = identifier(this.opts.name ?? this.g.name, 'imported');
     const head = `# Imported from ONNX by netc import: NCHW in and out, as the original model.`;
