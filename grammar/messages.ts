@@ -133,6 +133,10 @@ export function nestingTooDeep(limit: number): string {
   return `nesting too deep: more than ${limit} levels of brackets`;
 }
 
+export function expressionTooDeep(limit: number): string {
+  return `expression too deep: more than ${limit} nested operators (signs and +, -, *, /); give parts of it names, or write the value`;
+}
+
 export function tooManyErrors(limit: number): string {
   return `too many syntax errors: stopped after ${limit}`;
 }

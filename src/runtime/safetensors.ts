@@ -624,8 +624,8 @@ function formatIndex(flat: number, shape: readonly number[]): string {
 /** A name in single quotes, or as a JSON string when it holds quotes or control characters. */
 function quote(name: string): string {
   // With the u flag the surrogate range matches lone surrogates only.
-  return /[\u0000-\u001f\u007f-\u009f'\\\ud800-\udfff]/u.test(name)
-    ? JSON.stringify(name)
+  return /[\u0000-\u001f\u007f-\u009f'\\\u2028\u2029\ud800-\udfff]/u.test(name)
+    ? JSON.stringify(name).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)
     : `'${name}'`;
 }
 
