@@ -37,17 +37,47 @@ function removeStaleTemps(file: string): void {
   }
 }
 
+/** A file that cannot be written (a directory where a file goes, a file where a directory
+ * goes, no permission, no space): a problem of the user's disk, not a netc bug. */
+export class WriteError extends Error {}
+
+/** Writes every file or none; a failure is a `WriteError` naming the file, with its reason. */
 export function writeFilesAtomic(files: readonly OutFile[]): void {
+  let current = '';
+  try {
+    writeAll(files, (p) => (current = p));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    const why: Record<string, string> = {
+      ENOTDIR: 'a part of its directory is a file, not a directory',
+      EEXIST: 'a part of its directory is a file, not a directory',
+      EISDIR: 'it is a directory',
+      EACCES: 'permission denied',
+      EPERM: 'permission denied',
+      ENOSPC: 'no space left on the device',
+      EROFS: 'the file system is read-only',
+      ENAMETOOLONG: 'its name is too long',
+    };
+    throw new WriteError(`cannot write ${current}: ${why[code] ?? (e as Error).message}`);
+  }
+}
+
+function writeAll(files: readonly OutFile[], writing: (path: string) => void): void {
   const temps: string[] = [];
   try {
     for (const f of files) {
+      writing(f.path);
       mkdirSync(path.dirname(path.resolve(f.path)), { recursive: true });
       removeStaleTemps(f.path);
       const tmp = tempName(f.path, process.pid);
       writeFileSync(tmp, f.data);
       temps.push(tmp);
     }
-    files.forEach((f, i) => renameSync(temps[i]!, f.path));
+    files.forEach((f, i) => {
+      writing(f.path);
+      renameSync(temps[i]!, f.path);
+    });
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
     throw e;

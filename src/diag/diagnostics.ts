@@ -47,7 +47,9 @@ export function renderDiagnostic(file: string, source: string, d: Diagnostic): s
   const lines = source.split(/\r?\n/);
   // One column per character, as the caret counts: a tab is a space, another non-printing
   // character the replacement character.
-  const lineText = (lines[d.span.line - 1] ?? '').replace(/\t/g, ' ').replace(NON_PRINTING, '\ufffd');
+  const lineText = (lines[d.span.line - 1] ?? '')
+    .replace(/\t/g, ' ')
+    .replace(NON_PRINTING, '\ufffd');
   const gutter = String(d.span.line);
   const pad = ' '.repeat(gutter.length);
   const lineEndOffset = d.span.start - (d.span.col - 1) + lineText.length;

@@ -54,6 +54,9 @@ interface Scope {
 
 const placeholderWords = new Set(['None', 'none', 'null', 'NULL', 'Null']);
 
+/** The longest network name: NAME.safetensors.PID.tmp must fit a file name (255 bytes). */
+export const MAX_NETWORK_NAME = 200;
+
 /** Builds the graphs of every network in a program. Errors go to `diags`. */
 export function elaborate(program: Program, diags: Diagnostics): Graph[] {
   const blocks = new Map<string, BlockDecl>();
@@ -84,6 +87,12 @@ export function elaborate(program: Program, diags: Diagnostics): Graph[] {
       continue;
     }
     seen.add(item.name.text);
+    if (item.name.text.length > MAX_NETWORK_NAME)
+      diags.error(
+        item.name.span,
+        `network name is ${item.name.text.length} characters long; at most ${MAX_NETWORK_NAME}, since it names the module's files (NAME.js, NAME.wasm, ...)`,
+        'choose a shorter name',
+      );
     const before = diags.count;
     const g = new NetworkBuilder(item, blocks, diags).build();
     if (g && diags.count === before) graphs.push(g);

@@ -3,7 +3,7 @@
 // but the runtime's own.
 import { evalWeightExpr } from './evaluate.js';
 import { loadWeights } from './safetensors.js';
-import type { IoSpec, NetData, NetSpec, Tensors } from './net.js';
+import type { IoSpec, LoadOptions, NetData, NetSpec, Tensors } from './net.js';
 
 const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -163,5 +163,46 @@ export function writeWeights(M: Float32Array, bytes: Uint8Array, net: NetData): 
   for (const s of net.segments) {
     const v = evalWeightExpr(s.value, params);
     M.set(s.pack ? permute(v, s.pack.shape, s.pack.perm) : v, s.offset);
+  }
+}
+
+/** `load()`'s options, with the stored weights (a safetensors file) when they give none. */
+export async function withStored(
+  options: unknown,
+  stored: () => Promise<Uint8Array>,
+): Promise<LoadOptions> {
+  const given = (options ?? {}) as LoadOptions;
+  if (given.weights !== undefined) return given;
+  return { ...given, weights: await stored() };
+}
+
+/** Node's process, where there is one. */
+type NodeProcess = { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown };
+
+/**
+ * The bytes of the file `name` beside the module (`url`, from its import.meta.url): Node's file
+ * system for file: URLs in Node (imported when needed, so browsers never see node:fs), fetch
+ * otherwise. A failure says which file and what to do.
+ */
+export async function readBeside(url: URL, name: string): Promise<Uint8Array> {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  try {
+    if (url.protocol === 'file:' && proc?.versions?.node) {
+      const fs = (proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'))) as {
+        readFileSync(path: URL): Uint8Array;
+      };
+      return fs.readFileSync(url);
+    }
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    const why =
+      (e as { code?: string }).code === 'ENOENT'
+        ? 'no such file'
+        : String((e as Error)?.message ?? e);
+    throw new Error(
+      `cannot read the weights ${name} beside the module (${url}): ${why}. Keep the ${name} that netc build --external-weights wrote beside the module (serve it from the same directory), or pass load({ weights })`,
+    );
   }
 }
