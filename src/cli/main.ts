@@ -160,14 +160,14 @@ function synopsis(name: string): string {
   return `netc ${name} ${c.args}${opts ? ` ${opts}` : ''}`;
 }
 
-const USAGE = `usage: netc COMMAND FILE [OPTIONS]
-
-commands:
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)} ${c.doc}`)
+const USAGE = `usage:
+${Object.keys(COMMANDS)
+  .map((name) => `  ${synopsis(name)}`)
   .join('\n')}
+  any command: --dump-ir after:PASS (or source) prints the IR after that pass and stops
 
-netc help COMMAND (or netc COMMAND --help) prints a command's options; netc --version its version.`;
+'netc help COMMAND' (or 'netc COMMAND --help') says what a command does and its options'
+defaults; 'netc --version' prints the version.`;
 
 /** `netc help COMMAND`: the synopsis, what it does, each option with its default. */
 function commandHelp(name: string): string {
