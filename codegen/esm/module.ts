@@ -161,8 +161,10 @@ export function apiTypes(p: KernelProgram): {
     inputs: recordType(p.inputs, shapeType),
     outputs: recordType(p.outputs, shapeType),
     feeds: recordType(p.inputs, () => 'Float32Array'),
-    into: recordType(p.outputs, () => 'Float32Array', true),
-    results: recordType(p.outputs, () => 'Float32Array'),
+    // Results are fresh arrays over an ArrayBuffer (or the caller's `into` arrays): typed so,
+    // since TypeScript 5.7 an ArrayBufferLike one is not a BlobPart or a BufferSource.
+    into: recordType(p.outputs, () => 'Float32Array<ArrayBuffer>', true),
+    results: recordType(p.outputs, () => 'Float32Array<ArrayBuffer>'),
   };
 }
 

@@ -188,7 +188,10 @@ export async function readBeside(url: URL, name: string): Promise<Uint8Array> {
   const proc = (globalThis as { process?: NodeProcess }).process;
   try {
     if (url.protocol === 'file:' && proc?.versions?.node) {
-      const fs = (proc.getBuiltinModule?.('node:fs') ?? (await import('node:fs'))) as {
+      // The id in a variable: a TypeScript project without Node's types still type-checks the
+      // module, and bundlers for browsers leave the import alone (it never runs there).
+      const id = 'node:fs';
+      const fs = (proc.getBuiltinModule?.(id) ?? (await import(id))) as {
         readFileSync(path: URL): Uint8Array;
       };
       return fs.readFileSync(url);
