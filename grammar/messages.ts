@@ -266,7 +266,11 @@ function missingCloser(closer: string, facts: ParseErrorFacts): string {
     return `expected an expression or '${closer}' after '${previous?.image}'${foundText}`;
   }
   // After an item of a comma-separated list, a ',' could also have come.
-  if (opener.owner.kind === 'group') return `expected '${closer}' to close${where}${foundText}`;
+  if (opener.owner.kind === 'group')
+    return (
+      `expected '${closer}' to close${where}${foundText}` +
+      (foundName === 'Comma' ? "; netc writes Python's tuples as lists: [3, 3], not (3, 3)" : '')
+    );
   return `expected ',' or '${closer}' in${where}${foundText}`;
 }
 

@@ -492,8 +492,11 @@ class NetworkBuilder {
         return this.call(e, [], scope);
       case 'chain': {
         let v = this.expr(e.head, scope);
-        for (const c of e.calls) {
-          if (v.k === 'error') return v;
+        for (const [i, c] of e.calls.entries()) {
+          if (v.k === 'error') {
+            this.unknownCallees(e.calls.slice(i), scope);
+            return v;
+          }
           if (v.k !== 'tensor')
             return v.k === 'word' && e.head.kind === 'name'
               ? this.unbound(v.v, e.head.span, scope)
@@ -506,6 +509,31 @@ class NetworkBuilder {
         return v;
       }
     }
+  }
+
+  /** Reports the calls of a chain's rest that name no layer or block (the chain stopped at an
+   * error, so they are not evaluated, but a second misspelt layer is worth a message too). */
+  private unknownCallees(calls: readonly CallExpr[], scope: Scope): void {
+    for (const c of calls) {
+      const name = c.callee.text;
+      if (this.blocks.has(name) || LAYER_BY_KIND.has(name) || scope.env.has(name)) continue;
+      this.unknownCallee(c);
+    }
+  }
+
+  private unknownCallee(c: CallExpr): Value {
+    const name = c.callee.text;
+    const candidates = [...PUBLIC_LAYERS, ...this.blocks.keys()];
+    const hint = didYouMean(name, candidates, LAYER_ALIASES);
+    return this.error(
+      c.callee.span,
+      `unknown layer or block '${name}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
+      ...(!hint
+        ? [`layers: ${PUBLIC_LAYERS.join(', ')}`]
+        : hasAlias(name)
+          ? [`netc's layers are Keras's layer classes in snake_case (Dense is dense)`]
+          : []),
+    );
   }
 
   /** An unbound name where a tensor is needed. */
@@ -540,17 +568,7 @@ class NetworkBuilder {
           c.callee.span,
           `'${name}' is a tensor, not a layer or block; it cannot be called`,
         );
-      const candidates = [...PUBLIC_LAYERS, ...this.blocks.keys()];
-      const hint = didYouMean(name, candidates, LAYER_ALIASES);
-      return this.error(
-        c.callee.span,
-        `unknown layer or block '${name}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
-        ...(!hint
-          ? [`layers: ${PUBLIC_LAYERS.join(', ')}`]
-          : hasAlias(name)
-            ? [`netc's layers are Keras's layer classes in snake_case (Dense is dense)`]
-            : []),
-      );
+      return this.unknownCallee(c);
     } finally {
       this.depth--;
     }
