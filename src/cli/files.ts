@@ -1,5 +1,13 @@
 // Writing outputs whole or not at all: each file goes to a temporary name, then all are renamed.
-import { readFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  readFileSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export interface OutFile {
@@ -63,6 +71,14 @@ export function writeFilesAtomic(files: readonly OutFile[]): void {
   }
 }
 
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function writeAll(files: readonly OutFile[], writing: (path: string) => void): void {
   const temps: string[] = [];
   try {
@@ -73,6 +89,12 @@ function writeAll(files: readonly OutFile[], writing: (path: string) => void): v
       const tmp = tempName(f.path, process.pid);
       writeFileSync(tmp, f.data);
       temps.push(tmp);
+    }
+    // A directory where a file goes fails the rename: found before any file is replaced.
+    for (const f of files) {
+      writing(f.path);
+      if (isDirectory(f.path))
+        throw Object.assign(new Error(`${f.path} is a directory`), { code: 'EISDIR' });
     }
     files.forEach((f, i) => {
       writing(f.path);
