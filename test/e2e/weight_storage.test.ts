@@ -79,7 +79,7 @@ function toInt8(w: Float32Array, shape: readonly number[], axes: number[]): Floa
 /** The weights a module stored at `precision` computes with (rank < 2 stays f32). */
 function stored(precision: 'f32' | 'f16' | 'int8'): Map<string, ArrayLike<number>> {
   return new Map(
-    graph.params.map((p, i) => {
+    graph.params.map((p, i): [string, ArrayLike<number>] => {
       const w = values[i]!;
       if (precision === 'f32' || p.shape.length < 2) return [p.key, w];
       if (precision === 'f16') return [p.key, Float64Array.from(w, toF16)];

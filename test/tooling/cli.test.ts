@@ -75,7 +75,7 @@ describe('conventions', () => {
       expect(a.out[0]).toContain(`usage: netc ${command} `);
     }
     const build = (await netc(['help', 'build'])).out[0]!;
-    for (const [flag, def] of [
+    for (const [flag, def] of <[string, string][]>[
       ['--target wasm|ts', 'default: wasm'],
       ['--out DIR', 'default: build'],
       ['--seed S', 'default: 0'],
