@@ -40,11 +40,15 @@ export interface BlockDecl {
 
 export type Stmt = InputStmt | AssignStmt | OutputStmt | RepeatStmt | ReturnStmt;
 
-/** `input NAME: [d1, d2, ...]`; dims are expressions (a batch placeholder is rejected later). */
+/**
+ * `input NAME: [d1, d2, ...]`; dims are expressions (a batch placeholder is rejected later).
+ * `options` are the named options after a comma (`, name: "input.1"`: the module's key).
+ */
 export interface InputStmt {
   readonly kind: 'input';
   readonly name: Ident;
   readonly shape: Expr;
+  readonly options: readonly Arg[];
   readonly span: Span;
 }
 
@@ -56,10 +60,12 @@ export interface AssignStmt {
 }
 
 /** `output NAME = EXPR` or `output NAME`. */
+/** `output NAME [= EXPR]`, with named options after a comma as an input's. */
 export interface OutputStmt {
   readonly kind: 'output';
   readonly name: Ident;
   readonly value?: Expr;
+  readonly options: readonly Arg[];
   readonly span: Span;
 }
 

@@ -244,21 +244,31 @@ export class NetParser extends CstParser {
     this.CONSUME(RCurly);
   });
 
-  /** inputStmt := 'input' NAME ':' expr */
+  /** inputStmt := 'input' NAME ':' expr (',' arg)* */
   readonly inputStmt = this.RULE('inputStmt', () => {
     this.CONSUME(Input);
     this.CONSUME(Identifier, { LABEL: 'name' });
     this.CONSUME(Colon);
     this.SUBRULE(this.expr, { LABEL: 'value' });
+    this.SUBRULE(this.portOptions);
   });
 
-  /** outputStmt := 'output' NAME ['=' expr]; without '=' the statement ends at the name. */
+  /** outputStmt := 'output' NAME ['=' expr] (',' arg)*; without '=' the value is the bound NAME. */
   readonly outputStmt = this.RULE('outputStmt', () => {
     this.CONSUME(Output);
     this.CONSUME(Identifier, { LABEL: 'name' });
     this.OPTION(() => {
       this.CONSUME(Equals);
       this.SUBRULE(this.expr, { LABEL: 'value' });
+    });
+    this.SUBRULE(this.portOptions);
+  });
+
+  /** portOptions := (',' arg)*: named options of an input or output (`name: "input.1"`). */
+  readonly portOptions = this.RULE('portOptions', () => {
+    this.MANY(() => {
+      this.CONSUME(Comma);
+      this.SUBRULE(this.arg);
     });
   });
 
@@ -532,19 +542,29 @@ function buildInput(n: CstNode): Stmt | undefined {
   const name = ident(token(n, 'name'));
   const shape = buildValue(n);
   if (!keyword || !name || !shape) return undefined;
-  return { kind: 'input', name, shape, span: cover(tokenSpan(keyword), shape.span) };
+  const options = buildPortOptions(n);
+  const end = options.at(-1)?.span ?? shape.span;
+  return { kind: 'input', name, shape, options, span: cover(tokenSpan(keyword), end) };
+}
+
+function buildPortOptions(n: CstNode): Arg[] {
+  const options = node(n, 'portOptions');
+  return options ? buildArgs(options) : [];
 }
 
 function buildOutput(n: CstNode): Stmt | undefined {
   const keyword = token(n, 'Output');
   const name = ident(token(n, 'name'));
   if (!keyword || !name) return undefined;
+  const options = buildPortOptions(n);
   if (node(n, 'value') === undefined) {
-    return { kind: 'output', name, span: cover(tokenSpan(keyword), name.span) };
+    const end = options.at(-1)?.span ?? name.span;
+    return { kind: 'output', name, options, span: cover(tokenSpan(keyword), end) };
   }
   const value = buildValue(n);
   if (!value) return undefined;
-  return { kind: 'output', name, value, span: cover(tokenSpan(keyword), value.span) };
+  const end = options.at(-1)?.span ?? value.span;
+  return { kind: 'output', name, value, options, span: cover(tokenSpan(keyword), end) };
 }
 
 function buildRepeat(n: CstNode): Stmt | undefined {

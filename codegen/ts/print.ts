@@ -31,8 +31,8 @@ export function printKernelTS(
     name: kernel.name,
     limit: opts.partLines ?? PART_LINES,
     parts: [],
+    exprs: new Exprs(types ? '!' : ''),
   };
-  nonNull = types ? '!' : '';
   w.block(header(kernel.name, kernel.params), () => {
     printStmts(w, body, ctx);
     // Parts print after the body (declarations hoist); a part may make parts of its own.
@@ -64,6 +64,7 @@ interface Ctx {
   /** Lines per function (PART_LINES unless a test asks for fewer). */
   readonly limit: number;
   readonly parts: Part[];
+  readonly exprs: Exprs;
 }
 
 /** Lines a statement list prints as (before any parts are made). */
@@ -164,9 +165,6 @@ function chunks(stmts: readonly Stmt[], limit: number): Chunk[] {
   return out;
 }
 
-/** The mark after a load: `!` in TypeScript, nothing in JavaScript (set per kernel printed). */
-let nonNull = '!';
-
 /** A line comment; line terminators (including U+2028 and U+2029) cannot end it early. */
 const comment = (text: string): string =>
   `// ${text.replace(/[\r\n\u2028\u2029]+/g, ' ')}`.trimEnd();
@@ -190,22 +188,22 @@ function printStmts(w: CodeWriter, stmts: readonly Stmt[], ctx: Ctx): void {
 const COMPOUND: Readonly<Record<string, string>> = { add: '+=', sub: '-=', mul: '*=', div: '/=' };
 
 function printStmt(w: CodeWriter, s: Stmt, ctx: Ctx): void {
-  const mutable = ctx.mutable;
+  const { mutable, exprs } = ctx;
   switch (s.op) {
     case 'let':
-      w.line(`${mutable.has(s.name) ? 'let' : 'const'} ${s.name} = ${value(s.value)};`);
+      w.line(`${mutable.has(s.name) ? 'let' : 'const'} ${s.name} = ${exprs.value(s.value)};`);
       return;
     case 'set': {
       const v = s.value;
       const op = v.op === 'bin' && v.type === 'f32' ? COMPOUND[v.fn] : undefined;
       if (op && v.op === 'bin' && v.a.op === 'get' && v.a.name === s.name)
-        w.line(`${s.name} ${op} ${value(v.b)};`);
-      else w.line(`${s.name} = ${value(v)};`);
+        w.line(`${s.name} ${op} ${exprs.value(v.b)};`);
+      else w.line(`${s.name} = ${exprs.value(v)};`);
       return;
     }
     case 'store':
       if (s.type !== 'f32') throw new Error('printKernelTS: v128 store after scalarize');
-      w.line(`M[${value(s.addr)}] = ${value(s.value)};`);
+      w.line(`M[${exprs.value(s.addr)}] = ${exprs.value(s.value)};`);
       return;
     case 'for': {
       const inc = s.step === 1 ? `${s.v}++` : `${s.v} += ${s.step}`;
@@ -215,7 +213,7 @@ function printStmt(w: CodeWriter, s: Stmt, ctx: Ctx): void {
       return;
     }
     case 'if':
-      w.line(`if (${cond(s.cond)[0]}) {`).indent(() => printStmts(w, s.then, ctx));
+      w.line(`if (${exprs.cond(s.cond)[0]}) {`).indent(() => printStmts(w, s.then, ctx));
       if (s.else) {
         const otherwise = s.else;
         w.line('} else {').indent(() => printStmts(w, otherwise, ctx));
@@ -242,8 +240,6 @@ const EQ = 8;
 const AND = 4;
 const COND = 2;
 
-const value = (e: Expr): string => expr(e)[0];
-
 /** `e` printed to sit where an operand of precedence `min` or tighter is needed. */
 function at(p: Printed, min: number): string {
   return p[1] >= min ? p[0] : `(${p[0]})`;
@@ -265,70 +261,79 @@ const CMP: Readonly<Record<CmpFn, readonly [string, number]>> = {
   ne: ['!==', EQ],
 };
 
-function expr(e: Expr): Printed {
-  switch (e.op) {
-    case 'const':
-      return number(e.type === 'f32' ? f32Literal(e.value) : String(e.value));
-    case 'get':
-      return [e.name, ATOM];
-    case 'load':
-      return [`M[${value(e.addr)}]${nonNull}`, ATOM];
-    case 'bin': {
-      if (e.type === 'i32') {
-        const lin = affine(e);
-        if (lin) return printAffine(lin);
-        if (e.fn === 'div') return [`Math.trunc(${value(e.a)} / ${value(e.b)})`, ATOM];
-      }
-      if (e.fn === 'min' || e.fn === 'max')
-        return [`Math.${e.fn}(${value(e.a)}, ${value(e.b)})`, ATOM];
-      if (e.fn === 'pmin' || e.fn === 'pmax')
-        throw new Error(`print: ${e.fn} reaches the printer (scalarize makes it a select)`);
-      const [op, p] =
-        e.fn === 'add'
-          ? ['+', ADD]
-          : e.fn === 'sub'
-            ? ['-', ADD]
-            : e.fn === 'mul'
-              ? ['*', MUL]
-              : ['/', MUL];
-      return [`${at(expr(e.a), p)} ${op} ${at(expr(e.b), p + 1)}`, p];
-    }
-    case 'neg': {
-      const a = at(expr(e.a), UNARY);
-      return [a.startsWith('-') ? `-(${a})` : `-${a}`, UNARY];
-    }
-    case 'sqrt':
-    case 'abs':
-      return [`Math.${e.op}(${value(e.a)})`, ATOM];
-    case 'math':
-      return [`${MATH[e.fn]}(${value(e.a)})`, ATOM];
-    case 'cmp':
-    case 'and':
-      return [`${at(cond(e), COND + 1)} ? 1 : 0`, COND];
-    case 'select':
-      return [
-        `${at(cond(e.cond), COND + 1)} ? ${at(expr(e.a), COND + 1)} : ${at(expr(e.b), COND)}`,
-        COND,
-      ];
-    case 'splat':
-    case 'lane':
-      throw new Error(`printKernelTS: ${e.op} after scalarize`);
-  }
-}
+/** Prints expressions; `nonNull` is the mark after a load: `!` in TypeScript, nothing in JavaScript. */
+class Exprs {
+  constructor(private readonly nonNull: string) {}
 
-/** An i32 expression as a JavaScript boolean. */
-function cond(e: Expr): Printed {
-  switch (e.op) {
-    case 'cmp': {
-      const [op, p] = CMP[e.fn];
-      return [`${at(expr(e.a), p + 1)} ${op} ${at(expr(e.b), p + 1)}`, p];
+  value(e: Expr): string {
+    return this.expr(e)[0];
+  }
+
+  expr(e: Expr): Printed {
+    switch (e.op) {
+      case 'const':
+        return number(e.type === 'f32' ? f32Literal(e.value) : String(e.value));
+      case 'get':
+        return [e.name, ATOM];
+      case 'load':
+        return [`M[${this.value(e.addr)}]${this.nonNull}`, ATOM];
+      case 'bin': {
+        if (e.type === 'i32') {
+          const lin = affine(e);
+          if (lin) return printAffine(lin);
+          if (e.fn === 'div') return [`Math.trunc(${this.value(e.a)} / ${this.value(e.b)})`, ATOM];
+        }
+        if (e.fn === 'min' || e.fn === 'max')
+          return [`Math.${e.fn}(${this.value(e.a)}, ${this.value(e.b)})`, ATOM];
+        if (e.fn === 'pmin' || e.fn === 'pmax')
+          throw new Error(`print: ${e.fn} reaches the printer (scalarize makes it a select)`);
+        const [op, p] =
+          e.fn === 'add'
+            ? ['+', ADD]
+            : e.fn === 'sub'
+              ? ['-', ADD]
+              : e.fn === 'mul'
+                ? ['*', MUL]
+                : ['/', MUL];
+        return [`${at(this.expr(e.a), p)} ${op} ${at(this.expr(e.b), p + 1)}`, p];
+      }
+      case 'neg': {
+        const a = at(this.expr(e.a), UNARY);
+        return [a.startsWith('-') ? `-(${a})` : `-${a}`, UNARY];
+      }
+      case 'sqrt':
+      case 'abs':
+        return [`Math.${e.op}(${this.value(e.a)})`, ATOM];
+      case 'math':
+        return [`${MATH[e.fn]}(${this.value(e.a)})`, ATOM];
+      case 'cmp':
+      case 'and':
+        return [`${at(this.cond(e), COND + 1)} ? 1 : 0`, COND];
+      case 'select':
+        return [
+          `${at(this.cond(e.cond), COND + 1)} ? ${at(this.expr(e.a), COND + 1)} : ${at(this.expr(e.b), COND)}`,
+          COND,
+        ];
+      case 'splat':
+      case 'lane':
+        throw new Error(`printKernelTS: ${e.op} after scalarize`);
     }
-    case 'and':
-      return [`${at(cond(e.a), AND)} && ${at(cond(e.b), AND + 1)}`, AND];
-    case 'const':
-      return [e.value ? 'true' : 'false', ATOM];
-    default:
-      return [`${at(expr(e), EQ + 1)} !== 0`, EQ];
+  }
+
+  /** An i32 expression as a JavaScript boolean. */
+  cond(e: Expr): Printed {
+    switch (e.op) {
+      case 'cmp': {
+        const [op, p] = CMP[e.fn];
+        return [`${at(this.expr(e.a), p + 1)} ${op} ${at(this.expr(e.b), p + 1)}`, p];
+      }
+      case 'and':
+        return [`${at(this.cond(e.a), AND)} && ${at(this.cond(e.b), AND + 1)}`, AND];
+      case 'const':
+        return [e.value ? 'true' : 'false', ATOM];
+      default:
+        return [`${at(this.expr(e), EQ + 1)} !== 0`, EQ];
+    }
   }
 }
 

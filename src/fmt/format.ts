@@ -358,13 +358,16 @@ class Builder {
           this.tok('Colon'),
           ' ',
           indent(this.expr(s.shape)),
+          this.portOptions(s.options),
         ];
       case 'assign':
         return [this.tok('Identifier'), ' ', this.tok('Equals'), ' ', indent(this.expr(s.value))];
       case 'output': {
         const head: Doc[] = [this.tok('Output'), ' ', this.tok('Identifier')];
-        if (s.value === undefined) return head;
-        return [head, ' ', this.tok('Equals'), ' ', indent(this.expr(s.value))];
+        if (s.value === undefined) return [head, this.portOptions(s.options)];
+        const equals = this.tok('Equals');
+        const value = indent(this.expr(s.value));
+        return [head, ' ', equals, ' ', value, this.portOptions(s.options)];
       }
       case 'repeat':
         return [this.tok('Repeat'), ' ', indent(this.expr(s.count)), ' ', this.body(s.body)];
@@ -429,10 +432,17 @@ class Builder {
   }
 
   private args(args: readonly Arg[]): Doc {
-    return this.list('LParen', 'RParen', args, (a) => {
-      if (a.name === undefined) return this.expr(a.value);
-      return [this.tok('Identifier'), this.tok('Colon'), ' ', this.expr(a.value)];
-    });
+    return this.list('LParen', 'RParen', args, (a) => this.arg(a));
+  }
+
+  private arg(a: Arg): Doc {
+    if (a.name === undefined) return this.expr(a.value);
+    return [this.tok('Identifier'), this.tok('Colon'), ' ', this.expr(a.value)];
+  }
+
+  /** `, name: "input.1"` after an input's shape or an output's value. */
+  private portOptions(options: readonly Arg[]): Doc {
+    return options.map((a) => [this.tok('Comma'), ' ', this.arg(a)]);
   }
 
   /** `(a, b, c)` or `[a, b, c]`: items wrap where the next would not fit. */

@@ -6,6 +6,8 @@ import type {
   BlockDecl,
   CallExpr,
   Expr,
+  InputStmt,
+  OutputStmt,
   NetworkDecl,
   Program,
   Span,
@@ -283,7 +285,7 @@ class NetworkBuilder {
         if (scope.block) return; // reported by checkBlock
         this.declaredInput = true;
         // A bad input still binds its name, so its uses add no follow-on errors.
-        if (!this.input(s.name.text, s.name.span, s.shape, scope))
+        if (!this.input(s.name.text, this.portKey(s, scope), s.name.span, s.shape, scope))
           scope.env.set(s.name.text, { k: 'error', span: s.name.span });
         return;
       case 'assign':
@@ -315,8 +317,10 @@ class NetworkBuilder {
           this.error(s.span, `output '${s.name.text}' must be a tensor, got ${describeValue(v)}`);
           return;
         }
-        if (this.outputs.some((o) => o.name === s.name.text)) {
-          this.error(s.name.span, `output '${s.name.text}' is declared twice`);
+        const key = this.portKey(s, scope);
+        if (key === undefined) return;
+        if (this.outputs.some((o) => o.name === key)) {
+          this.error(s.name.span, `output '${key}' is declared twice`);
           return;
         }
         let node = this.nodes[v.node]!;
@@ -331,7 +335,7 @@ class NetworkBuilder {
             s.span,
             scope,
           );
-        this.outputs.push({ name: s.name.text, node: node.id, shape, span: s.name.span });
+        this.outputs.push({ name: key, node: node.id, shape, span: s.name.span });
         return;
       }
       case 'repeat': {
@@ -368,7 +372,46 @@ class NetworkBuilder {
     }
   }
 
-  private input(name: string, span: Span, shapeExpr: Expr, scope: Scope): boolean {
+  /**
+   * The module's key for an input or output: its `name:` option (any string, as a source model
+   * named it: `"input.1"`, `"Identity:0"`), else the statement's name; undefined after an error.
+   */
+  private portKey(s: InputStmt | OutputStmt, scope: Scope): string | undefined {
+    let key = s.name.text;
+    for (const opt of s.options) {
+      if (opt.name?.text !== 'name') {
+        const where = opt.name
+          ? `unknown ${s.kind} option '${opt.name.text}'`
+          : `${s.kind} options are named`;
+        this.error(
+          opt.name?.span ?? opt.span,
+          where,
+          `the one ${s.kind} option is name, the module's key for it: ${s.kind} ${s.name.text}${s.kind === 'input' ? ': [...]' : ' = ...'}, name: "${s.kind}.1"`,
+        );
+        return undefined;
+      }
+      const v = this.expr(opt.value, scope);
+      if (v.k === 'error') return undefined;
+      if (v.k !== 'string' || v.v === '') {
+        this.error(
+          opt.value.span,
+          `${s.kind} name must be a non-empty string, got ${showValue(v)}`,
+        );
+        return undefined;
+      }
+      key = v.v;
+    }
+    return key;
+  }
+
+  private input(
+    name: string,
+    key: string | undefined,
+    span: Span,
+    shapeExpr: Expr,
+    scope: Scope,
+  ): boolean {
+    if (key === undefined) return false;
     const v = this.expr(shapeExpr, scope);
     if (v.k === 'error') return false;
     if (v.k !== 'list' || v.items.length === 0) {
@@ -400,8 +443,8 @@ class NetworkBuilder {
       }
       dims.push(item.v);
     }
-    if (this.inputs.some((i) => i.name === name)) {
-      this.error(span, `input '${name}' is declared twice`);
+    if (this.inputs.some((i) => i.name === key)) {
+      this.error(span, `input '${key}' is declared twice`);
       return false;
     }
     if (!this.claim(name, span)) return false;
@@ -421,7 +464,7 @@ class NetworkBuilder {
       scope: '',
     };
     this.nodes.push(node);
-    this.inputs.push({ name, node: id, shape: dims, span });
+    this.inputs.push({ name: key, node: id, shape: dims, span });
     let out = node;
     if (this.dataFormat === 'channels_first' && dims.length === 3)
       out = this.hidden(

@@ -2,6 +2,7 @@
 // and the activations (laid out by a static planner); steps call kernels with base offsets.
 import type { Param, Shape, WeightExpr } from '../ir/graph.js';
 import type { Kernel } from '../kir/kir.js';
+import type { IoSpec } from '../runtime/net.js';
 import type { Schedule } from './schedule.js';
 
 /** A permutation applied to a folded weight before the kernel reads it (packing). */
@@ -22,15 +23,9 @@ export interface WeightSegment {
   readonly pack: Pack | null;
 }
 
-export interface IoBuffer {
-  readonly name: string;
-  /** Element offset in memory of one example. */
-  readonly offset: number;
-  /** Elements per example. */
-  readonly size: number;
-  /** Per-example shape as the user sees it. */
-  readonly shape: Shape;
-}
+/** An input or output buffer: the runtime's own description of it (`IoSpec`), which the module
+ * carries as data. */
+export type IoBuffer = IoSpec;
 
 export interface Step {
   readonly kernel: string;

@@ -23,10 +23,14 @@ export interface StreamSpec {
   }[];
 }
 
+/** An input or output: its key, and its buffer for one example. */
 export interface IoSpec {
   readonly name: string;
+  /** Element offset in memory of one example. */
   readonly offset: number;
+  /** Elements per example. */
   readonly size: number;
+  /** Per-example shape as the user sees it. */
   readonly shape: readonly number[];
 }
 

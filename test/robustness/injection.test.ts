@@ -8,6 +8,7 @@ import { buildNetwork, initWeights, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { runReference } from '../../src/reference/run.js';
+import { buildInto, runModule } from '../helpers/module.js';
 import { expectClose } from '../helpers/tolerance.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -227,5 +228,53 @@ export async function f(w: typeof W): Promise<void> {
       }
     }
     expect(text).not.toMatch(/[\u2028\u2029\r]/);
+  });
+});
+
+describe("an input's or output's `name:` is the module's key, and data", () => {
+  // Keys as source models write them (`input.1`, `Identity:0`), and payloads, '/' included: a
+  // key is not a layer name, so nothing forbids it.
+  const keys = ['input.1', PAYLOADS[0]!, SLASHED[1]!, 'Identity:0', PAYLOADS[9]!];
+  const quoted = keys.map((k) => JSON.stringify(k));
+  const src = `network keyed {
+  input x: [3], name: ${quoted[0]}
+  input y: [3], name: ${quoted[1]}
+  s = add(x, y) -> dense(2)
+  output a = s -> relu, name: ${quoted[2]}
+  output b = s, name: ${quoted[3]}
+  output s, name: ${quoted[4]}
+}`;
+
+  it('keys the feeds, the results and the shape tables; both targets match the reference', async () => {
+    const graph = graphOf(src);
+    expect(graph.inputs.map((i) => i.name)).toEqual(keys.slice(0, 2));
+    expect(graph.outputs.map((o) => o.name)).toEqual(keys.slice(2));
+    const feeds = {
+      [keys[0]!]: Float32Array.from([1, -2, 3, 0.5, 0.25, -1]),
+      [keys[1]!]: Float32Array.from([0.5, 1, -1, 2, -3, 1]),
+    };
+    const seeded = new Map(graph.params.map((p, i) => [p.key, initialValues(graph, 0)[i]!]));
+    const want = runReference(graph, seeded, feeds, 2);
+    for (const target of ['ts', 'wasm'] as const) {
+      const { module } = await buildInto(path.join(tmp, `keyed-${target}`), graph, {
+        target,
+        seed: 0,
+      });
+      execFileSync(process.execPath, ['--check', module], { stdio: 'pipe' });
+      const got = await runModule(module, feeds);
+      expect(Object.keys(got)).toEqual(keys.slice(2));
+      for (const k of keys.slice(2)) expectClose(got[k]!, want[k]!, `${target} ${k}`);
+    }
+  }, 60_000);
+
+  it('an unknown option, a key that is not a string, or one used twice is a diagnostic', () => {
+    const errors = (body: string): string[] =>
+      compileSource(`network n {\n${body}\n}`).diagnostics.map((d) => d.message);
+    expect(errors('input x: [3], nam: "a"\noutput x')).toEqual(["unknown input option 'nam'"]);
+    expect(errors('input x: [3], name: 3\noutput x')[0]).toMatch(/non-empty string, got 3/);
+    expect(errors('input x: [3]\noutput y = x, name: ""')[0]).toMatch(/non-empty string/);
+    expect(errors('input x: [3]\noutput y = x, name: "o"\noutput z = x, name: "o"')).toEqual([
+      "output 'o' is declared twice",
+    ]);
   });
 });

@@ -135,6 +135,21 @@ describe('the layout', () => {
     );
   });
 
+  it("an input's and output's options follow a comma", () => {
+    const src =
+      'network n{input a:[4],name :"input.1" output o=a->relu,name:"o:0" output a ,name:"a"}';
+    expect(fmt(src)).toBe(
+      [
+        'network n {',
+        '  input a: [4], name: "input.1"',
+        '  output o = a -> relu, name: "o:0"',
+        '  output a, name: "a"',
+        '}',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('breaks a chain of 3 or more calls, aligned under the first ->', () => {
     const src = 'block b(x, f = 2 * 4) { return x -> conv2d(f, 3) -> relu -> flatten }';
     expect(fmt(src)).toBe(
