@@ -41,11 +41,7 @@ function parseText(text: string): ParseResult {
   }
 
   try {
-    const result = parseTokens(text, tokens, errors);
-    const deep = deepestExpression(result.program);
-    if (deep === undefined) return result;
-    const issue = { message: msg.expressionTooDeep(MAX_EXPRESSION_DEPTH), span: deep };
-    return { program: emptyProgram, errors: sortIssues([...result.errors, issue]) };
+    return parseTokens(text, tokens, errors);
   } catch (e) {
     if (!(e instanceof RangeError) || deepest === undefined) throw e;
     // NOTE: MAX_NESTING leaves a wide margin, so only a caller already deep in its own stack
@@ -97,6 +93,16 @@ const openers: Readonly<Record<string, string>> = {
   LBracket: 'RBracket',
 };
 const closers = new Set(Object.values(openers));
+
+/**
+ * The error for an expression nesting operators deeper than MAX_EXPRESSION_DEPTH, or undefined.
+ * The parser reads any depth (operators come flat); what walks the tree recursively (the front
+ * end's evaluation, the formatter) checks this first.
+ */
+export function expressionTooDeep(program: Program): SyntaxIssue | undefined {
+  const span = deepestExpression(program);
+  return span && { message: msg.expressionTooDeep(MAX_EXPRESSION_DEPTH), span };
+}
 
 /**
  * The span of the first operator nested deeper than MAX_EXPRESSION_DEPTH in the AST, or
