@@ -31,9 +31,17 @@ export type StoredWeights =
   | { readonly kind: 'builtin'; readonly bytes: Uint8Array }
   | { readonly kind: 'external'; readonly file: string; readonly bytes: Uint8Array };
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** The built-in weights' bytes (empty when they are beside the module). */
 const builtinBytes = (w: StoredWeights): Uint8Array =>
-  w.kind === 'area' ? littleEndian(w.area) : w.kind === 'builtin' ? w.bytes : new Uint8Array(0);
+  w.kind === 'area'
+    ? LITTLE_ENDIAN_HOST
+      ? new Uint8Array(w.area.buffer, w.area.byteOffset, w.area.byteLength)
+      : littleEndian(w.area)
+    : w.kind === 'builtin'
+      ? w.bytes
+      : new Uint8Array(0);
 
 /** The weight file beside the module, if any. */
 const externalFile = (w: StoredWeights): OutputFile[] =>
