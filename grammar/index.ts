@@ -10,6 +10,10 @@ export type * from './ast.js';
 
 /** Brackets may nest this deep; deeper input is reported instead of risking a stack overflow. */
 export const MAX_NESTING = 200;
+/** Operators (signs, +, -, *, /) may nest this deep in one expression: `1 + 1 + ... + 1` with
+ * more terms, or `- - ... 1` with more signs, is reported instead of overflowing the stack of
+ * the front end's recursive evaluation. */
+export const MAX_EXPRESSION_DEPTH = 256;
 export { MAX_PARSE_ERRORS };
 
 const emptyProgram: Program = { items: [] };
@@ -89,6 +93,36 @@ const openers: Readonly<Record<string, string>> = {
   LBracket: 'RBracket',
 };
 const closers = new Set(Object.values(openers));
+
+/**
+ * The error for an expression nesting operators deeper than MAX_EXPRESSION_DEPTH, or undefined.
+ * The parser reads any depth (operators come flat); what walks the tree recursively (the front
+ * end's evaluation, the formatter) checks this first.
+ */
+export function expressionTooDeep(program: Program): SyntaxIssue | undefined {
+  const span = deepestExpression(program);
+  return span && { message: msg.expressionTooDeep(MAX_EXPRESSION_DEPTH), span };
+}
+
+/**
+ * The span of the first operator nested deeper than MAX_EXPRESSION_DEPTH in the AST, or
+ * undefined. Iterative (an explicit stack), so any depth is walked safely.
+ */
+function deepestExpression(program: Program): Span | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: program, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth: above } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    const kind = (node as { kind?: unknown }).kind;
+    const depth = kind === 'binary' || kind === 'unary' ? above + 1 : above;
+    if (depth > MAX_EXPRESSION_DEPTH) return (node as { span: Span }).span;
+    for (const [key, child] of Object.entries(node)) {
+      if (key === 'span' || typeof child !== 'object' || child === null) continue;
+      stack.push({ node: child, depth });
+    }
+  }
+  return undefined;
+}
 
 /** The opening bracket that nests deepest (the first such), with its depth. */
 function deepestBracket(tokens: readonly IToken[]): { token: IToken; depth: number } | undefined {

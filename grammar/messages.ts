@@ -133,6 +133,10 @@ export function nestingTooDeep(limit: number): string {
   return `nesting too deep: more than ${limit} levels of brackets`;
 }
 
+export function expressionTooDeep(limit: number): string {
+  return `expression too deep: more than ${limit} nested operators (signs and +, -, *, /); give parts of it names, or write the value`;
+}
+
 export function tooManyErrors(limit: number): string {
   return `too many syntax errors: stopped after ${limit}`;
 }
@@ -262,7 +266,11 @@ function missingCloser(closer: string, facts: ParseErrorFacts): string {
     return `expected an expression or '${closer}' after '${previous?.image}'${foundText}`;
   }
   // After an item of a comma-separated list, a ',' could also have come.
-  if (opener.owner.kind === 'group') return `expected '${closer}' to close${where}${foundText}`;
+  if (opener.owner.kind === 'group')
+    return (
+      `expected '${closer}' to close${where}${foundText}` +
+      (foundName === 'Comma' ? "; netc writes Python's tuples as lists: [3, 3], not (3, 3)" : '')
+    );
   return `expected ',' or '${closer}' in${where}${foundText}`;
 }
 

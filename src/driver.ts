@@ -1,6 +1,12 @@
 // The driver: weights in, passes, lowering for the target's backend, its files out.
 import * as prettier from 'prettier';
-import { BACKENDS, type Formatter, type OutputFile, type Target } from './backends.js';
+import {
+  BACKENDS,
+  type Formatter,
+  type OutputFile,
+  type StoredWeights,
+  type Target,
+} from './backends.js';
 import { permute } from './runtime/loader.js';
 import type { Graph } from './ir/graph.js';
 import { lowerGraph, type StreamOptions } from './lower/index.js';
@@ -13,6 +19,7 @@ import {
   WeightsError,
   writeSafetensors,
 } from './weights/index.js';
+import { storeWeights, type StoredTensor, type WeightPrecision } from './weights/precision.js';
 
 export type { OutputFile, Target };
 
@@ -30,6 +37,12 @@ export interface BuildOptions {
    * printers' own layout (the same code, unformatted): for tests where formatting is not under
    * test, since prettier costs seconds on large kernels. */
   readonly format?: boolean;
+  /** Write the weights beside the module as NAME.safetensors (unfolded), not into it. */
+  readonly externalWeights?: boolean;
+  /** How stored weights are kept (built in or external); default f32. */
+  readonly weightPrecision?: WeightPrecision;
+  /** Called as each stage starts (for progress on a terminal). */
+  readonly onStage?: (stage: string) => void;
 }
 
 export type BuildResult =
@@ -70,8 +83,36 @@ const prettify: Formatter = async (text, parser) => {
   return prettier.format(text, { parser, printWidth: 100, singleQuote: true });
 };
 
+/** The axes of a weight that index an output channel: the last, but the two last of a depthwise
+ * kernel [kh, kw, in, dm] and the third of conv2d_transpose's [kh, kw, out, in]. */
+function channelAxes(graph: Graph, key: string, rank: number): number[] {
+  const slash = key.lastIndexOf('/');
+  const weight = key.slice(slash + 1);
+  const node = graph.nodes.find((n) => n.name === key.slice(0, slash));
+  if (weight === 'depthwise_kernel') return [rank - 2, rank - 1];
+  if (node?.layer.kind === 'conv2d_transpose' && weight === 'kernel') return [rank - 2];
+  return [rank - 1];
+}
+
+/** The unfolded weights as a safetensors file at a precision (what a module stores). */
+export function storedWeights(
+  graph: Graph,
+  values: readonly Float32Array[],
+  precision: WeightPrecision,
+): Uint8Array {
+  const tensors: StoredTensor[] = graph.params.map((p, i) => ({
+    name: p.key,
+    shape: [...p.shape],
+    data: values[i]!,
+    channelAxes: channelAxes(graph, p.key, p.shape.length),
+  }));
+  return storeWeights(tensors, precision);
+}
+
 /** Compiles one network to the files of its ES module. */
 export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<BuildResult> {
+  const stage = opts.onStage ?? (() => {});
+  stage('reading weights');
   let values: Float32Array[];
   if (opts.weights) {
     try {
@@ -85,20 +126,37 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
     }
   } else values = initialValues(graph, opts.seed);
 
+  const precision = opts.weightPrecision ?? 'f32';
+  let stored: StoredWeights | null = null;
+  if (opts.externalWeights || precision !== 'f32') {
+    const bytes = storedWeights(graph, values, precision);
+    stored = opts.externalWeights
+      ? { kind: 'external', file: `${graph.name}.safetensors`, bytes }
+      : { kind: 'builtin', bytes };
+  }
+  stage('lowering');
   const folded = opts.noFold ? graph : runPasses(graph);
   const backend = BACKENDS[opts.target];
   const program = lowerGraph(folded, {
     schedule: backend.schedule,
     ...(backend.stream ? { stream: opts.stream ?? backend.stream } : {}),
   });
-  const refusal = backend.check(program, graph);
+  const weights: StoredWeights = stored ?? { kind: 'area', area: packWeights(program, values) };
+  const refusal = backend.check(program, graph, weights);
   if (refusal !== null) return { ok: false, error: refusal };
+  stage(`generating ${opts.target === 'wasm' ? 'WebAssembly' : 'TypeScript'}`);
   const files = await backend.emit({
     program,
     name: graph.name,
     banner: banner(graph, opts.target),
-    area: packWeights(program, values),
-    format: opts.format === false ? async (text) => text : prettify,
+    weights,
+    format:
+      opts.format === false
+        ? async (text) => text
+        : async (text, parser) => {
+            stage('formatting');
+            return prettify(text, parser);
+          },
   });
   return { ok: true, program, files };
 }

@@ -20,13 +20,21 @@ const modules: Record<string, string> = {};
 
 beforeAll(async () => {
   const graph = compileSource(SOURCE).graphs[0]!;
-  for (const target of ['ts', 'wasm'] as const) {
-    const built = await buildNetwork(graph, { target, seed: 1 });
-    if (!built.ok) throw new Error(built.error);
-    for (const f of built.files)
-      if (/\.(ts|js)$/.test(f.name) && !f.name.endsWith('.d.ts'))
-        modules[`${target}:${f.name}`] = String(f.data);
-  }
+  // Each target with its weights packed in, beside it (--external-weights), and built in as
+  // an int8 safetensors file (--weight-precision int8): every loader path.
+  const variants = [
+    ['', {}],
+    ['+external', { externalWeights: true }],
+    ['+int8', { weightPrecision: 'int8' }],
+  ] as const;
+  for (const target of ['ts', 'wasm'] as const)
+    for (const [suffix, extra] of variants) {
+      const built = await buildNetwork(graph, { target, seed: 1, format: false, ...extra });
+      if (!built.ok) throw new Error(built.error);
+      for (const f of built.files)
+        if (/\.(ts|js)$/.test(f.name) && !f.name.endsWith('.d.ts'))
+          modules[`${target}${suffix}:${f.name}`] = String(f.data);
+    }
 }, 60_000);
 
 /** The names a module takes from namespace `ns`: `ns.name` and `const { a, b } = ns;`. */
@@ -58,8 +66,14 @@ describe('the inlined runtime', () => {
 
   it('each namespace exposes exactly what the generated modules use', () => {
     expect(Object.keys(modules).sort()).toEqual([
+      'ts+external:inlined.js',
+      'ts+external:inlined.ts',
+      'ts+int8:inlined.js',
+      'ts+int8:inlined.ts',
       'ts:inlined.js',
       'ts:inlined.ts',
+      'wasm+external:inlined.js',
+      'wasm+int8:inlined.js',
       'wasm:inlined.js',
     ]);
     for (const f of RUNTIME) {

@@ -411,11 +411,31 @@ describe('parseSafetensors rejects malformed files', () => {
     expect(e2.message).toMatch(/'a'.*'b'.*overlap/);
   });
 
-  it('accepts holes, trailing bytes and empty tensors anywhere in range', () => {
+  it('rejects a gap between tensors and bytes after the last, naming them (as the reference does)', () => {
+    const gap = weightsError(() =>
+      parseSafetensors(
+        rawFile(
+          { b: entry('F32', [1], 8, 12), a: entry('F32', [1], 0, 4) },
+          leBytes('f32', [1, 0, 2]),
+        ),
+      ),
+    );
+    expect(gap.message).toMatch(/gap: bytes \[4, 8\) between tensors 'a' and 'b'/);
+    const before = weightsError(() =>
+      parseSafetensors(rawFile({ a: entry('F32', [1], 4, 8) }, leBytes('f32', [0, 1]))),
+    );
+    expect(before.message).toMatch(/gap: bytes \[0, 4\) before tensor 'a'/);
+    const trailing = weightsError(() =>
+      parseSafetensors(rawFile({ a: entry('F32', [1], 0, 4) }, leBytes('f32', [1, 0]))),
+    );
+    expect(trailing.message).toMatch(/4 bytes after the last tensor \('a' ends at byte 4/);
+  });
+
+  it('accepts empty tensors anywhere in range', () => {
     const parsed = parseSafetensors(
       rawFile(
-        { b: entry('F32', [1], 8, 12), a: entry('F32', [1], 0, 4), e: entry('F32', [0], 2, 2) },
-        leBytes('f32', [1, 0, 2, 0]),
+        { b: entry('F32', [1], 4, 8), a: entry('F32', [1], 0, 4), e: entry('F32', [0], 2, 2) },
+        leBytes('f32', [1, 2]),
       ),
     );
     expect([...tensor(parsed, 'a').data]).toEqual([1]);

@@ -46,8 +46,12 @@ export const RUNTIME: readonly RuntimeFile[] = [
   { file: 'net', ns: 'NetTypes', names: null },
   { file: 'safetensors', ns: 'Safetensors', names: ['loadWeights'] },
   { file: 'evaluate', ns: 'Evaluate', names: ['evalWeightExpr'] },
-  { file: 'loader', ns: 'Runtime', names: ['shapeRecord', 'makeRun', 'bytesOf', 'writeWeights'] },
-  { file: 'ts_loader', ns: 'TsLoader', names: ['load'] },
+  {
+    file: 'loader',
+    ns: 'Runtime',
+    names: ['shapeRecord', 'makeRun', 'bytesOf', 'writeWeights', 'readBeside', 'withStored'],
+  },
+  { file: 'ts_loader', ns: 'TsLoader', names: ['load', 'fromBase64'] },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
 ];
 
@@ -157,8 +161,10 @@ export function apiTypes(p: KernelProgram): {
     inputs: recordType(p.inputs, shapeType),
     outputs: recordType(p.outputs, shapeType),
     feeds: recordType(p.inputs, () => 'Float32Array'),
-    into: recordType(p.outputs, () => 'Float32Array', true),
-    results: recordType(p.outputs, () => 'Float32Array'),
+    // Results are fresh arrays over an ArrayBuffer (or the caller's `into` arrays): typed so,
+    // since TypeScript 5.7 an ArrayBufferLike one is not a BlobPart or a BufferSource.
+    into: recordType(p.outputs, () => 'Float32Array<ArrayBuffer>', true),
+    results: recordType(p.outputs, () => 'Float32Array<ArrayBuffer>'),
   };
 }
 
@@ -211,6 +217,21 @@ export interface ModuleParts {
   /** The wasm target: the .wasm file name beside the module, and where its parts are. */
   readonly wasmFile?: string;
   readonly wasmLayout?: WasmLayout;
+  /** Where the weights are: 'area' (built in, packed and folded), 'builtin' (built in as a
+   * safetensors file, folded at load), or the name of the safetensors file beside the module.
+   * Default 'area'. */
+  readonly weights?: string;
+}
+
+/**
+ * The expression giving a `() => Promise<Uint8Array>` of the stored safetensors file for
+ * `load()` without weights, or null when the module holds the packed area. `builtin` is the
+ * expression of the built-in bytes.
+ */
+function storedWeights(weights: string | undefined, builtin: string): string | null {
+  if (weights === undefined || weights === 'area') return null;
+  if (weights === 'builtin') return `async () => ${builtin}`;
+  return `() => Runtime.readBeside(new URL(${q(`./${weights}`)}, import.meta.url), ${q(weights)})`;
 }
 
 /** The module text (before Prettier): the runtime, the program as data, and short calls. */
@@ -255,7 +276,11 @@ ${m.kernels}
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
 async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
-  return TsLoader.load(NET, BUILTIN_WEIGHTS, instantiate, options)${ty(' as Net')};
+  return TsLoader.load(NET, BUILTIN_WEIGHTS, instantiate, ${
+    storedWeights(m.weights, 'TsLoader.fromBase64(BUILTIN_WEIGHTS)') === null
+      ? 'options'
+      : `await Runtime.withStored(options, ${storedWeights(m.weights, 'TsLoader.fromBase64(BUILTIN_WEIGHTS)')})`
+  })${ty(' as Net')};
 }`);
   } else {
     if (!m.wasmLayout || ts)
@@ -272,7 +297,11 @@ const wasmFile = WasmLoader.wasmFile(WASM, () => new URL(${q(`./${m.wasmFile}`)}
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
 async function load(options) {
-  return WasmLoader.load(NET, wasmFile, options);
+  return WasmLoader.load(NET, wasmFile, ${
+    storedWeights(m.weights, '(await wasmFile()).bytes()') === null
+      ? 'options'
+      : `await Runtime.withStored(options, ${storedWeights(m.weights, '(await wasmFile()).bytes()')})`
+  });
 }`);
   }
   return out.join('\n\n') + '\n';

@@ -47,9 +47,9 @@ export function littleEndian(a: Float32Array): Uint8Array {
 export function withWeightsSection(
   code: Uint8Array,
   relaxed: Uint8Array,
-  weights: Float32Array,
+  weights: Uint8Array,
 ): { bytes: Uint8Array; layout: WasmLayout } {
-  const weightBytes = weights.length * 4;
+  const weightBytes = weights.length;
   const relaxedHeader = sectionHeader(RELAXED_SECTION, relaxed.length);
   const relaxedAt = code.length + relaxedHeader.length;
   const header = sectionHeader(WEIGHTS_SECTION, weightBytes);
@@ -59,7 +59,7 @@ export function withWeightsSection(
   bytes.set(relaxedHeader, code.length);
   bytes.set(relaxed, relaxedAt);
   bytes.set(header, weightsAt - header.length);
-  bytes.set(littleEndian(weights), weightsAt);
+  bytes.set(weights, weightsAt);
   return {
     bytes,
     layout: {

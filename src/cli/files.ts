@@ -1,5 +1,13 @@
 // Writing outputs whole or not at all: each file goes to a temporary name, then all are renamed.
-import { readFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  readFileSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export interface OutFile {
@@ -37,17 +45,61 @@ function removeStaleTemps(file: string): void {
   }
 }
 
+/** A file that cannot be written (a directory where a file goes, a file where a directory
+ * goes, no permission, no space): a problem of the user's disk, not a netc bug. */
+export class WriteError extends Error {}
+
+/** Writes every file or none; a failure is a `WriteError` naming the file, with its reason. */
 export function writeFilesAtomic(files: readonly OutFile[]): void {
+  let current = '';
+  try {
+    writeAll(files, (p) => (current = p));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    const why: Record<string, string> = {
+      ENOTDIR: 'a part of its directory is a file, not a directory',
+      EEXIST: 'a part of its directory is a file, not a directory',
+      EISDIR: 'it is a directory',
+      EACCES: 'permission denied',
+      EPERM: 'permission denied',
+      ENOSPC: 'no space left on the device',
+      EROFS: 'the file system is read-only',
+      ENAMETOOLONG: 'its name is too long',
+    };
+    throw new WriteError(`cannot write ${current}: ${why[code] ?? (e as Error).message}`);
+  }
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function writeAll(files: readonly OutFile[], writing: (path: string) => void): void {
   const temps: string[] = [];
   try {
     for (const f of files) {
+      writing(f.path);
       mkdirSync(path.dirname(path.resolve(f.path)), { recursive: true });
       removeStaleTemps(f.path);
       const tmp = tempName(f.path, process.pid);
       writeFileSync(tmp, f.data);
       temps.push(tmp);
     }
-    files.forEach((f, i) => renameSync(temps[i]!, f.path));
+    // A directory where a file goes fails the rename: found before any file is replaced.
+    for (const f of files) {
+      writing(f.path);
+      if (isDirectory(f.path))
+        throw Object.assign(new Error(`${f.path} is a directory`), { code: 'EISDIR' });
+    }
+    files.forEach((f, i) => {
+      writing(f.path);
+      renameSync(temps[i]!, f.path);
+    });
   } catch (e) {
     for (const t of temps) rmSync(t, { force: true });
     throw e;

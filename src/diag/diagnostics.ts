@@ -30,21 +30,37 @@ export class InternalError extends Error {
   }
 }
 
+/** Characters that do not print, or end a line, in a terminal or a tool reading line by line:
+ * C0 and C1 controls, line and paragraph separators, bidirectional and zero-width format
+ * characters, and lone surrogates. */
+const NON_PRINTING =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A message with its non-printing characters written as `\uXXXX` escapes, so a name holding
+ * a line terminator cannot split the `FILE:LINE:COL: error:` line. */
+export function escapeNonPrinting(text: string): string {
+  return text.replace(NON_PRINTING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Renders one diagnostic as `FILE:LINE:COL: error: message`, the source line and a caret. */
 export function renderDiagnostic(file: string, source: string, d: Diagnostic): string {
   const lines = source.split(/\r?\n/);
-  const lineText = (lines[d.span.line - 1] ?? '').replace(/\t/g, ' ');
+  // One column per character, as the caret counts: a tab is a space, another non-printing
+  // character the replacement character.
+  const lineText = (lines[d.span.line - 1] ?? '')
+    .replace(/\t/g, ' ')
+    .replace(NON_PRINTING, '\ufffd');
   const gutter = String(d.span.line);
   const pad = ' '.repeat(gutter.length);
   const lineEndOffset = d.span.start - (d.span.col - 1) + lineText.length;
   const width = Math.max(1, Math.min(d.span.end, lineEndOffset) - d.span.start);
   const caret = ' '.repeat(Math.max(0, d.span.col - 1)) + '^'.repeat(width);
   const out = [
-    `${file}:${d.span.line}:${d.span.col}: error: ${d.message}`,
+    `${file}:${d.span.line}:${d.span.col}: error: ${escapeNonPrinting(d.message)}`,
     ` ${gutter} | ${lineText}`,
     ` ${pad} | ${caret}`,
   ];
-  for (const n of d.notes) out.push(`note: ${n}`);
+  for (const n of d.notes) out.push(`note: ${escapeNonPrinting(n)}`);
   return out.join('\n');
 }
 

@@ -43,7 +43,7 @@ import type {
   Program,
   Stmt,
 } from '../../grammar/ast.js';
-import { parse } from '../../grammar/index.js';
+import { expressionTooDeep, parse } from '../../grammar/index.js';
 import { lex } from '../../grammar/tokens.js';
 import type { Diagnostic } from '../diag/diagnostics.js';
 import {
@@ -71,10 +71,12 @@ export type FormatResult =
 /** Formats a .net source. Never throws. */
 export function formatSource(text: string): FormatResult {
   const parsed = parse(text);
-  if (parsed.errors.length > 0) {
+  const deep = expressionTooDeep(parsed.program);
+  const errors = deep ? [...parsed.errors, deep] : parsed.errors;
+  if (errors.length > 0) {
     return {
       ok: false,
-      diagnostics: parsed.errors.map((e) => ({ message: e.message, span: e.span, notes: [] })),
+      diagnostics: errors.map((e) => ({ message: e.message, span: e.span, notes: [] })),
     };
   }
   try {

@@ -28,7 +28,14 @@ function integer(v: Value): number | undefined {
 }
 
 function intOrBad(v: Value, what: string, min: number): number | Result {
-  if (v.k !== 'number') return bad(v.span, `${what} takes an integer, got ${describeValue(v)}`);
+  if (v.k !== 'number')
+    return bad(
+      v.span,
+      `${what} takes an integer, got ${describeValue(v)}`,
+      ...(v.k === 'placeholder'
+        ? ["shapes in netc exclude the batch (Keras's None): leave it out"]
+        : []),
+    );
   const n = integer(v);
   if (n === undefined)
     return bad(

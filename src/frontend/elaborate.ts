@@ -56,6 +56,9 @@ interface Scope {
 
 const placeholderWords = new Set(['None', 'none', 'null', 'NULL', 'Null']);
 
+/** The longest network name: NAME.safetensors.PID.tmp must fit a file name (255 bytes). */
+export const MAX_NETWORK_NAME = 200;
+
 /** Builds the graphs of every network in a program. Errors go to `diags`. */
 export function elaborate(program: Program, diags: Diagnostics): Graph[] {
   const blocks = new Map<string, BlockDecl>();
@@ -86,6 +89,12 @@ export function elaborate(program: Program, diags: Diagnostics): Graph[] {
       continue;
     }
     seen.add(item.name.text);
+    if (item.name.text.length > MAX_NETWORK_NAME)
+      diags.error(
+        item.name.span,
+        `network name is ${item.name.text.length} characters long; at most ${MAX_NETWORK_NAME}, since it names the module's files (NAME.js, NAME.wasm, ...)`,
+        'choose a shorter name',
+      );
     const before = diags.count;
     const g = new NetworkBuilder(item, blocks, diags).build();
     if (g && diags.count === before) graphs.push(g);
@@ -526,8 +535,11 @@ class NetworkBuilder {
         return this.call(e, [], scope);
       case 'chain': {
         let v = this.expr(e.head, scope);
-        for (const c of e.calls) {
-          if (v.k === 'error') return v;
+        for (const [i, c] of e.calls.entries()) {
+          if (v.k === 'error') {
+            this.unknownCallees(e.calls.slice(i), scope);
+            return v;
+          }
           if (v.k !== 'tensor')
             return v.k === 'word' && e.head.kind === 'name'
               ? this.unbound(v.v, e.head.span, scope)
@@ -540,6 +552,31 @@ class NetworkBuilder {
         return v;
       }
     }
+  }
+
+  /** Reports the calls of a chain's rest that name no layer or block (the chain stopped at an
+   * error, so they are not evaluated, but a second misspelt layer is worth a message too). */
+  private unknownCallees(calls: readonly CallExpr[], scope: Scope): void {
+    for (const c of calls) {
+      const name = c.callee.text;
+      if (this.blocks.has(name) || LAYER_BY_KIND.has(name) || scope.env.has(name)) continue;
+      this.unknownCallee(c);
+    }
+  }
+
+  private unknownCallee(c: CallExpr): Value {
+    const name = c.callee.text;
+    const candidates = [...PUBLIC_LAYERS, ...this.blocks.keys()];
+    const hint = didYouMean(name, candidates, LAYER_ALIASES);
+    return this.error(
+      c.callee.span,
+      `unknown layer or block '${name}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
+      ...(!hint
+        ? [`layers: ${PUBLIC_LAYERS.join(', ')}`]
+        : hasAlias(name)
+          ? [`netc's layers are Keras's layer classes in snake_case (Dense is dense)`]
+          : []),
+    );
   }
 
   /** An unbound name where a tensor is needed. */
@@ -574,17 +611,7 @@ class NetworkBuilder {
           c.callee.span,
           `'${name}' is a tensor, not a layer or block; it cannot be called`,
         );
-      const candidates = [...PUBLIC_LAYERS, ...this.blocks.keys()];
-      const hint = didYouMean(name, candidates, LAYER_ALIASES);
-      return this.error(
-        c.callee.span,
-        `unknown layer or block '${name}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
-        ...(!hint
-          ? [`layers: ${PUBLIC_LAYERS.join(', ')}`]
-          : hasAlias(name)
-            ? [`netc's layers are Keras's layer classes in snake_case (Dense is dense)`]
-            : []),
-      );
+      return this.unknownCallee(c);
     } finally {
       this.depth--;
     }

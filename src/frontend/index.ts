@@ -1,5 +1,5 @@
 // The front end's entry: text in, IR graphs and diagnostics out. Never throws for any input.
-import { parse } from '../../grammar/index.js';
+import { expressionTooDeep, parse } from '../../grammar/index.js';
 import { Diagnostics, sortDiagnostics, type Diagnostic } from '../diag/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
 import { elaborate } from './elaborate.js';
@@ -13,6 +13,11 @@ export interface FrontendResult {
 export function compileSource(text: string): FrontendResult {
   const diags = new Diagnostics();
   const parsed = parse(text);
+  const deep = expressionTooDeep(parsed.program);
+  if (deep) {
+    for (const e of [...parsed.errors, deep]) diags.error(e.span, e.message);
+    return { graphs: [], diagnostics: sortDiagnostics(diags.list) };
+  }
   const semantic = new Diagnostics();
   const graphs = elaborate(parsed.program, semantic);
   // NOTE: inside a declaration that has syntax errors, the recovered tree is partial, so its

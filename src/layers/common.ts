@@ -47,7 +47,9 @@ export function needImage(ctx: InferContext): boolean {
   ctx.error(
     `needs an image input of rank 3 (height, width, channels), got ${ctx.describe(0)}`,
     undefined,
-    'flatten, reshape and permute change the rank: apply image layers before them, or reshape back to an image',
+    s.length === 4
+      ? `shapes exclude the batch (it comes from the data at run time): if ${s[0]} is the batch, the shape is [${s.slice(1).join(', ')}]`
+      : 'flatten, reshape and permute change the rank: apply image layers before them, or reshape back to an image',
   );
   return false;
 }

@@ -3,7 +3,7 @@
 // but the runtime's own.
 import { evalWeightExpr } from './evaluate.js';
 import { loadWeights } from './safetensors.js';
-import type { IoSpec, NetData, NetSpec, Tensors } from './net.js';
+import type { IoSpec, LoadOptions, NetData, NetSpec, Tensors } from './net.js';
 
 const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -21,12 +21,44 @@ export function shapeRecord(list: readonly IoSpec[]): Record<string, readonly nu
 
 const showShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
+/** What a value is, for a message: `an Array`, `a Float64Array`, `null`, `a string`. */
+function kindOf(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an Array';
+  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}`;
+  const t = typeof x;
+  return t === 'undefined' ? 'undefined' : `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`;
+}
+
+/** run() called with something other than an object of named inputs. */
+function feedsMessage(spec: NetSpec, feeds: unknown): string {
+  const names = spec.inputs.map((i) => JSON.stringify(i.name));
+  const key = (n: string): string => (/^[A-Za-z_$][\w$]*$/.test(n) ? n : JSON.stringify(n));
+  const example = `{ ${spec.inputs.map((i) => `${key(i.name)}: x`).join(', ')} }`;
+  return (
+    `run() takes an object of named inputs (${names.join(', ')}), got ${kindOf(feeds)}` +
+    (ArrayBuffer.isView(feeds) || Array.isArray(feeds) ? `: call run(${example})` : '')
+  );
+}
+
+/** A feed that is not a Float32Array: says what it is, and how to convert arrays of numbers. */
+function notFloat32(what: string, x: unknown): string {
+  const numbers = Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
+  return (
+    `${what} must be a Float32Array, got ${kindOf(x)}` +
+    (numbers ? '; convert it with Float32Array.from(...)' : '')
+  );
+}
+
 /** Checks the feeds and returns the batch size (RangeError and TypeError as the contract says). */
 function batchOf(spec: NetSpec, feeds: unknown): number {
-  if (typeof feeds !== 'object' || feeds === null)
-    throw new TypeError(
-      `run() takes an object of inputs: { ${spec.inputs.map((i) => i.name).join(', ')} }`,
-    );
+  if (
+    typeof feeds !== 'object' ||
+    feeds === null ||
+    ArrayBuffer.isView(feeds) ||
+    Array.isArray(feeds)
+  )
+    throw new TypeError(feedsMessage(spec, feeds));
   for (const k of Object.keys(feeds))
     if (!spec.inputs.some((i) => i.name === k))
       throw new TypeError(
@@ -38,8 +70,7 @@ function batchOf(spec: NetSpec, feeds: unknown): number {
     const what = `input ${JSON.stringify(io.name)} (per example ${showShape(io.shape)}, ${io.size} values)`;
     if (!own(feeds, io.name)) throw new RangeError(`missing ${what}`);
     const x = (feeds as Tensors)[io.name];
-    if (!(x instanceof Float32Array))
-      throw new TypeError(`${what} must be a Float32Array, got ${x === null ? 'null' : typeof x}`);
+    if (!(x instanceof Float32Array)) throw new TypeError(notFloat32(what, x));
     if (x.length === 0 || x.length % io.size !== 0)
       throw new RangeError(
         `${what} needs a positive multiple of ${io.size} values, got ${x.length}`,
@@ -163,5 +194,49 @@ export function writeWeights(M: Float32Array, bytes: Uint8Array, net: NetData): 
   for (const s of net.segments) {
     const v = evalWeightExpr(s.value, params);
     M.set(s.pack ? permute(v, s.pack.shape, s.pack.perm) : v, s.offset);
+  }
+}
+
+/** `load()`'s options, with the stored weights (a safetensors file) when they give none. */
+export async function withStored(
+  options: unknown,
+  stored: () => Promise<Uint8Array>,
+): Promise<LoadOptions> {
+  const given = (options ?? {}) as LoadOptions;
+  if (given.weights !== undefined) return given;
+  return { ...given, weights: await stored() };
+}
+
+/** Node's process, where there is one. */
+type NodeProcess = { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown };
+
+/**
+ * The bytes of the file `name` beside the module (`url`, from its import.meta.url): Node's file
+ * system for file: URLs in Node (imported when needed, so browsers never see node:fs), fetch
+ * otherwise. A failure says which file and what to do.
+ */
+export async function readBeside(url: URL, name: string): Promise<Uint8Array> {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  try {
+    if (url.protocol === 'file:' && proc?.versions?.node) {
+      // The id in a variable: a TypeScript project without Node's types still type-checks the
+      // module, and bundlers for browsers leave the import alone (it never runs there).
+      const id = 'node:fs';
+      const fs = (proc.getBuiltinModule?.(id) ?? (await import(id))) as {
+        readFileSync(path: URL): Uint8Array;
+      };
+      return fs.readFileSync(url);
+    }
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    const why =
+      (e as { code?: string }).code === 'ENOENT'
+        ? 'no such file'
+        : String((e as Error)?.message ?? e);
+    throw new Error(
+      `cannot read the weights ${name} beside the module (${url}): ${why}. Keep the ${name} that netc build --external-weights wrote beside the module (serve it from the same directory), or pass load({ weights })`,
+    );
   }
 }

@@ -1,10 +1,12 @@
 // safetensors reading, writing and checking against a network's expected weights (browser-safe).
 
-/** The dtypes netc reads; every one is converted to F32. */
-export const SUPPORTED_DTYPES = ['F32', 'F16', 'BF16', 'F64'] as const;
+/** The dtypes netc reads; every one is converted to F32. I8 is quantized: a tensor NAME of I8
+ * comes with its F32 scales in NAME:scale (the shape of NAME with 1 on the axes the scale does
+ * not vary along, as NumPy broadcasts), and its values are q * scale. */
+export const SUPPORTED_DTYPES = ['F32', 'F16', 'BF16', 'F64', 'I8'] as const;
 export type Dtype = (typeof SUPPORTED_DTYPES)[number];
 
-const DTYPE_SIZE: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+const DTYPE_SIZE: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I8: 1 };
 
 /** One tensor of a parsed file, its data converted to F32. */
 export interface RawTensor {
@@ -116,6 +118,7 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
     }
   }
   checkNoOverlap(entries);
+  checkCovered(entries, dataSize);
 
   // Validated: the ranges are disjoint and inside the data section, so the arrays allocated below
   // total at most twice the file's size (F16 and BF16 double in F32).
@@ -126,6 +129,7 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseOptions = {}):
     if (!allowNonFinite) checkFinite(entry, data, view, headerEnd);
     tensors.set(entry.name, { name: entry.name, dtype: entry.dtype, shape: entry.shape, data });
   }
+  dequantize(tensors);
   return { tensors, metadata };
 }
 
@@ -205,7 +209,7 @@ function checkEntry(name: string, value: unknown, dataSize: number): Entry {
   const b = begin as number;
   const e = end as number;
   if (!isDtype(dtype)) {
-    const kind = /^(BOOL|U8|I8|U16|I16|U32|I32|U64|I64)$/.test(dtype as string)
+    const kind = /^(BOOL|U8|U16|I16|U32|I32|U64|I64)$/.test(dtype as string)
       ? ' (integer and boolean weights are not supported)'
       : '';
     fail(
@@ -253,6 +257,76 @@ function checkNoOverlap(entries: readonly Entry[]): void {
   }
 }
 
+/**
+ * Throws unless the tensors cover the data section exactly, as the reference implementation
+ * requires: no bytes before the first tensor, between two, or after the last.
+ */
+function checkCovered(entries: readonly Entry[], dataSize: number): void {
+  const sorted = entries.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  let at = 0;
+  let before: Entry | undefined;
+  for (const t of sorted) {
+    if (t.begin > at)
+      throw new WeightsError(
+        `the safetensors data section has a gap: bytes [${at}, ${t.begin}) ` +
+          (before ? `between tensors ${quote(before.name)} and ` : 'before tensor ') +
+          `${quote(t.name)} belong to no tensor`,
+        t.name,
+      );
+    at = t.end;
+    before = t;
+  }
+  if (at < dataSize)
+    throw new WeightsError(
+      `the safetensors data section has ${dataSize - at} bytes after the last tensor` +
+        (before ? ` (${quote(before.name)} ends at byte ${at}` : ` (it has none`) +
+        `, the data section at ${dataSize}); the file may be corrupt or two files joined`,
+    );
+}
+
+/** Replaces each I8 tensor's values by q * scale, from its NAME:scale tensor (then dropped). */
+function dequantize(tensors: Map<string, RawTensor>): void {
+  for (const t of [...tensors.values()]) {
+    if (t.dtype !== 'I8') continue;
+    const scaleName = `${t.name}:scale`;
+    const s = tensors.get(scaleName);
+    const rank = t.shape.length;
+    if (s === undefined)
+      throw new WeightsError(
+        `tensor ${quote(t.name)} is I8 (quantized), but the file has no tensor ${quote(scaleName)} with its scales`,
+        t.name,
+      );
+    if (
+      s.dtype === 'I8' ||
+      s.shape.length !== rank ||
+      s.shape.some((d, i) => d !== 1 && d !== t.shape[i])
+    )
+      throw new WeightsError(
+        `tensor ${quote(scaleName)} has shape ${formatShape(s.shape)} and dtype ${s.dtype}; the scales of ${quote(t.name)} ` +
+          `${formatShape(t.shape)} need a float dtype and its shape with 1 on some axes`,
+        scaleName,
+      );
+    const strides = new Array<number>(rank).fill(0);
+    for (let i = rank - 1, n = 1; i >= 0; i--)
+      if (s.shape[i] !== 1) {
+        strides[i] = n;
+        n *= s.shape[i]!;
+      }
+    const idx = new Array<number>(rank).fill(0);
+    const q = t.data;
+    for (let k = 0; k < q.length; k++) {
+      let at = 0;
+      for (let i = 0; i < rank; i++) at += idx[i]! * strides[i]!;
+      q[k] = q[k]! * s.data[at]!;
+      for (let i = rank - 1; i >= 0; i--) {
+        if (++idx[i]! < t.shape[i]!) break;
+        idx[i] = 0;
+      }
+    }
+    tensors.delete(scaleName);
+  }
+}
+
 function convert(
   view: DataView,
   start: number,
@@ -272,6 +346,9 @@ function convert(
       return out;
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(start + i * 8, true);
+      return out;
+    case 'I8':
+      for (let i = 0; i < count; i++) out[i] = view.getInt8(start + i);
       return out;
     case 'F16':
       for (let i = 0; i < count; i++) out[i] = f16ToF32(view.getUint16(start + i * 2, true));
@@ -624,8 +701,8 @@ function formatIndex(flat: number, shape: readonly number[]): string {
 /** A name in single quotes, or as a JSON string when it holds quotes or control characters. */
 function quote(name: string): string {
   // With the u flag the surrogate range matches lone surrogates only.
-  return /[\u0000-\u001f\u007f-\u009f'\\\ud800-\udfff]/u.test(name)
-    ? JSON.stringify(name)
+  return /[\u0000-\u001f\u007f-\u009f'\\\u2028\u2029\ud800-\udfff]/u.test(name)
+    ? JSON.stringify(name).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)
     : `'${name}'`;
 }
 

@@ -5,7 +5,7 @@ import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
 
 /** Base64 to bytes, fast for large strings (weights built into TypeScript modules). */
-function fromBase64(s: string): Uint8Array {
+export function fromBase64(s: string): Uint8Array {
   const table = new Uint8Array(128);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;

@@ -40,6 +40,8 @@ export interface WasmParts {
   readonly module: WasmModule;
   /** Copies the weight area to the start of a memory. */
   readonly weights: (memory: ArrayBuffer) => void;
+  /** The weights section's bytes (a safetensors file, when the module stores them so). */
+  readonly bytes: () => Uint8Array;
 }
 
 /** The part of node:fs the loader reads the file with. */
@@ -80,6 +82,11 @@ function readWasm(
     fs.closeSync(fd);
   }
   return into;
+}
+
+/** Node: the weights section of the .wasm file, read anew. */
+function weightSection(layout: WasmLayout, fs: FileSystem, url: URL): Uint8Array {
+  return readWasm(layout, fs, url, layout.weightsAt, new Uint8Array(layout.weightBytes));
 }
 
 /**
@@ -125,7 +132,7 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
         last = new WeakRef(M.buffer as ArrayBuffer);
       }
     };
-    return { module, weights };
+    return { module, weights, bytes: () => weightSection(layout, fs, url) };
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
@@ -142,6 +149,7 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
     module,
     weights: (memory: ArrayBuffer) =>
       new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt)),
+    bytes: () => bytes.subarray(layout.weightsAt),
   };
 }
 

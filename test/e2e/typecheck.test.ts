@@ -36,9 +36,11 @@ const shape: readonly [3, 12, 12] = inputs.image;
 const probsShape: readonly [10] = outputs.probs;
 const net = await load();
 const r = net.run({ image: new Float32Array(432), extra: new Float32Array(10) }, { probs: new Float32Array(10) });
-const p: Float32Array = r.probs;
+const p: Float32Array<ArrayBuffer> = r.probs;
 const e: Float32Array = r.echo;
-export { shape, probsShape, p, e };
+// Results are over an ArrayBuffer, so they are BlobParts (an ArrayBufferLike one is not).
+const blob = new Blob([r.probs]);
+export { shape, probsShape, p, e, blob };
 `;
   writeFileSync(path.join(dir, 'app-ts.ts'), app('./ts/checked.js'));
   writeFileSync(path.join(dir, 'app-wasm.ts'), app('./wasm/checked.js'));

@@ -140,6 +140,30 @@ const CASES: { name: string; bytes: Uint8Array; error: RegExp }[] = [
     error: /'dense\/kernel' has shape \[3, 2\], expected \[2, 3\]/,
   },
   {
+    name: 'gap between tensors',
+    bytes: st(
+      { 'dense/kernel': K, 'dense/bias': { ...B, data_offsets: [28, 40] } },
+      new Uint8Array([...DATA, ...f32(0)]),
+    ),
+    error: /gap: bytes \[24, 28\) between tensors 'dense\/kernel' and 'dense\/bias'/,
+  },
+  {
+    name: 'bytes after the last tensor',
+    bytes: st({ 'dense/kernel': K, 'dense/bias': B }, new Uint8Array([...DATA, 1, 2, 3])),
+    error: /3 bytes after the last tensor \('dense\/bias' ends at byte 36/,
+  },
+  {
+    name: 'I8 without its scales',
+    bytes: st(
+      {
+        'dense/kernel': { ...K, dtype: 'I8', data_offsets: [0, 6] },
+        'dense/bias': { ...B, data_offsets: [6, 18] },
+      },
+      new Uint8Array([1, 2, 3, 4, 5, 6, ...f32(0.1, 0.2, 0.3)]),
+    ),
+    error: /'dense\/kernel' is I8 \(quantized\), but the file has no tensor 'dense\/kernel:scale'/,
+  },
+  {
     name: 'metadata not strings',
     bytes: st({ __metadata__: { a: 1 }, 'dense/kernel': K, 'dense/bias': B }, DATA),
     error: /__metadata__ must be an object of strings/,

@@ -60,6 +60,25 @@ describe.skipIf(skip !== null)(`generated modules in Chromium${skip ? ` (${skip}
     }
   });
 
+  for (const target of ['wasm', 'ts'] as const)
+    test(`${target}, --external-weights at int8: load() fetches NAME.safetensors beside the module`, async () => {
+      const g = compileSource(
+        'network beside { input x: [6, 6, 3]  output y = x -> conv2d(8, 3, activation: relu) -> flatten -> dense(4) }',
+      ).graphs[0]!;
+      const dir = path.join(tmp, `beside-${target}`);
+      const built = await buildInto(dir, g, {
+        target,
+        seed: 2,
+        format: false,
+        externalWeights: true,
+        weightPrecision: 'int8',
+      });
+      const feeds = randomFeeds(g, 2, 5);
+      const node = await runModule(built.module, feeds);
+      const inBrowser = await runModuleInBrowser(browser!, dir, 'beside.js', feeds);
+      expectClose(inBrowser['y']!, node['y']!, `${target} external int8 (Chromium vs Node)`);
+    });
+
   test('a streamed output (wasm): slices copied out in the browser too', async () => {
     const g = compileSource(
       'network streamed { input x: [9, 7, 6]  output y = x -> separable_conv2d(8, 3, padding: same) }',
