@@ -1,12 +1,37 @@
 // `netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]`: ONNX to .net and weights.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { importOnnx } from '../onnx/import.js';
+import { importGraphModel, isGraphModel } from '../import/tfjs_graph/index.js';
+import { importOnnx, type ImportResult } from '../onnx/import.js';
 import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
 export interface ImportOptions {
   readonly out?: string;
   readonly weights?: string;
   readonly name?: string;
+  /** Tensors to cut the graph at (TF.js graph-models). */
+  readonly outputs?: readonly string[];
+}
+
+/** A TF.js model.json: parsed, or undefined when `bytes` is not JSON. */
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a weight shard named by a model.json, relative to its directory. */
+function shardReader(file: string): (p: string) => Uint8Array | undefined {
+  const dir = path.dirname(file);
+  return (p) => {
+    try {
+      return readFileSync(path.join(dir, p));
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /**
@@ -27,7 +52,15 @@ export async function importCommand(
   if (bytes === undefined) return 2;
   const base = path.basename(opts.out).replace(/\.net$/, '');
   const weightsPath = opts.weights ?? opts.out.replace(/(\.net)?$/, '.safetensors');
-  const result = importOnnx(bytes, { name: opts.name ?? base });
+  const name = opts.name ?? base;
+  let result: ImportResult;
+  const json = bytes[0] === 0x7b ? parseJson(bytes) : undefined;
+  if (json !== undefined && isGraphModel(json))
+    result = importGraphModel(json, shardReader(file), {
+      name,
+      ...(opts.outputs ? { outputs: opts.outputs } : {}),
+    });
+  else result = importOnnx(bytes, { name });
   if (!result.ok) {
     for (const e of result.errors) io.err(`${file}: error: ${e}`);
     const n = result.errors.length;

@@ -18,7 +18,7 @@ const USAGE = `usage:
   netc build FILE [--network N] [--target wasm|ts] [--weights W.safetensors] [--seed S] [--out DIR]
   netc fmt FILE [--check]
   netc graph FILE [--network N] [-o NET.svg]
-  netc import MODEL.onnx -o NAME.net [--weights NAME.safetensors] [--name N]
+  netc import MODEL.onnx|model.json -o NAME.net [--weights NAME.safetensors] [--name N] [--outputs T,...]
   netc export FILE [--network N] --onnx OUT.onnx [--weights W.safetensors] [--seed S]
   any command: --dump-ir after:PASS (or source) prints the IR after that pass and stops`;
 
@@ -68,6 +68,7 @@ function parse(argv: readonly string[]) {
         check: { type: 'boolean' },
         name: { type: 'string' },
         onnx: { type: 'string' },
+        outputs: { type: 'string' },
       },
     });
   } catch (e) {
@@ -117,6 +118,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         ...(opts.out !== undefined ? { out: opts.out } : {}),
         ...(opts.weights !== undefined ? { weights: opts.weights } : {}),
         ...(opts.name !== undefined ? { name: opts.name } : {}),
+        ...(opts.outputs !== undefined ? { outputs: opts.outputs.split(',').filter(Boolean) } : {}),
       },
       io,
     );
