@@ -867,14 +867,15 @@ class Importer {
     const explicit = [p[0]! - c[0]!, p[1]! - c[1]!, p[2]! - c[2]!, p[3]! - c[3]!];
     if (explicit.some((v) => v < 0)) return false;
     const ins = (conv.input ?? [])
-      .filter((s) => !s.startsWith('^'))
-      .map((s) => this.value(tensorName(s)));
+      .filter((u) => !u.startsWith('^'))
+      .slice(1)
+      .map((u) => this.value(tensorName(u)));
     const x = this.value(tensorName(s2b.input![0]!));
     if (x === null || ins.some((v) => v === null)) {
       this.failed.add(n.name);
       return true;
     }
-    this.conv(conv, ca, [x, ...(ins.slice(1) as Val[])], {
+    this.conv(conv, ca, [x, ...(ins as Val[])], {
       dilation: [dh, dw],
       pads: explicit as [number, number, number, number],
       as: n,
