@@ -65,6 +65,8 @@ const quote = (s: string): string => JSON.stringify(s);
 interface Act {
   readonly ref: string;
   readonly shape: number[];
+  /** The one example of a batch-1 model with its batch axis taken away (Unpack, Squeeze). */
+  readonly nobatch?: boolean;
 }
 type Val = { k: 'const'; c: Const } | { k: 'act'; a: Act };
 
@@ -165,6 +167,7 @@ const SUPPORTED = new Set([
   'StridedSlice',
   'Shape',
   'Pack',
+  'Unpack',
 ]);
 
 /** Why some ops are refused (the rest: netc has no layer for the op). */
@@ -424,6 +427,10 @@ class Importer {
   private act(n: NodeJson, v: Val | null | undefined, what = 'input 0'): Act {
     if (!v || v.k !== 'act')
       throw new Refusal(`${label(n)}: ${what} must be computed from the model's inputs`);
+    if (v.a.nobatch)
+      throw new Refusal(
+        `${label(n)}: ${what} is an example without its batch axis; netc takes it back only through ExpandDims or Pack on axis 0`,
+      );
     return v.a;
   }
 
@@ -493,6 +500,7 @@ class Importer {
       );
       if (c) return this.constVal(n, c);
     }
+    if (this.batchAxis(n, a, ins as Val[])) return;
     const act = ACT_OPS[n.op];
     if (act) return this.activation(n, this.act(n, ins[0]), act, `${n.name}:0`, ins[0]!);
     if (PASS.has(n.op)) return this.set(n, ins[0]!);
@@ -624,6 +632,39 @@ class Importer {
       default:
         return this.binary(n, ins as Val[]);
     }
+  }
+
+  /**
+   * A batch-1 model taking its one example out of the batch (Unpack or Squeeze of axis 0) and
+   * putting it back (ExpandDims or Pack on axis 0): the same values, so nothing is emitted.
+   */
+  private batchAxis(n: NodeJson, a: Attrs, ins: Val[]): boolean {
+    const v = ins[0];
+    if (!v || v.k !== 'act') return false;
+    const x = v.a;
+    const axis0 = (d: number | undefined): boolean => d === 0 || d === -(x.shape.length + 1);
+    if (x.nobatch) {
+      const c = ins[1];
+      if (
+        (n.op === 'ExpandDims' && c?.k === 'const' && c.c.data[0] === 0) ||
+        (n.op === 'Pack' && ins.length === 1 && a.int('axis', 0) === 0)
+      ) {
+        this.set(n, { k: 'act', a: { ref: x.ref, shape: x.shape } });
+        return true;
+      }
+      return false;
+    }
+    if (!this.fixedBatch) return false;
+    if (
+      (n.op === 'Unpack' && a.int('num', 0) === 1 && axis0(a.int('axis', 0))) ||
+      (n.op === 'Squeeze' &&
+        a.ints('squeeze_dims', a.ints('axis', [])).length === 1 &&
+        axis0(a.ints('squeeze_dims', a.ints('axis', []))[0]))
+    ) {
+      this.set(n, { k: 'act', a: { ref: x.ref, shape: x.shape, nobatch: true } });
+      return true;
+    }
+    return false;
   }
 
   private unsupported(n: NodeJson): string {
