@@ -54,7 +54,9 @@ export async function importCommand(
   const weightsPath = opts.weights ?? opts.out.replace(/(\.net)?$/, '.safetensors');
   const name = opts.name ?? base;
   let result: ImportResult;
-  const json = bytes[0] === 0x7b ? parseJson(bytes) : undefined;
+  // A model.json starts with '{' (after any whitespace); an ONNX file never does.
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  const json = first === 0x7b ? parseJson(bytes) : undefined;
   if (json !== undefined && isGraphModel(json))
     result = importGraphModel(json, shardReader(file), {
       name,
