@@ -62,6 +62,11 @@ export async function importCommand(
       name,
       ...(opts.outputs ? { outputs: opts.outputs } : {}),
     });
+  else if (json !== undefined)
+    result = {
+      ok: false,
+      errors: ['a JSON file that is not a TF.js graph-model (no modelTopology.node list)'],
+    };
   else result = importOnnx(bytes, { name });
   if (!result.ok) {
     for (const e of result.errors) io.err(`${file}: error: ${e}`);
