@@ -7,6 +7,7 @@ import { formatFloat } from '../../onnx/import.js';
 import { writeSafetensors } from '../../weights/index.js';
 import {
   Attrs,
+  checkGraphModel,
   inlineConst,
   isGraphModel,
   readWeights,
@@ -199,10 +200,19 @@ export function importGraphModel(
 ): ImportResult {
   if (!isGraphModel(json))
     return { ok: false, errors: ['not a TF.js graph-model (no modelTopology.node list)'] };
-  const errors: string[] = [];
+  const errors = checkGraphModel(json);
+  if (errors.length) return { ok: false, errors };
   const weights = readWeights(json, readShard, errors);
   if (errors.length) return { ok: false, errors };
-  return new Importer(json, weights, opts).run();
+  try {
+    return new Importer(json, weights, opts).run();
+  } catch (e) {
+    // A value of the wrong type deep in a node's attributes or the signature (checkGraphModel
+    // checks the structure, not every attribute's type): the file is malformed.
+    if (e instanceof TypeError || e instanceof RangeError)
+      return { ok: false, errors: [`malformed model.json: ${e.message}`] };
+    throw e;
+  }
 }
 
 /** A node's label in messages. */

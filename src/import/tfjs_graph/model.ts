@@ -81,6 +81,66 @@ export function isGraphModel(json: unknown): json is GraphModelJson {
   );
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** What is malformed in a graph-model's structure (nodes, attributes, manifest), if anything. */
+export function checkGraphModel(m: GraphModelJson): string[] {
+  const errors: string[] = [];
+  const names = new Set<string>();
+  m.modelTopology.node.forEach((n: unknown, i) => {
+    if (!isObj(n) || typeof n['name'] !== 'string' || typeof n['op'] !== 'string') {
+      errors.push(`modelTopology.node[${i}] is not a node with a string name and op`);
+      return;
+    }
+    if (names.has(n['name'])) errors.push(`two nodes are named '${n['name']}'`);
+    names.add(n['name']);
+    if (n['input'] !== undefined && !isStrings(n['input']))
+      errors.push(`node '${n['name']}': input is not a list of names`);
+    else
+      for (const ref of (n['input'] as string[] | undefined) ?? [])
+        if (ref === '' || ref.startsWith(':'))
+          errors.push(`node '${n['name']}': input '${ref}' names no node`);
+    const attr = n['attr'];
+    if (attr !== undefined && (!isObj(attr) || !Object.values(attr).every(isObj)))
+      errors.push(`node '${n['name']}': attr is not an object of attribute values`);
+  });
+  if (errors.length) return errors;
+  for (const n of m.modelTopology.node)
+    for (const ref of n.input ?? []) {
+      const name = ref.replace(/^\^/, '').split(':')[0]!;
+      if (!names.has(name)) errors.push(`node '${n.name}': input '${ref}' names no node`);
+    }
+  const manifest: unknown = m.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) return [...errors, 'weightsManifest is not a list'];
+  manifest.forEach((g: unknown, i) => {
+    if (!isObj(g) || !isStrings(g['paths']) || !Array.isArray(g['weights'])) {
+      errors.push(`weightsManifest[${i}] needs paths (names) and weights (a list)`);
+      return;
+    }
+    for (const w of g['weights'] as unknown[]) {
+      const ok =
+        isObj(w) &&
+        typeof w['name'] === 'string' &&
+        typeof w['dtype'] === 'string' &&
+        Array.isArray(w['shape']) &&
+        (w['shape'] as unknown[]).every((d) => Number.isSafeInteger(d) && (d as number) >= 0) &&
+        (w['quantization'] === undefined || isObj(w['quantization']));
+      if (!ok) {
+        errors.push(
+          `weightsManifest[${i}]: ${isObj(w) && typeof w['name'] === 'string' ? `weight '${w['name']}'` : 'a weight'} needs a name, a dtype and a shape of sizes`,
+        );
+        continue;
+      }
+      const count = (w['shape'] as number[]).reduce((a, b) => a * b, 1);
+      if (count > 2 ** 31) errors.push(`weight '${w['name'] as string}' is too large`);
+    }
+  });
+  return errors;
+}
+
 const SIZES: Record<string, number> = {
   float32: 4,
   int32: 4,
