@@ -1,8 +1,10 @@
-// `netc import MODEL -o NAME.net [--weights NAME.safetensors] [--name N]`: a trained model
-// (ONNX, TF.js layers-model model.json, Keras .keras / .h5) to .net and weights.
+// `netc import MODEL -o NAME.net [--weights NAME.safetensors] [--name N] [--outputs T,...]`: a
+// trained model (ONNX, TF.js layers- or graph-model model.json, Keras .keras / .h5) to .net and
+// weights.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { importKerasFile, importLayersModel, isLayersModel } from '../import/keras/index.js';
+import { importGraphModel, isGraphModel } from '../import/tfjs_graph/index.js';
 import { importOnnx } from '../onnx/import.js';
 import { readInput, writeFilesAtomic, type CommandIo } from './files.js';
 
@@ -10,6 +12,8 @@ export interface ImportOptions {
   readonly out?: string;
   readonly weights?: string;
   readonly name?: string;
+  /** Tensors to cut the graph at (TF.js graph-models). */
+  readonly outputs?: readonly string[];
 }
 
 type Result =
@@ -33,9 +37,16 @@ function shardReader(modelJson: string): (p: string) => Uint8Array | string {
 }
 
 /** The model's format, by extension (and for model.json, by what its topology holds). */
-async function importAny(file: string, bytes: Uint8Array, name: string): Promise<Result> {
+async function importAny(
+  file: string,
+  bytes: Uint8Array,
+  name: string,
+  outputs: readonly string[] | undefined,
+): Promise<Result> {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.json') {
+  // A model.json starts with '{' (after any whitespace); an ONNX file never does.
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  if (ext === '.json' || first === 0x7b) {
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
@@ -43,11 +54,21 @@ async function importAny(file: string, bytes: Uint8Array, name: string): Promise
       return { ok: false, errors: [`not JSON: ${(e as Error).message}`] };
     }
     if (isLayersModel(json)) return importLayersModel(json, shardReader(file), { name });
-    // TensorFlow.js graph-models (modelTopology with TensorFlow `node`s) are dispatched here.
+    if (isGraphModel(json)) {
+      const read = shardReader(file);
+      return importGraphModel(
+        json,
+        (p) => {
+          const r = read(p);
+          return typeof r === 'string' ? undefined : r;
+        },
+        { name, ...(outputs ? { outputs } : {}) },
+      );
+    }
     return {
       ok: false,
       errors: [
-        'model.json is not a TensorFlow.js layers-model (its modelTopology holds no Keras model config)',
+        'model.json is neither a TensorFlow.js layers-model (a Keras model config) nor a graph-model (a list of TensorFlow nodes in modelTopology.node)',
       ],
     };
   }
@@ -73,7 +94,7 @@ export async function importCommand(
   if (bytes === undefined) return 2;
   const base = path.basename(opts.out).replace(/\.net$/, '');
   const weightsPath = opts.weights ?? opts.out.replace(/(\.net)?$/, '.safetensors');
-  const result = await importAny(file, bytes, opts.name ?? base);
+  const result = await importAny(file, bytes, opts.name ?? base, opts.outputs);
   if (!result.ok) {
     for (const e of result.errors) io.err(`${file}: error: ${e}`);
     const n = result.errors.length;

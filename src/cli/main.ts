@@ -124,6 +124,12 @@ export const COMMANDS: Readonly<Record<string, CommandDoc>> = {
         doc: 'the weight file to write',
       },
       { flag: '--name', value: 'N', default: 'NAME', doc: "the network's name" },
+      {
+        flag: '--outputs',
+        value: 'T,...',
+        default: "the model's outputs",
+        doc: 'cut the graph at these tensors (TF.js graph-models ending in post-processing)',
+      },
     ],
   },
   export: {
@@ -269,6 +275,7 @@ function parse(argv: readonly string[]) {
         watch: { type: 'boolean', short: 'w' },
         'external-weights': { type: 'boolean' },
         'weight-precision': { type: 'string' },
+        outputs: { type: 'string' },
       },
     });
   } catch (e) {
@@ -389,6 +396,9 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
           ...(opts.out !== undefined ? { out: opts.out } : {}),
           ...(opts.weights !== undefined ? { weights: opts.weights } : {}),
           ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(opts.outputs !== undefined
+            ? { outputs: opts.outputs.split(',').filter(Boolean) }
+            : {}),
         },
         io,
       ),

@@ -14,6 +14,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kerasFile, save, setWeights } from '../helpers/keras.js';
+import { attr, GraphBuilder } from '../helpers/tfjs_graph.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -70,6 +71,30 @@ describe('README', () => {
     mkdirSync(path.join(work, 'web_model'));
     writeFileSync(path.join(work, 'web_model', 'model.json'), JSON.stringify(saved.json));
     writeFileSync(path.join(work, 'web_model', 'group1-shard1of1.bin'), saved.shard);
+    // The TF.js graph-model comes from tensorflowjs_converter; here one in its format.
+    const g = new GraphBuilder();
+    g.input('image', [-1, 8, 8, 3]);
+    g.const(
+      'w',
+      [3, 3, 3, 4],
+      Array.from({ length: 108 }, (_, i) => Math.sin(i)),
+    );
+    g.const('b', [4], [0.1, 0.2, 0.3, 0.4], 'float16');
+    g.op('_FusedConv2D', 'model/conv/Relu', ['image', 'w', 'b'], {
+      padding: attr.s('SAME'),
+      strides: attr.ints([1, 1, 1, 1]),
+      dilations: attr.ints([1, 1, 1, 1]),
+      fused_ops: attr.strs(['BiasAdd', 'Relu']),
+      num_args: attr.i(1),
+    });
+    g.op('Identity', 'Identity', ['model/conv/Relu']);
+    const { json, shard } = g.build({
+      inputs: { image: 'image:0' },
+      outputs: { scores: 'Identity:0' },
+    });
+    mkdirSync(path.join(work, 'graph_model'));
+    writeFileSync(path.join(work, 'graph_model', 'model.json'), JSON.stringify(json));
+    writeFileSync(path.join(work, 'graph_model', 'group1-shard1of1.bin'), shard);
     for (const line of commands) {
       const args = line.split(/\s+/).slice(2);
       netc(args);
@@ -78,6 +103,7 @@ describe('README', () => {
     }
     expect(existsSync(path.join(work, 'model.net'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'model.wasm'))).toBe(true);
+    expect(existsSync(path.join(work, 'build', 'detector.wasm'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'mnist.js'))).toBe(true);
     expect(existsSync(path.join(work, 'build', 'classifier.wasm'))).toBe(true);
     expect(existsSync(path.join(work, 'web.safetensors'))).toBe(true);
