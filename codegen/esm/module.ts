@@ -47,6 +47,7 @@ export const RUNTIME: readonly RuntimeFile[] = [
   { file: 'safetensors', ns: 'Safetensors', names: ['loadWeights'] },
   { file: 'evaluate', ns: 'Evaluate', names: ['evalWeightExpr'] },
   { file: 'loader', ns: 'Runtime', names: ['shapeRecord', 'makeRun', 'bytesOf', 'writeWeights'] },
+  { file: 'threads', ns: 'Threads', names: ['threadsOption', 'makeNet'] },
   { file: 'ts_loader', ns: 'TsLoader', names: ['load'] },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
 ];
@@ -172,9 +173,20 @@ export declare const outputs: ${t.outputs};
 export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
+  /** The threads its runs use (the calling thread and \`threads - 1\` workers). */
+  readonly threads: number;
+  /** Ends its workers; \`run()\` afterwards throws. */
+  dispose(): void;
+}
+/** The options of \`load()\`: a safetensors file's bytes (unfolded) instead of the built-in
+ * weights; how many threads run the kernels (an integer from 1 to 16, or 'auto', the default:
+ * the cores, at most 8, where shared memory is available). */
+export interface LoadOptions {
+  weights?: ArrayBuffer | Uint8Array;
+  threads?: number | 'auto';
 }
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-export declare function load(options?: { weights?: ArrayBuffer | Uint8Array }): Promise<Net>;
+export declare function load(options?: LoadOptions): Promise<Net>;
 `;
 }
 
@@ -244,6 +256,10 @@ const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.output
 ${ty(`export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
+  /** The threads its runs use (the calling thread and \`threads - 1\` workers). */
+  readonly threads: number;
+  /** Ends its workers; \`run()\` afterwards throws. */
+  dispose(): void;
 }`)}`);
   if (m.kernels !== undefined) {
     out.push(`
@@ -254,7 +270,7 @@ ${m.kernels}
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
+async function load(options${ty("?: { weights?: ArrayBuffer | Uint8Array; threads?: number | 'auto' }")})${ty(': Promise<Net>')} {
   return TsLoader.load(NET, BUILTIN_WEIGHTS, instantiate, options)${ty(' as Net')};
 }`);
   } else {

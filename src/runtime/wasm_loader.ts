@@ -3,6 +3,7 @@
 // No imports but the runtime's own.
 import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
+import { makeNet, threadsOption } from './threads.js';
 
 /**
  * The WebAssembly API this file uses (lib.dom has it, the compiler's Node types do not): a local
@@ -171,6 +172,7 @@ export async function load(
   file: () => Promise<WasmParts>,
   options: LoadOptions | null | undefined,
 ): Promise<Net> {
+  threadsOption(options);
   const wasm = await file();
   const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory'] as { readonly buffer: ArrayBuffer };
@@ -182,5 +184,8 @@ export async function load(
   (instance.exports['prepare'] as () => void)();
   const compute = instance.exports['run'] as () => void;
   const slice = instance.exports['slice'] as (i: number) => void;
-  return { run: makeRun(net.spec, () => M, compute, slice) };
+  return makeNet(
+    makeRun(net.spec, () => M, compute, slice),
+    1,
+  );
 }
