@@ -3,7 +3,7 @@ import * as prettier from 'prettier';
 import { BACKENDS, type Formatter, type OutputFile, type Target } from './backends.js';
 import { permute } from './runtime/loader.js';
 import type { Graph } from './ir/graph.js';
-import { lowerGraph, type StreamOptions } from './lower/index.js';
+import { lowerGraph, type ParallelOptions, type StreamOptions } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
 import { evalWeightExpr } from './runtime/evaluate.js';
 import { runPasses } from './passes/pipeline.js';
@@ -30,6 +30,9 @@ export interface BuildOptions {
    * printers' own layout (the same code, unformatted): for tests where formatting is not under
    * test, since prettier costs seconds on large kernels. */
   readonly format?: boolean;
+  /** How the wasm target splits layers between threads (tests split small layers); default
+   * PARALLEL_LAYERS. */
+  readonly parallel?: ParallelOptions;
 }
 
 export type BuildResult =
@@ -90,6 +93,7 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
   const program = lowerGraph(folded, {
     schedule: backend.schedule,
     ...(backend.stream ? { stream: opts.stream ?? backend.stream } : {}),
+    ...(backend.parallel ? { parallel: opts.parallel ?? backend.parallel } : {}),
   });
   const refusal = backend.check(program, graph);
   if (refusal !== null) return { ok: false, error: refusal };

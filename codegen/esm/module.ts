@@ -49,6 +49,11 @@ export const RUNTIME: readonly RuntimeFile[] = [
   { file: 'loader', ns: 'Runtime', names: ['shapeRecord', 'makeRun', 'bytesOf', 'writeWeights'] },
   { file: 'threads', ns: 'Threads', names: ['threadsOption', 'makeNet'] },
   { file: 'ts_loader', ns: 'TsLoader', names: ['load'] },
+  {
+    file: 'pool',
+    ns: 'Pool',
+    names: ['resolveThreads', 'sharedMemory', 'canWait', 'startWorkers'],
+  },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
 ];
 
@@ -288,7 +293,7 @@ const wasmFile = WasmLoader.wasmFile(WASM, () => new URL(${q(`./${m.wasmFile}`)}
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
 async function load(options) {
-  return WasmLoader.load(NET, wasmFile, options);
+  return WasmLoader.load(NET, WASM, wasmFile, options);
 }`);
   }
   return out.join('\n\n') + '\n';
