@@ -11,7 +11,10 @@
 // into the instance's memory at byte 0.
 
 import type { WasmLayout } from '../../src/runtime/wasm_loader.js';
-import type { ThreadMemory } from './emit.js';
+import type { ThreadsLayout } from '../../src/runtime/pool.js';
+
+/** The threads build's memory (ThreadMemory in emit.ts). */
+type ThreadMemory = Omit<ThreadsLayout, 'plainAt' | 'plainBytes' | 'relaxedAt' | 'relaxedBytes'>;
 
 export type { WasmLayout };
 

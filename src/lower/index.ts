@@ -391,13 +391,13 @@ function splitSteps(
 
 /** The bands of output rows a layer is split into: as many as its rows (in units of
  * `impl.bands`) and its multiply-adds allow, up to `maxParts`, as equal as they can be. */
-function bandsOf(
+export function bandsOf(
   node: Node,
   shapes: readonly Shape[],
   impl: Implementation,
   par: ParallelOptions,
 ): { from: number; count: number }[] {
-  if (!impl.bands || node.shape.length !== 3) return [];
+  if (!impl.bands || node.shape.length !== 3 || impl.splits?.(node) === false) return [];
   const OH = node.shape[0]!;
   const units = Math.ceil(OH / impl.bands);
   const macs = node.layer.macs(node, shapes);

@@ -13,6 +13,7 @@ import {
   transposeWinogradApplies,
 } from './kernels/conv2d_transpose.js';
 import { lowerDense } from './kernels/dense.js';
+import { bandsKeepBits } from './kernels/epilogue.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
@@ -45,7 +46,13 @@ export interface Implementation {
   /** It honours `LowerOptions.band` for bands starting at a multiple of this many rows (a
    * layer split between threads); absent: it runs whole, on one thread. */
   readonly bands?: number;
+  /** With `bands`: whether this node may be split (absent: always). */
+  readonly splits?: (node: Node) => boolean;
 }
+
+/** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
+const convSplits = (node: Node): boolean =>
+  bandsKeepBits(node.shape[node.shape.length - 1]!, node.attrs);
 
 const only = (name: string, lower: Lower): readonly Implementation[] => [{ name, lower }];
 /** One implementation that can be split in bands of rows. */
@@ -60,7 +67,7 @@ const conv2dImplementations: readonly Implementation[] = [
     lower: lowerConv2dWinograd,
     bands: winogradBandRows(1),
   },
-  { name: 'direct', lower: lowerConv2d, bands: 1 },
+  { name: 'direct', lower: lowerConv2d, bands: 1, splits: convSplits },
 ];
 
 /** Implementations per op kind, preferred first; the last of each list always applies. */
@@ -74,7 +81,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
       lower: lowerConv2dTransposeWinograd,
       bands: winogradBandRows(2),
     },
-    { name: 'direct', lower: lowerConv2dTranspose, bands: 1 },
+    { name: 'direct', lower: lowerConv2dTranspose, bands: 1, splits: convSplits },
   ],
   depthwise_conv2d: banded('channelwise', lowerDepthwiseConv2d),
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
