@@ -120,26 +120,29 @@ export const canWait = (): boolean => isNode() || env().document === undefined;
 /**
  * A worker's code, given as text (no second file): it instantiates the module it is sent on the
  * shared memory, says so, then lives in its `worker(tid, threads)` export until `stop()`.
- * Node (worker_threads, `eval`) and browsers (a blob: URL) alike.
+ * Node (worker_threads, `eval`: a script, or a module under --input-type=module) and browsers
+ * (a blob: URL) alike.
  */
-const WORKER_SOURCE = `'use strict';
-const port = typeof require === 'function' ? require('node:worker_threads').parentPort : null;
-const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
-const start = async ({ module, memory, tid, threads }) => {
-  let instance;
-  try {
-    instance = await WebAssembly.instantiate(module, { env: { memory } });
-  } catch (e) {
-    post({ ok: false, message: String((e && e.message) || e) });
-    return;
-  }
-  post({ ok: true });
-  instance.exports.worker(tid, threads);
-  if (port) port.close();
-  else self.close();
-};
-if (port) port.once('message', start);
-else self.onmessage = (e) => start(e.data);
+const WORKER_SOURCE = `(async () => {
+  const node = typeof process === 'object' && process.versions && process.versions.node;
+  const port = node ? (await import('node:worker_threads')).parentPort : null;
+  const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
+  const start = async ({ module, memory, tid, threads }) => {
+    let instance;
+    try {
+      instance = await WebAssembly.instantiate(module, { env: { memory } });
+    } catch (e) {
+      post({ ok: false, message: String((e && e.message) || e) });
+      return;
+    }
+    post({ ok: true });
+    instance.exports.worker(tid, threads);
+    if (port) port.close();
+    else self.close();
+  };
+  if (port) port.once('message', start);
+  else self.onmessage = (e) => start(e.data);
+})();
 `;
 
 /** The workers of a loaded net: `end()` stops and ends them. */

@@ -18,13 +18,18 @@ const SOURCE = `network tiny {
 }
 `;
 
-/** The module file of each target. */
-const modules: Record<'ts' | 'wasm', string> = { ts: '', wasm: '' };
+/** The module file of each target, and the wasm target's split however small its layers. */
+const modules: Record<'ts' | 'wasm' | 'split', string> = { ts: '', wasm: '', split: '' };
 
 beforeAll(async () => {
   const [graph] = compileSource(SOURCE).graphs;
-  for (const target of ['ts', 'wasm'] as const) {
-    const built = await buildNetwork(graph!, { target, seed: 3, format: false });
+  for (const target of ['ts', 'wasm', 'split'] as const) {
+    const built = await buildNetwork(graph!, {
+      target: target === 'ts' ? 'ts' : 'wasm',
+      seed: 3,
+      format: false,
+      ...(target === 'split' ? { parallel: { maxParts: 8, minPartMacs: 0 } } : {}),
+    });
     if (!built.ok) throw new Error(built.error);
     const out = path.join(dir, target);
     mkdirSync(out, { recursive: true });
@@ -90,5 +95,86 @@ process.stdout.write(JSON.stringify({ ys, threads, error, still }));
       name: 'Error',
       message: expect.stringMatching(/disposed.*load\(\) the module again/),
     });
+  });
+});
+
+describe('a module whose layers are split between threads', () => {
+  it('runs on the threads asked for, bit for bit as on one; auto takes the cores', () => {
+    const res = node(`
+import os from 'node:os';
+const mod = await import(${JSON.stringify(modules.split)});
+const x = new Float32Array(144).map((_, i) => Math.cos(i * 0.3));
+const out = {};
+for (const threads of [1, 2, 3, 4, 'auto']) {
+  const net = await mod.load({ threads });
+  out[threads] = { threads: net.threads, y: [...net.run({ x }).y] };
+  net.dispose();
+}
+process.stdout.write(JSON.stringify({ out, cores: os.availableParallelism() }));
+`) as { out: Record<string, { threads: number; y: number[] }>; cores: number };
+    for (const t of ['2', '3', '4', 'auto']) expect(res.out[t]!.y, t).toEqual(res.out['1']!.y);
+    expect([1, 2, 3, 4].map((t) => res.out[t]!.threads)).toEqual([1, 2, 3, 4]);
+    expect(res.out['auto']!.threads).toBe(Math.min(res.cores, 8));
+    expect(res.out['1']!.y.every(Number.isFinite)).toBe(true);
+  });
+
+  it('dispose() ends its workers; a process that never disposes exits on its own', () => {
+    // Linux counts a process's threads in /proc/self/status; workers are threads.
+    const res = node(`
+import fs from 'node:fs';
+const count = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+const mod = await import(${JSON.stringify(modules.split)});
+const x = new Float32Array(144).fill(0.5);
+const before = count();
+const net = await mod.load({ threads: 4 });
+net.run({ x });
+const loaded = count();
+net.dispose();
+let after = count();
+for (let i = 0; i < 50 && after > before; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  after = count();
+}
+// Left running, undisposed: the process must still exit once its work is done.
+const kept = await mod.load({ threads: 3 });
+kept.run({ x });
+process.stdout.write(JSON.stringify({ before, loaded, after }));
+`) as { before: number; loaded: number; after: number };
+    expect(res.loaded).toBeGreaterThanOrEqual(res.before + 3);
+    expect(res.after).toBeLessThanOrEqual(res.before);
+  });
+
+  it('keeps its memory flat over 10,000 runs on 2 threads', () => {
+    const res = node(`
+const mod = await import(${JSON.stringify(modules.split)});
+const net = await mod.load({ threads: 2 });
+const x = new Float32Array(72).fill(0.25);
+const into = { y: new Float32Array(3) };
+const rss = [];
+for (let i = 0; i < 10000; i++) {
+  net.run({ x }, into);
+  if (i === 999 || i === 9999) { globalThis.gc?.(); rss.push(process.memoryUsage().rss); }
+}
+net.dispose();
+process.stdout.write(JSON.stringify({ rss, y: [...into.y] }));
+`) as { rss: number[]; y: number[] };
+    expect(res.rss[1]! - res.rss[0]!).toBeLessThan(8 << 20);
+    expect(res.y.every(Number.isFinite)).toBe(true);
+  });
+
+  it("without shared memory (a page not cross-origin isolated): 'auto' is 1, threads: 2 an Error saying how to serve it", () => {
+    const res = node(`
+delete globalThis.SharedArrayBuffer;
+const mod = await import(${JSON.stringify(modules.split)});
+const auto = await mod.load();
+let error = null;
+try { await mod.load({ threads: 2 }); } catch (e) { error = { name: e.name, message: e.message }; }
+process.stdout.write(JSON.stringify({ threads: auto.threads, error }));
+`) as { threads: number; error: { name: string; message: string } | null };
+    expect(res.threads).toBe(1);
+    expect(res.error?.name).toBe('Error');
+    expect(res.error?.message).toMatch(
+      /shared memory.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/,
+    );
   });
 });
