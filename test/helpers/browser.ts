@@ -49,13 +49,21 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `dir` on 127.0.0.1 (a free port); `/` is a blank page that scripts can import from. */
-export async function serveDir(dir: string): Promise<StaticServer> {
+/** Serves `dir` on 127.0.0.1 (a free port); `/` is a blank page that scripts can import from.
+ * With `isolated`, every response carries COOP/COEP headers, so the page is cross-origin
+ * isolated (shared memory, threads). */
+export async function serveDir(dir: string, { isolated = false } = {}): Promise<StaticServer> {
+  const isolation: Record<string, string> = isolated
+    ? {
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      }
+    : {};
   const root = path.resolve(dir);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/' || url.pathname === '/index.html') {
-      res.writeHead(200, { 'content-type': TYPES['.html']! });
+      res.writeHead(200, { 'content-type': TYPES['.html']!, ...isolation });
       res.end(PAGE);
       return;
     }
@@ -68,6 +76,7 @@ export async function serveDir(dir: string): Promise<StaticServer> {
     res.writeHead(200, {
       'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
       'cache-control': 'no-store',
+      ...isolation,
     });
     res.end(readFileSync(file));
   });
