@@ -389,8 +389,8 @@ function splitSteps(
   };
 }
 
-/** The bands of output rows a layer is split into: as many as its rows (in units of
- * `impl.bands`) and its multiply-adds allow, up to `maxParts`, as equal as they can be. */
+/** The bands of output rows (or `impl.bandUnits`) a layer is split into: as many as its rows
+ * (in units of `impl.bands`) and its multiply-adds allow, up to `maxParts`, as equal as they can be. */
 export function bandsOf(
   node: Node,
   shapes: readonly Shape[],
@@ -398,7 +398,7 @@ export function bandsOf(
   par: ParallelOptions,
 ): { from: number; count: number }[] {
   if (!impl.bands || node.shape.length !== 3 || impl.splits?.(node) === false) return [];
-  const OH = node.shape[0]!;
+  const OH = impl.bandUnits?.(node) ?? node.shape[0]!;
   const units = Math.ceil(OH / impl.bands);
   const macs = node.layer.macs(node, shapes);
   const n = Math.min(par.maxParts, units, Math.max(1, Math.floor(macs / par.minPartMacs)));

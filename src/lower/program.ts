@@ -153,7 +153,7 @@ export interface LowerOptions {
   readonly rows?: { readonly from: number; readonly count: number };
   /** Output rows [from, from + count) only, in place (the output and input bases unmoved): one
    * part of a layer split between threads (see Parallel), for layers whose implementation has
-   * `bands`. Each output is computed as the whole layer's kernel computes it, in the same order,
+   * `bands` (in the units its `bandUnits` counts, when it has one: a pointwise conv2d's pixels). Each output is computed as the whole layer's kernel computes it, in the same order,
    * so results do not depend on the split. */
   readonly band?: { readonly from: number; readonly count: number };
 }

@@ -6,7 +6,12 @@
 import type { Node, Shape } from '../ir/graph.js';
 import { lowerActivation } from './kernels/activation.js';
 import { lowerBatchNormalization } from './kernels/batch_normalization.js';
-import { conv2dWinogradApplies, lowerConv2d, lowerConv2dWinograd } from './kernels/conv2d.js';
+import {
+  conv2dBandUnits,
+  conv2dWinogradApplies,
+  lowerConv2d,
+  lowerConv2dWinograd,
+} from './kernels/conv2d.js';
 import {
   lowerConv2dTranspose,
   lowerConv2dTransposeWinograd,
@@ -48,6 +53,8 @@ export interface Implementation {
   readonly bands?: number;
   /** With `bands`: whether this node may be split (absent: always). */
   readonly splits?: (node: Node) => boolean;
+  /** With `bands`: how many units `LowerOptions.band` counts over (absent: output rows). */
+  readonly bandUnits?: (node: Node) => number;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -67,7 +74,13 @@ const conv2dImplementations: readonly Implementation[] = [
     lower: lowerConv2dWinograd,
     bands: winogradBandRows(1),
   },
-  { name: 'direct', lower: lowerConv2d, bands: 1, splits: convSplits },
+  {
+    name: 'direct',
+    lower: lowerConv2d,
+    bands: 1,
+    splits: convSplits,
+    bandUnits: conv2dBandUnits,
+  },
 ];
 
 /** Implementations per op kind, preferred first; the last of each list always applies. */

@@ -74,6 +74,21 @@ function conv2dGeometry(node: Node, [shape, residualShape]: readonly Shape[]) {
   };
 }
 
+/** Whether a conv2d is pointwise (1x1, stride 1, no padding): a GEMM over its pixels. */
+function isPointwise(node: Node): boolean {
+  const k = pair(node.attrs, 'kernel_size');
+  const s = pair(node.attrs, 'strides');
+  const pads = node.attrs['pads'] as readonly number[];
+  return k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+}
+
+/** What LowerOptions.band counts for the direct conv2d: output rows, or the pixels of a
+ * pointwise one (a 7x7 map splits into 8 equal bands of pixels, not 7 rows); how many. */
+export function conv2dBandUnits(node: Node): number {
+  const [OH, OW] = node.shape as [number, number];
+  return isPointwise(node) ? OH * OW : OH;
+}
+
 /** Whether Winograd F(2x2, 3x3) computes this conv2d (3x3, stride 1, enough tiles). */
 export function conv2dWinogradApplies(
   node: Node,
@@ -91,8 +106,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     node,
     shapes,
   );
-  const pointwise =
-    k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+  const pointwise = isPointwise(node);
   const padded =
     groups === 1
       ? paddedInput(
@@ -110,7 +124,8 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
   // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
   const band = opts.band;
-  // A band (LowerOptions.band): its rows of the map, or its pixels of a pointwise GEMM's row.
+  // A band (LowerOptions.band): its rows of the map, or its pixels of a pointwise GEMM's row
+  // (conv2dBandUnits: a pointwise layer is split by pixels).
   const cut = (runs: Run[], per: number): Run[] =>
     band ? bandRuns(runs, band.from * per, band.count * per) : runs;
   const spec: ConvSpec = {
@@ -122,7 +137,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     outC: F,
     // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
     ...(pointwise
-      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: cut(plainRuns(OH * OW), OW) }
+      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: cut(plainRuns(OH * OW), 1) }
       : {
           inW,
           outW: OW,
