@@ -23,15 +23,22 @@ export function threadsOption(options: unknown): ThreadsOption {
   );
 }
 
+/** Ends the workers of nets dropped without dispose() once they are collected (where the
+ * engine has FinalizationRegistry). */
+const collected =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<() => void>((end) => end())
+    : null;
+
 /** A loaded network: `run` until `dispose()`, after which run() throws; `end` frees what the
- * net holds (its workers), once. */
+ * net holds (its workers), once: at dispose(), or when the net is collected. */
 export function makeNet(
   run: (feeds: unknown, into?: unknown) => Tensors,
   threads: number,
-  end: () => void = () => {},
+  end: (() => void) | null = null,
 ): Net {
   let disposed = false;
-  return Object.freeze({
+  const net: Net = Object.freeze({
     run(feeds: unknown, into?: unknown): Tensors {
       if (disposed) throw new Error('this net was disposed: load() the module again to run it');
       return run(feeds, into);
@@ -40,7 +47,12 @@ export function makeNet(
     dispose(): void {
       if (disposed) return;
       disposed = true;
-      end();
+      if (end) {
+        collected?.unregister(net);
+        end();
+      }
     },
   });
+  if (end) collected?.register(net, end, net);
+  return net;
 }
