@@ -110,7 +110,8 @@ async function main() {
     case 'netc':
     case 'netc-relaxed': {
       const mod = await import(new URL(`file://${config.module}`).href);
-      const net = await mod.load();
+      const net = await mod.load({ threads: config.threads ?? 1 });
+      result.threads = net.threads;
       run = () => net.run(inputs);
       runInto = (into) => net.run(inputs, into);
       break;
@@ -118,7 +119,7 @@ async function main() {
     case 'tfjs-wasm': {
       const tf = await import('@tensorflow/tfjs');
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      wasm.setThreadsCount(1);
+      wasm.setThreadsCount(config.threads ?? 1);
       await tf.setBackend('wasm');
       await tf.ready();
       result.simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
@@ -136,13 +137,16 @@ async function main() {
     case 'ort-node': {
       const web = config.runtime === 'ort-web';
       const ort = web ? await import('onnxruntime-web') : await import('onnxruntime-node');
+      const threads = config.threads ?? 1;
       if (web) {
-        ort.env.wasm.numThreads = 1;
+        ort.env.wasm.numThreads = threads;
         ort.env.wasm.proxy = false;
       }
+      // What was asked: onnxruntime reports no count of its own (CPU/wall shows what it used).
+      result.threads = threads;
       const session = await ort.InferenceSession.create(fs.readFileSync(config.onnx), {
         executionProviders: [web ? 'wasm' : 'cpu'],
-        intraOpNumThreads: 1,
+        intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',

@@ -3,7 +3,10 @@
 // ../../shared/design/benchmarking.md). Options: --quick (mnist only, few runs), --layers NET
 // (per-layer timings of netc's code; with --only TEXT, the steps whose layer or kernel name
 // holds TEXT), --keep (keep the temp dir), --browser (netc, TF.js wasm and onnxruntime-web in
-// headless Chromium pages instead of Node: bench/browser.mjs), network names to pick some.
+// headless Chromium pages instead of Node: bench/browser.mjs), --threads N (every runtime asked
+// for N threads: netc load({ threads: N }), onnxruntime's numThreads / intraOpNumThreads, TF.js's
+// setThreadsCount(N), which Node ignores: its workers start from blob: URLs; the table shows the
+// threads each reported and its CPU/wall over the timed loop), network names to pick some.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,11 +26,16 @@ const layersAt = args.indexOf('--layers');
 const layersOf = layersAt >= 0 ? args[layersAt + 1] : null;
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args[onlyAt + 1] : null;
+const threadsAt = args.indexOf('--threads');
+const THREADS = threadsAt >= 0 ? Number(args[threadsAt + 1]) : 1;
+if (!Number.isInteger(THREADS) || THREADS < 1)
+  throw new Error('--threads takes a positive integer');
 const picked = args.filter(
   (a, i) =>
     !a.startsWith('--') &&
     !(layersAt >= 0 && i === layersAt + 1) &&
-    !(onlyAt >= 0 && i === onlyAt + 1),
+    !(onlyAt >= 0 && i === onlyAt + 1) &&
+    !(threadsAt >= 0 && i === threadsAt + 1),
 );
 
 const SEED = 0;
@@ -50,7 +58,8 @@ let browser = null;
 const TIMING = quick
   ? { minRuns: 5, minMs: 100, maxMs: 1000, maxRuns: 200, warmupRuns: 2, warmupMs: 50 }
   : { minRuns: 20, minMs: 1000, maxMs: 5000, maxRuns: 2000, warmupRuns: 3, warmupMs: 300 };
-/** Below this CPU/wall ratio a timed loop was sharing its core: measure again. */
+/** Below this CPU/wall ratio a timed loop was sharing its core: measure again. (With several
+ * threads, a runtime that used one shows about 1.0: the column says which did.) */
 const CONTAMINATED = 0.85;
 const RETRIES = quick ? 0 : 2;
 const COLD_RUNS = quick ? 1 : 3;
@@ -314,6 +323,7 @@ async function main() {
       outDir: netDir,
       timing: TIMING,
       into: net.into,
+      threads: THREADS,
     };
 
     // netc
@@ -338,7 +348,9 @@ async function main() {
       const code = wasm.data.subarray(0, wasm.data.length - 4 * built.program.storedFloats);
       entry.codeBytes = code.length;
       entry.codeGzip = zlib.gzipSync(code, { level: 9 }).length;
-      entry.codeHow = 'plain and relaxed SIMD code: the .wasm without its weights';
+      entry.codeHow = built.program.parallel?.phases.some((ph) => ph.parts.length > 1)
+        ? 'plain and relaxed SIMD code and their threads builds: the .wasm without its weights'
+        : 'plain and relaxed SIMD code: the .wasm without its weights';
     } catch (e) {
       entry.errors.netc = `build failed: ${String(e?.message ?? e).split('\n')[0]}`;
     }
@@ -400,7 +412,10 @@ function printReport(report, peak, ceiling, nodeStart) {
   const lines = [];
   const p = (s = '') => lines.push(s);
   p(
-    `\nnetc bench — ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, batch 1, one thread per runtime`,
+    `\nnetc bench — ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, batch 1, ${THREADS === 1 ? 'one thread per runtime' : `${THREADS} threads asked of every runtime`}; load ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
   );
   if (browser)
     p(
@@ -453,7 +468,7 @@ function printReport(report, peak, ceiling, nodeStart) {
       .filter((x) => x !== undefined);
     const bestPeer = peers.length ? Math.min(...peers) : undefined;
     p(
-      `  ${'runtime'.padEnd(16)} ${'median ms [min–max]'.padEnd(26)} ${'n'.padStart(5)} ${'GFLOP/s'.padStart(8)} ${'%ceil'.padStart(6)} ${'netc/this'.padStart(9)} ${'cold ms (in-proc)'.padStart(18)} ${'CPU ms'.padStart(7)} ${'CPU/wall'.padStart(8)} ${'agree'.padStart(9)}`,
+      `  ${'runtime'.padEnd(16)} ${'median ms [min–max]'.padEnd(26)} ${'n'.padStart(5)} ${'GFLOP/s'.padStart(8)} ${'%ceil'.padStart(6)} ${'netc/this'.padStart(9)} ${'cold ms (in-proc)'.padStart(18)} ${'CPU ms'.padStart(7)} ${'CPU/wall'.padStart(8)} ${'threads'.padStart(7)} ${'agree'.padStart(9)}`,
     );
     const rows = [];
     for (const rt of RUNTIMES) {
@@ -473,7 +488,7 @@ function printReport(report, peak, ceiling, nodeStart) {
       const mine = isInto ? netcInto : netcFresh;
       const flag = t.cpuRatio < CONTAMINATED ? '!' : '';
       p(
-        `  ${name.padEnd(16)} ${`${ms(t.median)} [${ms(t.min)}–${ms(t.max)}]`.padEnd(26)} ${String(t.n).padStart(5)} ${fmt(gflop(t.median), 1).padStart(8)} ${(ceiling ? `${((100 * gflop(t.median)) / ceiling).toFixed(0)}%` : '-').padStart(6)} ${(mine !== undefined && !name.startsWith('netc') ? fmt(mine / t.median) : '').padStart(9)} ${(isInto ? '' : `${ms(r.coldMs)} (${ms(r.firstInProcessMs)})`).padStart(18)} ${(t.cpuMedian === null ? '-' : ms(t.cpuMedian)).padStart(7)} ${`${fmt(t.cpuRatio)}${flag}`.padStart(8)} ${(agree ? agree.rel.toExponential(1) + (agree.ok ? '' : ' ✗') : '').padStart(9)}`,
+        `  ${name.padEnd(16)} ${`${ms(t.median)} [${ms(t.min)}–${ms(t.max)}]`.padEnd(26)} ${String(t.n).padStart(5)} ${fmt(gflop(t.median), 1).padStart(8)} ${(ceiling ? `${((100 * gflop(t.median)) / ceiling).toFixed(0)}%` : '-').padStart(6)} ${(mine !== undefined && !name.startsWith('netc') ? fmt(mine / t.median) : '').padStart(9)} ${(isInto ? '' : `${ms(r.coldMs)} (${ms(r.firstInProcessMs)})`).padStart(18)} ${(t.cpuMedian === null ? '-' : ms(t.cpuMedian)).padStart(7)} ${`${fmt(t.cpuRatio)}${flag}`.padStart(8)} ${String(r.result.threads ?? '-').padStart(7)} ${(agree ? agree.rel.toExponential(1) + (agree.ok ? '' : ' ✗') : '').padStart(9)}`,
       );
     }
     const simd = e.runs['tfjs-wasm']?.result;
@@ -490,7 +505,7 @@ function printReport(report, peak, ceiling, nodeStart) {
 
   // The summary table, as in the issue.
   p(
-    '\nsummary (median ms, one thread; ratio = netc / faster of tfjs-wasm and ort-web; ! = core shared)',
+    `\nsummary (median ms, ${THREADS === 1 ? 'one thread' : `${THREADS} threads asked`}; ratio = netc / faster of tfjs-wasm and ort-web; ! = core shared)`,
   );
   p(
     `${'network'.padEnd(14)} ${'netc'.padStart(9)} ${'netc into'.padStart(10)} ${'tfjs-wasm'.padStart(10)} ${'ort-web'.padStart(9)} ${'ort-node'.padStart(9)} ${'ratio'.padStart(6)} ${'cold netc'.padStart(10)} ${'code gz'.padStart(9)}`,

@@ -4,10 +4,15 @@
 // the driver, this file and the command line import codegen/.
 import { emitDts, emitModule } from '../codegen/esm/module.js';
 import { printKernelTS } from '../codegen/ts/print.js';
-import { emitWasm } from '../codegen/wasm/emit.js';
+import { emitWasm, THREADS_BUILT_FOR, threadMemory } from '../codegen/wasm/emit.js';
 import { littleEndian, withWeightsSection } from '../codegen/wasm/weights_section.js';
 import type { Graph } from './ir/graph.js';
-import { STREAM_OUTPUTS, type StreamOptions } from './lower/index.js';
+import {
+  PARALLEL_LAYERS,
+  STREAM_OUTPUTS,
+  type ParallelOptions,
+  type StreamOptions,
+} from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
 import { SCALAR_V8, WASM_SIMD_X64, type Schedule } from './lower/schedule.js';
 
@@ -64,6 +69,8 @@ export interface Backend {
   readonly schedule: Schedule;
   /** How large outputs stream by slices of rows, or null when they do not. */
   readonly stream: StreamOptions | null;
+  /** How layers are split between threads, or null when the target runs on one. */
+  readonly parallel: ParallelOptions | null;
   /** Why the network cannot be built for this target, or null. */
   check(program: KernelProgram, graph: Graph, weights: StoredWeights): string | null;
   /** The module's files. */
@@ -81,21 +88,33 @@ const gib = (floats: number): string => `${((floats * 4) / 2 ** 30).toFixed(1)} 
 const toBase64 = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
-/** WebAssembly SIMD: one .wasm holding the plain and relaxed-SIMD code and the weights. */
+/** WebAssembly SIMD: one .wasm holding the plain and relaxed-SIMD code (and their threads
+ * builds) and the weights. */
 const WASM: Backend = {
   target: 'wasm',
   schedule: WASM_SIMD_X64,
   stream: STREAM_OUTPUTS,
+  parallel: PARALLEL_LAYERS,
   check: (program, graph) =>
     program.memoryFloats * 4 > MAX_WASM_BYTES
       ? `network ${graph.name} needs ${gib(program.memoryFloats)} of memory for weights and activations; a WebAssembly module has at most 4 GiB`
       : null,
   async emit({ program, name, banner, weights, format }) {
     // The weights go in a trailing custom section, not a data segment (see weights_section.ts).
+    // The threads build (shared memory, the layers split between threads) beside them, when
+    // some layer is split (a network too small for threads has none, and runs on one).
+    const threads = program.parallel?.phases.some((p) => p.parts.length > 1)
+      ? threadMemory(program, THREADS_BUILT_FOR)
+      : null;
     const { bytes: wasm, layout } = withWeightsSection(
       emitWasm(program),
       emitWasm(program, { relaxed: true }),
       builtinBytes(weights),
+      threads && {
+        memory: threads,
+        plain: emitWasm(program, { threads: true }),
+        relaxed: emitWasm(program, { threads: true, relaxed: true }),
+      },
     );
     const js = emitModule({
       program,
@@ -120,6 +139,7 @@ const TS: Backend = {
   target: 'ts',
   schedule: SCALAR_V8,
   stream: null,
+  parallel: null,
   check: (program, graph, weights) =>
     weights.kind !== 'external' && program.weightFloats > MAX_TS_WEIGHT_FLOATS
       ? `network ${graph.name} has ${program.weightFloats} weight values after folding (${gib(program.weightFloats)}); the ts target embeds them as one base64 string, which JavaScript engines cap at about ${MAX_TS_WEIGHT_FLOATS} values: use --target wasm`

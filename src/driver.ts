@@ -9,7 +9,7 @@ import {
 } from './backends.js';
 import { permute } from './runtime/loader.js';
 import type { Graph } from './ir/graph.js';
-import { lowerGraph, type StreamOptions } from './lower/index.js';
+import { lowerGraph, type ParallelOptions, type StreamOptions } from './lower/index.js';
 import type { KernelProgram } from './lower/program.js';
 import { evalWeightExpr } from './runtime/evaluate.js';
 import { runPasses } from './passes/pipeline.js';
@@ -43,6 +43,9 @@ export interface BuildOptions {
   readonly weightPrecision?: WeightPrecision;
   /** Called as each stage starts (for progress on a terminal). */
   readonly onStage?: (stage: string) => void;
+  /** How the wasm target splits layers between threads (tests split small layers); default
+   * PARALLEL_LAYERS. */
+  readonly parallel?: ParallelOptions;
 }
 
 export type BuildResult =
@@ -140,6 +143,7 @@ export async function buildNetwork(graph: Graph, opts: BuildOptions): Promise<Bu
   const program = lowerGraph(folded, {
     schedule: backend.schedule,
     ...(backend.stream ? { stream: opts.stream ?? backend.stream } : {}),
+    ...(backend.parallel ? { parallel: opts.parallel ?? backend.parallel } : {}),
   });
   const weights: StoredWeights = stored ?? { kind: 'area', area: packWeights(program, values) };
   const refusal = backend.check(program, graph, weights);

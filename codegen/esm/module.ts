@@ -51,7 +51,13 @@ export const RUNTIME: readonly RuntimeFile[] = [
     ns: 'Runtime',
     names: ['shapeRecord', 'makeRun', 'bytesOf', 'writeWeights', 'readBeside', 'withStored'],
   },
+  { file: 'threads', ns: 'Threads', names: ['threadsOption', 'makeNet'] },
   { file: 'ts_loader', ns: 'TsLoader', names: ['load', 'fromBase64'] },
+  {
+    file: 'pool',
+    ns: 'Pool',
+    names: ['resolveThreads', 'sharedMemory', 'canWait', 'startWorkers'],
+  },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
 ];
 
@@ -178,9 +184,20 @@ export declare const outputs: ${t.outputs};
 export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
+  /** The threads its runs use (the calling thread and \`threads - 1\` workers). */
+  readonly threads: number;
+  /** Ends its workers; \`run()\` afterwards throws. */
+  dispose(): void;
+}
+/** The options of \`load()\`: a safetensors file's bytes (unfolded) instead of the built-in
+ * weights; how many threads run the kernels (an integer from 1 to 16, or 'auto', the default:
+ * the cores, at most 8, where shared memory is available). */
+export interface LoadOptions {
+  weights?: ArrayBuffer | Uint8Array;
+  threads?: number | 'auto';
 }
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-export declare function load(options?: { weights?: ArrayBuffer | Uint8Array }): Promise<Net>;
+export declare function load(options?: LoadOptions): Promise<Net>;
 `;
 }
 
@@ -265,6 +282,10 @@ const outputs = Runtime.shapeRecord(SPEC.outputs)${ty(` as unknown as ${t.output
 ${ty(`export interface Net {
   /** Runs a batch (the batch size comes from the input lengths); \`into\` may hold caller-owned outputs. */
   run(feeds: ${t.feeds}, into?: ${t.into}): ${t.results};
+  /** The threads its runs use (the calling thread and \`threads - 1\` workers). */
+  readonly threads: number;
+  /** Ends its workers; \`run()\` afterwards throws. */
+  dispose(): void;
 }`)}`);
   if (m.kernels !== undefined) {
     out.push(`
@@ -275,7 +296,7 @@ ${m.kernels}
 }
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
-async function load(options${ty('?: { weights?: ArrayBuffer | Uint8Array }')})${ty(': Promise<Net>')} {
+async function load(options${ty("?: { weights?: ArrayBuffer | Uint8Array; threads?: number | 'auto' }")})${ty(': Promise<Net>')} {
   return TsLoader.load(NET, BUILTIN_WEIGHTS, instantiate, ${
     storedWeights(m.weights, 'TsLoader.fromBase64(BUILTIN_WEIGHTS)') === null
       ? 'options'
@@ -297,7 +318,7 @@ const wasmFile = WasmLoader.wasmFile(WASM, () => new URL(${q(`./${m.wasmFile}`)}
 
 /** Instantiates the network with its built-in weights, or a safetensors file's bytes (unfolded). */
 async function load(options) {
-  return WasmLoader.load(NET, wasmFile, ${
+  return WasmLoader.load(NET, WASM, wasmFile, ${
     storedWeights(m.weights, '(await wasmFile()).bytes()') === null
       ? 'options'
       : `await Runtime.withStored(options, ${storedWeights(m.weights, '(await wasmFile()).bytes()')})`

@@ -40,13 +40,58 @@ export interface EmitWasmOptions {
   readonly optimize?: boolean;
   /** Multiply-adds of f32x4 as relaxed_madd (relaxed SIMD; default false). */
   readonly relaxed?: boolean;
+  /** The threads build (program.parallel): a shared memory imported as env.memory, atomics,
+   * and the exports of a thread pool instead of "run" (see buildThreaded). */
+  readonly threads?: boolean;
 }
 
 const PAGE_BYTES = 65536;
+/** The most pages a wasm32 memory has. */
+const MAX_PAGES = 65536;
+
+/**
+ * Where the threads build keeps its own state, after the one-thread program's memory (bytes):
+ * the words threads meet on (`sync`: run generation, stop flag, barrier count and generation,
+ * one part counter per phase, each group on its own cache line), then each thread's scratch
+ * (`scratchAt + tid * scratchBytes`). The loader sizes the memory for its thread count.
+ */
+export interface ThreadMemory {
+  readonly syncAt: number;
+  readonly scratchAt: number;
+  readonly scratchBytes: number;
+  /** Pages the memory has at most (for maxThreads threads), and threads it is built for. */
+  readonly maxPages: number;
+  readonly maxThreads: number;
+  /** The most parts any phase has: more threads than this have nothing to do. */
+  readonly widest: number;
+}
+
+const LINE = 64;
+const alignLine = (n: number): number => Math.ceil(n / LINE) * LINE;
+/** Offsets in the sync area. */
+const SYNC = { gen: 0, stop: 4, count: LINE, bgen: 2 * LINE, counters: 3 * LINE } as const;
+
+/** The threads build's memory (null when the program was not split). */
+export function threadMemory(program: KernelProgram, maxThreads: number): ThreadMemory | null {
+  const par = program.parallel;
+  if (!par) return null;
+  const syncAt = alignLine(program.memoryFloats * 4);
+  const scratchAt = alignLine(syncAt + SYNC.counters + 4 * par.phases.length);
+  const scratchBytes = alignLine(par.scratchFloats * 4);
+  const bytes = scratchAt + maxThreads * scratchBytes;
+  return {
+    syncAt,
+    scratchAt,
+    scratchBytes,
+    maxPages: Math.min(MAX_PAGES, Math.ceil(bytes / PAGE_BYTES)),
+    maxThreads,
+    widest: Math.max(1, ...par.phases.map((p) => p.parts.length)),
+  };
+}
 
 /** Emits the program as a wasm binary. Deterministic: the same program gives the same bytes. */
 export function emitWasm(program: KernelProgram, opts: EmitWasmOptions = {}): Uint8Array {
-  const w = new WasmModule(opts.relaxed ?? false);
+  const w = new WasmModule(opts.relaxed ?? false, opts.threads ?? false);
   try {
     build(w, program, opts);
   } catch (e) {
@@ -58,7 +103,7 @@ export function emitWasm(program: KernelProgram, opts: EmitWasmOptions = {}): Ui
 
 /** The module as WebAssembly text (unoptimized unless `optimize`), for debugging and tests. */
 export function emitWasmText(program: KernelProgram, opts: EmitWasmOptions = {}): string {
-  const w = new WasmModule(opts.relaxed ?? false);
+  const w = new WasmModule(opts.relaxed ?? false, opts.threads ?? false);
   try {
     build(w, program, opts);
     return w.finishText({ optimize: opts.optimize ?? false });
@@ -78,12 +123,22 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
       );
     segments.push({ offset: 0, data: littleEndian(opts.weights) });
   }
-  const pages = Math.max(1, Math.ceil((program.memoryFloats * 4) / PAGE_BYTES));
-  w.setMemory(pages, 'memory', segments);
+  const threads = opts.threads ? threadMemory(program, THREADS_BUILT_FOR) : null;
+  if (opts.threads && !threads) throw new InternalError('a threads build of an unsplit program');
+  if (threads) {
+    if (segments.length) throw new InternalError('the threads build holds no weights');
+    w.importSharedMemory(
+      Math.ceil((threads.scratchAt + threads.scratchBytes) / PAGE_BYTES),
+      threads.maxPages,
+    );
+  } else {
+    const pages = Math.max(1, Math.ceil((program.memoryFloats * 4) / PAGE_BYTES));
+    w.setMemory(pages, 'memory', segments);
+  }
   const names = new Map<string, string>();
   const arity = new Map<string, number>();
   const math = { scalar: new Set<MathFn>(), vector: new Set<MathFn>() };
-  for (const k of program.kernels) {
+  for (const k of [...program.kernels, ...(threads ? program.parallel!.kernels : [])]) {
     if (names.has(k.name)) continue;
     const fn = `k$${k.name}`;
     names.set(k.name, fn);
@@ -106,8 +161,11 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
         'none',
       );
     });
-  w.addFunction('run', [], 'none', [], w.block(null, calls(program.steps)));
-  w.exportFunction('run', 'run');
+  if (threads) buildThreaded(w, program.parallel!, threads, names, arity);
+  else {
+    w.addFunction('run', [], 'none', [], w.block(null, calls(program.steps)));
+    w.exportFunction('run', 'run');
+  }
   // slice(i): slice i of the streamed outputs, numbered on through their groups (see Stream):
   // in group g (slices first..first+count-1), argument k is args[k] + (i - first) * argStep[k].
   const slices: WasmExpr[] = [];
@@ -136,6 +194,190 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
   w.exportFunction('prepare', 'prepare');
   w.addFunction('abi', [], 'i32', [], w.i32(ABI_VERSION));
   w.exportFunction('abi', 'abi');
+}
+
+/** The thread counts the threads build has room for (each thread's scratch). */
+export const THREADS_BUILT_FOR = 16;
+/** Times a waiting thread looks at the word it waits on before it sleeps (memory.atomic.wait32):
+ * a few microseconds, about what one thread finishing its share later than another takes. */
+const SPINS = 1 << 14;
+
+/**
+ * The thread pool's functions in the threads build (locals: params first):
+ * - `run(T, canWait)`: the calling thread's: resets the part counters, starts a run (the run
+ *   generation, workers notified), takes its share (`work(0, ...)`), returns after the last
+ *   phase's barrier.
+ * - `worker(tid, T)`: a worker's whole life: waits for a run (spins, then sleeps), works it,
+ *   until `stop()`.
+ * - `work(tid, T, canWait)`: every phase: takes the next part (an atomic add on the phase's
+ *   counter) until none is left, then the barrier.
+ * - `barrier(T, canWait)`: the last to arrive resets the count and moves the barrier
+ *   generation on, waking the others; they spin on it, then sleep if `canWait` (a browser's
+ *   main thread may not: it spins).
+ */
+function buildThreaded(
+  w: WasmModule,
+  par: NonNullable<KernelProgram['parallel']>,
+  mem: ThreadMemory,
+  names: ReadonlyMap<string, string>,
+  arity: ReadonlyMap<string, number>,
+): void {
+  const at = (offset: number): WasmExpr => w.i32(mem.syncAt + offset);
+  const i32 = (n: number): WasmExpr => w.i32(n);
+  const get = (i: number): WasmExpr => w.get(i, 'i32');
+  /** Spins on `word` while it equals local `seen`, sleeping after SPINS looks when local
+   * `canWait` is set; local `n` counts. */
+  const waitWhile = (
+    word: number,
+    seen: number,
+    canWait: WasmExpr | null,
+    n: number,
+    label: string,
+  ) =>
+    w.loop(
+      label,
+      w.if(
+        w.binary('i32.eq', w.atomicLoad(at(word)), get(seen)),
+        w.block(null, [
+          w.set(n, w.binary('i32.add', get(n), i32(1))),
+          w.if(
+            canWait
+              ? w.binary('i32.and', canWait, w.binary('i32.gt_s', get(n), i32(SPINS)))
+              : w.binary('i32.gt_s', get(n), i32(SPINS)),
+            w.drop(w.wait32(at(word), get(seen))),
+          ),
+          w.br(label),
+        ]),
+      ),
+    );
+
+  // barrier(T, canWait); locals g, n.
+  w.addFunction(
+    'barrier',
+    ['i32', 'i32'],
+    'none',
+    ['i32', 'i32'],
+    w.block(null, [
+      w.set(2, w.atomicLoad(at(SYNC.bgen))),
+      w.if(
+        w.binary(
+          'i32.eq',
+          w.atomicAdd(at(SYNC.count), i32(1)),
+          w.binary('i32.sub', get(0), i32(1)),
+        ),
+        w.block(null, [
+          w.atomicStore(at(SYNC.count), i32(0)),
+          w.drop(w.atomicAdd(at(SYNC.bgen), i32(1))),
+          w.drop(w.notifyAll(at(SYNC.bgen))),
+        ]),
+        waitWhile(SYNC.bgen, 2, get(1), 3, 'spin'),
+      ),
+    ]),
+  );
+
+  // work(tid, T, canWait); local i.
+  const body: WasmExpr[] = [];
+  par.phases.forEach((phase, k) => {
+    const counter = at(SYNC.counters + 4 * k);
+    const call = (c: (typeof phase.parts)[number][number]): WasmExpr => {
+      const fn = names.get(c.kernel);
+      if (fn === undefined || arity.get(c.kernel) !== c.args.length)
+        throw new InternalError(`part of '${c.layer}' calls '${c.kernel}' wrongly`);
+      return w.call(
+        fn,
+        c.args.map((a, j) =>
+          j === c.scratchArg
+            ? w.binary(
+                'i32.add',
+                i32(mem.scratchAt / 4),
+                w.binary('i32.mul', get(0), i32(mem.scratchBytes / 4)),
+              )
+            : i32(a),
+        ),
+        'none',
+      );
+    };
+    // Part i of the phase: an if chain (phases have a few parts).
+    let dispatch: WasmExpr | undefined;
+    for (let i = phase.parts.length - 1; i >= 0; i--) {
+      const calls = w.block(null, phase.parts[i]!.map(call));
+      dispatch =
+        dispatch === undefined ? calls : w.if(w.binary('i32.eq', get(3), i32(i)), calls, dispatch);
+    }
+    const label = `phase${k}`;
+    body.push(
+      w.loop(
+        label,
+        w.if(
+          w.binary(
+            'i32.lt_u',
+            w.tee(3, w.atomicAdd(counter, i32(1)), 'i32'),
+            i32(phase.parts.length),
+          ),
+          w.block(null, [dispatch!, w.br(label)]),
+        ),
+      ),
+      w.call('barrier', [get(1), get(2)], 'none'),
+    );
+  });
+  w.addFunction('work', ['i32', 'i32', 'i32'], 'none', ['i32'], w.block(null, body));
+
+  // run(T, canWait)
+  w.addFunction(
+    'run',
+    ['i32', 'i32'],
+    'none',
+    [],
+    w.block(null, [
+      w.fill(at(SYNC.counters), i32(0), i32(4 * par.phases.length)),
+      w.drop(w.atomicAdd(at(SYNC.gen), i32(1))),
+      w.drop(w.notifyAll(at(SYNC.gen))),
+      w.call('work', [i32(0), get(0), get(1)], 'none'),
+    ]),
+  );
+  w.exportFunction('run', 'run');
+
+  // worker(tid, T); locals seen (2), g (3), n (4).
+  w.addFunction(
+    'worker',
+    ['i32', 'i32'],
+    'none',
+    ['i32', 'i32', 'i32'],
+    w.loop(
+      'life',
+      w.block(null, [
+        w.if(w.atomicLoad(at(SYNC.stop)), w.return()),
+        w.set(3, w.atomicLoad(at(SYNC.gen))),
+        w.if(
+          w.binary('i32.eq', get(3), get(2)),
+          w.block(null, [
+            w.set(4, w.binary('i32.add', get(4), i32(1))),
+            w.if(w.binary('i32.gt_s', get(4), i32(SPINS)), w.drop(w.wait32(at(SYNC.gen), get(2)))),
+            w.br('life'),
+          ]),
+        ),
+        w.set(2, get(3)),
+        w.set(4, i32(0)),
+        w.call('work', [get(0), get(1), i32(1)], 'none'),
+        w.br('life'),
+      ]),
+    ),
+  );
+  w.exportFunction('worker', 'worker');
+
+  // stop(): workers return from worker().
+  w.addFunction(
+    'stop',
+    [],
+    'none',
+    [],
+    w.block(null, [
+      w.atomicStore(at(SYNC.stop), i32(1)),
+      w.drop(w.atomicAdd(at(SYNC.gen), i32(1))),
+      w.drop(w.notifyAll(at(SYNC.gen))),
+    ]),
+  );
+  w.exportFunction('stop', 'stop');
 }
 
 // ------------------------------------------------------------------------------------ kernels

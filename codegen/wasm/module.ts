@@ -137,9 +137,17 @@ export class WasmModule {
   private readonly m: M = new binaryen.Module();
   private done = false;
 
-  /** With `relaxed`, relaxed SIMD (f32x4.relaxed_madd) may be used too. */
-  constructor(relaxed = false) {
-    this.m.setFeatures(FEATURES | (relaxed ? binaryen.Features.RelaxedSIMD : 0));
+  /** With `relaxed`, relaxed SIMD (f32x4.relaxed_madd) may be used too; with `threads`,
+   * atomics and a shared memory (imported: see importSharedMemory). */
+  constructor(
+    relaxed = false,
+    private readonly threads = false,
+  ) {
+    this.m.setFeatures(
+      FEATURES |
+        (relaxed ? binaryen.Features.RelaxedSIMD : 0) |
+        (threads ? binaryen.Features.Atomics : 0),
+    );
   }
 
   // ------------------------------------------------------------------------------ expressions
@@ -258,6 +266,35 @@ export class WasmModule {
   nop(): WasmExpr {
     return this.m.nop() as WasmExpr;
   }
+  drop(value: WasmExpr): WasmExpr {
+    return this.m.drop(value) as WasmExpr;
+  }
+
+  // ------------------------------------------------------------- atomics (the threads build)
+
+  /** i32.atomic.load at byte address `ptr` (sequentially consistent, as all wasm atomics). */
+  atomicLoad(ptr: WasmExpr): WasmExpr {
+    return this.m.i32.atomic.load(0, ptr) as WasmExpr;
+  }
+  atomicStore(ptr: WasmExpr, value: WasmExpr): WasmExpr {
+    return this.m.i32.atomic.store(0, ptr, value) as WasmExpr;
+  }
+  /** i32.atomic.rmw.add: adds, returns the value before. */
+  atomicAdd(ptr: WasmExpr, value: WasmExpr): WasmExpr {
+    return this.m.i32.atomic.rmw.add(0, ptr, value) as WasmExpr;
+  }
+  /** memory.atomic.wait32 with no timeout (returns 0 woken, 1 not equal, 2 timed out). */
+  wait32(ptr: WasmExpr, expected: WasmExpr): WasmExpr {
+    return this.m.memory.atomic.wait32(ptr, expected, this.m.i64.const(-1n)) as WasmExpr;
+  }
+  /** memory.atomic.notify of every waiter (returns how many woke). */
+  notifyAll(ptr: WasmExpr): WasmExpr {
+    return this.m.memory.atomic.notify(ptr, this.m.i32.const(-1)) as WasmExpr;
+  }
+  /** memory.fill of `size` bytes from `dest` with the byte `value`. */
+  fill(dest: WasmExpr, value: WasmExpr, size: WasmExpr): WasmExpr {
+    return this.m.memory.fill(dest, value, size) as WasmExpr;
+  }
 
   // ---------------------------------------------------------------------------- module items
 
@@ -291,6 +328,13 @@ export class WasmModule {
     );
   }
 
+  /** A shared memory imported as env.memory, of `initial` to `maximum` pages (the threads
+   * build: every thread's instance works on the one memory). */
+  importSharedMemory(initial: number, maximum: number): void {
+    this.m.setMemory(initial, maximum, null, [], true);
+    this.m.addMemoryImport('0', 'env', 'memory', true);
+  }
+
   // ---------------------------------------------------------------------------------- output
 
   /** The module as WebAssembly text (for debugging and tests); does not finish the module. */
@@ -320,7 +364,8 @@ export class WasmModule {
       binaryen.setFastMath(false);
       binaryen.setLowMemoryUnused(false);
       // The memory is defined here, not imported: it starts zeroed (memory-packing drops zeros).
-      binaryen.setZeroFilledMemory(true);
+      // An imported (shared) memory holds whatever the loader put there.
+      binaryen.setZeroFilledMemory(!this.threads);
       // NOTE: Binaryen's whole-module -O3 spends most of its time inlining kernels into `run`
       // and specializing them on their constant arguments (dae), which buys nothing at run time
       // and several times the build time. So: the -O3 function passes on each function, then

@@ -11,11 +11,17 @@
 // into the instance's memory at byte 0.
 
 import type { WasmLayout } from '../../src/runtime/wasm_loader.js';
+import type { ThreadsLayout } from '../../src/runtime/pool.js';
+
+/** The threads build's memory (ThreadMemory in emit.ts). */
+type ThreadMemory = Omit<ThreadsLayout, 'plainAt' | 'plainBytes' | 'relaxedAt' | 'relaxedBytes'>;
 
 export type { WasmLayout };
 
 export const WEIGHTS_SECTION = 'netc.weights';
 export const RELAXED_SECTION = 'netc.relaxed';
+export const THREADS_SECTION = 'netc.threads';
+export const THREADS_RELAXED_SECTION = 'netc.threads.relaxed';
 
 function leb128(n: number): number[] {
   const out: number[] = [];
@@ -42,22 +48,42 @@ export function littleEndian(a: Float32Array): Uint8Array {
   return out;
 }
 
+/** The threads builds (shared memory) of the code, plain and relaxed, and their memory. */
+export interface ThreadsBuild {
+  readonly memory: ThreadMemory;
+  readonly plain: Uint8Array;
+  readonly relaxed: Uint8Array;
+}
+
 /** The .wasm file: `code` (a module without weights), the `relaxed` module in a custom section,
- * and the weights in a trailing one. */
+ * the threads builds in two more when there are any, and the weights in a trailing one. */
 export function withWeightsSection(
   code: Uint8Array,
   relaxed: Uint8Array,
   weights: Uint8Array,
+  threads: ThreadsBuild | null = null,
 ): { bytes: Uint8Array; layout: WasmLayout } {
   const weightBytes = weights.length;
-  const relaxedHeader = sectionHeader(RELAXED_SECTION, relaxed.length);
-  const relaxedAt = code.length + relaxedHeader.length;
+  const chunks: Uint8Array[] = [code];
+  let top = code.length;
+  /** Appends a custom section; returns where its payload starts. */
+  const section = (name: string, payload: Uint8Array): number => {
+    const header = sectionHeader(name, payload.length);
+    chunks.push(new Uint8Array(header), payload);
+    top += header.length + payload.length;
+    return top - payload.length;
+  };
+  const relaxedAt = section(RELAXED_SECTION, relaxed);
+  const threadsAt = threads ? section(THREADS_SECTION, threads.plain) : 0;
+  const threadsRelaxedAt = threads ? section(THREADS_RELAXED_SECTION, threads.relaxed) : 0;
   const header = sectionHeader(WEIGHTS_SECTION, weightBytes);
-  const weightsAt = relaxedAt + relaxed.length + header.length;
+  const weightsAt = top + header.length;
   const bytes = new Uint8Array(weightsAt + weightBytes);
-  bytes.set(code, 0);
-  bytes.set(relaxedHeader, code.length);
-  bytes.set(relaxed, relaxedAt);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
   bytes.set(header, weightsAt - header.length);
   bytes.set(weights, weightsAt);
   return {
@@ -66,6 +92,15 @@ export function withWeightsSection(
       codeBytes: code.length,
       relaxedAt,
       relaxedBytes: relaxed.length,
+      threads: threads
+        ? {
+            ...threads.memory,
+            plainAt: threadsAt,
+            plainBytes: threads.plain.length,
+            relaxedAt: threadsRelaxedAt,
+            relaxedBytes: threads.relaxed.length,
+          }
+        : null,
       header,
       weightsAt,
       weightBytes,

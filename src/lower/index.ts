@@ -9,6 +9,8 @@ import type {
   KernelProgram,
   LowerOptions,
   LoweredNode,
+  Parallel,
+  PartCall,
   PreparedWeight,
   SliceGroup,
   Step,
@@ -26,9 +28,23 @@ export interface StreamOptions {
 /** Streaming as the wasm target does it: outputs of 1 MB and more, in slices of 512 KB. */
 export const STREAM_OUTPUTS: StreamOptions = { minBytes: 1 << 20, sliceBytes: 512 * 1024 };
 
+/** How layers are split between threads (see Parallel in program.ts). */
+export interface ParallelOptions {
+  /** Most parts a layer is split into (bands of rows). */
+  readonly maxParts: number;
+  /** Fewest multiply-adds a part should have (a smaller layer is split less, or not). */
+  readonly minPartMacs: number;
+}
+
+/** The wasm target's split: up to 8 bands per layer (for 2 to 8 threads, taken dynamically),
+ * each of at least 200 K multiply-adds (a barrier and a part cost a few microseconds). */
+export const PARALLEL_LAYERS: ParallelOptions = { maxParts: 8, minPartMacs: 200_000 };
+
 export interface ProgramOptions extends LowerOptions {
   /** Stream large outputs whose layer can (`sliceRows`); default: none. */
   readonly stream?: StreamOptions;
+  /** Also split the steps between threads (KernelProgram.parallel); default: no. */
+  readonly parallel?: ParallelOptions;
 }
 
 /** Buffers are aligned to 4 floats (16 bytes) so v128 accesses of a channel run stay aligned. */
@@ -90,7 +106,7 @@ class Arena {
 }
 
 export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelProgram {
-  const { stream: streamOpts, ...opts } = programOpts;
+  const { stream: streamOpts, parallel: parallelOpts, ...opts } = programOpts;
   const nodes = graph.nodes;
   // The buffer each node's output lives in: views share their input's.
   const shapesOf = (n: Node): Shape[] => n.inputs.map((i) => nodes[i]!.shape);
@@ -247,6 +263,8 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
   for (const p of graph.inputs) offset.set(p.node, arena.alloc(size(nodes[p.node]!.shape)));
   high = Math.max(high, arena.size);
   const streams: Stream[] = [];
+  /** Each step's node and lowering, for the split between threads. */
+  const stepNodes: { node: Node; lowered: LoweredNode; step: Step }[] = [];
   for (const n of nodes) {
     const sliceRows = streamed.get(n.id);
     if (owner[n.id] === n.id && !offset.has(n.id)) {
@@ -265,12 +283,14 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
       const scratch = l.scratch ? arena.alloc(l.scratch) : -1;
       high = Math.max(high, arena.size);
       addKernel(l.kernel);
-      steps.push({
+      const step = {
         kernel: l.kernel.name,
         args: argsOf(n, l, scratch),
         layer: n.name,
         line: n.span.line,
-      });
+      };
+      steps.push(step);
+      stepNodes.push({ node: n, lowered: l, step });
       if (l.scratch) arena.release(scratch, l.scratch);
     }
     // Free the buffers whose last reader was this node (after it ran: no overlap in a step).
@@ -290,7 +310,20 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     if (at === undefined) throw new InternalError(`no buffer for ${name}`);
     return { name, offset: at, size: size(shape), shape };
   };
+  const parallel =
+    parallelOpts &&
+    splitSteps(
+      stepNodes,
+      parallelOpts,
+      (n) => implementations.get(n.id)!,
+      (n, l) => argsOf(n, l, 0),
+      {
+        opts,
+        shapesOf,
+      },
+    );
   return {
+    ...(parallel ? { parallel } : {}),
     name: graph.name,
     batch: graph.batch,
     memoryFloats: weightFloats + align(high),
@@ -305,6 +338,78 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     prepare,
     streams,
   };
+}
+
+/**
+ * The steps split between threads: a layer whose implementation takes bands (`bands`) and has
+ * the work for it is lowered once per band of output rows (bands start at multiples of
+ * `bands` rows), its parts a phase; other steps are one part each, and consecutive ones are
+ * one phase run by one thread (no barrier between them). Each part's scratch is its thread's.
+ */
+function splitSteps(
+  stepNodes: readonly { node: Node; lowered: LoweredNode; step: Step }[],
+  par: ParallelOptions,
+  implOf: (n: Node) => Implementation,
+  argsOf: (n: Node, l: LoweredNode) => number[],
+  { opts, shapesOf }: { opts: LowerOptions; shapesOf: (n: Node) => Shape[] },
+): Parallel {
+  const kernels = new Map<string, Kernel>();
+  const phases: PartCall[][][] = [];
+  let scratchFloats = 0;
+  const part = (l: LoweredNode, step: Step): PartCall => {
+    kernels.set(l.kernel.name, l.kernel);
+    scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
+    return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
+  };
+  let single: PartCall[] | null = null;
+  for (const { node, lowered, step } of stepNodes) {
+    const impl = implOf(node);
+    const shapes = shapesOf(node);
+    const bands = bandsOf(node, shapes, impl, par);
+    if (bands.length <= 1) {
+      const call = part(lowered, step);
+      if (single) single.push(call);
+      else phases.push([(single = [call])]);
+      continue;
+    }
+    single = null;
+    phases.push(
+      bands.map((band) => {
+        const l = impl.lower(node, shapes, { ...opts, band });
+        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
+          throw new InternalError(`bands of ${node.name} pack its weights differently`);
+        return [part(l, { ...step, kernel: l.kernel.name, args: argsOf(node, l) })];
+      }),
+    );
+  }
+  return {
+    kernels: [...kernels.values()],
+    phases: phases.map((parts) => ({ parts })),
+    scratchFloats,
+  };
+}
+
+/** The bands of output rows (or `impl.bandUnits`) a layer is split into: as many as its rows
+ * (in units of `impl.bands`) and its multiply-adds allow, up to `maxParts`, as equal as they can be. */
+export function bandsOf(
+  node: Node,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+): { from: number; count: number }[] {
+  if (!impl.bands || node.shape.length !== 3 || impl.splits?.(node) === false) return [];
+  const OH = impl.bandUnits?.(node) ?? node.shape[0]!;
+  const units = Math.ceil(OH / impl.bands);
+  const macs = node.layer.macs(node, shapes);
+  const n = Math.min(par.maxParts, units, Math.max(1, Math.floor(macs / par.minPartMacs)));
+  if (n <= 1) return [];
+  const out: { from: number; count: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    const from = Math.floor((i * units) / n) * impl.bands;
+    const to = Math.min(OH, Math.floor(((i + 1) * units) / n) * impl.bands);
+    if (to > from) out.push({ from, count: to - from });
+  }
+  return out;
 }
 
 /** Consecutive slices that call one kernel with arguments and places in steady steps, as

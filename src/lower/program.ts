@@ -59,6 +59,34 @@ export interface KernelProgram {
   /** Outputs computed after `steps`, a slice of rows at a time into a small buffer that the
    * caller copies out while it is in cache (a large output otherwise goes to memory twice). */
   readonly streams: readonly Stream[];
+  /** The same steps split between threads (ProgramOptions.parallel), or none. */
+  readonly parallel?: Parallel;
+}
+
+/**
+ * A kernel program's steps split between threads, for a module with shared memory: phases run
+ * in order with a barrier after each; a phase's parts run on any thread, in any order, each
+ * once. A part computes whole output elements exactly as the one-thread step does (a band of
+ * rows: LowerOptions.band), so results are the same for every thread count. The weights,
+ * inputs, outputs and activations are where the one-thread program has them; each thread's
+ * scratch is its own (`scratchFloats` per thread, after everything else).
+ */
+export interface Parallel {
+  /** The kernels the parts call (distinct names; some are the one-thread steps' own). */
+  readonly kernels: readonly Kernel[];
+  readonly phases: readonly Phase[];
+  /** Scratch floats each thread needs. */
+  readonly scratchFloats: number;
+}
+
+export interface Phase {
+  /** Each part: calls run in order by one thread. */
+  readonly parts: readonly (readonly PartCall[])[];
+}
+
+export interface PartCall extends Step {
+  /** The argument that is scratch: the thread's scratch base is passed there instead. */
+  readonly scratchArg: number | null;
 }
 
 /**
@@ -118,4 +146,9 @@ export interface LowerOptions {
   /** Output rows [from, from + count) only, written from the output buffer's start: for
    * layers with `sliceRows`, when the program streams their output (see Stream). */
   readonly rows?: { readonly from: number; readonly count: number };
+  /** Output rows [from, from + count) only, in place (the output and input bases unmoved): one
+   * part of a layer split between threads (see Parallel), for layers whose implementation has
+   * `bands` (in the units its `bandUnits` counts, when it has one: a pointwise conv2d's pixels). Each output is computed as the whole layer's kernel computes it, in the same order,
+   * so results do not depend on the split. */
+  readonly band?: { readonly from: number; readonly count: number };
 }

@@ -6,13 +6,19 @@
 import type { Node, Shape } from '../ir/graph.js';
 import { lowerActivation } from './kernels/activation.js';
 import { lowerBatchNormalization } from './kernels/batch_normalization.js';
-import { conv2dWinogradApplies, lowerConv2d, lowerConv2dWinograd } from './kernels/conv2d.js';
+import {
+  conv2dBandUnits,
+  conv2dWinogradApplies,
+  lowerConv2d,
+  lowerConv2dWinograd,
+} from './kernels/conv2d.js';
 import {
   lowerConv2dTranspose,
   lowerConv2dTransposeWinograd,
   transposeWinogradApplies,
 } from './kernels/conv2d_transpose.js';
 import { lowerDense } from './kernels/dense.js';
+import { bandsKeepBits } from './kernels/epilogue.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
@@ -27,6 +33,7 @@ import { lowerCropping2d } from './kernels/cropping2d.js';
 import { lowerResizing } from './kernels/resizing.js';
 import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
 import { lowerPadding2d, lowerZeroPadding2d } from './kernels/padding2d.js';
+import { winogradBandRows } from './kernels/winograd.js';
 import type { LoweredNode, LowerOptions } from './program.js';
 
 type Lower = (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
@@ -41,13 +48,39 @@ export interface Implementation {
   /** It honours `LowerOptions.rows`: asked for rows [from, from + count) of its output, it
    * computes those alone (streaming computes a large output by slices of rows). */
   readonly sliceRows?: boolean;
+  /** It honours `LowerOptions.band` for bands starting at a multiple of this many rows (a
+   * layer split between threads); absent: it runs whole, on one thread. */
+  readonly bands?: number;
+  /** With `bands`: whether this node may be split (absent: always). */
+  readonly splits?: (node: Node) => boolean;
+  /** With `bands`: how many units `LowerOptions.band` counts over (absent: output rows). */
+  readonly bandUnits?: (node: Node) => number;
 }
 
+/** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
+const convSplits = (node: Node): boolean =>
+  bandsKeepBits(node.shape[node.shape.length - 1]!, node.attrs);
+
 const only = (name: string, lower: Lower): readonly Implementation[] => [{ name, lower }];
+/** One implementation that can be split in bands of rows. */
+const banded = (name: string, lower: Lower): readonly Implementation[] => [
+  { name, lower, bands: 1 },
+];
 
 const conv2dImplementations: readonly Implementation[] = [
-  { name: 'winograd', applies: conv2dWinogradApplies, lower: lowerConv2dWinograd },
-  { name: 'direct', lower: lowerConv2d },
+  {
+    name: 'winograd',
+    applies: conv2dWinogradApplies,
+    lower: lowerConv2dWinograd,
+    bands: winogradBandRows(1),
+  },
+  {
+    name: 'direct',
+    lower: lowerConv2d,
+    bands: 1,
+    splits: convSplits,
+    bandUnits: conv2dBandUnits,
+  },
 ];
 
 /** Implementations per op kind, preferred first; the last of each list always applies. */
@@ -55,15 +88,20 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   conv2d: conv2dImplementations,
   conv2d_add: conv2dImplementations,
   conv2d_transpose: [
-    { name: 'winograd', applies: transposeWinogradApplies, lower: lowerConv2dTransposeWinograd },
-    { name: 'direct', lower: lowerConv2dTranspose },
+    {
+      name: 'winograd',
+      applies: transposeWinogradApplies,
+      lower: lowerConv2dTransposeWinograd,
+      bands: winogradBandRows(2),
+    },
+    { name: 'direct', lower: lowerConv2dTranspose, bands: 1, splits: convSplits },
   ],
-  depthwise_conv2d: only('channelwise', lowerDepthwiseConv2d),
-  separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true }],
+  depthwise_conv2d: banded('channelwise', lowerDepthwiseConv2d),
+  separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
   dense: only('direct', lowerDense),
   batch_normalization: only('affine', lowerBatchNormalization),
-  max_pooling2d: only('channelwise', lowerPooling(true)),
-  average_pooling2d: only('channelwise', lowerPooling(false)),
+  max_pooling2d: banded('channelwise', lowerPooling(true)),
+  average_pooling2d: banded('channelwise', lowerPooling(false)),
   global_max_pooling2d: only('reduce', lowerGlobalPooling(true)),
   global_average_pooling2d: only('reduce', lowerGlobalPooling(false)),
   zero_padding2d: only('copy', lowerZeroPadding2d),

@@ -62,11 +62,17 @@ export interface NetData {
 /** The options of a module's `load()`. */
 export interface LoadOptions {
   readonly weights?: unknown;
+  /** How many threads run the kernels (wasm target): 1 to MAX_THREADS, or 'auto'. */
+  readonly threads?: unknown;
 }
 
 /** A loaded network (the module's `Net`, its types left to the module's declarations). */
 export interface Net {
   readonly run: (feeds: unknown, into?: unknown) => Tensors;
+  /** The threads its runs use (the TypeScript target: always 1). */
+  readonly threads: number;
+  /** Ends its workers; run() afterwards throws. */
+  readonly dispose: () => void;
 }
 
 export type Tensors = Record<string, Float32Array<ArrayBufferLike>>;

@@ -3,6 +3,7 @@
 // runtime's own.
 import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
+import { makeNet, threadsOption } from './threads.js';
 
 /** Base64 to bytes, fast for large strings (weights built into TypeScript modules). */
 export function fromBase64(s: string): Uint8Array {
@@ -54,10 +55,15 @@ export function load(
   instantiate: (M: Float32Array) => () => void,
   options: LoadOptions | null | undefined,
 ): Net {
+  // Checked like the wasm target's; this target runs on the calling thread alone.
+  threadsOption(options);
   const M = new Float32Array(net.memoryFloats);
   if (options !== undefined && options !== null && options.weights !== undefined)
     writeWeights(M, bytesOf(options.weights), net);
   else M.set(floatsOf(fromBase64(builtin)));
   const compute = instantiate(M);
-  return { run: makeRun(net.spec, () => M, compute) };
+  return makeNet(
+    makeRun(net.spec, () => M, compute),
+    1,
+  );
 }

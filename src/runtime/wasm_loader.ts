@@ -3,6 +3,8 @@
 // No imports but the runtime's own.
 import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
+import { makeNet, threadsOption } from './threads.js';
+import { canWait, resolveThreads, sharedMemory, startWorkers, type ThreadsLayout } from './pool.js';
 
 /**
  * The WebAssembly API this file uses (lib.dom has it, the compiler's Node types do not): a local
@@ -26,6 +28,9 @@ export interface WasmLayout {
    * module in the payload of a custom section, "netc.relaxed"), for engines that have it. */
   readonly relaxedAt: number;
   readonly relaxedBytes: number;
+  /** The threads build (shared memory; custom sections "netc.threads" and
+   * "netc.threads.relaxed"), or null when no layer of the network is split. */
+  readonly threads: ThreadsLayout | null;
   /** Bytes [weightsAt - header.length, weightsAt): the weights section's id, size and name. */
   readonly header: readonly number[];
   readonly weightsAt: number;
@@ -39,9 +44,11 @@ export interface WasmLayout {
 export interface WasmParts {
   readonly module: WasmModule;
   /** Copies the weight area to the start of a memory. */
-  readonly weights: (memory: ArrayBuffer) => void;
+  readonly weights: (memory: ArrayBufferLike) => void;
   /** The weights section's bytes (a safetensors file, when the module stores them so). */
   readonly bytes: () => Uint8Array;
+  /** The threads build compiled (on first use), relaxed where the code is. */
+  readonly threaded: () => Promise<WasmModule>;
 }
 
 /** The part of node:fs the loader reads the file with. */
@@ -95,13 +102,29 @@ function weightSection(layout: WasmLayout, fs: FileSystem, url: URL): Uint8Array
  * plain SIMD one. The probe is a module with one function computing f32x4.relaxed_madd.
  */
 function code(layout: WasmLayout): [number, number] {
+  return relaxedSimd() ? [layout.relaxedAt, layout.relaxedBytes] : [0, layout.codeBytes];
+}
+
+/** Whether the engine validates a relaxed SIMD instruction (a module with one function
+ * computing f32x4.relaxed_madd). */
+function relaxedSimd(): boolean {
   const probe = [
     0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0,
     32, 0, 32, 0, 253, 133, 2, 11,
   ];
-  return WebAssembly.validate(new Uint8Array(probe))
-    ? [layout.relaxedAt, layout.relaxedBytes]
-    : [0, layout.codeBytes];
+  return WebAssembly.validate(new Uint8Array(probe));
+}
+
+/** Where the threads build to compile is: relaxed exactly when the one-thread code is, so
+ * results are the same bit for bit at every thread count. */
+function threadedCode(t: ThreadsLayout): [number, number] {
+  return relaxedSimd() ? [t.relaxedAt, t.relaxedBytes] : [t.plainAt, t.plainBytes];
+}
+
+/** Compiles bytes [at, at + n) of the file once, on first use. */
+function once(make: () => Promise<WasmModule>): () => Promise<WasmModule> {
+  let made: Promise<WasmModule> | undefined;
+  return () => (made ??= make());
 }
 
 /** Node's process, where there is one. */
@@ -122,17 +145,21 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
     // (no kernel writes below the weight area's end, where the memory planner's arena
     // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
     // for this, and the next load reads the file again.
-    let last: WeakRef<ArrayBuffer> | null = null;
-    const weights = (memory: ArrayBuffer): void => {
+    let last: WeakRef<ArrayBufferLike> | null = null;
+    const weights = (memory: ArrayBufferLike): void => {
       const M = new Uint8Array(memory, 0, layout.weightBytes);
       const from = last?.deref();
       if (from) M.set(new Uint8Array(from, 0, M.length));
       else {
         readWasm(layout, fs, url, layout.weightsAt, M);
-        last = new WeakRef(M.buffer as ArrayBuffer);
+        last = new WeakRef(M.buffer);
       }
     };
-    return { module, weights, bytes: () => weightSection(layout, fs, url) };
+    const threaded = once(async () => {
+      const [tat, tn] = threadedCode(layout.threads!);
+      return new WebAssembly.Module(readWasm(layout, fs, url, tat, new Uint8Array(tn)));
+    });
+    return { module, weights, bytes: () => weightSection(layout, fs, url), threaded };
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
@@ -147,9 +174,13 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
   const module = await WebAssembly.compile(bytes.subarray(at, at + n));
   return {
     module,
-    weights: (memory: ArrayBuffer) =>
+    weights: (memory: ArrayBufferLike) =>
       new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt)),
     bytes: () => bytes.subarray(layout.weightsAt),
+    threaded: once(() => {
+      const [tat, tn] = threadedCode(layout.threads!);
+      return WebAssembly.compile(bytes.subarray(tat, tat + tn));
+    }),
   };
 }
 
@@ -176,10 +207,13 @@ export function wasmFile(layout: WasmLayout, url: () => URL): () => Promise<Wasm
  * (a safetensors file's bytes, unfolded). */
 export async function load(
   net: NetData,
+  layout: WasmLayout,
   file: () => Promise<WasmParts>,
   options: LoadOptions | null | undefined,
 ): Promise<Net> {
+  const threads = await resolveThreads(threadsOption(options), layout.threads);
   const wasm = await file();
+  if (threads > 1) return loadThreaded(net, layout.threads!, wasm, options, threads);
   const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory'] as { readonly buffer: ArrayBuffer };
   const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
@@ -190,5 +224,42 @@ export async function load(
   (instance.exports['prepare'] as () => void)();
   const compute = instance.exports['run'] as () => void;
   const slice = instance.exports['slice'] as (i: number) => void;
-  return { run: makeRun(net.spec, () => M, compute, slice) };
+  return makeNet(
+    makeRun(net.spec, () => M, compute, slice),
+    1,
+  );
+}
+
+/** load() on `threads` threads: the threads build on a shared memory, instantiated by this
+ * thread (which loads the weights and takes a share of each run) and by threads - 1 workers. */
+async function loadThreaded(
+  net: NetData,
+  t: ThreadsLayout,
+  wasm: WasmParts,
+  options: LoadOptions | null | undefined,
+  threads: number,
+): Promise<Net> {
+  const module = await wasm.threaded();
+  const memory = sharedMemory(t, threads);
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
+  if (options !== undefined && options !== null && options.weights !== undefined)
+    writeWeights(M, bytesOf(options.weights), net);
+  else wasm.weights(memory.buffer);
+  (instance.exports['prepare'] as () => void)();
+  const exports = instance.exports as Record<string, (...args: number[]) => void>;
+  const workers = await startWorkers(module, memory, threads, exports['stop']!);
+  const run = exports['run']!;
+  const wait = canWait() ? 1 : 0;
+  const slice = exports['slice']!;
+  return makeNet(
+    makeRun(
+      net.spec,
+      () => M,
+      () => run(threads, wait),
+      slice,
+    ),
+    threads,
+    workers.end,
+  );
 }

@@ -41,11 +41,24 @@ describe.each(examples)('examples/%s', (file) => {
       it(`${graph.name}: ${target} build matches the reference`, async () => {
         const dir = path.join(out, `${graph.name}-${target}`);
         const built = await buildInto(dir, graph, { target, seed: 7, format: false });
-        const running = runModule(built.module, feeds, { fresh: true });
+        // The wasm target on 1 to 4 threads (the calling thread and workers), whose results
+        // are the same bit for bit.
+        const threads = target === 'wasm' ? [1, 2, 3, 4] : [1];
+        const running = runModule(built.module, feeds, { fresh: true, threads });
         const want = reference();
         const got = await running;
-        for (const o of graph.outputs)
-          expectClose(got[o.name]!, want[o.name]!, `${graph.name}.${o.name}`);
+        for (const o of graph.outputs) {
+          const one = got[`${o.name}@1`]!;
+          expectClose(one, want[o.name]!, `${graph.name}.${o.name}`);
+          for (const t of threads.slice(1)) {
+            const y = got[`${o.name}@${t}`]!;
+            const same = y.length === one.length && y.every((v, i) => Object.is(v, one[i]));
+            expect(same, `${graph.name}.${o.name} on ${t} threads, bit for bit`).toBe(true);
+          }
+        }
+        // Networks with a layer worth splitting run on the threads asked for.
+        const split = built.program.parallel?.phases.some((p) => p.parts.length > 1) ?? false;
+        expect([...got['@threads']!]).toEqual(threads.map((t) => (split ? t : 1)));
       }, 300_000);
     }
   }

@@ -42,6 +42,12 @@ describe('relaxed SIMD', () => {
     );
     expect(sections).toHaveLength(1);
     const relaxedBytes = sections[0]!.byteLength;
+    // And its threads build, likewise in two (the network has layers worth splitting).
+    const [threadsRelaxed] = WebAssembly.Module.customSections(
+      new WebAssembly.Module(wasm),
+      'netc.threads.relaxed',
+    );
+    expect(threadsRelaxed).toBeDefined();
     // The relaxed build differs from the plain one: its multiply-adds are relaxed_madd.
     expect(Buffer.from(sections[0]!).includes(Buffer.from([0xfd, 0x85, 0x02]))).toBe(true);
 
@@ -55,19 +61,28 @@ describe('relaxed SIMD', () => {
       { x },
       batch,
     );
-    // Runs the module in a fresh process; returns the bytes it compiled and the outputs.
+    // Runs the module in a fresh process on one thread, then on two; returns the bytes each
+    // load compiled and the outputs.
     const script = `
 import { readFileSync, writeFileSync } from 'node:fs';
 const compiled = [];
 const Module = WebAssembly.Module;
 WebAssembly.Module = function (bytes) { compiled.push(bytes.length); return new Module(bytes); };
 const mod = await import(${JSON.stringify(path.join(dir, 'relaxed.js'))});
-const net = await mod.load();
+const net = await mod.load({ threads: 1 });
 const b = readFileSync(${JSON.stringify(path.join(dir, 'x.bin'))});
-const out = net.run({ x: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)) });
-process.stdout.write(JSON.stringify({ compiled, y: [...out.y], z: [...out.z] }));
+const x = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+const out = net.run({ x });
+const one = compiled.splice(0);
+const two = await mod.load({ threads: 2 });
+const out2 = two.run({ x });
+two.dispose();
+const same = [...out.y, ...out.z].every((v, i) => Object.is(v, [...out2.y, ...out2.z][i]));
+process.stdout.write(JSON.stringify({ compiled: one, threaded: compiled, same, y: [...out.y], z: [...out.z] }));
 `;
-    const run = (flags: string[]): { compiled: number[]; y: number[]; z: number[] } =>
+    const run = (
+      flags: string[],
+    ): { compiled: number[]; threaded: number[]; same: boolean; y: number[]; z: number[] } =>
       JSON.parse(
         execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
           encoding: 'utf8',
@@ -75,12 +90,18 @@ process.stdout.write(JSON.stringify({ compiled, y: [...out.y], z: [...out.z] }))
       );
     const relaxed = run(['--experimental-wasm-relaxed-simd']);
     expect(relaxed.compiled).toEqual([relaxedBytes]);
+    // Two threads: the relaxed threads build, with the one-thread results bit for bit.
+    expect(relaxed.threaded).toEqual([threadsRelaxed!.byteLength]);
+    expect(relaxed.same).toBe(true);
     expectClose(relaxed.y, expected['y']!, 'y (relaxed SIMD)');
     expectClose(relaxed.z, expected['z']!, 'z (relaxed SIMD)');
     const plain = run([]);
     // Node 20 has relaxed SIMD only behind the flag.
     expect(plain.compiled).toHaveLength(1);
     expect(plain.compiled).not.toEqual([relaxedBytes]);
+    expect(plain.threaded).toHaveLength(1);
+    expect(plain.threaded).not.toEqual([threadsRelaxed!.byteLength]);
+    expect(plain.same).toBe(true);
     expectClose(plain.y, expected['y']!, 'y (plain SIMD)');
     expectClose(plain.z, expected['z']!, 'z (plain SIMD)');
   }, 120_000);

@@ -54,12 +54,16 @@ export interface StaticServer {
 
 /**
  * Serves `dir` on 127.0.0.1 (a free port); `/` is the directory's index.html, or a blank page
- * that scripts can import from. `headers` go on every response (COOP/COEP, for instance).
+ * that scripts can import from. With `isolated`, every response carries COOP/COEP headers, so
+ * the page is cross-origin isolated (shared memory, threads).
  */
-export async function serveDir(
-  dir: string,
-  headers: Record<string, string> = {},
-): Promise<StaticServer> {
+export async function serveDir(dir: string, { isolated = false } = {}): Promise<StaticServer> {
+  const headers: Record<string, string> = isolated
+    ? {
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      }
+    : {};
   const root = path.resolve(dir);
   const hasIndex = existsSync(path.join(root, 'index.html'));
   const server: Server = createServer((req, res) => {

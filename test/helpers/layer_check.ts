@@ -12,7 +12,8 @@ import { runKernel } from '../../src/kir/interpret.js';
 import type { Kernel } from '../../src/kir/kir.js';
 import type { KernelProgram, LoweredNode, Pack } from '../../src/lower/program.js';
 import { scheduleFor } from '../../src/lower/schedule.js';
-import { lowerNode } from '../../src/lower/strategy.js';
+import { bandsOf } from '../../src/lower/index.js';
+import { implementationFor, lowerNode } from '../../src/lower/strategy.js';
 import { erf } from '../../src/runtime/erf.js';
 import { permute } from './permute.js';
 import { randomFloats } from './random.js';
@@ -208,32 +209,72 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
   const yAt = alloc(outSize);
   offsets.set('y', yAt);
   init.push([yAt, new Float32Array(outSize).fill(NaN)]);
-  if (lowered.scratch) offsets.set('s', alloc(lowered.scratch));
+  // Split between threads (a threads build): the layer in 2 and in 3 bands of rows as the
+  // module splits it (bandsOf, however small; fewer when it has fewer rows), each split's bands
+  // computing an output of its own, which must be the whole layer's bit for bit. Which thread
+  // runs a band does not change its code (the split is made at build time): the thread counts
+  // themselves are tested on whole modules (e2e/examples, e2e/threads).
+  const opts = { schedule: scheduleFor(true) };
+  const impl = implementationFor(node, shapes, opts)!;
+  const splits = [2, 3]
+    .map((parts) => ({
+      parts,
+      y: alloc(outSize),
+      bands: bandsOf(node, shapes, impl, { maxParts: parts, minPartMacs: 0 }).map((band) =>
+        impl.lower(node, shapes, { ...opts, band }),
+      ),
+    }))
+    .filter((sp) => sp.bands.length > 0);
+  for (const sp of splits) init.push([sp.y, new Float32Array(outSize).fill(NaN)]);
+  const scratch = Math.max(
+    lowered.scratch ?? 0,
+    ...splits.flatMap((sp) => sp.bands.map((b) => b.scratch ?? 0)),
+  );
+  if (scratch) offsets.set('s', alloc(scratch));
   const memoryFloats = top;
-  const args = lowered.kernel.params.map((p) => {
-    const at = offsets.get(p);
-    if (at === undefined) throw new Error(`no buffer for kernel parameter ${p}`);
-    return at;
-  });
+  const argsOf = (k: Kernel, y: number): number[] =>
+    k.params.map((p) => {
+      const at = p === 'y' ? y : offsets.get(p);
+      if (at === undefined) throw new Error(`no buffer for kernel parameter ${p}`);
+      return at;
+    });
+  const args = argsOf(lowered.kernel, yAt);
+  const bandSteps = splits.flatMap((sp) =>
+    sp.bands.map((b) => ({ kernel: b.kernel.name, args: argsOf(b.kernel, sp.y) })),
+  );
   // The weight transforms run first (in the module, `prepare` does before any run).
   const p = programOf(
-    [...prepares.map((x) => x.kernel), lowered.kernel],
+    [
+      ...prepares.map((x) => x.kernel),
+      lowered.kernel,
+      ...splits.flatMap((sp) => sp.bands.map((b) => b.kernel)),
+    ],
     [
       ...prepares.map((x) => ({ kernel: x.kernel.name, args: x.args })),
       { kernel: lowered.kernel.name, args },
+      ...bandSteps,
     ],
     memoryFloats,
     weightFloats,
   );
+  let memory = new Float32Array(0);
   const outputOf = async (relaxed: boolean): Promise<Float32Array> => {
     const bytes = emitWasm(p, { relaxed }) as Uint8Array<ArrayBuffer>;
     const { instance } = await WebAssembly.instantiate(bytes);
-    const memory = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    memory = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
     for (const [at, v] of init) memory.set(v, at);
     (instance.exports.run as () => void)();
     return memory.slice(yAt, yAt + outSize);
   };
   const got = await outputOf(false);
+  for (const sp of splits) {
+    const band = memory.subarray(sp.y, sp.y + outSize);
+    const same = band.every((v, i) => Object.is(v, got[i]));
+    expect(
+      same,
+      `${node.layer.kind} in ${sp.bands.length} bands (of ${sp.parts} asked for) differs from the whole layer`,
+    ).toBe(true);
+  }
   const want = reference(node, shapes, d);
   const kind = node.layer.kind;
   expectClose(got, want, `${kind} output`);

@@ -32,6 +32,9 @@ export interface RunOptions {
   readonly into?: boolean;
   /** A process of its own, ended after the run (for large modules, and runs in parallel). */
   readonly fresh?: boolean;
+  /** Load and run once per thread count (load({ threads })); outputs come back as
+   * `NAME@THREADS`, and `@threads` holds each net's `threads`. */
+  readonly threads?: readonly number[];
 }
 
 type Reply = { id: number; outputs: Record<string, Float32Array> } | { id: number; error: string };
@@ -84,8 +87,8 @@ class Runner {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.idle();
-      const { weights, into } = opts;
-      this.child.send({ id, module, feeds, weights, into: into ?? false });
+      const { weights, into, threads } = opts;
+      this.child.send({ id, module, feeds, weights, into: into ?? false, threads });
     });
   }
 

@@ -2,14 +2,26 @@
 // would run them, and outside Vitest (whose module transform is slow on modules with large
 // built-in weights). It serves requests over IPC (advanced serialization, so Float32Arrays
 // travel as they are) until its parent disconnects:
-//   { id, module, feeds, weights?, into? } -> { id, outputs } or { id, error }
+//   { id, module, feeds, weights?, into?, threads? } -> { id, outputs } or { id, error }
 // Each request imports its module afresh (a query makes a new module instance) and loads it
 // with its built-in weights or the given safetensors bytes. With `into`, the outputs are
-// caller-owned arrays (filled with NaN first) and run() goes twice.
+// caller-owned arrays (filled with NaN first) and run() goes twice. With `threads` (a list of
+// counts), the module is loaded and run once per count (then disposed): outputs NAME@COUNT, and
+// `@threads` the thread count each net reported.
 import { pathToFileURL } from 'node:url';
 
-async function run({ id, module, feeds, weights, into }) {
+async function run({ id, module, feeds, weights, into, threads }) {
   const mod = await import(`${pathToFileURL(module).href}?run=${id}`);
+  if (threads) {
+    const out = { '@threads': new Float32Array(threads.length) };
+    for (const [i, count] of threads.entries()) {
+      const net = await mod.load({ ...(weights ? { weights } : {}), threads: count });
+      for (const [name, y] of Object.entries(net.run(feeds))) out[`${name}@${count}`] = y;
+      out['@threads'][i] = net.threads;
+      net.dispose();
+    }
+    return out;
+  }
   const net = await mod.load(weights ? { weights } : undefined);
   if (!into) return net.run(feeds);
   const first = Object.keys(feeds)[0];

@@ -8,7 +8,12 @@ import { initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
 import { size } from '../../src/ir/graph.js';
 import { runReference } from '../../src/reference/run.js';
-import { browserSkipReason, launchChromium, runModuleInBrowser } from '../helpers/browser.js';
+import {
+  browserSkipReason,
+  launchChromium,
+  runModuleInBrowser,
+  serveDir,
+} from '../helpers/browser.js';
 import { buildInto, runModule } from '../helpers/module.js';
 import { randomFeeds, randomFloats } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
@@ -103,5 +108,57 @@ describe.skipIf(skip !== null)(`generated modules in Chromium${skip ? ` (${skip}
     )['y']!;
     const inBrowser = await runModuleInBrowser(browser!, dir, 'streamed.js', { x });
     expectClose(inBrowser['y']!, expected, 'streamed y (Chromium vs reference)');
+  });
+
+  test('threads: a cross-origin isolated page runs on workers, bit for bit; a plain page on one thread', async () => {
+    const g = compileSource(
+      'network split { input x: [8, 6, 4]  output y = x -> conv2d(8, 3, padding: same, activation: relu) -> max_pooling2d(2) }',
+    ).graphs[0]!;
+    const dir = path.join(tmp, 'threads');
+    await buildInto(dir, g, {
+      target: 'wasm',
+      seed: 5,
+      format: false,
+      parallel: { maxParts: 8, minPartMacs: 0 },
+    });
+    const script = (url: string) => `(async () => {
+      const mod = await import(${JSON.stringify(`${url}/split.js`)});
+      const x = new Float32Array(192).map((_, i) => Math.sin(i));
+      const out = { isolated: self.crossOriginIsolated };
+      for (const threads of ['auto', 1, 2, 3]) {
+        try {
+          const net = await mod.load({ threads });
+          out[threads] = { threads: net.threads, y: Array.from(net.run({ x }).y) };
+          net.dispose();
+        } catch (e) {
+          out[threads] = { error: e.message };
+        }
+      }
+      return out;
+    })()`;
+    type Res = Record<string, { threads?: number; y?: number[]; error?: string }> & {
+      isolated: boolean;
+    };
+    const results: Res[] = [];
+    for (const isolated of [true, false]) {
+      const server = await serveDir(dir, { isolated });
+      const page = await browser!.newPage();
+      try {
+        await page.goto(`${server.url}/`);
+        results.push((await page.evaluate(script(server.url))) as Res);
+      } finally {
+        await page.close();
+        await server.close();
+      }
+    }
+    const [on, off] = results as [Res, Res];
+    expect(on.isolated).toBe(true);
+    expect([on['1']!.threads, on['2']!.threads, on['3']!.threads]).toEqual([1, 2, 3]);
+    expect(on['auto']!.threads).toBeGreaterThanOrEqual(1);
+    for (const t of ['2', '3', 'auto']) expect(on[t]!.y, t).toEqual(on['1']!.y);
+    expect(off.isolated).toBe(false);
+    expect(off['auto']!.threads).toBe(1);
+    expect(off['1']!.y).toEqual(on['1']!.y);
+    expect(off['2']!.error).toMatch(/Cross-Origin-Opener-Policy: same-origin/);
   });
 });

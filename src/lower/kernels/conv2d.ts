@@ -7,12 +7,13 @@ import type { ConvSpec } from './tile.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { paddedInput } from './padded_input.js';
-import { convRuns, plainRuns } from './spatial.js';
+import { bandRuns, bandTags, convRuns, plainRuns } from './spatial.js';
 import {
   CONV_3X3,
   winogradApplies,
   winogradCore,
   winogradScratch,
+  winogradBand,
   winogradPrepare,
   type WinogradSpec,
 } from './winograd.js';
@@ -28,6 +29,7 @@ import {
 } from './util.js';
 import type { Activation } from '../../layers/activations.js';
 import type { Expr } from '../../kir/kir.js';
+import type { Run } from './spatial.js';
 
 /** Name parts of a 2-D window: `k3x3`, `s2x2`, `d2x2` (only when dilated), `p1_1_1_1`. */
 export function windowTag(
@@ -72,6 +74,21 @@ function conv2dGeometry(node: Node, [shape, residualShape]: readonly Shape[]) {
   };
 }
 
+/** Whether a conv2d is pointwise (1x1, stride 1, no padding): a GEMM over its pixels. */
+function isPointwise(node: Node): boolean {
+  const k = pair(node.attrs, 'kernel_size');
+  const s = pair(node.attrs, 'strides');
+  const pads = node.attrs['pads'] as readonly number[];
+  return k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+}
+
+/** What LowerOptions.band counts for the direct conv2d: output rows, or the pixels of a
+ * pointwise one (a 7x7 map splits into 8 equal bands of pixels, not 7 rows); how many. */
+export function conv2dBandUnits(node: Node): number {
+  const [OH, OW] = node.shape as [number, number];
+  return isPointwise(node) ? OH * OW : OH;
+}
+
 /** Whether Winograd F(2x2, 3x3) computes this conv2d (3x3, stride 1, enough tiles). */
 export function conv2dWinogradApplies(
   node: Node,
@@ -89,8 +106,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     node,
     shapes,
   );
-  const pointwise =
-    k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
+  const pointwise = isPointwise(node);
   const padded =
     groups === 1
       ? paddedInput(
@@ -107,6 +123,11 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
       : null;
   // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
+  const band = opts.band;
+  // A band (LowerOptions.band): its rows of the map, or its pixels of a pointwise GEMM's row
+  // (conv2dBandUnits: a pointwise layer is split by pixels).
+  const cut = (runs: Run[], per: number): Run[] =>
+    band ? bandRuns(runs, band.from * per, band.count * per) : runs;
   const spec: ConvSpec = {
     x: padded ? scratchBase : inputBase(0),
     y: outputBase,
@@ -116,11 +137,11 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     outC: F,
     // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
     ...(pointwise
-      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: plainRuns(OH * OW) }
+      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: cut(plainRuns(OH * OW), 1) }
       : {
           inW,
           outW: OW,
-          rows: convRuns(OH, inH, k[0], s[0], d[0], padded ? 0 : pads[0]!),
+          rows: cut(convRuns(OH, inH, k[0], s[0], d[0], padded ? 0 : pads[0]!), 1),
           cols: convRuns(OW, inW, k[1], s[1], d[1], padded ? 0 : pads[2]!),
         }),
     kh: k[0],
@@ -150,11 +171,13 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
       !b && 'nobias',
       residual && 'add',
       activationTag(act),
+      bandTags(band).name,
     ],
     doc: [
       `conv2d ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, d, pads)}, groups ${groups}`,
       epilogueDoc(b, residual, act),
       ...(padded ? [`input copied into a zero-padded ${padded.h}x${padded.w} map in scratch`] : []),
+      ...bandTags(band).doc,
     ],
     body,
     weights: ['kernel', 'bias'],
@@ -193,6 +216,7 @@ export function lowerConv2dWinograd(
     act,
     residual,
     schedule: opts.schedule,
+    tileRows: winogradBand(opts.band, 1),
   };
   const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3], opts.schedule);
   return finish(node, {
@@ -205,10 +229,12 @@ export function lowerConv2dWinograd(
       !b && 'nobias',
       residual && 'add',
       activationTag(act),
+      bandTags(opts.band).name,
     ],
     doc: [
       `conv2d ${dims(shape)} -> ${dims(node.shape)}: ${windowDoc([3, 3], [1, 1], [1, 1], pads)}`,
       `by Winograd F(2x2, 3x3); ${epilogueDoc(b, residual, act)}`,
+      ...bandTags(opts.band).doc,
     ],
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],

@@ -14,12 +14,13 @@ import type { ConvSpec } from './tile.js';
 import { windowTag } from './conv2d.js';
 import { dotApplies } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { transposeRuns } from './spatial.js';
+import { bandRuns, bandTags, transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradChannels,
   phaseOffsets,
   winogradPays,
+  winogradBand,
   winogradCore,
   winogradPrepare,
   winogradScratch,
@@ -88,6 +89,7 @@ export function lowerConv2dTransposeWinograd(
     act,
     weight(node, 'bias'),
     opts.schedule,
+    opts.band,
   );
 }
 
@@ -110,7 +112,9 @@ export function lowerConv2dTranspose(
     inC: C,
     outW: OW,
     outC: F,
-    rows: transposeRuns(OH, H, k[0], s[0], d[0], pt!),
+    rows: opts.band
+      ? bandRuns(transposeRuns(OH, H, k[0], s[0], d[0], pt!), opts.band.from, opts.band.count)
+      : transposeRuns(OH, H, k[0], s[0], d[0], pt!),
     cols: transposeRuns(OW, W, k[1], s[1], d[1], pl!),
     kh: k[0],
     kw: k[1],
@@ -136,12 +140,14 @@ export function lowerConv2dTranspose(
       ...windowTag(k, s, d, [pt!, pl!]),
       !b && 'nobias',
       activationTag(act),
+      bandTags(opts.band).name,
     ],
     doc: [
       `conv2d_transpose ${dims(shape!)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides ${dims(s)}, ` +
         `dilation ${dims(d)}, pad_before ${pt} ${pl} (top left)`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; kernel packed to [kh, kw, in, filters]` +
         (block ? ` in blocks of ${block} filters` : ''),
+      ...bandTags(opts.band).doc,
     ],
     body,
     weights: ['kernel', 'bias'],
@@ -169,6 +175,7 @@ function lowerWinogradTranspose(
   act: Activation,
   b: Expr | null,
   schedule: Schedule,
+  band: LowerOptions['band'] | undefined,
 ): LoweredNode {
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
@@ -193,6 +200,7 @@ function lowerWinogradTranspose(
     padLeft: -cols.e0,
     act,
     schedule,
+    tileRows: winogradBand(band, 2),
   };
   // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
   const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps, schedule);
@@ -209,10 +217,12 @@ function lowerWinogradTranspose(
       'winograd',
       !b && 'nobias',
       activationTag(act),
+      bandTags(band).name,
     ],
     doc: [
       `conv2d_transpose ${dims(shape)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides 2x2, pad_before ${pt} ${pl}`,
       `as 4 phases of Winograd F(2x2, 3x3) (F(2, 2) or F(2, 1) along axes with fewer taps) over one loaded input window; ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      ...bandTags(band).doc,
     ],
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],

@@ -11,7 +11,7 @@ import { channelwiseCore } from './channelwise_core.js';
 import { convCore } from './conv_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { convRuns, type Run } from './spatial.js';
+import { bandRuns, bandTags, convRuns, type Run } from './spatial.js';
 import {
   dims,
   floatBinary,
@@ -83,6 +83,15 @@ export function depthwiseStage(
   );
 }
 
+/** The row runs of every output row of a depthwise geometry. */
+function allRows(node: Node, shape: Shape): Run[] {
+  const k = pair(node.attrs, 'kernel_size');
+  const s = pair(node.attrs, 'strides');
+  const d = pair(node.attrs, 'dilation_rate');
+  const pads = node.attrs['pads'] as readonly number[];
+  return convRuns(node.shape[0]!, shape[0]!, k[0], s[0], d[0], pads[0]!);
+}
+
 /** Name parts and doc words of a depthwise geometry (shared with separable_conv2d). */
 export function depthwiseTags(node: Node, shape: Shape): { name: string[]; doc: string } {
   const k = pair(node.attrs, 'kernel_size');
@@ -109,18 +118,34 @@ export function lowerDepthwiseConv2d(
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
   const w = needWeight(node, 'depthwise_kernel');
+  const band = opts.band;
   const body = depthwiseStage(
     node,
     shape!,
-    { x: inputBase(0), y: outputBase, w, b, act, schedule: opts.schedule },
+    {
+      x: inputBase(0),
+      y: outputBase,
+      w,
+      b,
+      act,
+      schedule: opts.schedule,
+      ...(band ? { rows: bandRuns(allRows(node, shape!), band.from, band.count) } : {}),
+    },
     new Names(),
   );
   const tags = depthwiseTags(node, shape!);
   return finish(node, {
-    name: ['depthwise_conv2d', ...tags.name, !b && 'nobias', activationTag(act)],
+    name: [
+      'depthwise_conv2d',
+      ...tags.name,
+      !b && 'nobias',
+      activationTag(act),
+      bandTags(band).name,
+    ],
     doc: [
       `depthwise_conv2d ${tags.doc}`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
+      ...bandTags(band).doc,
     ],
     body,
     weights: ['depthwise_kernel', 'bias'],

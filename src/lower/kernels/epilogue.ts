@@ -133,3 +133,12 @@ export function storeActivated(addr: Expr, v: Expr, act: Activation): Stmt[] {
     return [0, 1, 2, 3].map((i) => store(add(addr, i32(i)), activate(act, lane(v, i))));
   return [store(addr, activate(act, v))];
 }
+
+/**
+ * Whether a layer of `filters` output channels can be split in bands of rows with results
+ * unchanged: not when the dot-product core (fewer than 4 filters) ends on a transcendental
+ * activation, which it applies in one vector pass over the whole output (a band's pass would
+ * leave other elements to the scalar tail, with other bits).
+ */
+export const bandsKeepBits = (filters: number, attrs: Attrs): boolean =>
+  filters >= 4 || !transcendental(nodeActivation(attrs));

@@ -7,7 +7,7 @@ import { pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { channelwiseCore } from './channelwise_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
-import { convRuns } from './spatial.js';
+import { bandRuns, bandTags, convRuns } from './spatial.js';
 import { bcast, dims, floatBinary, fconst, finish, Names, inputBase, outputBase } from './util.js';
 
 /** The lowering of max (true) or average (false) pooling. */
@@ -26,7 +26,9 @@ export function lowerPooling(max: boolean) {
         inC: C,
         outW: OW,
         outC: C,
-        rows: convRuns(OH, H, k[0], s[0], 1, pads[0]!),
+        rows: opts.band
+          ? bandRuns(convRuns(OH, H, k[0], s[0], 1, pads[0]!), opts.band.from, opts.band.count)
+          : convRuns(OH, H, k[0], s[0], 1, pads[0]!),
         cols: convRuns(OW, W, k[1], s[1], 1, pads[2]!),
         schedule: opts.schedule,
         act: { fn: 'linear' },
@@ -41,8 +43,17 @@ export function lowerPooling(max: boolean) {
     );
     const kind = max ? 'max_pooling2d' : 'average_pooling2d';
     return finish(node, {
-      name: [kind, `i${dims(shape!)}`, `o${dims(node.shape)}`, ...windowTag(k, s, [1, 1], pads)],
-      doc: [`${kind} ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, [1, 1], pads)}`],
+      name: [
+        kind,
+        `i${dims(shape!)}`,
+        `o${dims(node.shape)}`,
+        ...windowTag(k, s, [1, 1], pads),
+        bandTags(opts.band).name,
+      ],
+      doc: [
+        `${kind} ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, [1, 1], pads)}`,
+        ...bandTags(opts.band).doc,
+      ],
       body,
     });
   };

@@ -10,7 +10,7 @@ import type { ConvSpec } from './tile.js';
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { convRuns, plainRuns, sliceRuns, type Run } from './spatial.js';
+import { bandTags, convRuns, plainRuns, sliceRuns, type Run } from './spatial.js';
 import {
   finish,
   Names,
@@ -40,7 +40,10 @@ export function lowerSeparableConv2d(
   // Bands of R output rows: the depthwise stage into scratch, then at once the pointwise stage
   // from it, so the intermediate never leaves the cache. Within a run of rows with the same
   // taps, whole bands are one loop (input and output move by R rows per band).
-  const rowsOut = opts.rows?.count ?? OH;
+  // A band (LowerOptions.band) is a slice computed in place: the slice's kernel with its
+  // input and output bases moved by constants.
+  const part = opts.rows ?? opts.band;
+  const rowsOut = part?.count ?? OH;
   const R = Math.max(1, Math.min(rowsOut, Math.floor(opts.schedule.bandBytes / (OW * mid * 4))));
   const pwSpec = (rows: number, y: Expr): ConvSpec => ({
     x: scratchBase,
@@ -68,7 +71,7 @@ export function lowerSeparableConv2d(
       node,
       shape!,
       {
-        x: add(inputBase(0), mul(shift, run.istep * W * C)),
+        x: add(xBase, mul(shift, run.istep * W * C)),
         y: scratchBase,
         w: needWeight(node, 'depthwise_kernel'),
         b: null,
@@ -79,11 +82,13 @@ export function lowerSeparableConv2d(
       names,
     );
     const oy = add(i32(run.o0 + first), shift);
-    return [...dw, ...convCore(pwSpec(rows, add(outputBase, mul(oy, OW * F))), names)];
+    return [...dw, ...convCore(pwSpec(rows, add(yBase, mul(oy, OW * F))), names)];
   };
   // The output rows asked for (all, or one slice of a streamed output: see sliceRuns).
   const all = convRuns(OH, H, k[0], st[0], d[0], pads[0]!);
-  const slice = opts.rows ? sliceRuns(all, opts.rows.from, opts.rows.count) : null;
+  const slice = part ? sliceRuns(all, part.from, part.count) : null;
+  const xBase = opts.band && slice ? add(inputBase(0), i32(slice.shift * W * C)) : inputBase(0);
+  const yBase = opts.band ? add(outputBase, i32(opts.band.from * OW * F)) : outputBase;
   const runs = slice ? slice.runs : all;
   const body = runs.flatMap((run) => {
     const whole = Math.floor(run.count / R);
@@ -103,7 +108,9 @@ export function lowerSeparableConv2d(
   const tags = depthwiseTags(node, shape!);
   // A slice's code is fixed by its runs: equal runs, one kernel.
   const sliceTag =
-    slice && `rows${slice.runs.map((r) => `${r.o0}_${r.count}_${r.i0}_${r.t0}_${r.n}`).join('_')}`;
+    opts.rows && slice
+      ? `rows${slice.runs.map((r) => `${r.o0}_${r.count}_${r.i0}_${r.t0}_${r.n}`).join('_')}`
+      : bandTags(opts.band).name;
   return finish(node, {
     name: ['separable_conv2d', ...tags.name, `f${F}`, !b && 'nobias', activationTag(act), sliceTag],
     doc: [
@@ -113,12 +120,12 @@ export function lowerSeparableConv2d(
         ? [
             `output rows ${opts.rows.from}..${opts.rows.from + opts.rows.count - 1} only (a slice of a streamed output)`,
           ]
-        : []),
+        : bandTags(opts.band).doc),
     ],
     body,
     weights: ['depthwise_kernel', 'pointwise_kernel', 'bias'],
     scratch: R * OW * mid,
     packs,
-    ...(slice ? { xShift: slice.shift * W * C } : {}),
+    ...(slice && opts.rows ? { xShift: slice.shift * W * C } : {}),
   });
 }

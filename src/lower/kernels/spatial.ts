@@ -229,3 +229,39 @@ export function forTaps(
   const t = (m: Expr): Expr => add(i32(run.t0), mul(m, run.tstep));
   return range(v, 0, run.n, (m) => body(t(m), mul(m, run.itap)), 1, run.n <= unroll);
 }
+
+/**
+ * The part of `runs` that computes outputs [from, from + count) (LowerOptions.band), in place:
+ * outputs and inputs keep their coordinates, so a band's kernel computes exactly what the
+ * whole layer's computes for those outputs, in the same order. Runs of any output step.
+ */
+export function bandRuns(runs: readonly Run[], from: number, count: number): Run[] {
+  const cut: Run[] = [];
+  for (const r of runs) {
+    const j0 = Math.max(0, Math.ceil((from - r.o0) / r.ostep));
+    const j1 = Math.min(r.count, Math.ceil((from + count - r.o0) / r.ostep));
+    if (j1 > j0)
+      cut.push({
+        ...r,
+        o0: r.o0 + j0 * r.ostep,
+        count: j1 - j0,
+        i0: r.n > 0 ? r.i0 + j0 * r.istep : r.i0,
+      });
+  }
+  return cut;
+}
+
+/** A band's kernel name part (`b8_4`: output rows 8..11) and doc line, or nothing. */
+export function bandTags(band: { readonly from: number; readonly count: number } | undefined): {
+  name: string | false;
+  doc: string[];
+} {
+  return band
+    ? {
+        name: `b${band.from}_${band.count}`,
+        doc: [
+          `output rows ${band.from}..${band.from + band.count - 1} only (a band one thread computes)`,
+        ],
+      }
+    : { name: false, doc: [] };
+}

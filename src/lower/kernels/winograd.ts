@@ -177,6 +177,25 @@ export interface WinogradSpec {
   /** A tensor laid out like the output, added before the activation (conv2d_add), or none. */
   readonly residual?: Expr | null;
   readonly schedule: Schedule;
+  /** Tile rows [from, from + count) only (a band of output rows: see winogradBand). */
+  readonly tileRows?: { readonly from: number; readonly count: number } | undefined;
+}
+
+/** Output rows a tile row covers: 2 per phase. A band split between threads starts at a
+ * multiple of this, so every tile is whole in one band. */
+export const winogradBandRows = (stride: number): number => 2 * stride;
+
+/** The tile rows of a band of output rows (LowerOptions.band; `from` a multiple of
+ * winogradBandRows). */
+export function winogradBand(
+  band: { readonly from: number; readonly count: number } | undefined,
+  stride: number,
+): { from: number; count: number } | undefined {
+  if (!band) return undefined;
+  const per = winogradBandRows(stride);
+  if (band.from % per !== 0) throw new Error(`a Winograd band starts at a multiple of ${per}`);
+  const from = band.from / per;
+  return { from, count: Math.ceil((band.from + band.count) / per) - from };
 }
 
 /** Whether the channels suit Winograd: whole vectors, and enough to repay the transforms. */
@@ -415,9 +434,11 @@ const outMask = (t: number, size: number, stride: number): boolean[][] =>
   });
 
 export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
-  const TH = tilesOf(spec.OH, spec.stride);
   const TW = tilesOf(spec.OW, spec.stride);
-  const R = blockRows(spec, spec.phases);
+  // The tile rows computed: all, or a band's (the same blocks' arithmetic, fewer of them).
+  const t0 = spec.tileRows?.from ?? 0;
+  const TH = spec.tileRows?.count ?? tilesOf(spec.OH, spec.stride);
+  const R = Math.min(TH, blockRows(spec, spec.phases));
   const colRuns = runsBy(TW, (t) => ({
     i: patchMask(t, spec.padLeft, spec.W),
     o: outMask(t, spec.OW, spec.stride),
@@ -431,7 +452,7 @@ export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
   // same masks share one loop.
   const blocks = runsBy(Math.ceil(TH / R), (b) => {
     const rows = Math.min(R, TH - b * R);
-    return { rows, keys: Array.from({ length: rows }, (_, r) => rowKey(b * R + r)) };
+    return { rows, keys: Array.from({ length: rows }, (_, r) => rowKey(t0 + b * R + r)) };
   });
   const out: Stmt[] = [
     comment(`Winograd F(2x2, 3x3): ${TH}x${TW} tiles in blocks of ${R} tile rows`),
@@ -440,7 +461,7 @@ export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
     const rows = seg.key.rows;
     const body = (bi: Expr): Stmt[] => {
       // First tile row of this block.
-      const th0 = add(i32(seg.from * R), mul(bi, R));
+      const th0 = add(i32(t0 + seg.from * R), mul(bi, R));
       return blockCode(spec, names, th0, rows, seg.key.keys, colRuns, TW);
     };
     out.push(...range('wb', 0, seg.count, body));

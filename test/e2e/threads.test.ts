@@ -1,0 +1,180 @@
+// The module API of section 6, Threads: load({ threads }) checked (an integer from 1 to 16 or
+// 'auto'), net.threads, net.dispose() after which run() throws, on both targets; modules run in
+// a fresh Node process, as an app runs them.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildNetwork } from '../../src/driver.js';
+import { compileSource } from '../../src/frontend/index.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'netc-threads-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SOURCE = `network tiny {
+  input x: [6, 6, 2]
+  output y = x -> conv2d(4, 3, padding: same, activation: relu) -> flatten -> dense(3)
+}
+`;
+
+/** The module file of each target, and the wasm target's split however small its layers. */
+const modules: Record<'ts' | 'wasm' | 'split', string> = { ts: '', wasm: '', split: '' };
+
+beforeAll(async () => {
+  const [graph] = compileSource(SOURCE).graphs;
+  for (const target of ['ts', 'wasm', 'split'] as const) {
+    const built = await buildNetwork(graph!, {
+      target: target === 'ts' ? 'ts' : 'wasm',
+      seed: 3,
+      format: false,
+      ...(target === 'split' ? { parallel: { maxParts: 8, minPartMacs: 0 } } : {}),
+    });
+    if (!built.ok) throw new Error(built.error);
+    const out = path.join(dir, target);
+    mkdirSync(out, { recursive: true });
+    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+    modules[target] = path.join(out, 'tiny.js');
+  }
+}, 60_000);
+
+/** Runs a module script in a fresh Node process; returns what it prints (JSON). */
+const node = (script: string): unknown =>
+  JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+  );
+
+describe.each(['ts', 'wasm'] as const)('the %s target', (target) => {
+  it('rejects a threads option that is not an integer from 1 to 16 or "auto", saying so', () => {
+    const res = node(`
+const mod = await import(${JSON.stringify(modules[target])});
+const out = [];
+for (const threads of [0, -1, 2.5, 'x', 17, NaN, null]) {
+  try { await mod.load({ threads }); out.push({ threads: String(threads), ok: true }); }
+  catch (e) { out.push({ threads: String(threads), name: e.name, message: e.message }); }
+}
+process.stdout.write(JSON.stringify(out));
+`) as { threads: string; ok?: boolean; name?: string; message?: string }[];
+    expect(res).toHaveLength(7);
+    for (const r of res) {
+      expect(r.ok, r.threads).toBeUndefined();
+      expect(r.name, r.threads).toBe('RangeError');
+      expect(r.message).toMatch(/threads.*integer from 1 to 16 or 'auto'/);
+    }
+    expect(res[3]!.message).toContain('got "x"');
+    expect(res[2]!.message).toContain('got 2.5');
+  });
+
+  it('reports its threads, runs alike at every count, and throws from run() once disposed', () => {
+    const res = node(`
+const mod = await import(${JSON.stringify(modules[target])});
+const x = new Float32Array(72).map((_, i) => Math.sin(i));
+const nets = [await mod.load(), await mod.load({ threads: 'auto' }), await mod.load({ threads: 1 })];
+const ys = nets.map((n) => [...n.run({ x }).y]);
+const threads = nets.map((n) => n.threads);
+nets[2].dispose();
+nets[2].dispose();
+let error = null;
+try { nets[2].run({ x }); } catch (e) { error = { name: e.name, message: e.message }; }
+const still = [...nets[0].run({ x }).y];
+for (const n of nets) n.dispose();
+process.stdout.write(JSON.stringify({ ys, threads, error, still }));
+`) as {
+      ys: number[][];
+      threads: number[];
+      error: { name: string; message: string } | null;
+      still: number[];
+    };
+    expect(res.ys[1]).toEqual(res.ys[0]);
+    expect(res.ys[2]).toEqual(res.ys[0]);
+    expect(res.still).toEqual(res.ys[0]);
+    expect(res.ys[0]!.every(Number.isFinite)).toBe(true);
+    // A network this small runs on the calling thread alone, whatever 'auto' finds.
+    expect(res.threads).toEqual([1, 1, 1]);
+    expect(res.error).toEqual({
+      name: 'Error',
+      message: expect.stringMatching(/disposed.*load\(\) the module again/),
+    });
+  });
+});
+
+describe('a module whose layers are split between threads', () => {
+  it('runs on the threads asked for, bit for bit as on one; auto takes the cores', () => {
+    const res = node(`
+import os from 'node:os';
+const mod = await import(${JSON.stringify(modules.split)});
+const x = new Float32Array(144).map((_, i) => Math.cos(i * 0.3));
+const out = {};
+for (const threads of [1, 2, 3, 4, 'auto']) {
+  const net = await mod.load({ threads });
+  out[threads] = { threads: net.threads, y: [...net.run({ x }).y] };
+  net.dispose();
+}
+process.stdout.write(JSON.stringify({ out, cores: os.availableParallelism() }));
+`) as { out: Record<string, { threads: number; y: number[] }>; cores: number };
+    for (const t of ['2', '3', '4', 'auto']) expect(res.out[t]!.y, t).toEqual(res.out['1']!.y);
+    expect([1, 2, 3, 4].map((t) => res.out[t]!.threads)).toEqual([1, 2, 3, 4]);
+    expect(res.out['auto']!.threads).toBe(Math.min(res.cores, 8));
+    expect(res.out['1']!.y.every(Number.isFinite)).toBe(true);
+  });
+
+  it('dispose() ends its workers; a process that never disposes exits on its own', () => {
+    // Linux counts a process's threads in /proc/self/status; workers are threads.
+    const res = node(`
+import fs from 'node:fs';
+const count = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+const mod = await import(${JSON.stringify(modules.split)});
+const x = new Float32Array(144).fill(0.5);
+const before = count();
+const net = await mod.load({ threads: 4 });
+net.run({ x });
+const loaded = count();
+net.dispose();
+let after = count();
+for (let i = 0; i < 50 && after > before; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  after = count();
+}
+// Left running, undisposed: the process must still exit once its work is done.
+const kept = await mod.load({ threads: 3 });
+kept.run({ x });
+process.stdout.write(JSON.stringify({ before, loaded, after }));
+`) as { before: number; loaded: number; after: number };
+    expect(res.loaded).toBeGreaterThanOrEqual(res.before + 3);
+    expect(res.after).toBeLessThanOrEqual(res.before);
+  });
+
+  it('keeps its memory flat over 10,000 runs on 2 threads', () => {
+    const res = node(`
+const mod = await import(${JSON.stringify(modules.split)});
+const net = await mod.load({ threads: 2 });
+const x = new Float32Array(72).fill(0.25);
+const into = { y: new Float32Array(3) };
+const rss = [];
+for (let i = 0; i < 10000; i++) {
+  net.run({ x }, into);
+  if (i === 999 || i === 9999) { globalThis.gc?.(); rss.push(process.memoryUsage().rss); }
+}
+net.dispose();
+process.stdout.write(JSON.stringify({ rss, y: [...into.y] }));
+`) as { rss: number[]; y: number[] };
+    expect(res.rss[1]! - res.rss[0]!).toBeLessThan(8 << 20);
+    expect(res.y.every(Number.isFinite)).toBe(true);
+  });
+
+  it("without shared memory (a page not cross-origin isolated): 'auto' is 1, threads: 2 an Error saying how to serve it", () => {
+    const res = node(`
+delete globalThis.SharedArrayBuffer;
+const mod = await import(${JSON.stringify(modules.split)});
+const auto = await mod.load();
+let error = null;
+try { await mod.load({ threads: 2 }); } catch (e) { error = { name: e.name, message: e.message }; }
+process.stdout.write(JSON.stringify({ threads: auto.threads, error }));
+`) as { threads: number; error: { name: string; message: string } | null };
+    expect(res.threads).toBe(1);
+    expect(res.error?.name).toBe('Error');
+    expect(res.error?.message).toMatch(
+      /shared memory.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/,
+    );
+  });
+});
