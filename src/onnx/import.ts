@@ -1,5 +1,6 @@
 // Imports an ONNX model (NCHW, OIHW) as a readable channels_first .net source and Keras-layout weights.
 import { InternalError } from '../diag/diagnostics.js';
+import { identifier, keyOption } from '../import/source.js';
 import { compileSource } from '../frontend/index.js';
 import { ACTIVATIONS } from '../layers/activations.js';
 import { resizeTaps as netcTaps } from '../layers/resizing.js';
@@ -56,36 +57,6 @@ const SIMPLE_ACTIVATIONS: ReadonlyMap<string, string> = new Map(
     return one && !one.attrs && !one.inputs ? [[one.op, a.name] as const] : [];
   }),
 );
-
-const KEYWORDS = new Set([
-  'network',
-  'block',
-  'input',
-  'output',
-  'repeat',
-  'return',
-  'true',
-  'false',
-]);
-
-/** A .net identifier from arbitrary text. */
-function identifier(text: string, fallback: string): string {
-  let s = text.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
-  if (s === '') s = fallback;
-  if (/^[0-9]/.test(s)) s = `${fallback}_${s}`;
-  if (KEYWORDS.has(s)) s = `${s}_`;
-  return s;
-}
-
-/** A model's name for a comment: quoted, printable ASCII only (no line break can end the comment). */
-const quoted = (text: string): string =>
-  JSON.stringify(text).replace(
-    /[^\x20-\x7e]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-
-/** `, name: "KEY"` when the module's key (the ONNX name) is not the .net identifier, else ''. */
-const keyOption = (id: string, key: string): string => (id === key ? '' : `, name: ${quoted(key)}`);
 
 /** The shortest decimal that reads back as the same float32 value. */
 export function formatFloat(v: number): string {

@@ -5,6 +5,7 @@ import { InternalError } from '../../diag/diagnostics.js';
 import { compileSource } from '../../frontend/index.js';
 import { LAYER_BY_KIND } from '../../layers/registry.js';
 import { writeSafetensors } from '../../weights/index.js';
+import { identifier, keyOption } from '../source.js';
 import {
   LayerRefusal,
   translateLayer,
@@ -40,28 +41,6 @@ export interface TranslateOptions {
   /** The first comment line of the source: where the model came from. */
   readonly origin: string;
 }
-
-const KEYWORDS = new Set([
-  'network',
-  'block',
-  'input',
-  'output',
-  'repeat',
-  'return',
-  'true',
-  'false',
-]);
-
-/** A .net identifier from arbitrary text. */
-export function identifier(text: string, fallback: string): string {
-  let s = text.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
-  if (s === '') s = fallback;
-  if (/^[0-9]/.test(s)) s = `${fallback}_${s}`;
-  if (KEYWORDS.has(s)) s = `${s}_`;
-  return s;
-}
-
-const isIdentifier = (s: string): boolean => identifier(s, '_') === s;
 
 /** A layer name netc can hold: no '/' (netc's scope separator), nothing to escape. */
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9_.\-]/g, '_') || '_';
@@ -540,7 +519,6 @@ class Translator {
 }
 
 /** Names of the input and output that are not identifiers (sanitized in the source). */
-export { isIdentifier };
 
 /**
  * Keras's Normalization layer, `(x - mean) / max(sqrt(variance), 1e-7)` along the last axis,
@@ -580,14 +558,4 @@ function normalization(l: KLayer, source: WeightSource | undefined): Translation
     kind: 'calls',
     steps: [{ fn: 'rescaling', args: [list(scale), `offset: ${list(offset)}`] }],
   };
-}
-
-/** `, name: "KEY"` when the module's key (the Keras name) is not the .net identifier, else ''. */
-function keyOption(id: string, key: string | undefined): string {
-  if (key === undefined || key === id) return '';
-  const quoted = JSON.stringify(key).replace(
-    /[\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
-  );
-  return `, name: ${quoted}`;
 }

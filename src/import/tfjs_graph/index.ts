@@ -5,6 +5,7 @@ import { compileSource } from '../../frontend/index.js';
 import type { ImportResult } from '../../onnx/import.js';
 import { formatFloat } from '../../onnx/import.js';
 import { writeSafetensors } from '../../weights/index.js';
+import { identifier, isIdentifier, keyOption } from '../source.js';
 import {
   Attrs,
   checkGraphModel,
@@ -32,27 +33,6 @@ class Refusal extends Error {}
 const BATCH = 987654321;
 /** The largest f32. */
 const F32_MAX = 3.4028234663852886e38;
-
-const KEYWORDS = new Set([
-  'network',
-  'block',
-  'input',
-  'output',
-  'repeat',
-  'return',
-  'true',
-  'false',
-]);
-const isIdentifier = (s: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) && !KEYWORDS.has(s);
-
-/** A .net identifier from arbitrary text. */
-function identifier(text: string, fallback: string): string {
-  let s = text.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
-  if (s === '') s = fallback;
-  if (/^[0-9]/.test(s)) s = `${fallback}_${s}`;
-  if (KEYWORDS.has(s)) s = `${s}_`;
-  return s;
-}
 
 const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 const pairText = (h: number, w: number): string => (h === w ? String(h) : `[${h}, ${w}]`);
@@ -275,8 +255,7 @@ class Importer {
 
   /** `, name: "KEY"` for an input or output whose key is not its identifier, else ''. */
   private keyOption(id: string): string {
-    const key = this.keys.get(id);
-    return key === undefined ? '' : `, name: ${quote(key)}`;
+    return keyOption(id, this.keys.get(id));
   }
 
   run(): ImportResult {
