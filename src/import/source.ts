@@ -1,5 +1,9 @@
 // What every importer needs to write .net source text: identifiers made from a model's names,
-// string literals, and the `name:` option that keeps a model's name as the module's key.
+// string literals, the `name:` option that keeps a model's name as the module's key, and the
+// self-check of the written source against its weights.
+import { InternalError } from '../diag/diagnostics.js';
+import { compileSource } from '../frontend/index.js';
+import { writeSafetensors } from '../weights/index.js';
 
 /** The .net words that cannot name a value. */
 const KEYWORDS = new Set([
@@ -38,3 +42,45 @@ export const netString = (text: string): string =>
  * identifier, else ''. */
 export const keyOption = (id: string, key: string | undefined): string =>
   key === undefined || key === id ? '' : `, name: ${netString(key)}`;
+
+export type ImportResult =
+  | { readonly ok: true; readonly source: string; readonly weights: Uint8Array }
+  | { readonly ok: false; readonly errors: string[] };
+
+/** A weight the imported source declares, with its values. */
+export interface ImportedWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, k) => d === b[k]);
+
+/**
+ * The result of an import, after its self-check: `source` compiles (else its diagnostics are
+ * the errors) and declares exactly the weights written (else a netc bug).
+ */
+export function importedNetwork(source: string, weights: readonly ImportedWeight[]): ImportResult {
+  const compiled = compileSource(source);
+  if (compiled.diagnostics.length)
+    return {
+      ok: false,
+      errors: compiled.diagnostics.map(
+        (d) => `the imported network does not compile: ${d.message}`,
+      ),
+    };
+  const params = compiled.graphs[0]!.params;
+  const want = new Map(weights.map((w) => [w.name, w.shape]));
+  if (
+    params.length !== weights.length ||
+    !params.every((p) => {
+      const s = want.get(p.key);
+      return s !== undefined && sameShape(s, p.shape);
+    })
+  )
+    throw new InternalError(
+      `imported weights [${[...want.keys()].join(', ')}] do not match the source's [${params.map((p) => p.key).join(', ')}]`,
+    );
+  return { ok: true, source, weights: writeSafetensors(weights) };
+}

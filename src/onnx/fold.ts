@@ -231,7 +231,10 @@ function slice(c: Const, starts: number[], ends: number[], axes: number[], steps
   return { dims: count, data, int: c.int };
 }
 
-export function transposeConst(c: Const, perm: readonly number[]): Const {
+/** A constant with its axes permuted (out axis k is `c`'s axis `perm[k]`); other fields kept. */
+export function transposeConst<
+  C extends { readonly dims: number[]; readonly data: ArrayLike<number> },
+>(c: C, perm: readonly number[]): C & { data: Float64Array } {
   const d = c.dims;
   const dims = perm.map((p) => d[p]!);
   const stride = stridesOf(d);
@@ -247,7 +250,7 @@ export function transposeConst(c: Const, perm: readonly number[]): Const {
       idx[k] = 0;
     }
   }
-  return { dims, data, int: c.int };
+  return { ...c, dims, data };
 }
 
 function reduce(c: Const, axes: number[] | undefined, keep: boolean, op: string): Const {

@@ -1,10 +1,8 @@
 // Imports an ONNX model (NCHW, OIHW) as a readable channels_first .net source and Keras-layout weights.
 import { InternalError } from '../diag/diagnostics.js';
-import { identifier, keyOption } from '../import/source.js';
-import { compileSource } from '../frontend/index.js';
+import { identifier, importedNetwork, keyOption, type ImportResult } from '../import/source.js';
 import { ACTIVATIONS } from '../layers/activations.js';
 import { resizeTaps as netcTaps } from '../layers/resizing.js';
-import { writeSafetensors } from '../weights/index.js';
 import { FOLDABLE, FoldError, foldNode, isIntType, type Const } from './fold.js';
 import {
   DataType,
@@ -21,9 +19,7 @@ export interface ImportOptions {
   readonly name?: string;
 }
 
-export type ImportResult =
-  | { readonly ok: true; readonly source: string; readonly weights: Uint8Array }
-  | { readonly ok: false; readonly errors: string[] };
+export type { ImportResult };
 
 /** A refusal of one node: the message names the node and its op_type. */
 class Refusal extends Error {}
@@ -224,29 +220,7 @@ class Importer {
     if (this.errors.length) return { ok: false, errors: this.errors };
 
     const source = this.render(inputDecls, outputs, refs, unique);
-    const weights = writeSafetensors(this.weights);
-    // Self-check: the source compiles and declares exactly the weights written.
-    const compiled = compileSource(source);
-    if (compiled.diagnostics.length)
-      return {
-        ok: false,
-        errors: compiled.diagnostics.map(
-          (d) => `the imported network does not compile: ${d.message}`,
-        ),
-      };
-    const params = compiled.graphs[0]!.params;
-    const want = new Map(this.weights.map((w) => [w.name, w.shape]));
-    if (
-      params.length !== this.weights.length ||
-      !params.every((p) => {
-        const s = want.get(p.key);
-        return s !== undefined && sameShape(s, p.shape);
-      })
-    )
-      throw new InternalError(
-        `imported weights [${[...want.keys()].join(', ')}] do not match the source's [${params.map((p) => p.key).join(', ')}]`,
-      );
-    return { ok: true, source, weights };
+    return importedNetwork(source, this.weights);
   }
 
   // ------------------------------------------------------------------------------ rendering

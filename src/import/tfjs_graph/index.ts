@@ -1,11 +1,10 @@
 // Imports a TensorFlow.js graph-model (model.json of TensorFlow nodes, weights in its shards) as a
 // readable channels_last .net source and safetensors weights named after the source's nodes.
 import { InternalError } from '../../diag/diagnostics.js';
-import { compileSource } from '../../frontend/index.js';
 import type { ImportResult } from '../../onnx/import.js';
 import { formatFloat } from '../../onnx/import.js';
-import { writeSafetensors } from '../../weights/index.js';
-import { identifier, isIdentifier, keyOption } from '../source.js';
+import { transposeConst } from '../../onnx/fold.js';
+import { identifier, importedNetwork, isIdentifier, keyOption } from '../source.js';
 import {
   Attrs,
   checkGraphModel,
@@ -331,29 +330,7 @@ class Importer {
       for (const w of c.weights)
         weights.push({ name: `${this.display.get(c)!}/${w.slot}`, shape: w.shape, data: w.data });
     }
-    const compiled = compileSource(source);
-    if (compiled.diagnostics.length)
-      return {
-        ok: false,
-        errors: compiled.diagnostics.map(
-          (d) => `the imported network does not compile: ${d.message}`,
-        ),
-      };
-    const params = compiled.graphs[0]!.params;
-    const want = new Map(weights.map((w) => [w.name, w.shape]));
-    if (
-      params.length !== weights.length ||
-      !params.every((p) => {
-        const s = want.get(p.key);
-        return (
-          s !== undefined && s.length === p.shape.length && s.every((d, k) => d === p.shape[k])
-        );
-      })
-    )
-      throw new InternalError(
-        `imported weights [${[...want.keys()].join(', ')}] do not match the source's [${params.map((p) => p.key).join(', ')}]`,
-      );
-    return { ok: true, source, weights: writeSafetensors(weights) };
+    return importedNetwork(source, weights);
   }
 
   private placeholder(n: NodeJson, sourceName: string): void {
@@ -1689,25 +1666,6 @@ function broadcast(a: Const, b: Const, f: (x: number, y: number) => number): Con
     }
   }
   return { dims, data, dtype: a.dtype === 'int32' && b.dtype === 'int32' ? 'int32' : 'float32' };
-}
-
-function transposeConst(c: Const, perm: number[]): Const {
-  const d = c.dims;
-  const dims = perm.map((p) => d[p]!);
-  const stride = d.map((_, k) => product(d.slice(k + 1)));
-  const total = product(d);
-  const data = new Float64Array(total);
-  const idx = new Array<number>(dims.length).fill(0);
-  for (let o = 0; o < total; o++) {
-    let src = 0;
-    for (let k = 0; k < dims.length; k++) src += idx[k]! * stride[perm[k]!]!;
-    data[o] = c.data[src]!;
-    for (let k = dims.length - 1; k >= 0; k--) {
-      if (++idx[k]! < dims[k]!) break;
-      idx[k] = 0;
-    }
-  }
-  return { dims, data, dtype: c.dtype };
 }
 
 /** StridedSlice of a constant (begin/end/shrink masks; no ellipsis or new axes). */
