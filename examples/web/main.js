@@ -1,9 +1,9 @@
 // The web example's script: draws a picture on a canvas, runs a network built by netc on it, and
 // draws the picture again, dimmed where the network's mask is low. The page's address says which
-// module and picture (defaults: ./build/segment.js and ./sample.png) and how pixels map to the
+// module and picture (defaults: ./build/selfie.js and ./sample.png) and how pixels map to the
 // input's values: index.html?model=./build/selfie.js&image=./me.png&range=0,1
 const params = new URLSearchParams(location.search);
-const modelUrl = new URL(params.get('model') ?? './build/segment.js', location.href);
+const modelUrl = new URL(params.get('model') ?? './build/selfie.js', location.href);
 const imageUrl = new URL(params.get('image') ?? './sample.png', location.href);
 const [lo, hi] = (params.get('range') ?? '0,1').split(',').map(Number);
 const status = document.getElementById('status');

@@ -1,5 +1,6 @@
-// Writes the web example's sample picture, sample.png (256 x 144, RGB): a figure before a sky
-// and a floor, drawn by this script so that no third-party image ships. Usage:
+// Writes the web example's sample picture, sample.png (256 x 256, RGB): a person before a wall,
+// drawn by this script so that no third-party image ships. The selfie segmentation model the
+// page runs finds the person in it. Usage:
 //   node examples/web/make-sample.mjs [DIR]      (default: this directory)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
 const W = 256;
-const H = 144;
+const H = 256;
 
 /** The picture, RGB bytes, row by row. */
 function draw() {
@@ -15,20 +16,27 @@ function draw() {
   const put = (x, y, r, g, b) => rgb.set([r, g, b], 3 * (y * W + x));
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
-      // Sky above y = 100, a floor with stripes below.
-      if (y < 100) put(x, y, 90 + (y >> 1), 150 + (y >> 2), 230 - (y >> 2));
-      else put(x, y, 120 + ((x >> 4) & 1) * 40, 100, 70);
-      // A figure: a head (a disc) over shoulders (half an ellipse), a shade of skin and a shirt.
-      const hx = x - 128;
-      const hy = y - 52;
-      if (hx * hx + hy * hy < 22 * 22) put(x, y, 224, 172, 140 - (hy >> 1));
-      const sx = (x - 128) / 58;
-      const sy = (y - 144) / 62;
-      if (y > 76 && sx * sx + sy * sy < 1) put(x, y, 40 + (y >> 2), 90, 160);
-      // The sun.
-      const ux = x - 214;
-      const uy = y - 26;
-      if (ux * ux + uy * uy < 14 * 14) put(x, y, 255, 226, 110);
+      // A wall, lit from above, with a window; a floor with boards.
+      if (y < 190) put(x, y, 200 - (y >> 3), 190 - (y >> 3), 170 - (y >> 2));
+      else put(x, y, 130 + ((x >> 4) & 1) * 20, 100, 80);
+      if (x > 20 && x < 80 && y > 30 && y < 110) put(x, y, 150, 190, 235);
+      // Shoulders: half an ellipse, a shirt.
+      const sx = (x - 128) / 95;
+      const sy = (y - 262) / 110;
+      if (y > 170 && sx * sx + sy * sy < 1) put(x, y, 50 + (y >> 3), 80, 150);
+      // A neck, and a head: an ellipse of skin with hair on top.
+      if (Math.abs(x - 128) < 20 && y > 135 && y < 185) put(x, y, 205, 150, 120);
+      const hx = (x - 128) / 42;
+      const hy = (y - 105) / 52;
+      const d = hx * hx + hy * hy;
+      if (d < 1) {
+        put(x, y, 225, 175, 145 - (y >> 3));
+        if (y < 78 || (d > 0.75 && y < 105)) put(x, y, 70, 45, 30);
+      }
+      // Eyes and a mouth.
+      for (const ex of [112, 144])
+        if ((x - ex) ** 2 + ((y - 100) * 1.6) ** 2 < 36) put(x, y, 40, 30, 30);
+      if (Math.abs(x - 128) < 14 && Math.abs(y - 130) < 3) put(x, y, 170, 70, 70);
     }
   return rgb;
 }
