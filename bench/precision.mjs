@@ -1,11 +1,15 @@
 // Download size and output error per weight precision (`netc build --weight-precision`), for
-// every example network: `npm run build && node bench/precision.mjs [NAME...]`.
+// every example network, and for trained models given by their files:
+//   npm run build && node bench/precision.mjs [NAME...] [MODEL.json|MODEL.onnx|MODEL.h5|MODEL.keras ...]
+// e.g. node bench/precision.mjs test/.cache/human-models/package/models/selfie.json
 //
-// Each network is built for wasm with --external-weights at f32, f16 and int8 (weights from
-// seed 0, Keras's initializers: not trained weights), and the download is what a page fetches:
+// Each network is built for wasm with --external-weights at f32, f16 and int8 (an example's
+// weights from seed 0, Keras's initializers; a model's are its trained ones, through
+// `netc import`), and the download is what a page fetches:
 // NAME.js + NAME.wasm + NAME.safetensors, each gzipped (level 6, as web servers do). The error is
 // of one run on a seeded input in [0, 1), against the f32 build: the largest |y - y_f32| over
 // all outputs, and that over the largest |y_f32|, measured before a final softmax.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,11 +23,38 @@ const { compileSource } = await import(
 );
 const { Rng } = await import(pathToFileURL(path.join(root, 'dist/src/weights/random.js')).href);
 
-const wanted = process.argv.slice(2);
+const isModel = (a) => /\.(json|onnx|h5|keras)$/.test(a);
+const wanted = process.argv.slice(2).filter((a) => !isModel(a));
+const models = process.argv.slice(2).filter(isModel);
 const examples = ['mnist', 'autoencoder', 'dcgan', 'separable', 'mobilenet_v1', 'resnet50'].filter(
-  (n) => wanted.length === 0 || wanted.includes(n),
+  (n) => (wanted.length === 0 && models.length === 0) || wanted.includes(n),
 );
 const tmp = mkdtempSync(path.join(tmpdir(), 'netc-precision-'));
+
+/** The networks to measure: [source text, trained weights (safetensors bytes) or undefined]. */
+function* sources() {
+  for (const name of examples) {
+    // The error is measured before a final softmax (on the logits): on initialized weights
+    // the probabilities are all near 1/classes, which hides differences.
+    const text = readFileSync(path.join(root, 'examples', `${name}.net`), 'utf8')
+      .replace(/ -> softmax$/m, '')
+      .replace(/, activation: softmax\)$/m, ')');
+    yield [text, undefined];
+  }
+  for (const model of models) {
+    const base = path.join(tmp, path.basename(model).replace(/\.\w+$/, ''));
+    execFileSync(process.execPath, [
+      path.join(root, 'bin/netc.js'),
+      'import',
+      model,
+      '-o',
+      `${base}.net`,
+      '--weights',
+      `${base}.safetensors`,
+    ]);
+    yield [readFileSync(`${base}.net`, 'utf8'), readFileSync(`${base}.safetensors`)];
+  }
+}
 const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
 
 console.log(
@@ -31,12 +62,7 @@ console.log(
 );
 console.log('| --- | --- | --- | --- | --- | --- |');
 try {
-  for (const name of examples) {
-    // The error is measured before a final softmax (on the logits): on initialized weights
-    // the probabilities are all near 1/classes, which hides differences.
-    const source = readFileSync(path.join(root, 'examples', `${name}.net`), 'utf8')
-      .replace(/ -> softmax$/m, '')
-      .replace(/, activation: softmax\)$/m, ')');
+  for (const [source, trained] of sources()) {
     for (const graph of compileSource(source).graphs) {
       const rng = Rng.fromSeed(1);
       const feeds = Object.fromEntries(
@@ -52,6 +78,7 @@ try {
         const built = await buildNetwork(graph, {
           target: 'wasm',
           seed: 0,
+          weights: trained,
           format: false,
           externalWeights: true,
           weightPrecision: precision,
