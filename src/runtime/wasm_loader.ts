@@ -242,13 +242,26 @@ async function loadThreaded(
   const module = await wasm.threaded();
   const memory = sharedMemory(t, threads);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
-  if (options !== undefined && options !== null && options.weights !== undefined)
-    writeWeights(M, bytesOf(options.weights), net);
-  else wasm.weights(memory.buffer);
-  (instance.exports['prepare'] as () => void)();
   const exports = instance.exports as Record<string, (...args: number[]) => void>;
-  const workers = await startWorkers(module, memory, threads, exports['stop']!);
+  // The workers start (each instantiates the module and waits for a run) while this thread
+  // reads the weights and prepares them: their start-up is off the critical path.
+  const starting = startWorkers(module, memory, threads, exports['stop']!);
+  try {
+    const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
+    if (options !== undefined && options !== null && options.weights !== undefined)
+      writeWeights(M, bytesOf(options.weights), net);
+    else wasm.weights(memory.buffer);
+    exports['prepare']!();
+  } catch (err) {
+    // Bad weights: the workers started for nothing are ended (or failed to start).
+    await starting.then(
+      (w) => w.end(),
+      () => undefined,
+    );
+    throw err;
+  }
+  const workers = await starting;
+  const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
   const run = exports['run']!;
   const wait = canWait() ? 1 : 0;
   const slice = exports['slice']!;
