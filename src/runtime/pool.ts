@@ -143,13 +143,21 @@ const WORKER_SOURCE = `(async () => {
   const node = typeof process === 'object' && process.versions && process.versions.node;
   const port = node ? (await import('node:worker_threads')).parentPort : null;
   const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
-  const start = async ({ module, memory, tid, threads }) => {
+  const start = async ({ module, memory, tid, threads, touch }) => {
     let instance;
     try {
       instance = await WebAssembly.instantiate(module, { env: { memory } });
     } catch (e) {
       post({ ok: false, message: String((e && e.message) || e) });
       return;
+    }
+    if (touch) {
+      // Every page of the fresh memory written once, from the end, while the calling thread
+      // reads the weights from the start: its first-touch page faults are taken on two
+      // cores. A compare-exchange of 0 with 0 changes no value, whatever the other thread
+      // has written.
+      const a = new Int32Array(memory.buffer);
+      for (let i = a.length - 1024; i >= 0; i -= 1024) Atomics.compareExchange(a, i, 0, 0);
     }
     post({ ok: true });
     instance.exports.worker(tid, threads);
@@ -170,7 +178,8 @@ export interface Workers {
  * Starts `threads - 1` workers, each instantiating `module` on `memory` (their thread ids 1..);
  * resolves once all have, rejects if one cannot. Node's do not keep the process alive. The
  * workers are created before the first await, so their start-up overlaps what the caller does
- * next; they touch nothing in `memory` but their sync words until a run starts.
+ * next; they change nothing in `memory` but their sync words until a run starts (the first
+ * writes 0 over 0 once per page, so the memory's page faults are not all the caller's).
  * `stop` is the instance's export that makes workers return.
  */
 export async function startWorkers(
@@ -206,7 +215,7 @@ export async function startWorkers(
           w.once('error', (e) => reject(failed(String((e as Error)?.message ?? e))));
         }),
       );
-      w.postMessage({ module, memory, tid, threads });
+      w.postMessage({ module, memory, tid, threads, touch: tid === 1 });
     }
   } else {
     const e = env();
@@ -224,7 +233,7 @@ export async function startWorkers(
           w.onerror = (ev) => reject(failed(ev.message ?? 'error'));
         }),
       );
-      w.postMessage({ module, memory, tid, threads });
+      w.postMessage({ module, memory, tid, threads, touch: tid === 1 });
     }
     started.push(Promise.allSettled(started).then(() => e.URL!.revokeObjectURL(url)));
   }
