@@ -6,7 +6,8 @@
 // processes:
 // - "module API": process start -> `import` done -> `load()` done -> first `run` -> second run,
 //   through the generated module as an app uses it (times from performance.now(), which counts
-//   from the process's start);
+//   from the process's start; then the same from "node ready", when user code starts), with
+//   the threads load() took ('auto');
 // - "steps": the loader's steps done by hand on the same files, each timed: compile the code
 //   part of the .wasm, instantiate, read the weights into memory, run the prepare steps
 //   (Winograd's transforms), the first run, a second run.
@@ -38,6 +39,7 @@ net.run(feeds);
 t.push(performance.now());
 net.run(feeds);
 t.push(performance.now());
+t.push(net.threads);
 process.stdout.write(JSON.stringify(t));
 `;
 
@@ -88,10 +90,16 @@ try {
       );
     const api = Array.from({ length: runs }, () => node(API, pathToFileURL(js).href));
     const col = (i) => median(api.map((t) => t[i]));
+    // Also from "node ready" (Node's own start-up, ~80 ms, is not netc's), per process.
+    const since = (i) => median(api.map((t) => t[i] - t[0])).toFixed(0);
     console.log(
       `${name}, module API (ms after process start, median of ${runs}): node ready ${col(0).toFixed(0)}, ` +
         `imported ${col(1).toFixed(0)}, loaded ${col(2).toFixed(0)}, first result ${col(3).toFixed(0)}, ` +
-        `second ${col(4).toFixed(0)} (warm run ${(col(4) - col(3)).toFixed(0)})`,
+        `second ${col(4).toFixed(0)} (warm run ${(col(4) - col(3)).toFixed(0)}; threads ${col(5)})`,
+    );
+    console.log(
+      `${name}, module API (ms after node ready): imported ${since(1)}, loaded ${since(2)}, ` +
+        `first result ${since(3)}, second ${since(4)}`,
     );
     const steps = Array.from({ length: runs }, () =>
       node(STEPS, js, path.join(dir, `${graph.name}.wasm`)),

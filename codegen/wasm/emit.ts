@@ -64,6 +64,9 @@ export interface ThreadMemory {
   readonly maxThreads: number;
   /** The most parts any phase has: more threads than this have nothing to do. */
   readonly widest: number;
+  /** The most threads load()'s 'auto' takes: `widest`, or 1 for a network too small to repay
+   * workers (`Parallel.autoOne`). */
+  readonly auto: number;
 }
 
 const LINE = 64;
@@ -79,13 +82,15 @@ export function threadMemory(program: KernelProgram, maxThreads: number): Thread
   const scratchAt = alignLine(syncAt + SYNC.counters + 4 * par.phases.length);
   const scratchBytes = alignLine(par.scratchFloats * 4);
   const bytes = scratchAt + maxThreads * scratchBytes;
+  const widest = Math.max(1, ...par.phases.map((p) => p.parts.length));
   return {
     syncAt,
     scratchAt,
     scratchBytes,
     maxPages: Math.min(MAX_PAGES, Math.ceil(bytes / PAGE_BYTES)),
     maxThreads,
-    widest: Math.max(1, ...par.phases.map((p) => p.parts.length)),
+    widest,
+    auto: par.autoOne ? 1 : widest,
   };
 }
 

@@ -34,11 +34,22 @@ export interface ParallelOptions {
   readonly maxParts: number;
   /** Fewest multiply-adds a part should have (a smaller layer is split less, or not). */
   readonly minPartMacs: number;
+  /** Fewest multiply-adds the split layers of a network must have together for load()'s
+   * `threads: 'auto'` to take more than one thread (`Parallel.autoOne`); default 0. */
+  readonly minAutoMacs?: number;
 }
 
 /** The wasm target's split: up to 8 bands per layer (for 2 to 8 threads, taken dynamically),
- * each of at least 200 K multiply-adds (a barrier and a part cost a few microseconds). */
-export const PARALLEL_LAYERS: ParallelOptions = { maxParts: 8, minPartMacs: 200_000 };
+ * each of at least 200 K multiply-adds (a barrier and a part cost a few microseconds). 'auto'
+ * starts workers only for networks whose split layers have 50 M multiply-adds or more (a few
+ * milliseconds on one thread): starting a worker costs tens of milliseconds, and a run on
+ * threads a wake-up and a barrier per phase, which a smaller network (mnist: 3.5 M) never
+ * earns back. */
+export const PARALLEL_LAYERS: ParallelOptions = {
+  maxParts: 8,
+  minPartMacs: 200_000,
+  minAutoMacs: 50_000_000,
+};
 
 export interface ProgramOptions extends LowerOptions {
   /** Stream large outputs whose layer can (`sliceRows`); default: none. */
@@ -362,10 +373,12 @@ function splitSteps(
     return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
   };
   let single: PartCall[] | null = null;
+  let splitMacs = 0;
   for (const { node, lowered, step } of stepNodes) {
     const impl = implOf(node);
     const shapes = shapesOf(node);
     const bands = bandsOf(node, shapes, impl, par);
+    if (bands.length > 1) splitMacs += node.layer.macs(node, shapes);
     if (bands.length <= 1) {
       const call = part(lowered, step);
       if (single) single.push(call);
@@ -386,6 +399,7 @@ function splitSteps(
     kernels: [...kernels.values()],
     phases: phases.map((parts) => ({ parts })),
     scratchFloats,
+    autoOne: splitMacs < (par.minAutoMacs ?? 0),
   };
 }
 

@@ -77,6 +77,9 @@ export interface Parallel {
   readonly phases: readonly Phase[];
   /** Scratch floats each thread needs. */
   readonly scratchFloats: number;
+  /** Whether load()'s `threads: 'auto'` runs the network on one thread: its split layers have
+   * too few multiply-adds to repay workers (`ParallelOptions.minAutoMacs`). */
+  readonly autoOne: boolean;
 }
 
 export interface Phase {

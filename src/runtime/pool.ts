@@ -13,8 +13,11 @@ export interface ThreadsLayout {
   readonly scratchBytes: number;
   readonly maxPages: number;
   readonly maxThreads: number;
-  /** The most parts any phase has: 'auto' never takes more threads than this. */
+  /** The most parts any phase has. */
   readonly widest: number;
+  /** The most threads 'auto' takes: `widest`, or 1 for a network whose split layers are too
+   * small to repay starting workers (decided at build time from their multiply-adds). */
+  readonly auto: number;
   /** Bytes [plainAt, plainAt + plainBytes) of the file: the threads build; relaxed likewise. */
   readonly plainAt: number;
   readonly plainBytes: number;
@@ -59,9 +62,21 @@ interface BrowserWorker {
 async function nodeModules(): Promise<NodeModules> {
   const get = async (id: string): Promise<unknown> =>
     env().process?.getBuiltinModule?.(id) ?? (await import(id));
-  const wt = (await get('node:worker_threads')) as { Worker: NodeModules['Worker'] };
-  const os = (await get('node:os')) as { availableParallelism?: () => number; cpus(): unknown[] };
-  return { Worker: wt.Worker, cores: os.availableParallelism?.() ?? os.cpus().length };
+  return modulesOf(await get('node:worker_threads'), await get('node:os'));
+}
+
+/** Node's modules now, where process.getBuiltinModule has them (else null). */
+function nodeModulesNow(): NodeModules | null {
+  const get = env().process?.getBuiltinModule;
+  return get ? modulesOf(get('node:worker_threads'), get('node:os')) : null;
+}
+
+function modulesOf(wt: unknown, os: unknown): NodeModules {
+  const o = os as { availableParallelism?: () => number; cpus(): unknown[] };
+  return {
+    Worker: (wt as { Worker: NodeModules['Worker'] }).Worker,
+    cores: o.availableParallelism?.() ?? o.cpus().length,
+  };
 }
 
 /** Whether a shared WebAssembly.Memory can be made and sent to workers here. */
@@ -74,8 +89,8 @@ function sharedMemoryUsable(): boolean {
 
 /**
  * The threads a load() runs on: an explicit count, or for 'auto' the cores (at most 8) where
- * shared memory is usable, never more than the network's widest phase; 1 for a module without a
- * threads build. An explicit count above 1 that the environment cannot give is an Error.
+ * shared memory is usable, never more than the network's widest phase, and 1 for a network too
+ * small to gain from workers (`layout.auto`); 1 for a module without a threads build. An explicit count above 1 that the environment cannot give is an Error.
  */
 export async function resolveThreads(
   want: ThreadsOption,
@@ -90,10 +105,11 @@ export async function resolveThreads(
   }
   if (layout === null) return 1;
   if (want !== 'auto') return Math.min(want, layout.maxThreads);
+  if (layout.auto <= 1) return 1;
   const cores = isNode()
     ? (await nodeModules()).cores
     : (env().navigator?.hardwareConcurrency ?? 1);
-  return Math.max(1, Math.min(cores, 8, layout.widest, layout.maxThreads));
+  return Math.max(1, Math.min(cores, 8, layout.auto, layout.maxThreads));
 }
 
 /** A shared WebAssembly.Memory, as far as this file uses it. */
@@ -127,13 +143,21 @@ const WORKER_SOURCE = `(async () => {
   const node = typeof process === 'object' && process.versions && process.versions.node;
   const port = node ? (await import('node:worker_threads')).parentPort : null;
   const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
-  const start = async ({ module, memory, tid, threads }) => {
+  const start = async ({ module, memory, tid, threads, touch }) => {
     let instance;
     try {
       instance = await WebAssembly.instantiate(module, { env: { memory } });
     } catch (e) {
       post({ ok: false, message: String((e && e.message) || e) });
       return;
+    }
+    if (touch) {
+      // Every page of the fresh memory written once, from the end, while the calling thread
+      // reads the weights from the start: its first-touch page faults are taken on two
+      // cores. A compare-exchange of 0 with 0 changes no value, whatever the other thread
+      // has written.
+      const a = new Int32Array(memory.buffer);
+      for (let i = a.length - 1024; i >= 0; i -= 1024) Atomics.compareExchange(a, i, 0, 0);
     }
     post({ ok: true });
     instance.exports.worker(tid, threads);
@@ -152,7 +176,10 @@ export interface Workers {
 
 /**
  * Starts `threads - 1` workers, each instantiating `module` on `memory` (their thread ids 1..);
- * resolves once all have, rejects if one cannot. Node's do not keep the process alive.
+ * resolves once all have, rejects if one cannot. Node's do not keep the process alive. The
+ * workers are created before the first await, so their start-up overlaps what the caller does
+ * next; they change nothing in `memory` but their sync words until a run starts (the first
+ * writes 0 over 0 once per page, so the memory's page faults are not all the caller's).
  * `stop` is the instance's export that makes workers return.
  */
 export async function startWorkers(
@@ -170,7 +197,9 @@ export async function startWorkers(
   const failed = (message: string): Error =>
     new Error(`load(): a worker thread could not start: ${message}`);
   if (isNode()) {
-    const { Worker } = await nodeModules();
+    // The workers are created before this function first awaits (where Node can give its
+    // modules at once), so they start while the caller goes on (reading weights).
+    const { Worker } = nodeModulesNow() ?? (await nodeModules());
     for (let tid = 1; tid < threads; tid++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       ends.push(() => void w.terminate());
@@ -186,7 +215,7 @@ export async function startWorkers(
           w.once('error', (e) => reject(failed(String((e as Error)?.message ?? e))));
         }),
       );
-      w.postMessage({ module, memory, tid, threads });
+      w.postMessage({ module, memory, tid, threads, touch: tid === 1 });
     }
   } else {
     const e = env();
@@ -204,7 +233,7 @@ export async function startWorkers(
           w.onerror = (ev) => reject(failed(ev.message ?? 'error'));
         }),
       );
-      w.postMessage({ module, memory, tid, threads });
+      w.postMessage({ module, memory, tid, threads, touch: tid === 1 });
     }
     started.push(Promise.allSettled(started).then(() => e.URL!.revokeObjectURL(url)));
   }

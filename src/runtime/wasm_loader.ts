@@ -163,15 +163,20 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  // The code comes first in the file: it compiles while the rest (the weights) downloads.
+  const [at, n] = code(layout);
+  let compiling: Promise<WasmModule> | undefined;
+  const { bytes, size } = await download(response, layout.fileBytes, at + n, (b) => {
+    compiling = WebAssembly.compile(b.subarray(at, at + n));
+    compiling.catch(() => undefined); // awaited below, once the file is known to be ours
+  });
   checkWasm(
     layout,
     url,
-    bytes.length,
+    size,
     bytes.subarray(layout.weightsAt - layout.header.length, layout.weightsAt),
   );
-  const [at, n] = code(layout);
-  const module = await WebAssembly.compile(bytes.subarray(at, at + n));
+  const module = await (compiling ?? WebAssembly.compile(bytes.subarray(at, at + n)));
   return {
     module,
     weights: (memory: ArrayBufferLike) =>
@@ -182,6 +187,32 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
       return WebAssembly.compile(bytes.subarray(tat, tat + tn));
     }),
   };
+}
+
+/** A response's body read into one buffer of the `expected` size (its size counted, however
+ * large: checkWasm judges it), calling `ready` once its first `first` bytes are in. */
+async function download(
+  response: Response,
+  expected: number,
+  first: number,
+  ready: (bytes: Uint8Array) => void,
+): Promise<{ bytes: Uint8Array; size: number }> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { bytes, size: bytes.length };
+  }
+  const bytes = new Uint8Array(expected);
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.length <= expected) bytes.set(value, size);
+    const had = size;
+    size += value.length;
+    if (had < first && size >= first && size <= expected) ready(bytes);
+  }
+  return { bytes, size };
 }
 
 /**
@@ -242,13 +273,26 @@ async function loadThreaded(
   const module = await wasm.threaded();
   const memory = sharedMemory(t, threads);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
-  if (options !== undefined && options !== null && options.weights !== undefined)
-    writeWeights(M, bytesOf(options.weights), net);
-  else wasm.weights(memory.buffer);
-  (instance.exports['prepare'] as () => void)();
   const exports = instance.exports as Record<string, (...args: number[]) => void>;
-  const workers = await startWorkers(module, memory, threads, exports['stop']!);
+  // The workers start (each instantiates the module and waits for a run) while this thread
+  // reads the weights and prepares them: their start-up is off the critical path.
+  const starting = startWorkers(module, memory, threads, exports['stop']!);
+  try {
+    const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
+    if (options !== undefined && options !== null && options.weights !== undefined)
+      writeWeights(M, bytesOf(options.weights), net);
+    else wasm.weights(memory.buffer);
+    exports['prepare']!();
+  } catch (err) {
+    // Bad weights: the workers started for nothing are ended (or failed to start).
+    await starting.then(
+      (w) => w.end(),
+      () => undefined,
+    );
+    throw err;
+  }
+  const workers = await starting;
+  const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
   const run = exports['run']!;
   const wait = canWait() ? 1 : 0;
   const slice = exports['slice']!;

@@ -2,7 +2,7 @@
 // 'auto'), net.threads, net.dispose() after which run() throws, on both targets; modules run in
 // a fresh Node process, as an app runs them.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,4 +177,33 @@ process.stdout.write(JSON.stringify({ threads: auto.threads, error }));
       /shared memory.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/,
     );
   });
+});
+
+describe("'auto' for a network too small to repay workers", () => {
+  it('examples/mnist.net: load() runs on the calling thread alone; an explicit count still splits it', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const [graph] = compileSource(
+      readFileSync(path.join(root, 'examples/mnist.net'), 'utf8'),
+    ).graphs;
+    // The wasm target's own split (PARALLEL_LAYERS): mnist's convolutions are split in bands,
+    // but its 3.5 M multiply-adds are under minAutoMacs.
+    const built = await buildNetwork(graph!, { target: 'wasm', seed: 0, format: false });
+    if (!built.ok) throw new Error(built.error);
+    expect(built.program.parallel?.phases.some((p) => p.parts.length > 1)).toBe(true);
+    expect(built.program.parallel?.autoOne).toBe(true);
+    const out = path.join(dir, 'mnist');
+    mkdirSync(out, { recursive: true });
+    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+    const res = node(`
+const mod = await import(${JSON.stringify(path.join(out, 'mnist.js'))});
+const image = new Float32Array(784).map((_, i) => Math.sin(i) * 0.5 + 0.5);
+const nets = [await mod.load(), await mod.load({ threads: 'auto' }), await mod.load({ threads: 2 })];
+const ys = nets.map((n) => [...n.run({ image }).probs]);
+process.stdout.write(JSON.stringify({ threads: nets.map((n) => n.threads), ys }));
+for (const n of nets) n.dispose();
+`) as { threads: number[]; ys: number[][] };
+    expect(res.threads).toEqual([1, 1, 2]);
+    expect(res.ys[1]).toEqual(res.ys[0]);
+    expect(res.ys[2]).toEqual(res.ys[0]);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 // Both targets' modules for examples/mnist.net run in headless Chromium and give Node's outputs.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -83,6 +83,42 @@ describe.skipIf(skip !== null)(`generated modules in Chromium${skip ? ` (${skip}
       const inBrowser = await runModuleInBrowser(browser!, dir, 'beside.js', feeds);
       expectClose(inBrowser['y']!, node['y']!, `${target} external int8 (Chromium vs Node)`);
     });
+
+  test('wasm: load() reads the fetched .wasm in pieces (compiling its code meanwhile) and refuses one of another size', async () => {
+    const g = compileSource(
+      'network pieces { input x: [5, 5, 2]  output y = x -> conv2d(4, 3) -> flatten -> dense(3) }',
+    ).graphs[0]!;
+    const dir = path.join(tmp, 'pieces');
+    const built = await buildInto(dir, g, { target: 'wasm', seed: 6, format: false });
+    const feeds = randomFeeds(g, 1, 8);
+    const node = await runModule(built.module, feeds);
+    const inBrowser = await runModuleInBrowser(browser!, dir, 'pieces.js', feeds);
+    expectClose(inBrowser['y']!, node['y']!, 'pieces (Chromium vs Node)');
+    // The same file served a byte longer, then a byte shorter: refused, saying why.
+    const wasm = readFileSync(path.join(dir, 'pieces.wasm'));
+    const server = await serveDir(dir);
+    const page = await browser!.newPage();
+    try {
+      await page.goto(`${server.url}/`);
+      const messages: string[] = [];
+      for (const bytes of [Buffer.concat([wasm, Buffer.from([0])]), wasm.subarray(0, -1)]) {
+        writeFileSync(path.join(dir, 'pieces.wasm'), bytes);
+        messages.push(
+          (await page.evaluate(`(async () => {
+            const mod = await import(${JSON.stringify(`${server.url}/pieces.js`)});
+            try { await mod.load(); return 'loaded'; } catch (e) { return String(e.message); }
+          })()`)) as string,
+        );
+      }
+      for (const m of messages) expect(m).toMatch(/is not the \.wasm file built with this module/);
+      expect(messages[0]).toContain(`${wasm.length + 1} bytes, expected ${wasm.length}`);
+      expect(messages[1]).toContain(`${wasm.length - 1} bytes, expected ${wasm.length}`);
+    } finally {
+      writeFileSync(path.join(dir, 'pieces.wasm'), wasm);
+      await page.close();
+      await server.close();
+    }
+  });
 
   test('a streamed output (wasm): slices copied out in the browser too', async () => {
     const g = compileSource(

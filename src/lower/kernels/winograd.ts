@@ -327,11 +327,13 @@ export function winogradPrepare(
   const g = get('g');
   const u = get('u');
   const offsets = phaseOffsets(phases);
-  const body = loop(
-    'ci',
-    0,
-    C,
-    range('fb', 0, F / T, (fb) =>
+  // Filter blocks outside, input channels inside: each of U's matrices is written in order
+  // (the other way round wrote a few floats every C * T, 2 to 4 times slower at load).
+  const body = range('fb', 0, F / T, (fb) => [
+    loop(
+      'ci',
+      0,
+      C,
       range(
         'fl',
         0,
@@ -381,7 +383,7 @@ export function winogradPrepare(
         4,
       ),
     ),
-  );
+  ]);
   const tag = (taps: readonly number[]): string => taps.map((t) => (t < 0 ? 'n' : t)).join('');
   const name = [
     'winograd_weights',
@@ -394,7 +396,7 @@ export function winogradPrepare(
     kernel: {
       name,
       params: ['u', 'g'],
-      body: [body],
+      body,
       doc: [
         `Winograd F(2x2, 3x3) weights (F(2, 2) and F(2, 1) along axes with fewer taps): U = G g G^T for ${phases.length} phase(s) of a ${kh}x${kw} kernel, ${C} -> ${F} channels`,
         `from [kh, kw, C, F] to [phases][points][F / ${T}][C][${T}], once when the module loads`,
