@@ -356,8 +356,15 @@ function splitSteps(
   const kernels = new Map<string, Kernel>();
   const phases: PartCall[][][] = [];
   let scratchFloats = 0;
+  const bodies = new Map<string, string>();
   const part = (l: LoweredNode, step: Step): PartCall => {
-    kernels.set(l.kernel.name, l.kernel);
+    const body = JSON.stringify(l.kernel.body);
+    const prev = bodies.get(l.kernel.name);
+    if (prev === undefined) {
+      bodies.set(l.kernel.name, body);
+      kernels.set(l.kernel.name, l.kernel);
+    } else if (prev !== body)
+      throw new InternalError(`two different kernels are both named ${l.kernel.name}`);
     scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
     return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
   };
@@ -378,7 +385,12 @@ function splitSteps(
         const l = impl.lower(node, shapes, { ...opts, band });
         if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
           throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        return [part(l, { ...step, kernel: l.kernel.name, args: argsOf(node, l) })];
+        // A relative band's bases move (bandShift): output, then each input.
+        const shift = l.bandShift;
+        const args = argsOf(node, l).map((a, i) =>
+          !shift || i > node.inputs.length ? a : a + (i === 0 ? shift.y : shift.x[i - 1]!),
+        );
+        return [part(l, { ...step, kernel: l.kernel.name, args })];
       }),
     );
   }
