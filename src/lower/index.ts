@@ -367,8 +367,15 @@ function splitSteps(
   const kernels = new Map<string, Kernel>();
   const phases: PartCall[][][] = [];
   let scratchFloats = 0;
+  const bodies = new Map<string, string>();
   const part = (l: LoweredNode, step: Step): PartCall => {
-    kernels.set(l.kernel.name, l.kernel);
+    const body = JSON.stringify(l.kernel.body);
+    const prev = bodies.get(l.kernel.name);
+    if (prev === undefined) {
+      bodies.set(l.kernel.name, body);
+      kernels.set(l.kernel.name, l.kernel);
+    } else if (prev !== body)
+      throw new InternalError(`two different kernels are both named ${l.kernel.name}`);
     scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
     return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
   };
@@ -391,7 +398,12 @@ function splitSteps(
         const l = impl.lower(node, shapes, { ...opts, band });
         if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
           throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        return [part(l, { ...step, kernel: l.kernel.name, args: argsOf(node, l) })];
+        // A relative band's bases move (bandShift): output, then each input.
+        const shift = l.bandShift;
+        const args = argsOf(node, l).map((a, i) =>
+          !shift || i > node.inputs.length ? a : a + (i === 0 ? shift.y : shift.x[i - 1]!),
+        );
+        return [part(l, { ...step, kernel: l.kernel.name, args })];
       }),
     );
   }
@@ -404,7 +416,8 @@ function splitSteps(
 }
 
 /** The bands of output rows (or `impl.bandUnits`) a layer is split into: as many as its rows
- * (in units of `impl.bands`) and its multiply-adds allow, up to `maxParts`, as equal as they can be. */
+ * (in units of `impl.bands`) and its multiply-adds allow, up to `maxParts`; the interior ones
+ * of one size, the first and last of about that size. */
 export function bandsOf(
   node: Node,
   shapes: readonly Shape[],
@@ -417,10 +430,26 @@ export function bandsOf(
   const macs = node.layer.macs(node, shapes);
   const n = Math.min(par.maxParts, units, Math.max(1, Math.floor(macs / par.minPartMacs)));
   if (n <= 1) return [];
+  // Bands in units; the interior ones of one size q, so that they are one kernel (a band's
+  // kernel is relative to its bases: bands alike share it), the first and last (the borders,
+  // whose kernels differ anyway) sharing what is left.
+  let sizes = Array.from(
+    { length: n },
+    (_, i) => Math.floor(((i + 1) * units) / n) - Math.floor((i * units) / n),
+  );
+  if (n >= 3)
+    for (const q of [Math.round(units / n), Math.floor(units / n)]) {
+      const rest = units - (n - 2) * q;
+      if (q < 1 || rest < 2) continue;
+      sizes = [Math.floor(rest / 2), ...Array<number>(n - 2).fill(q), rest - Math.floor(rest / 2)];
+      break;
+    }
   const out: { from: number; count: number }[] = [];
-  for (let i = 0; i < n; i++) {
-    const from = Math.floor((i * units) / n) * impl.bands;
-    const to = Math.min(OH, Math.floor(((i + 1) * units) / n) * impl.bands);
+  let at = 0;
+  for (const size of sizes) {
+    const from = at * impl.bands;
+    const to = Math.min(OH, (at + size) * impl.bands);
+    at += size;
     if (to > from) out.push({ from, count: to - from });
   }
   return out;

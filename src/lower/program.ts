@@ -129,6 +129,16 @@ export interface LoweredNode {
   /** With `LowerOptions.rows`: floats the first input's base moves by (the slice's first input
    * row), so that slices alike are one kernel. */
   readonly xShift?: number;
+  /** With `LowerOptions.band`, for a band computed relative to moved bases (not in place):
+   * floats the output base (`y`) and each input's base (`x`, per input) move by, so that
+   * bands alike (interior bands of equal height) are one kernel. */
+  readonly bandShift?: BandShift;
+}
+
+/** Where a band's kernel reads and writes: see LoweredNode.bandShift. */
+export interface BandShift {
+  readonly y: number;
+  readonly x: readonly number[];
 }
 
 /**

@@ -239,16 +239,26 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
       return at;
     });
   const args = argsOf(lowered.kernel, yAt);
+  // A band computed relative to moved bases (bandShift) is called as the module calls it:
+  // output and input bases moved, so bands alike run one kernel.
   const bandSteps = splits.flatMap((sp) =>
-    sp.bands.map((b) => ({ kernel: b.kernel.name, args: argsOf(b.kernel, sp.y) })),
+    sp.bands.map((b) => ({
+      kernel: b.kernel.name,
+      args: argsOf(b.kernel, sp.y).map((a, i) => {
+        const param = b.kernel.params[i]!;
+        const shift = b.bandShift;
+        if (!shift) return a;
+        if (param === 'y') return a + shift.y;
+        return /^x\d+$/.test(param) ? a + shift.x[Number(param.slice(1))]! : a;
+      }),
+    })),
+  );
+  const bandKernels = new Map(
+    splits.flatMap((sp) => sp.bands.map((b) => [b.kernel.name, b.kernel] as const)),
   );
   // The weight transforms run first (in the module, `prepare` does before any run).
   const p = programOf(
-    [
-      ...prepares.map((x) => x.kernel),
-      lowered.kernel,
-      ...splits.flatMap((sp) => sp.bands.map((b) => b.kernel)),
-    ],
+    [...prepares.map((x) => x.kernel), lowered.kernel, ...bandKernels.values()],
     [
       ...prepares.map((x) => ({ kernel: x.kernel.name, args: x.args })),
       { kernel: lowered.kernel.name, args },

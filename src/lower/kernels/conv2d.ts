@@ -7,13 +7,14 @@ import type { ConvSpec } from './tile.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { paddedInput } from './padded_input.js';
-import { bandRuns, bandTags, convRuns, plainRuns } from './spatial.js';
+import { bandRuns, bandSlice, bandTags, convRuns, plainRuns, sharedBandTags } from './spatial.js';
 import {
   CONV_3X3,
   winogradApplies,
   winogradCore,
   winogradScratch,
   winogradBand,
+  winogradBandShift,
   winogradPrepare,
   type WinogradSpec,
 } from './winograd.js';
@@ -125,9 +126,17 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
   const band = opts.band;
   // A band (LowerOptions.band): its rows of the map, or its pixels of a pointwise GEMM's row
-  // (conv2dBandUnits: a pointwise layer is split by pixels).
-  const cut = (runs: Run[], per: number): Run[] =>
-    band ? bandRuns(runs, band.from * per, band.count * per) : runs;
+  // (conv2dBandUnits: a pointwise layer is split by pixels). Relative to moved bases
+  // (bandSlice), so interior bands of one height are one kernel; in place when the input is
+  // copied padded into scratch (small maps), which a moved input base cannot follow.
+  let shiftIn = 0;
+  const cut = (runs: Run[]): Run[] => {
+    if (!band) return runs;
+    if (padded) return bandRuns(runs, band.from, band.count);
+    const sliced = bandSlice(runs, band.from, band.count);
+    shiftIn = sliced.shift;
+    return sliced.runs;
+  };
   const spec: ConvSpec = {
     x: padded ? scratchBase : inputBase(0),
     y: outputBase,
@@ -137,11 +146,11 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     outC: F,
     // A pointwise convolution (1x1, stride 1, no padding) is a GEMM over all pixels as one row.
     ...(pointwise
-      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: cut(plainRuns(OH * OW), 1) }
+      ? { inW: H * W, outW: OH * OW, rows: plainRuns(1), cols: cut(plainRuns(OH * OW)) }
       : {
           inW,
           outW: OW,
-          rows: cut(convRuns(OH, inH, k[0], s[0], d[0], padded ? 0 : pads[0]!), 1),
+          rows: cut(convRuns(OH, inH, k[0], s[0], d[0], padded ? 0 : pads[0]!)),
           cols: convRuns(OW, inW, k[1], s[1], d[1], padded ? 0 : pads[2]!),
         }),
     kh: k[0],
@@ -161,6 +170,17 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
       ? blockPack([k[0], k[1], C / groups], F, block)
       : null;
   const packs = node.weights.map((w) => (w.name === 'kernel' ? kernelPack : null));
+  // A relative band's bases: the output (and the residual, laid out alike) by its first
+  // output, the input by the first input it reads (pixels of a pointwise layer, else rows).
+  const [outPer, inPer] = pointwise ? [F, C] : [OW * F, W * C];
+  const bandShift =
+    band && !padded
+      ? {
+          y: band.from * outPer,
+          x: [shiftIn * inPer, ...(residual ? [band.from * outPer] : [])],
+        }
+      : undefined;
+  const tags = bandShift ? sharedBandTags(band!.count) : bandTags(band);
   return finish(node, {
     name: [
       'conv2d',
@@ -171,18 +191,19 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
       !b && 'nobias',
       residual && 'add',
       activationTag(act),
-      bandTags(band).name,
+      tags.name,
     ],
     doc: [
       `conv2d ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, d, pads)}, groups ${groups}`,
       epilogueDoc(b, residual, act),
       ...(padded ? [`input copied into a zero-padded ${padded.h}x${padded.w} map in scratch`] : []),
-      ...bandTags(band).doc,
+      ...tags.doc,
     ],
     body,
     weights: ['kernel', 'bias'],
     ...(padded ? { scratch: padded.floats } : {}),
     packs,
+    ...(bandShift ? { bandShift } : {}),
   });
 }
 
@@ -217,7 +238,9 @@ export function lowerConv2dWinograd(
     residual,
     schedule: opts.schedule,
     tileRows: winogradBand(opts.band, 1),
+    relative: opts.band !== undefined,
   };
+  const tags = opts.band ? sharedBandTags(opts.band.count) : bandTags(undefined);
   const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3], opts.schedule);
   return finish(node, {
     name: [
@@ -229,16 +252,17 @@ export function lowerConv2dWinograd(
       !b && 'nobias',
       residual && 'add',
       activationTag(act),
-      bandTags(opts.band).name,
+      tags.name,
     ],
     doc: [
       `conv2d ${dims(shape)} -> ${dims(node.shape)}: ${windowDoc([3, 3], [1, 1], [1, 1], pads)}`,
       `by Winograd F(2x2, 3x3); ${epilogueDoc(b, residual, act)}`,
-      ...bandTags(opts.band).doc,
+      ...tags.doc,
     ],
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],
     scratch: winogradScratch(spec),
     prepares: node.weights.map((w) => (w.name === 'kernel' ? prepared : null)),
+    ...(opts.band ? { bandShift: winogradBandShift(spec) } : {}),
   });
 }

@@ -14,13 +14,14 @@ import type { ConvSpec } from './tile.js';
 import { windowTag } from './conv2d.js';
 import { dotApplies } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { bandRuns, bandTags, transposeRuns } from './spatial.js';
+import { bandSlice, bandTags, sharedBandTags, transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradChannels,
   phaseOffsets,
   winogradPays,
   winogradBand,
+  winogradBandShift,
   winogradCore,
   winogradPrepare,
   winogradScratch,
@@ -103,6 +104,11 @@ export function lowerConv2dTranspose(
   const { H, W, C, OH, OW, F, k, s, d, pt, pl } = transposeGeometry(node, shapes);
   const act = nodeActivation(node.attrs);
   const b = weight(node, 'bias');
+  // A band: its rows relative to moved bases (bandSlice), so bands alike are one kernel.
+  const allRows = transposeRuns(OH, H, k[0], s[0], d[0], pt!);
+  const band = opts.band;
+  const sliced = band ? bandSlice(allRows, band.from, band.count) : undefined;
+  const tags = band ? sharedBandTags(band.count) : bandTags(undefined);
   const spec: ConvSpec = {
     x: inputBase(0),
     y: outputBase,
@@ -112,9 +118,7 @@ export function lowerConv2dTranspose(
     inC: C,
     outW: OW,
     outC: F,
-    rows: opts.band
-      ? bandRuns(transposeRuns(OH, H, k[0], s[0], d[0], pt!), opts.band.from, opts.band.count)
-      : transposeRuns(OH, H, k[0], s[0], d[0], pt!),
+    rows: sliced?.runs ?? allRows,
     cols: transposeRuns(OW, W, k[1], s[1], d[1], pl!),
     kh: k[0],
     kw: k[1],
@@ -140,18 +144,19 @@ export function lowerConv2dTranspose(
       ...windowTag(k, s, d, [pt!, pl!]),
       !b && 'nobias',
       activationTag(act),
-      bandTags(opts.band).name,
+      tags.name,
     ],
     doc: [
       `conv2d_transpose ${dims(shape!)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides ${dims(s)}, ` +
         `dilation ${dims(d)}, pad_before ${pt} ${pl} (top left)`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}; kernel packed to [kh, kw, in, filters]` +
         (block ? ` in blocks of ${block} filters` : ''),
-      ...bandTags(opts.band).doc,
+      ...tags.doc,
     ],
     body,
     weights: ['kernel', 'bias'],
     packs,
+    ...(band && sliced ? { bandShift: { y: band.from * OW * F, x: [sliced.shift * W * C] } } : {}),
   });
 }
 
@@ -201,7 +206,9 @@ function lowerWinogradTranspose(
     act,
     schedule,
     tileRows: winogradBand(band, 2),
+    relative: band !== undefined,
   };
+  const tags = band ? sharedBandTags(band.count) : bandTags(undefined);
   // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
   const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps, schedule);
   const pack: Pack = { shape: [k[0]!, k[1]!, F, C], perm: [0, 1, 3, 2] };
@@ -217,17 +224,18 @@ function lowerWinogradTranspose(
       'winograd',
       !b && 'nobias',
       activationTag(act),
-      bandTags(band).name,
+      tags.name,
     ],
     doc: [
       `conv2d_transpose ${dims(shape)} -> ${dims(node.shape)}: kernel ${dims(k)}, strides 2x2, pad_before ${pt} ${pl}`,
       `as 4 phases of Winograd F(2x2, 3x3) (F(2, 2) or F(2, 1) along axes with fewer taps) over one loaded input window; ${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
-      ...bandTags(band).doc,
+      ...tags.doc,
     ],
     body: winogradCore(spec, new Names()),
     weights: ['kernel', 'bias'],
     scratch: winogradScratch(spec),
     packs: node.weights.map((wt) => (wt.name === 'kernel' ? pack : null)),
     prepares: node.weights.map((wt) => (wt.name === 'kernel' ? prepared : null)),
+    ...(band ? { bandShift: winogradBandShift(spec) } : {}),
   });
 }

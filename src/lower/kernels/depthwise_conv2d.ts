@@ -11,7 +11,7 @@ import { channelwiseCore } from './channelwise_core.js';
 import { convCore } from './conv_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { bandRuns, bandTags, convRuns, type Run } from './spatial.js';
+import { bandSlice, bandTags, convRuns, sharedBandTags, type Run } from './spatial.js';
 import {
   dims,
   floatBinary,
@@ -119,6 +119,10 @@ export function lowerDepthwiseConv2d(
   const b = weight(node, 'bias');
   const w = needWeight(node, 'depthwise_kernel');
   const band = opts.band;
+  // A band: its rows relative to moved bases (bandSlice), so bands alike are one kernel.
+  const sliced = band ? bandSlice(allRows(node, shape!), band.from, band.count) : undefined;
+  const [, W, C] = shape as [number, number, number];
+  const [, OW, F] = node.shape as [number, number, number];
   const body = depthwiseStage(
     node,
     shape!,
@@ -129,25 +133,21 @@ export function lowerDepthwiseConv2d(
       b,
       act,
       schedule: opts.schedule,
-      ...(band ? { rows: bandRuns(allRows(node, shape!), band.from, band.count) } : {}),
+      ...(sliced ? { rows: sliced.runs } : {}),
     },
     new Names(),
   );
   const tags = depthwiseTags(node, shape!);
+  const bt = band ? sharedBandTags(band.count) : bandTags(undefined);
   return finish(node, {
-    name: [
-      'depthwise_conv2d',
-      ...tags.name,
-      !b && 'nobias',
-      activationTag(act),
-      bandTags(band).name,
-    ],
+    name: ['depthwise_conv2d', ...tags.name, !b && 'nobias', activationTag(act), bt.name],
     doc: [
       `depthwise_conv2d ${tags.doc}`,
       `${b ? 'bias' : 'no bias'}, activation ${activationDoc(act)}`,
-      ...bandTags(band).doc,
+      ...bt.doc,
     ],
     body,
     weights: ['depthwise_kernel', 'bias'],
+    ...(band && sliced ? { bandShift: { y: band.from * OW * F, x: [sliced.shift * W * C] } } : {}),
   });
 }

@@ -7,7 +7,7 @@ import { pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { channelwiseCore } from './channelwise_core.js';
 import { windowDoc, windowTag } from './conv2d.js';
-import { bandRuns, bandTags, convRuns } from './spatial.js';
+import { bandSlice, bandTags, convRuns, sharedBandTags } from './spatial.js';
 import { bcast, dims, floatBinary, fconst, finish, Names, inputBase, outputBase } from './util.js';
 
 /** The lowering of max (true) or average (false) pooling. */
@@ -18,6 +18,11 @@ export function lowerPooling(max: boolean) {
     const k = pair(node.attrs, 'pool_size');
     const s = pair(node.attrs, 'stride');
     const pads = node.attrs['pads'] as readonly number[];
+    // A band: its rows relative to moved bases (bandSlice), so bands alike are one kernel.
+    const allRows = convRuns(OH, H, k[0], s[0], 1, pads[0]!);
+    const band = opts.band;
+    const sliced = band ? bandSlice(allRows, band.from, band.count) : undefined;
+    const tags = band ? sharedBandTags(band.count) : bandTags(undefined);
     const body = channelwiseCore(
       {
         x: inputBase(0),
@@ -26,9 +31,7 @@ export function lowerPooling(max: boolean) {
         inC: C,
         outW: OW,
         outC: C,
-        rows: opts.band
-          ? bandRuns(convRuns(OH, H, k[0], s[0], 1, pads[0]!), opts.band.from, opts.band.count)
-          : convRuns(OH, H, k[0], s[0], 1, pads[0]!),
+        rows: sliced?.runs ?? allRows,
         cols: convRuns(OW, W, k[1], s[1], 1, pads[2]!),
         schedule: opts.schedule,
         act: { fn: 'linear' },
@@ -48,13 +51,16 @@ export function lowerPooling(max: boolean) {
         `i${dims(shape!)}`,
         `o${dims(node.shape)}`,
         ...windowTag(k, s, [1, 1], pads),
-        bandTags(opts.band).name,
+        tags.name,
       ],
       doc: [
         `${kind} ${dims(shape!)} -> ${dims(node.shape)}: ${windowDoc(k, s, [1, 1], pads)}`,
-        ...bandTags(opts.band).doc,
+        ...tags.doc,
       ],
       body,
+      ...(band && sliced
+        ? { bandShift: { y: band.from * OW * C, x: [sliced.shift * W * C] } }
+        : {}),
     });
   };
 }

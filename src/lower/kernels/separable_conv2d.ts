@@ -10,7 +10,7 @@ import type { ConvSpec } from './tile.js';
 import { depthwiseStage, depthwiseTags } from './depthwise_conv2d.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { bandTags, convRuns, plainRuns, sliceRuns, type Run } from './spatial.js';
+import { convRuns, plainRuns, sharedBandTags, sliceRuns, type Run } from './spatial.js';
 import {
   finish,
   Names,
@@ -40,8 +40,8 @@ export function lowerSeparableConv2d(
   // Bands of R output rows: the depthwise stage into scratch, then at once the pointwise stage
   // from it, so the intermediate never leaves the cache. Within a run of rows with the same
   // taps, whole bands are one loop (input and output move by R rows per band).
-  // A band (LowerOptions.band) is a slice computed in place: the slice's kernel with its
-  // input and output bases moved by constants.
+  // A band (LowerOptions.band) is a slice too, its bases moved by the step (bandShift), so
+  // bands alike are one kernel.
   const part = opts.rows ?? opts.band;
   const rowsOut = part?.count ?? OH;
   const R = Math.max(1, Math.min(rowsOut, Math.floor(opts.schedule.bandBytes / (OW * mid * 4))));
@@ -87,8 +87,8 @@ export function lowerSeparableConv2d(
   // The output rows asked for (all, or one slice of a streamed output: see sliceRuns).
   const all = convRuns(OH, H, k[0], st[0], d[0], pads[0]!);
   const slice = part ? sliceRuns(all, part.from, part.count) : null;
-  const xBase = opts.band && slice ? add(inputBase(0), i32(slice.shift * W * C)) : inputBase(0);
-  const yBase = opts.band ? add(outputBase, i32(opts.band.from * OW * F)) : outputBase;
+  const xBase = inputBase(0);
+  const yBase = outputBase;
   const runs = slice ? slice.runs : all;
   const body = runs.flatMap((run) => {
     const whole = Math.floor(run.count / R);
@@ -110,7 +110,7 @@ export function lowerSeparableConv2d(
   const sliceTag =
     opts.rows && slice
       ? `rows${slice.runs.map((r) => `${r.o0}_${r.count}_${r.i0}_${r.t0}_${r.n}`).join('_')}`
-      : bandTags(opts.band).name;
+      : !!opts.band && sharedBandTags(opts.band.count).name;
   return finish(node, {
     name: ['separable_conv2d', ...tags.name, `f${F}`, !b && 'nobias', activationTag(act), sliceTag],
     doc: [
@@ -120,12 +120,17 @@ export function lowerSeparableConv2d(
         ? [
             `output rows ${opts.rows.from}..${opts.rows.from + opts.rows.count - 1} only (a slice of a streamed output)`,
           ]
-        : bandTags(opts.band).doc),
+        : opts.band
+          ? sharedBandTags(opts.band.count).doc
+          : []),
     ],
     body,
     weights: ['depthwise_kernel', 'pointwise_kernel', 'bias'],
     scratch: R * OW * mid,
     packs,
     ...(slice && opts.rows ? { xShift: slice.shift * W * C } : {}),
+    ...(slice && opts.band && !opts.rows
+      ? { bandShift: { y: opts.band.from * OW * F, x: [slice.shift * W * C] } }
+      : {}),
   });
 }

@@ -251,6 +251,39 @@ export function bandRuns(runs: readonly Run[], from: number, count: number): Run
   return cut;
 }
 
+/**
+ * The part of `runs` that computes outputs [from, from + count) (LowerOptions.band), relative:
+ * renumbered so output `from` is 0 and the first input any of them reads is 0 (`shift`). The
+ * kernel's output base then moves by `from` outputs and its input base by `shift` inputs
+ * (LoweredNode.bandShift), so bands whose outputs read alike taps come out equal wherever they
+ * lie: one kernel, called with different bases. Each output is still computed as the whole
+ * layer's kernel computes it. Runs of any output step.
+ */
+export function bandSlice(
+  runs: readonly Run[],
+  from: number,
+  count: number,
+): { runs: Run[]; shift: number } {
+  const cut = bandRuns(runs, from, count);
+  const reading = cut.filter((r) => r.n > 0);
+  const shift = reading.length ? Math.min(...reading.map((r) => r.i0)) : 0;
+  return {
+    runs: cut.map((r) => ({ ...r, o0: r.o0 - from, i0: r.n > 0 ? r.i0 - shift : r.i0 })),
+    shift,
+  };
+}
+
+/** A relative band's kernel name part (`b4`: 4 output rows; finish adds a digest of the code,
+ * as bands of one layer differ at its borders) and doc line. */
+export function sharedBandTags(count: number): { name: string; doc: string[] } {
+  return {
+    name: `b${count}`,
+    doc: [
+      `${count} output rows from the output base the step passes (a band one thread computes; the bands alike share this kernel)`,
+    ],
+  };
+}
+
 /** A band's kernel name part (`b8_4`: output rows 8..11) and doc line, or nothing. */
 export function bandTags(band: { readonly from: number; readonly count: number } | undefined): {
   name: string | false;

@@ -16,7 +16,7 @@ import {
   type Expr,
   type Stmt,
 } from '../../kir/kir.js';
-import type { LoweredNode, Pack, PreparedWeight } from '../program.js';
+import type { BandShift, LoweredNode, Pack, PreparedWeight } from '../program.js';
 import { walk } from '../../kir/visit.js';
 
 /** Lanes per value: 4 for v128, 1 for f32. */
@@ -209,6 +209,9 @@ export interface KernelSpec {
   readonly prepares?: readonly (PreparedWeight | null)[];
   /** See LoweredNode.xShift. */
   readonly xShift?: number;
+  /** See LoweredNode.bandShift; the name then ends in a digest of the body (bands of one
+   * layer and height differ at its borders; alike ones share the name and the kernel). */
+  readonly bandShift?: BandShift;
   /** The layer's weights in their declared order; any other order is named in the kernel. */
   readonly weights?: readonly string[];
 }
@@ -225,7 +228,8 @@ function weightOrderTag(node: Node, declared: readonly string[]): string | null 
 export function finish(node: Node, spec: KernelSpec): LoweredNode {
   const simd = usesV128(spec.body);
   const order = spec.weights ? weightOrderTag(node, spec.weights) : null;
-  const parts = [...spec.name, order, simd && 'simd'].filter((p): p is string => !!p);
+  const digest = spec.bandShift ? `h${fnv1a(JSON.stringify(spec.body))}` : null;
+  const parts = [...spec.name, order, simd && 'simd', digest].filter((p): p is string => !!p);
   const name = parts.join('_').replace(/[^A-Za-z0-9_]/g, '_');
   const scratch = spec.scratch ?? 0;
   const kernel = {
@@ -240,5 +244,16 @@ export function finish(node: Node, spec: KernelSpec): LoweredNode {
     ...(spec.packs ? { packs: spec.packs } : {}),
     ...(spec.prepares ? { prepares: spec.prepares } : {}),
     ...(spec.xShift !== undefined ? { xShift: spec.xShift } : {}),
+    ...(spec.bandShift ? { bandShift: spec.bandShift } : {}),
   };
+}
+
+/** FNV-1a of a string, 8 hex digits (a name for code: equal names are checked for equal code). */
+function fnv1a(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
 }

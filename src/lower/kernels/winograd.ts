@@ -179,6 +179,22 @@ export interface WinogradSpec {
   readonly schedule: Schedule;
   /** Tile rows [from, from + count) only (a band of output rows: see winogradBand). */
   readonly tileRows?: { readonly from: number; readonly count: number } | undefined;
+  /** With tileRows: the code is relative to moved bases (LoweredNode.bandShift: see
+   * winogradBandShift), so bands of equal masks are one kernel; else in place. */
+  readonly relative?: boolean;
+}
+
+/** The input row a relative band's input base points at: its first patch's first row (the
+ * top padding left out). */
+const bandInRow = (spec: WinogradSpec): number =>
+  Math.max(0, 2 * (spec.tileRows?.from ?? 0) - spec.padTop);
+
+/** A relative Winograd band's moved bases (floats): the output and the residual by its first
+ * tile row's outputs, the input by bandInRow's rows. */
+export function winogradBandShift(spec: WinogradSpec): { y: number; x: number[] } {
+  const t0 = spec.tileRows?.from ?? 0;
+  const y = 2 * t0 * spec.stride * spec.OW * spec.F;
+  return { y, x: [bandInRow(spec) * spec.W * spec.C, ...(spec.residual ? [y] : [])] };
 }
 
 /** Output rows a tile row covers: 2 per phase. A band split between threads starts at a
@@ -463,7 +479,8 @@ export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
     const rows = seg.key.rows;
     const body = (bi: Expr): Stmt[] => {
       // First tile row of this block.
-      const th0 = add(i32(t0 + seg.from * R), mul(bi, R));
+      // (Relative to the band's first tile row when the bases move with the band.)
+      const th0 = add(i32((spec.relative ? 0 : t0) + seg.from * R), mul(bi, R));
       return blockCode(spec, names, th0, rows, seg.key.keys, colRuns, TW);
     };
     out.push(...range('wb', 0, seg.count, body));
@@ -494,6 +511,8 @@ function blockCode(
   }
   const M = add(spec.s, i32(vTop * T * C));
   const rowRuns = runsBy(rows, (r) => keys[r]!);
+  // A relative band: th counts from its first tile row, the input base points at bandInRow.
+  const inRowMoved = spec.relative ? 2 * (spec.tileRows?.from ?? 0) - bandInRow(spec) : 0;
 
   /** Loops over the block's tiles: body(th, tw, tile index in the block, row key, column key). */
   const forTiles = (body: (th: Expr, tw: Expr, tile: Expr, rk: Key, ck: Key) => Stmt[]): Stmt[] =>
@@ -521,7 +540,7 @@ function blockCode(
           if (!rk.i[i] || !ck.i[j]) return null;
           const k = `${i}:${j}`;
           if (!loaded.has(k)) {
-            const iy = add(mul(th, 2), i32(i - spec.padTop));
+            const iy = add(mul(th, 2), i32(i - spec.padTop + inRowMoved));
             const ix = add(mul(tw, 2), i32(j - spec.padLeft));
             loaded.set(k, bind(names, stmts, 'wd', loadL(hwc(spec.x, spec.W, C, iy, ix, c), 4)));
           }
