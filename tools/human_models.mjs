@@ -80,9 +80,6 @@ export const MODELS = {
     ],
     why: 'ends in landmark transforms (slices, BatchMatMul, gathers)',
   },
-  nanodet: {
-    skip: 'an ONNX export (NCHW through Transposes) padding its channels with PadV2 of a non-zero value, then SplitV and SparseToDense',
-  },
   faceboxes: { skip: 'input size not fixed (uint8 [-1, -1, -1, 3]), NMS in a while loop' },
   handtrack: { skip: 'input size not fixed (uint8 [1, -1, -1, 3]), NMS in a while loop' },
   'movenet-multipose': { skip: 'input size not fixed ([1, -1, -1, 3])' },
