@@ -460,8 +460,12 @@ describe('importGraphModel: refusals', () => {
     if (r.ok) return;
     const text = r.errors.join('\n');
     expect(text).toContain("node 'topk' (TopKV2): top-k is post-processing netc does not compile");
-    expect(text).toContain("node 'l2/Square' (Square)");
-    expect(text).toContain('L2 normalization');
+    // The L2 normalization is refused once, as the pattern, naming where to cut.
+    expect(text).toContain(
+      "node 'l2/mul' (Mul): an L2 normalization of 'head/flat' over axes [1] (Square, Sum, Rsqrt, Mul: x / sqrt(sum(x^2)))",
+    );
+    expect(text).toContain("has no layer for it (Keras's UnitNormalization)");
+    expect(text).not.toContain("node 'l2/Square'");
     expect(text).toContain('--outputs head/flat');
   });
 

@@ -462,6 +462,7 @@ class Importer {
     // Patterns over several nodes first: PReLU written with Maximum/Minimum or Abs.
     if ((n.op === 'Add' || n.op === 'AddV2') && this.preluPattern(n)) return;
     if (n.op === 'BatchToSpaceND' && this.dilatedPattern(n)) return;
+    if ((n.op === 'Mul' || n.op === 'RealDiv') && this.l2Pattern(n)) return;
     const ins = this.inputs(n);
     if (ins.some((v) => v === null)) {
       this.failed.add(n.name);
@@ -864,6 +865,59 @@ class Importer {
       }
       this.prelu(n, this.act(n, xv), alpha);
       return true;
+    }
+    return false;
+  }
+
+  /**
+   * x * Rsqrt(Maximum(Sum(Square(x)), eps)) (or with Add, or x / Sqrt(...)): an L2
+   * normalization. The language has no layer for it (Keras's UnitNormalization), so it is
+   * refused as one pattern, naming x, where a cut works.
+   */
+  private l2Pattern(n: NodeJson): boolean {
+    const i = (n.input ?? []).filter((s) => !s.startsWith('^'));
+    if (i.length !== 2) return false;
+    const pairs = n.op === 'Mul' ? [i, [i[1]!, i[0]!]] : [i];
+    for (const [xRef, rRef] of pairs as [string, string][]) {
+      const steps: string[] = [];
+      let p = this.producer(rRef);
+      const want = n.op === 'Mul' ? 'Rsqrt' : 'Sqrt';
+      if (p?.op !== want) continue;
+      steps.push(p.op);
+      p = this.producer(p.input![0]!);
+      let eps: number | null = null;
+      if (p && ['Maximum', 'Add', 'AddV2'].includes(p.op)) {
+        const j = (p.input ?? []).filter((s) => !s.startsWith('^'));
+        const k = this.constOfRef(j[1]!) ? 1 : this.constOfRef(j[0]!) ? 0 : -1;
+        if (k < 0) continue;
+        eps = this.constOfRef(j[k]!)!.data[0]!;
+        steps.push(p.op);
+        p = this.producer(j[1 - k]!);
+      }
+      if (p?.op !== 'Sum') continue;
+      const axes = this.constOfRef(p.input![1]!);
+      const sq = this.producer(p.input![0]!);
+      const base =
+        sq?.op === 'Square'
+          ? tensorName(sq.input![0]!)
+          : sq?.op === 'Mul' && tensorName(sq.input![0]!) === tensorName(sq.input![1]!)
+            ? tensorName(sq.input![0]!)
+            : null;
+      if (!sq || base !== tensorName(xRef)) continue;
+      const xv = this.value(base);
+      if (xv === null) {
+        this.failed.add(n.name);
+        return true;
+      }
+      const where = base.replace(/:0$/, '');
+      const axesText = axes ? ` over axes [${Array.from(axes.data).join(', ')}]` : '';
+      const formula =
+        eps === null
+          ? 'x / sqrt(sum(x^2))'
+          : `x / sqrt(${steps.includes('Maximum') ? 'max' : 'add'}(sum(x^2), ${formatFloat(eps)}))`;
+      throw new Refusal(
+        `${label(n)}: an L2 normalization of '${where}'${axesText} (${sq.op}, Sum, ${steps.reverse().join(', ')}, ${n.op}: ${formula}); netc's language has no layer for it (Keras's UnitNormalization); cut before it with --outputs ${where} and normalize the result`,
+      );
     }
     return false;
   }
