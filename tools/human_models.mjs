@@ -49,15 +49,15 @@ const MOVENET = [
 export const MODELS = {
   age: {
     outputs: STAGES('StatefulPartitionedCall/functional_1/'),
-    why: 'SSR-Net: its stage mixing slices activations (StridedSlice); cut at the stage heads',
+    why: 'SSR-Net: its stage mixing divides activations (RealDiv of two activations; the language has no division); cut at the stage heads',
   },
   'gender-ssrnet-imdb': {
     outputs: STAGES('StatefulPartitionedCall/functional_7/', ''),
-    why: 'SSR-Net: its stage mixing slices activations (StridedSlice); cut at the stage heads',
+    why: 'SSR-Net: its stage mixing divides activations (RealDiv of two activations; the language has no division); cut at the stage heads',
   },
   mobilefacenet: {
     outputs: ['MobileFaceNet/Logits/SpatialSqueeze'],
-    why: 'ends in an L2 normalization (Square, Sum, Maximum, Rsqrt)',
+    why: 'ends in an L2 normalization (Square, Sum, Maximum, Rsqrt, Mul), which the language has no layer for',
   },
   centernet: { outputs: ['tower_0/keypoints', 'tower_0/wh'], why: 'ends in top-k and gathers' },
   'movenet-lightning': { outputs: MOVENET, why: 'ends in arg-max and gathers' },
