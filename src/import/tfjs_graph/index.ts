@@ -1,10 +1,17 @@
 // Imports a TensorFlow.js graph-model (model.json of TensorFlow nodes, weights in its shards) as a
 // readable channels_last .net source and safetensors weights named after the source's nodes.
-import { InternalError } from '../../diag/diagnostics.js';
 import type { ImportResult } from '../../onnx/import.js';
 import { formatFloat } from '../../onnx/import.js';
 import { transposeConst } from '../../onnx/fold.js';
-import { identifier, importedNetwork, isIdentifier, keyOption } from '../source.js';
+import {
+  boundName,
+  identifier,
+  importedNetwork,
+  isIdentifier,
+  keyOption,
+  writeChains,
+  type ChainStep,
+} from '../source.js';
 import {
   Attrs,
   checkGraphModel,
@@ -1824,53 +1831,36 @@ class Importer {
     const refs = new Map<string, string>(this.refNames);
     const lines: string[] = [];
     const outputsDone = new Set<string>();
-    let open: { text: string; value: string } | null = null;
-    const close = (): void => {
-      if (!open) return;
-      const o = results.find((r) => r.ref === open!.value && !outputsDone.has(r.id));
+    const close = (text: string, value: string): void => {
+      const o = results.find((r) => r.ref === value && !outputsDone.has(r.id));
       if (
         o &&
-        uses.get(open.value) === undefined &&
-        results.filter((r) => r.ref === open!.value).length === 1
+        uses.get(value) === undefined &&
+        results.filter((r) => r.ref === value).length === 1
       ) {
-        lines.push(`  output ${o.id} = ${open.text}${this.keyOption(o.id)}`);
+        lines.push(`  output ${o.id} = ${text}${this.keyOption(o.id)}`);
         outputsDone.add(o.id);
-        refs.set(open.value, o.id);
+        refs.set(value, o.id);
       } else {
         const id = this.unique('x');
-        lines.push(`  ${id} = ${open.text}`);
-        refs.set(open.value, id);
+        lines.push(`  ${id} = ${text}`);
+        refs.set(value, id);
       }
-      open = null;
     };
-    const ref = (v: string): string => {
-      const r = refs.get(v);
-      if (r === undefined) throw new InternalError(`value '${v}' used before it is bound`);
-      return r;
-    };
-    const text = (c: Call): string => {
+    const step = (c: Call): ChainStep => {
       const { fn, args } = this.argsOf(c);
-      return `${fn}(${args.join(', ')})`;
+      return {
+        inputs: c.inputs,
+        output: c.output,
+        text: `${fn}(${args.join(', ')})`,
+        merged: (names) => `${fn}(${[...names, ...args].join(', ')})`,
+        note: '',
+      };
     };
-    for (const c of this.calls) {
-      if (c.inputs.length === 1) {
-        const v = c.inputs[0]!;
-        if (open && open.value === v && uses.get(v) === 1 && !isOutput.has(v)) {
-          open = { text: `${open.text}\n    -> ${text(c)}`, value: c.output };
-          continue;
-        }
-        close();
-        open = { text: `${ref(v)} -> ${text(c)}`, value: c.output };
-      } else {
-        close();
-        const { fn, args } = this.argsOf(c);
-        open = { text: `${fn}(${[...c.inputs.map(ref), ...args].join(', ')})`, value: c.output };
-      }
-    }
-    close();
+    writeChains(this.calls, step, uses, isOutput, refs, close);
     for (const o of results)
       if (!outputsDone.has(o.id))
-        lines.push(`  output ${o.id} = ${ref(o.ref)}${this.keyOption(o.id)}`);
+        lines.push(`  output ${o.id} = ${boundName(refs, o.ref)}${this.keyOption(o.id)}`);
     const name = identifier(this.opts.name ?? 'imported', 'imported');
     const head = [
       '# Imported from a TensorFlow.js graph-model by netc import: NHWC in and out, as the original.',
