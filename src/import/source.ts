@@ -84,3 +84,62 @@ export function importedNetwork(source: string, weights: readonly ImportedWeight
     );
   return { ok: true, source, weights: writeSafetensors(weights) };
 }
+
+/** One layer call as an importer writes it into chains. */
+export interface ChainStep {
+  readonly inputs: readonly string[];
+  readonly output: string;
+  /** The call in a chain: `fn(args)` (or `fn`). */
+  readonly text: string;
+  /** The call with its tensor inputs first, given their names (a merge, or a call of several). */
+  readonly merged: (names: readonly string[]) => string;
+  /** A comment after the call, or ''. */
+  readonly note: string;
+}
+
+/**
+ * The statements of a list of calls, shared by every importer: a value used once, by the next
+ * call and by no output, continues its chain (`x -> a(...)\n    -> b(...)`); every other value
+ * ends a chain, which `close(text, value, last)` writes (binding `value` to a name in `refs`:
+ * a variable, an output, a block's return). A call's inputs are named by `refs` when its chain
+ * starts.
+ */
+export function writeChains<C>(
+  calls: readonly C[],
+  step: (c: C) => ChainStep,
+  uses: ReadonlyMap<string, number>,
+  isOutput: ReadonlySet<string>,
+  refs: ReadonlyMap<string, string>,
+  close: (text: string, value: string, last: C) => void,
+): void {
+  const ref = (v: string): string => boundName(refs, v);
+  let open: { text: string; value: string; last: C } | null = null;
+  const flush = (): void => {
+    if (open) close(open.text, open.value, open.last);
+    open = null;
+  };
+  for (const c of calls) {
+    const s = step(c);
+    const note = s.note ? `  # ${s.note}` : '';
+    if (s.inputs.length === 1) {
+      const v = s.inputs[0]!;
+      if (open && open.value === v && uses.get(v) === 1 && !isOutput.has(v)) {
+        open = { text: `${open.text}\n    -> ${s.text}${note}`, value: s.output, last: c };
+        continue;
+      }
+      flush();
+      open = { text: `${ref(v)} -> ${s.text}${note}`, value: s.output, last: c };
+    } else {
+      flush();
+      open = { text: `${s.merged(s.inputs.map(ref))}${note}`, value: s.output, last: c };
+    }
+  }
+  flush();
+}
+
+/** `refs`'s name for value `v` (a netc bug when it has none). */
+export function boundName(refs: ReadonlyMap<string, string>, v: string): string {
+  const r = refs.get(v);
+  if (r === undefined) throw new InternalError(`value '${v}' used before it is bound`);
+  return r;
+}

@@ -1,6 +1,13 @@
 // Imports an ONNX model (NCHW, OIHW) as a readable channels_first .net source and Keras-layout weights.
-import { InternalError } from '../diag/diagnostics.js';
-import { identifier, importedNetwork, keyOption, type ImportResult } from '../import/source.js';
+import {
+  boundName,
+  identifier,
+  importedNetwork,
+  keyOption,
+  writeChains,
+  type ChainStep,
+  type ImportResult,
+} from '../import/source.js';
 import { ACTIVATIONS } from '../layers/activations.js';
 import { resizeTaps as netcTaps } from '../layers/resizing.js';
 import { FOLDABLE, FoldError, foldNode, isIntType, type Const } from './fold.js';
@@ -239,50 +246,31 @@ class Importer {
     // earlier one has been; the rest are bound to a name and listed at the end.
     let next = 0;
     const lines: string[] = [];
-    let open: { text: string; value: string } | null = null;
-    const close = (): void => {
-      if (!open) return;
+    const close = (text: string, value: string): void => {
       const o = outputs[next];
-      if (o && o.value === open.value && uses.get(open.value) === 1) {
+      if (o && o.value === value && uses.get(value) === 1) {
         // The key goes on a line of its own: the chain may end in a comment.
         const key = keyOption(o.id, o.onnx);
-        if (key) lines.push(`  ${o.id} = ${open.text}`, `  output ${o.id}${key}`);
-        else lines.push(`  output ${o.id} = ${open.text}`);
-        refs.set(open.value, o.id);
+        if (key) lines.push(`  ${o.id} = ${text}`, `  output ${o.id}${key}`);
+        else lines.push(`  output ${o.id} = ${text}`);
+        refs.set(value, o.id);
         next++;
       } else {
         const id = unique('x');
-        lines.push(`  ${id} = ${open.text}`);
-        refs.set(open.value, id);
+        lines.push(`  ${id} = ${text}`);
+        refs.set(value, id);
       }
-      open = null;
     };
-    const ref = (v: string): string => {
-      const r = refs.get(v);
-      if (r === undefined) throw new InternalError(`value '${v}' used before it is bound`);
-      return r;
-    };
-    const call = (c: Call): string => (c.args === '' ? c.fn : `${c.fn}(${c.args})`);
-    for (const c of this.calls) {
-      const note = c.comment ? `  # ${c.comment}` : '';
-      if (c.inputs.length === 1) {
-        const v = c.inputs[0]!;
-        if (open && open.value === v && uses.get(v) === 1 && !isOutput.has(v)) {
-          open = { text: `${open.text}\n    -> ${call(c)}${note}`, value: c.output };
-          continue;
-        }
-        close();
-        open = { text: `${ref(v)} -> ${call(c)}${note}`, value: c.output };
-      } else {
-        close();
-        const args = [...c.inputs.map(ref), ...(c.args === '' ? [] : [c.args])].join(', ');
-        open = { text: `${c.fn}(${args})${note}`, value: c.output };
-      }
-    }
-    close();
-    for (const o of outputs.slice(next)) {
-      lines.push(`  output ${o.id} = ${ref(o.value)}${keyOption(o.id, o.onnx)}`);
-    }
+    const step = (c: Call): ChainStep => ({
+      inputs: c.inputs,
+      output: c.output,
+      text: c.args === '' ? c.fn : `${c.fn}(${c.args})`,
+      merged: (names) => `${c.fn}(${[...names, ...(c.args === '' ? [] : [c.args])].join(', ')})`,
+      note: c.comment ?? '',
+    });
+    writeChains(this.calls, step, uses, isOutput, refs, close);
+    for (const o of outputs.slice(next))
+      lines.push(`  output ${o.id} = ${boundName(refs, o.value)}${keyOption(o.id, o.onnx)}`);
     const name = identifier(this.opts.name ?? this.g.name, 'imported');
     const head = `# Imported from ONNX by netc import: NCHW in and out, as the original model.`;
     return `${head}\nnetwork ${name}(data_format: channels_first) {\n${inputDecls.join('\n')}\n${lines.join('\n')}\n}\n`;

@@ -326,6 +326,107 @@ describe('importGraphModel: graph-models written here, against TF.js execute', (
   });
 });
 
+describe('importGraphModel: slices, splits and constant paddings of activations', () => {
+  test('PadV2 of the channels with a constant and -inf, SplitV, Split, StridedSlice, SparseToDense paddings', async () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', [-1, 6, 8, 5]);
+    const i32 = { Tpaddings: attr.type('DT_INT32') };
+    // Three channels of 0.75 added (nanodet's PadV2 of an NCHW tensor pads this way).
+    g.const('cpads', [4, 2], [0, 0, 0, 0, 0, 0, 1, 2], 'int32');
+    g.const('cval', [], [0.75]);
+    g.op('PadV2', 'cpad', [x, 'cpads', 'cval'], i32);
+    // -inf rows and columns before a VALID max pool (ONNX's padded MaxPool).
+    g.const('ipads', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0], 'int32');
+    g.const('ival', [], [-Infinity]);
+    g.op('PadV2', 'ipad', ['cpad', 'ipads', 'ival'], i32);
+    g.op('MaxPool', 'pool', ['ipad'], {
+      padding: attr.s('VALID'),
+      ksize: attr.ints([1, 3, 3, 1]),
+      strides: attr.ints([1, 1, 1, 1]),
+    });
+    // SplitV of 8 channels into 3, the rest (3) and 2.
+    g.const('sizes', [3], [3, -1, 2], 'int32');
+    g.const('cdim', [], [-1], 'int32');
+    g.op('SplitV', 'splitv', ['pool', 'sizes', 'cdim'], {
+      num_split: attr.i(3),
+      Tlen: attr.type('DT_INT32'),
+    });
+    g.op('Identity', 'part0', ['splitv']);
+    g.op('Identity', 'part2', ['splitv:2']);
+    // Split of the middle part's rows in two.
+    g.const('rdim', [], [1], 'int32');
+    g.op('Split', 'split', ['rdim', 'splitv:1'], { num_split: attr.i(2) });
+    g.op('Identity', 'bottom', ['split:1']);
+    // x[:, 1:5:2, ::3, 1:4] and x[:, -2, :, 2] (shrunk axes).
+    g.const('b1', [4], [0, 1, 0, 1], 'int32');
+    g.const('e1', [4], [0, 5, 0, 4], 'int32');
+    g.const('s1', [4], [1, 2, 3, 1], 'int32');
+    g.op('StridedSlice', 'ss', [x, 'b1', 'e1', 's1'], {
+      Index: attr.type('DT_INT32'),
+      begin_mask: attr.i(5),
+      end_mask: attr.i(5),
+    });
+    g.const('b2', [4], [0, -2, 0, 2], 'int32');
+    g.const('e2', [4], [0, -1, 0, 3], 'int32');
+    g.const('s2', [4], [1, 1, 1, 1], 'int32');
+    g.op('StridedSlice', 'row', [x, 'b2', 'e2', 's2'], {
+      Index: attr.type('DT_INT32'),
+      begin_mask: attr.i(5),
+      end_mask: attr.i(5),
+      shrink_axis_mask: attr.i(10),
+    });
+    // Paddings computed by SparseToDense of constants (an ONNX export's Pad): folded.
+    g.const('sp_idx', [2, 1], [2, 5], 'int32');
+    g.const('sp_shape', [1], [8], 'int32');
+    g.const('sp_vals', [2], [1, 2], 'int32');
+    g.const('sp_zero', [], [0], 'int32');
+    g.op('SparseToDense', 'sp', ['sp_idx', 'sp_shape', 'sp_vals', 'sp_zero'], {
+      T: attr.type('DT_INT32'),
+      Tindices: attr.type('DT_INT32'),
+    });
+    g.const('sp_dims', [2], [4, 2], 'int32');
+    g.op('Reshape', 'sp_pads', ['sp', 'sp_dims'], { T: attr.type('DT_INT32') });
+    g.op('Pad', 'padded', ['ss', 'sp_pads'], i32);
+    const src = await roundTrip({
+      g,
+      inputs: { x: { shape: [6, 8, 5] } },
+      outputs: [
+        { tf: 'part0', key: 'part0' },
+        { tf: 'part2', key: 'part2' },
+        { tf: 'bottom', key: 'bottom' },
+        { tf: 'padded', key: 'padded' },
+        { tf: 'row', key: 'row' },
+      ],
+    });
+    expect(src).toContain('constant_value: 0.75');
+    expect(src).toContain('constant_value: -3.4028235e+38');
+    expect(src).toContain('cropping2d');
+    expect(src).toContain('max_pooling2d(1, strides: [2, 1]');
+  });
+
+  test('slices netc cannot express are refused naming the attribute', () => {
+    const refusal = (masks: Record<string, number>, strides = [1, 1, 1, 1]): string => {
+      const g = new GraphBuilder();
+      const x = g.input('x', [-1, 4, 4, 3]);
+      g.const('b', [4], [0, 0, 0, 0], 'int32');
+      g.const('e', [4], [0, 2, 0, 0], 'int32');
+      g.const('s', [4], strides, 'int32');
+      const m = Object.fromEntries(Object.entries(masks).map(([k, v]) => [k, attr.i(v)]));
+      g.op('StridedSlice', 'ss', [x, 'b', 'e', 's'], { begin_mask: attr.i(13), ...m });
+      const { json, shard } = g.build();
+      const r = importGraphModel(json, () => shard, {});
+      expect(r.ok).toBe(false);
+      return r.ok ? '' : r.errors.join('\n');
+    };
+    expect(refusal({ end_mask: 13, ellipsis_mask: 2 })).toContain(
+      "node 'ss' (StridedSlice): ellipsis_mask 2",
+    );
+    expect(refusal({ end_mask: 13, new_axis_mask: 4 })).toContain('new_axis_mask 4');
+    expect(refusal({ end_mask: 13 }, [1, -1, 1, 1])).toContain('positive strides');
+    expect(refusal({ end_mask: 12 })).toContain('on the batch axis');
+  });
+});
+
 describe('importGraphModel: refusals', () => {
   /** conv -> post-processing (TopKV2) and an L2 normalization: both refused in one run. */
   function postProcessed(): { json: Record<string, unknown>; shard: Uint8Array } {
@@ -359,8 +460,12 @@ describe('importGraphModel: refusals', () => {
     if (r.ok) return;
     const text = r.errors.join('\n');
     expect(text).toContain("node 'topk' (TopKV2): top-k is post-processing netc does not compile");
-    expect(text).toContain("node 'l2/Square' (Square)");
-    expect(text).toContain('L2 normalization');
+    // The L2 normalization is refused once, as the pattern, naming where to cut.
+    expect(text).toContain(
+      "node 'l2/mul' (Mul): an L2 normalization of 'head/flat' over axes [1] (Square, Sum, Rsqrt, Mul: x / sqrt(sum(x^2)))",
+    );
+    expect(text).toContain("has no layer for it (Keras's UnitNormalization)");
+    expect(text).not.toContain("node 'l2/Square'");
     expect(text).toContain('--outputs head/flat');
   });
 

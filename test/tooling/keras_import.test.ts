@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { compileSource } from '../../src/frontend/index.js';
 import { importKerasFile, importLayersModel } from '../../src/import/keras/index.js';
-import { readManifest } from '../../src/import/keras/weights.js';
+import { readManifest } from '../../src/import/tfjs_weights.js';
 import { parseSafetensors } from '../../src/runtime/safetensors.js';
 import { buildInto, runModule } from '../helpers/module.js';
 import { rng } from '../helpers/random.js';
@@ -800,6 +800,33 @@ describe('weight manifests', () => {
     if (!r.ok || !direct.ok) throw new Error('import failed');
     expect(r.source).toEqual(direct.source);
     expect(r.weights).toEqual(direct.weights);
+  });
+
+  test('int32 tensors quantized to uint8 round as TF.js does; string tensors are stepped over', () => {
+    // One reader serves layers-models and graph-models (src/import/tfjs_weights.ts).
+    const q = Uint8Array.from([0, 1, 2, 3, 250, 255]);
+    const str = new TextEncoder().encode('abc');
+    const strBytes = new Uint8Array(4 + str.length);
+    new DataView(strBytes.buffer).setUint32(0, str.length, true);
+    strBytes.set(str, 4);
+    const f = Float32Array.from([1.5, -2.25]);
+    const shard = new Uint8Array([...q, ...strBytes, ...new Uint8Array(f.buffer)]);
+    const specs: tf.io.WeightsManifestEntry[] = [
+      {
+        name: 'ints',
+        shape: [6],
+        dtype: 'int32',
+        quantization: { dtype: 'uint8', min: -3, scale: 0.7 },
+      },
+      { name: 'label', shape: [1], dtype: 'string' },
+      { name: 'after', shape: [2], dtype: 'float32' },
+    ];
+    const ours = readManifest([{ paths: ['a.bin'], weights: specs }], reader({ 'a.bin': shard }));
+    expect(ours.errors).toEqual([]);
+    const theirs = tf.io.decodeWeights(shard.buffer, specs);
+    expect(ours.tensors.map((t) => t.name)).toEqual(['ints', 'after']);
+    for (const t of ours.tensors)
+      expect(Array.from(t.data)).toEqual(Array.from(theirs[t.name]!.dataSync() as Float32Array));
   });
 
   test('a manifest that runs past its shards names the tensor', () => {

@@ -254,6 +254,42 @@ const MERGES: Record<string, string> = {
   Minimum: 'minimum',
 };
 
+/**
+ * A convolution's call: filters (not for depthwise_conv2d) and kernel_size, then strides and
+ * padding, then the attributes `order` names in the layer's Keras order (dilation_rate, groups,
+ * depth_multiplier, output_padding), each only where it differs from its default, then use_bias
+ * and the activation.
+ */
+function convolution(
+  l: KLayer,
+  keras3: boolean,
+  fn: string,
+  order: readonly string[],
+): Translation {
+  const c = l.config;
+  channelsLast(c);
+  const args = fn === 'depthwise_conv2d' ? [] : [String(num(c, 'filters'))];
+  args.push(pairText(pairOf(c, 'kernel_size', [1, 1])));
+  const s = pairOf(c, 'strides', [1, 1]);
+  if (s[0] !== 1 || s[1] !== 1) args.push(`strides: ${pairText(s)}`);
+  const p = padding(c);
+  if (p) args.push(p);
+  for (const name of order) {
+    if (name === 'dilation_rate') {
+      const d = pairOf(c, 'dilation_rate', [1, 1]);
+      if (d[0] !== 1 || d[1] !== 1) args.push(`dilation_rate: ${pairText(d)}`);
+    } else if (name === 'output_padding') {
+      if (c['output_padding'] !== undefined && c['output_padding'] !== null)
+        args.push(`output_padding: ${pairText(pairOf(c, 'output_padding', [0, 0]))}`);
+    } else {
+      const v = num(c, name, 1);
+      if (v !== 1) args.push(`${name}: ${v}`);
+    }
+  }
+  if (!bool(c, 'use_bias', true)) args.push('use_bias: false');
+  return { kind: 'calls', steps: withActivation({ fn, args, slots: weightSlots(l) }, c, keras3) };
+}
+
 /** Translates one layer (not a nested model, not an input). */
 export function translateLayer(l: KLayer, keras3: boolean): Translation {
   const c = l.config;
@@ -262,71 +298,14 @@ export function translateLayer(l: KLayer, keras3: boolean): Translation {
   if (IDENTITY.has(l.cls)) return { kind: 'alias' };
   if (MERGES[l.cls]) return calls({ fn: MERGES[l.cls]!, args: [] });
   switch (l.cls) {
-    case 'Conv2D': {
-      channelsLast(c);
-      const args = [String(num(c, 'filters')), pairText(pairOf(c, 'kernel_size', [1, 1]))];
-      const s = pairOf(c, 'strides', [1, 1]);
-      if (s[0] !== 1 || s[1] !== 1) args.push(`strides: ${pairText(s)}`);
-      const p = padding(c);
-      if (p) args.push(p);
-      const d = pairOf(c, 'dilation_rate', [1, 1]);
-      if (d[0] !== 1 || d[1] !== 1) args.push(`dilation_rate: ${pairText(d)}`);
-      const g = num(c, 'groups', 1);
-      if (g !== 1) args.push(`groups: ${g}`);
-      if (!bool(c, 'use_bias', true)) args.push('use_bias: false');
-      return { kind: 'calls', steps: withActivation({ fn: 'conv2d', args, slots }, c, keras3) };
-    }
-    case 'DepthwiseConv2D': {
-      channelsLast(c);
-      const args = [pairText(pairOf(c, 'kernel_size', [1, 1]))];
-      const s = pairOf(c, 'strides', [1, 1]);
-      if (s[0] !== 1 || s[1] !== 1) args.push(`strides: ${pairText(s)}`);
-      const p = padding(c);
-      if (p) args.push(p);
-      const dm = num(c, 'depth_multiplier', 1);
-      if (dm !== 1) args.push(`depth_multiplier: ${dm}`);
-      const d = pairOf(c, 'dilation_rate', [1, 1]);
-      if (d[0] !== 1 || d[1] !== 1) args.push(`dilation_rate: ${pairText(d)}`);
-      if (!bool(c, 'use_bias', true)) args.push('use_bias: false');
-      return {
-        kind: 'calls',
-        steps: withActivation({ fn: 'depthwise_conv2d', args, slots }, c, keras3),
-      };
-    }
-    case 'SeparableConv2D': {
-      channelsLast(c);
-      const args = [String(num(c, 'filters')), pairText(pairOf(c, 'kernel_size', [1, 1]))];
-      const s = pairOf(c, 'strides', [1, 1]);
-      if (s[0] !== 1 || s[1] !== 1) args.push(`strides: ${pairText(s)}`);
-      const p = padding(c);
-      if (p) args.push(p);
-      const d = pairOf(c, 'dilation_rate', [1, 1]);
-      if (d[0] !== 1 || d[1] !== 1) args.push(`dilation_rate: ${pairText(d)}`);
-      const dm = num(c, 'depth_multiplier', 1);
-      if (dm !== 1) args.push(`depth_multiplier: ${dm}`);
-      if (!bool(c, 'use_bias', true)) args.push('use_bias: false');
-      return {
-        kind: 'calls',
-        steps: withActivation({ fn: 'separable_conv2d', args, slots }, c, keras3),
-      };
-    }
-    case 'Conv2DTranspose': {
-      channelsLast(c);
-      const args = [String(num(c, 'filters')), pairText(pairOf(c, 'kernel_size', [1, 1]))];
-      const s = pairOf(c, 'strides', [1, 1]);
-      if (s[0] !== 1 || s[1] !== 1) args.push(`strides: ${pairText(s)}`);
-      const p = padding(c);
-      if (p) args.push(p);
-      if (c['output_padding'] !== undefined && c['output_padding'] !== null)
-        args.push(`output_padding: ${pairText(pairOf(c, 'output_padding', [0, 0]))}`);
-      const d = pairOf(c, 'dilation_rate', [1, 1]);
-      if (d[0] !== 1 || d[1] !== 1) args.push(`dilation_rate: ${pairText(d)}`);
-      if (!bool(c, 'use_bias', true)) args.push('use_bias: false');
-      return {
-        kind: 'calls',
-        steps: withActivation({ fn: 'conv2d_transpose', args, slots }, c, keras3),
-      };
-    }
+    case 'Conv2D':
+      return convolution(l, keras3, 'conv2d', ['dilation_rate', 'groups']);
+    case 'DepthwiseConv2D':
+      return convolution(l, keras3, 'depthwise_conv2d', ['depth_multiplier', 'dilation_rate']);
+    case 'SeparableConv2D':
+      return convolution(l, keras3, 'separable_conv2d', ['dilation_rate', 'depth_multiplier']);
+    case 'Conv2DTranspose':
+      return convolution(l, keras3, 'conv2d_transpose', ['output_padding', 'dilation_rate']);
     case 'Dense': {
       if (c['lora_rank'] !== undefined && c['lora_rank'] !== null)
         throw new LayerRefusal('a LoRA-adapted Dense (lora_rank) is not supported');

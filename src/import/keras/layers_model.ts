@@ -3,7 +3,8 @@
 // weight shards its manifest lists.
 import { ConfigError, readModel } from './model.js';
 import { translateModel, type ImportResult } from './translate.js';
-import { NamedSource, readManifest } from './weights.js';
+import { readManifest } from '../tfjs_weights.js';
+import { NamedSource } from './weights.js';
 
 export interface LayersModelOptions {
   readonly name?: string;
@@ -48,7 +49,12 @@ export function importLayersModel(
   }
   const { tensors, errors } = readManifest(j['weightsManifest'] ?? [], read);
   if (errors.length) return { ok: false, errors };
-  return translateModel(model, new NamedSource(tensors, 'the weights manifest'), {
+  const f32 = tensors.map((t) => ({
+    name: t.name,
+    shape: t.shape,
+    data: Float32Array.from(t.data),
+  }));
+  return translateModel(model, new NamedSource(f32, 'the weights manifest'), {
     ...(opts.name !== undefined ? { name: opts.name } : {}),
     origin: `Imported from a TensorFlow.js layers-model (Keras config) by netc import: channels_last, as the original model.`,
   });

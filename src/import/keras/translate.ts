@@ -5,7 +5,7 @@ import { InternalError } from '../../diag/diagnostics.js';
 import { compileSource } from '../../frontend/index.js';
 import { LAYER_BY_KIND } from '../../layers/registry.js';
 import { writeSafetensors } from '../../weights/index.js';
-import { identifier, keyOption } from '../source.js';
+import { boundName, identifier, keyOption, writeChains, type ChainStep } from '../source.js';
 import {
   LayerRefusal,
   translateLayer,
@@ -458,61 +458,38 @@ class Translator {
     const isOutput = new Set(outputs.map((o) => o.value));
     const lines: string[] = [];
     let next = 0;
-    let open: { text: string; value: string; bind: string } | null = null;
-    const close = (): void => {
-      if (!open) return;
+    const close = (text: string, value: string, last: Call): void => {
       const o = outputs[next];
-      if (!isBlock && o && o.value === open.value && uses.get(open.value) === 1) {
+      if (!isBlock && o && o.value === value && uses.get(value) === 1) {
         // The key option goes on a line of its own: the chain may end in a comment.
         const key = keyOption(o.id, o.key);
         lines.push(
-          key
-            ? `  ${o.id} = ${open.text}\n  output ${o.id}${key}`
-            : `  output ${o.id} = ${open.text}`,
+          key ? `  ${o.id} = ${text}\n  output ${o.id}${key}` : `  output ${o.id} = ${text}`,
         );
-        refs.set(open.value, o.id);
+        refs.set(value, o.id);
         next++;
-      } else if (isBlock && o && o.value === open.value && uses.get(open.value) === 1) {
-        lines.push(`  return ${open.text}`);
+      } else if (isBlock && o && o.value === value && uses.get(value) === 1) {
+        lines.push(`  return ${text}`);
         next++;
       } else {
-        const id = this.varName(open.bind, vars, 'x');
-        lines.push(`  ${id} = ${open.text}`);
-        refs.set(open.value, id);
+        const id = this.varName(last.bind, vars, 'x');
+        lines.push(`  ${id} = ${text}`);
+        refs.set(value, id);
       }
-      open = null;
     };
-    const ref = (v: string): string => {
-      const r = refs.get(v);
-      if (r === undefined) throw new InternalError(`value '${v}' used before it is bound`);
-      return r;
-    };
-    const text = (c: Call): string => `${c.fn}(${c.args})`;
-    for (const c of scope.calls) {
-      const note = c.comment ? `  # ${c.comment}` : '';
-      if (c.inputs.length === 1) {
-        const v = c.inputs[0]!;
-        if (open && open.value === v && uses.get(v) === 1 && !isOutput.has(v)) {
-          open = { text: `${open.text}\n    -> ${text(c)}${note}`, value: c.output, bind: c.bind };
-          continue;
-        }
-        close();
-        open = { text: `${ref(v)} -> ${text(c)}${note}`, value: c.output, bind: c.bind };
-      } else {
-        close();
-        open = {
-          text: `${c.fn}(${[...c.inputs.map(ref), c.args].join(', ')})${note}`,
-          value: c.output,
-          bind: c.bind,
-        };
-      }
-    }
-    close();
+    const step = (c: Call): ChainStep => ({
+      inputs: c.inputs,
+      output: c.output,
+      text: `${c.fn}(${c.args})`,
+      merged: (names) => `${c.fn}(${[...names, c.args].join(', ')})`,
+      note: c.comment ?? '',
+    });
+    writeChains(scope.calls, step, uses, isOutput, refs, close);
     for (const o of outputs.slice(next))
       lines.push(
         isBlock
-          ? `  return ${ref(o.value)}`
-          : `  output ${o.id} = ${ref(o.value)}${keyOption(o.id, o.key)}`,
+          ? `  return ${boundName(refs, o.value)}`
+          : `  output ${o.id} = ${boundName(refs, o.value)}${keyOption(o.id, o.key)}`,
       );
     return lines.map((l) => `${l}\n`).join('');
   }

@@ -1,10 +1,17 @@
 // Imports a TensorFlow.js graph-model (model.json of TensorFlow nodes, weights in its shards) as a
 // readable channels_last .net source and safetensors weights named after the source's nodes.
-import { InternalError } from '../../diag/diagnostics.js';
 import type { ImportResult } from '../../onnx/import.js';
 import { formatFloat } from '../../onnx/import.js';
 import { transposeConst } from '../../onnx/fold.js';
-import { identifier, importedNetwork, isIdentifier, keyOption } from '../source.js';
+import {
+  boundName,
+  identifier,
+  importedNetwork,
+  isIdentifier,
+  keyOption,
+  writeChains,
+  type ChainStep,
+} from '../source.js';
 import {
   Attrs,
   checkGraphModel,
@@ -34,6 +41,8 @@ const BATCH = 987654321;
 const F32_MAX = 3.4028234663852886e38;
 
 const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, k) => d === b[k]);
 const pairText = (h: number, w: number): string => (h === w ? String(h) : `[${h}, ${w}]`);
 const padText = (t: number, b: number, l: number, r: number): string =>
   t === b && l === r ? (t === l ? String(t) : `[${t}, ${l}]`) : `[[${t}, ${b}], [${l}, ${r}]]`;
@@ -145,6 +154,9 @@ const SUPPORTED = new Set([
   'SpaceToBatchND',
   'BatchToSpaceND',
   'StridedSlice',
+  'SplitV',
+  'Split',
+  'SparseToDense',
   'Shape',
   'Pack',
   'Unpack',
@@ -457,6 +469,7 @@ class Importer {
     // Patterns over several nodes first: PReLU written with Maximum/Minimum or Abs.
     if ((n.op === 'Add' || n.op === 'AddV2') && this.preluPattern(n)) return;
     if (n.op === 'BatchToSpaceND' && this.dilatedPattern(n)) return;
+    if ((n.op === 'Mul' || n.op === 'RealDiv') && this.l2Pattern(n)) return;
     const ins = this.inputs(n);
     if (ins.some((v) => v === null)) {
       this.failed.add(n.name);
@@ -599,6 +612,11 @@ class Importer {
           `${label(n)}: netc translates SpaceToBatchND and BatchToSpaceND only around a convolution (TensorFlow's dilated convolution)`,
         );
       case 'StridedSlice':
+        return this.stridedSliceAct(n, a, ins as Val[]);
+      case 'SplitV':
+      case 'Split':
+        return this.split(n, a, ins as Val[]);
+      case 'SparseToDense':
       case 'Pack':
       case 'FloorDiv':
       case 'Neg':
@@ -725,6 +743,8 @@ class Importer {
         return transposeConst(c0, Array.from(cs[1]!.data));
       case 'StridedSlice':
         return stridedSlice(n, a, c0, cs[1]!, cs[2]!, cs[3]!);
+      case 'SparseToDense':
+        return sparseToDense(cs);
       case 'ConcatV2': {
         const axis = cs[cs.length - 1]!.data[0]!;
         const parts = cs.slice(0, -1);
@@ -852,6 +872,59 @@ class Importer {
       }
       this.prelu(n, this.act(n, xv), alpha);
       return true;
+    }
+    return false;
+  }
+
+  /**
+   * x * Rsqrt(Maximum(Sum(Square(x)), eps)) (or with Add, or x / Sqrt(...)): an L2
+   * normalization. The language has no layer for it (Keras's UnitNormalization), so it is
+   * refused as one pattern, naming x, where a cut works.
+   */
+  private l2Pattern(n: NodeJson): boolean {
+    const i = (n.input ?? []).filter((s) => !s.startsWith('^'));
+    if (i.length !== 2) return false;
+    const pairs = n.op === 'Mul' ? [i, [i[1]!, i[0]!]] : [i];
+    for (const [xRef, rRef] of pairs as [string, string][]) {
+      const steps: string[] = [];
+      let p = this.producer(rRef);
+      const want = n.op === 'Mul' ? 'Rsqrt' : 'Sqrt';
+      if (p?.op !== want) continue;
+      steps.push(p.op);
+      p = this.producer(p.input![0]!);
+      let eps: number | null = null;
+      if (p && ['Maximum', 'Add', 'AddV2'].includes(p.op)) {
+        const j = (p.input ?? []).filter((s) => !s.startsWith('^'));
+        const k = this.constOfRef(j[1]!) ? 1 : this.constOfRef(j[0]!) ? 0 : -1;
+        if (k < 0) continue;
+        eps = this.constOfRef(j[k]!)!.data[0]!;
+        steps.push(p.op);
+        p = this.producer(j[1 - k]!);
+      }
+      if (p?.op !== 'Sum') continue;
+      const axes = this.constOfRef(p.input![1]!);
+      const sq = this.producer(p.input![0]!);
+      const base =
+        sq?.op === 'Square'
+          ? tensorName(sq.input![0]!)
+          : sq?.op === 'Mul' && tensorName(sq.input![0]!) === tensorName(sq.input![1]!)
+            ? tensorName(sq.input![0]!)
+            : null;
+      if (!sq || base !== tensorName(xRef)) continue;
+      const xv = this.value(base);
+      if (xv === null) {
+        this.failed.add(n.name);
+        return true;
+      }
+      const where = base.replace(/:0$/, '');
+      const axesText = axes ? ` over axes [${Array.from(axes.data).join(', ')}]` : '';
+      const formula =
+        eps === null
+          ? 'x / sqrt(sum(x^2))'
+          : `x / sqrt(${steps.includes('Maximum') ? 'max' : 'add'}(sum(x^2), ${formatFloat(eps)}))`;
+      throw new Refusal(
+        `${label(n)}: an L2 normalization of '${where}'${axesText} (${sq.op}, Sum, ${steps.reverse().join(', ')}, ${n.op}: ${formula}); netc's language has no layer for it (Keras's UnitNormalization); cut before it with --outputs ${where} and normalize the result`,
+      );
     }
     return false;
   }
@@ -1258,7 +1331,13 @@ class Importer {
     if (p.some((v) => v < 0)) throw new Refusal(`${label(n)}: negative paddings`);
     let value = 0;
     let mode = 'constant';
-    if (n.op === 'PadV2') value = this.cst(n, ins[2], 'the constant (input 2)').data[0]!;
+    // An infinite constant (ONNX's max-pool padding, -inf) is written as the largest f32: the
+    // same maximum wherever a window holds one real value.
+    if (n.op === 'PadV2')
+      value = Math.max(
+        -F32_MAX,
+        Math.min(F32_MAX, this.cst(n, ins[2], 'the constant (input 2)').data[0]!),
+      );
     if (n.op === 'MirrorPad') mode = a.str('mode', 'REFLECT').toLowerCase();
     if (x.shape.length !== 3)
       throw new Refusal(
@@ -1269,8 +1348,10 @@ class Importer {
     let y = x;
     const spatial = t || b || l || rr;
     const channels = c0 || c1;
-    if (channels && (mode !== 'constant' || value !== 0))
-      throw new Refusal(`${label(n)}: pads the channels with something other than zeros`);
+    if (channels && mode !== 'constant')
+      throw new Refusal(
+        `${label(n)}: pads the channels in ${mode} mode; netc pads them with a constant`,
+      );
     if (spatial) {
       const shape = [H + t + b, W + l + rr, C];
       const nm = channels ? `${n.name}#spatial` : n.name;
@@ -1291,8 +1372,8 @@ class Importer {
         );
     }
     if (channels) {
-      // Zeros added to the channels (BlazeFace's residual): the image seen as [H*W, C, 1], its
-      // "width" zero-padded, then seen as an image again: one copy, no arithmetic.
+      // Zeros (or a constant) added to the channels (BlazeFace's residual): the image seen as
+      // [H*W, C, 1], its "width" padded, then seen as an image again: one copy, no arithmetic.
       const [h, w] = [y.shape[0]!, y.shape[1]!];
       const flat = this.emit(
         n,
@@ -1305,10 +1386,10 @@ class Importer {
       );
       const padded = this.emit(
         n,
-        'zero_padding2d',
+        value === 0 ? 'zero_padding2d' : 'padding2d',
         [flat],
         [h * w, C + c0 + c1, 1],
-        [padText(0, 0, c0, c1)],
+        [padText(0, 0, c0, c1), ...(value === 0 ? [] : [`constant_value: ${formatFloat(value)}`])],
         {},
         `${n.name}#channels`,
       );
@@ -1333,6 +1414,168 @@ class Importer {
     }
     if (parts.length === 1) return this.set(n, ins[0]!);
     this.emit(n, 'concatenate', parts, shape, axis === r - 1 ? [] : [`axis: ${axis}`]);
+  }
+
+  /**
+   * Elements lo, lo + step, ... below hi of per-example axis `ax` (0-based) of x: cropping2d on
+   * an image's rows or columns, or on any axis viewed (a reshape, no copy) as the columns of a
+   * [before, size, after] image, then viewed back; a step above 1 is a 1x1 max_pooling2d with
+   * that stride (it picks every step-th element). `name` names the last layer.
+   */
+  private sliceAxis(
+    n: NodeJson,
+    x: Act,
+    ax: number,
+    lo: number,
+    hi: number,
+    step: number,
+    name: string,
+  ): Act {
+    const s = x.shape;
+    const d = s[ax]!;
+    if (hi <= lo) throw new Refusal(`${label(n)}: an empty slice of axis ${ax + 1}`);
+    if (lo === 0 && hi === d && step === 1) return x;
+    const count = Math.floor((hi - lo - 1) / step) + 1;
+    const shape = [...s];
+    shape[ax] = count;
+    const image = s.length === 3 && ax < 2;
+    const before = product(s.slice(0, ax));
+    const after = product(s.slice(ax + 1));
+    const view = image ? s : [before, d, after];
+    const rows = image && ax === 0;
+    const viewed = sameShape(view, s);
+    let y = x;
+    if (!viewed)
+      y = this.emit(n, 'reshape', [y], view, [`[${view.join(', ')}]`], {}, `${name}#as_image`);
+    const cropped = [...view];
+    cropped[rows ? 0 : 1] = hi - lo;
+    const last = (what: string): string => (viewed && what === 'last' ? name : `${name}#${what}`);
+    const needPool = step > 1;
+    if (lo > 0 || hi < d) {
+      const crop = rows ? padText(lo, d - hi, 0, 0) : padText(0, 0, lo, d - hi);
+      y = this.emit(n, 'cropping2d', [y], cropped, [crop], {}, last(needPool ? 'crop' : 'last'));
+    }
+    if (needPool) {
+      const pooled = [...view];
+      pooled[rows ? 0 : 1] = count;
+      const str = rows ? `[${step}, 1]` : `[1, ${step}]`;
+      y = this.emit(n, 'max_pooling2d', [y], pooled, ['1', `strides: ${str}`], {}, last('last'));
+    }
+    if (!viewed) {
+      if (shape.length === 1) y = this.emit(n, 'flatten', [y], shape, [], {}, name);
+      else y = this.emit(n, 'reshape', [y], shape, [`[${shape.join(', ')}]`], {}, name);
+    }
+    return y;
+  }
+
+  /**
+   * StridedSlice of an activation: per axis a range with a positive stride (cropping2d, a 1x1
+   * pooling for strides), shrunk axes dropped by a reshape; the batch axis is kept whole.
+   * Ellipsis, new axes and negative strides are refused by name.
+   */
+  private stridedSliceAct(n: NodeJson, a: Attrs, ins: Val[]): void {
+    const x = this.act(n, ins[0]);
+    const b = Array.from(this.cst(n, ins[1], 'begin (input 1)').data);
+    const e = Array.from(this.cst(n, ins[2], 'end (input 2)').data);
+    const st = Array.from(this.cst(n, ins[3], 'strides (input 3)').data);
+    for (const m of ['ellipsis_mask', 'new_axis_mask'])
+      if (a.int(m, 0))
+        throw new Refusal(`${label(n)}: ${m} ${a.int(m, 0)}; netc slices activations without it`);
+    const bm = a.int('begin_mask', 0);
+    const em = a.int('end_mask', 0);
+    const sm = a.int('shrink_axis_mask', 0);
+    const r = x.shape.length + 1;
+    if (b.length > r || e.length !== b.length || st.length !== b.length)
+      throw new Refusal(`${label(n)}: begin, end and strides do not fit rank ${r}`);
+    const bit = (m: number, k: number): boolean => (m & (1 << k)) !== 0;
+    // The batch: whole (begin 0, end past it), or the one example of a batch-1 model.
+    if (b.length) {
+      const whole =
+        (bit(bm, 0) || b[0] === 0) &&
+        st[0] === 1 &&
+        !bit(sm, 0) &&
+        (bit(em, 0) || e[0]! >= BATCH || e[0]! >= 2 ** 31 - 1 || (this.fixedBatch && e[0] === 1));
+      if (!whole)
+        throw new Refusal(
+          `${label(n)}: begin ${b[0]}, end ${e[0]}, strides ${st[0]}${bit(sm, 0) ? ', shrink_axis_mask' : ''} on the batch axis; netc keeps the batch whole`,
+        );
+    }
+    let y = x;
+    const cuts: { ax: number; lo: number; hi: number; step: number }[] = [];
+    const shrunk: number[] = [];
+    for (let k = 1; k < b.length; k++) {
+      const dim = x.shape[k - 1]!;
+      const step = st[k]!;
+      const norm = (v: number): number => (v < 0 ? v + dim : v);
+      if (bit(sm, k)) {
+        const i = norm(b[k]!);
+        if (i < 0 || i >= dim)
+          throw new Refusal(`${label(n)}: index ${b[k]} is outside axis ${k} (size ${dim})`);
+        cuts.push({ ax: k - 1, lo: i, hi: i + 1, step: 1 });
+        shrunk.push(k - 1);
+        continue;
+      }
+      if (step <= 0)
+        throw new Refusal(
+          `${label(n)}: strides [${st.join(', ')}]; netc slices activations with positive strides`,
+        );
+      const lo = bit(bm, k) ? 0 : Math.max(0, Math.min(norm(b[k]!), dim));
+      const hi = bit(em, k) ? dim : Math.max(0, Math.min(norm(e[k]!), dim));
+      cuts.push({ ax: k - 1, lo, hi, step });
+    }
+    const todo = cuts.filter((c) => c.lo !== 0 || c.hi !== x.shape[c.ax] || c.step !== 1);
+    todo.forEach((c, i) => {
+      const name = i === todo.length - 1 && !shrunk.length ? n.name : `${n.name}#slice${i}`;
+      y = this.sliceAxis(n, y, c.ax, c.lo, c.hi, c.step, name);
+    });
+    if (shrunk.length) {
+      let shape = y.shape.filter((_, k) => !shrunk.includes(k));
+      // One value per example: kept as [1] (it broadcasts as the scalar does).
+      if (shape.length === 0) shape = [1];
+      if (!sameShape(shape, y.shape)) return this.reshape(n, y, shape);
+    }
+    this.set(n, { k: 'act', a: y });
+  }
+
+  /** SplitV and Split of an activation: each output a slice of the axis. */
+  private split(n: NodeJson, a: Attrs, ins: Val[]): void {
+    const v = n.op === 'Split' ? ins[1] : ins[0];
+    const x = this.act(n, v, n.op === 'Split' ? 'input 1' : 'input 0');
+    const axisC = this.cst(n, n.op === 'Split' ? ins[0] : ins[2], 'the axis');
+    const r = x.shape.length + 1;
+    let axis = axisC.data[0]!;
+    if (axis < 0) axis += r;
+    if (axis <= 0 || axis >= r) throw new Refusal(`${label(n)}: splits the batch axis`);
+    const d = x.shape[axis - 1]!;
+    const parts = a.int('num_split', 1);
+    let sizes: number[];
+    if (n.op === 'Split') {
+      if (d % parts) throw new Refusal(`${label(n)}: ${d} does not split into ${parts} parts`);
+      sizes = Array.from({ length: parts }, () => d / parts);
+    } else {
+      sizes = Array.from(this.cst(n, ins[1], 'the sizes (input 1)').data);
+      const unknown = sizes.filter((s) => s === -1).length;
+      const known = sizes.filter((s) => s !== -1).reduce((s, t) => s + t, 0);
+      if (unknown === 1) sizes = sizes.map((s) => (s === -1 ? d - known : s));
+      if (unknown > 1 || sizes.some((s) => s < 0))
+        throw new Refusal(`${label(n)}: size_splits [${sizes.join(', ')}]`);
+    }
+    if (sizes.reduce((s, t) => s + t, 0) !== d)
+      throw new Refusal(`${label(n)}: split sizes [${sizes.join(', ')}] do not cover ${d}`);
+    let start = 0;
+    const outs = sizes.map((size, k) => {
+      const t = `${n.name}:${k}`;
+      const used = (this.consumers.get(t) ?? 0) > 0 || this.outputRefs.has(t);
+      const part =
+        used && size > 0
+          ? this.sliceAxis(n, x, axis - 1, start, start + size, 1, k ? `${n.name}#${k}` : n.name)
+          : null;
+      start += size;
+      return part;
+    });
+    outs.forEach((p, k) => {
+      if (p) this.values.set(`${n.name}:${k}`, { k: 'act', a: p });
+    });
   }
 
   /** A Reshape target (with the batch) as a per-example shape. */
@@ -1588,53 +1831,36 @@ class Importer {
     const refs = new Map<string, string>(this.refNames);
     const lines: string[] = [];
     const outputsDone = new Set<string>();
-    let open: { text: string; value: string } | null = null;
-    const close = (): void => {
-      if (!open) return;
-      const o = results.find((r) => r.ref === open!.value && !outputsDone.has(r.id));
+    const close = (text: string, value: string): void => {
+      const o = results.find((r) => r.ref === value && !outputsDone.has(r.id));
       if (
         o &&
-        uses.get(open.value) === undefined &&
-        results.filter((r) => r.ref === open!.value).length === 1
+        uses.get(value) === undefined &&
+        results.filter((r) => r.ref === value).length === 1
       ) {
-        lines.push(`  output ${o.id} = ${open.text}${this.keyOption(o.id)}`);
+        lines.push(`  output ${o.id} = ${text}${this.keyOption(o.id)}`);
         outputsDone.add(o.id);
-        refs.set(open.value, o.id);
+        refs.set(value, o.id);
       } else {
         const id = this.unique('x');
-        lines.push(`  ${id} = ${open.text}`);
-        refs.set(open.value, id);
+        lines.push(`  ${id} = ${text}`);
+        refs.set(value, id);
       }
-      open = null;
     };
-    const ref = (v: string): string => {
-      const r = refs.get(v);
-      if (r === undefined) throw new InternalError(`value '${v}' used before it is bound`);
-      return r;
-    };
-    const text = (c: Call): string => {
+    const step = (c: Call): ChainStep => {
       const { fn, args } = this.argsOf(c);
-      return `${fn}(${args.join(', ')})`;
+      return {
+        inputs: c.inputs,
+        output: c.output,
+        text: `${fn}(${args.join(', ')})`,
+        merged: (names) => `${fn}(${[...names, ...args].join(', ')})`,
+        note: '',
+      };
     };
-    for (const c of this.calls) {
-      if (c.inputs.length === 1) {
-        const v = c.inputs[0]!;
-        if (open && open.value === v && uses.get(v) === 1 && !isOutput.has(v)) {
-          open = { text: `${open.text}\n    -> ${text(c)}`, value: c.output };
-          continue;
-        }
-        close();
-        open = { text: `${ref(v)} -> ${text(c)}`, value: c.output };
-      } else {
-        close();
-        const { fn, args } = this.argsOf(c);
-        open = { text: `${fn}(${[...c.inputs.map(ref), ...args].join(', ')})`, value: c.output };
-      }
-    }
-    close();
+    writeChains(this.calls, step, uses, isOutput, refs, close);
     for (const o of results)
       if (!outputsDone.has(o.id))
-        lines.push(`  output ${o.id} = ${ref(o.ref)}${this.keyOption(o.id)}`);
+        lines.push(`  output ${o.id} = ${boundName(refs, o.ref)}${this.keyOption(o.id)}`);
     const name = identifier(this.opts.name ?? 'imported', 'imported');
     const head = [
       '# Imported from a TensorFlow.js graph-model by netc import: NHWC in and out, as the original.',
@@ -1711,4 +1937,25 @@ function stridedSlice(n: NodeJson, a: Attrs, c: Const, b: Const, e: Const, s: Co
   };
   rec(0, 0);
   return { dims: outDims, data: Float64Array.from(out), dtype: c.dtype };
+}
+
+/** SparseToDense of constants: the default value everywhere but at the listed indices. */
+function sparseToDense(cs: Const[]): Const | null {
+  const [idx, shape, values, dflt] = cs as [Const, Const, Const, Const | undefined];
+  if (!dflt || dflt.data.length !== 1) return null;
+  const dims = Array.from(shape.data);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0) || product(dims) > 1 << 24) return null;
+  const data = new Float64Array(product(dims)).fill(dflt.data[0]!);
+  const r = dims.length;
+  const rows = idx.dims.length === 0 ? 1 : idx.dims[0]!;
+  for (let i = 0; i < rows; i++) {
+    let off = 0;
+    for (let k = 0; k < r; k++) {
+      const v = idx.data[r > 1 || idx.dims.length > 1 ? i * r + k : i]!;
+      if (!(v >= 0 && v < dims[k]!)) return null;
+      off = off * dims[k]! + v;
+    }
+    data[off] = values.data.length === 1 ? values.data[0]! : values.data[i]!;
+  }
+  return { dims, data, dtype: values.dtype };
 }

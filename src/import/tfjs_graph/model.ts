@@ -1,6 +1,6 @@
 // The TensorFlow.js graph-model format: model.json (a GraphDef as JSON, a signature, a weights
-// manifest) and the weights of its shards, dequantized as tfjs-core's decodeWeights does.
-import { f16ToF32 } from '../../weights/index.js';
+// manifest) and the weights of its shards (read by ../tfjs_weights.ts).
+import { readManifest } from '../tfjs_weights.js';
 
 /** One attribute value of a node (protobuf's JSON mapping of tensorflow.AttrValue). */
 export interface AttrValue {
@@ -141,95 +141,22 @@ export function checkGraphModel(m: GraphModelJson): string[] {
   return errors;
 }
 
-const SIZES: Record<string, number> = {
-  float32: 4,
-  int32: 4,
-  bool: 1,
-  float16: 2,
-  uint8: 1,
-  uint16: 2,
-  complex64: 8,
-};
-
 /**
  * The manifest's weights, by name, read from the shards (`readShard(path)` gives a file's bytes
- * or undefined when it is missing). Errors name the weight or the file.
+ * or undefined when it is missing) by the reader the layers-model import shares. Errors name the
+ * weight or the file.
  */
 export function readWeights(
   m: GraphModelJson,
   readShard: (path: string) => Uint8Array | undefined,
   errors: string[],
 ): Map<string, Const> {
-  const out = new Map<string, Const>();
-  for (const group of m.weightsManifest ?? []) {
-    const parts: Uint8Array[] = [];
-    let missing = false;
-    for (const p of group.paths) {
-      const b = readShard(p);
-      if (!b) {
-        errors.push(`weight shard '${p}' (named in the weights manifest) cannot be read`);
-        missing = true;
-      } else parts.push(b);
-    }
-    if (missing) continue;
-    const total = parts.reduce((a, b) => a + b.length, 0);
-    const bytes = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let offset = 0;
-    for (const w of group.weights) {
-      const count = w.shape.reduce((a, b) => a * b, 1);
-      if (w.dtype === 'string') {
-        // Strings: each a 4-byte length then its bytes; skipped (netc has no use for them).
-        for (let i = 0; i < count && offset + 4 <= total; i++)
-          offset += 4 + view.getUint32(offset, true);
-        continue;
-      }
-      const q = w.quantization;
-      const stored = q ? q.dtype : w.dtype;
-      const size = SIZES[stored];
-      if (size === undefined || stored === 'complex64') {
-        errors.push(`weight '${w.name}': dtype ${stored} is not supported`);
-        return out;
-      }
-      if (offset + count * size > total) {
-        errors.push(
-          `weight '${w.name}' [${w.shape.join(', ')}] ends past the end of its shards (${total} bytes)`,
-        );
-        return out;
-      }
-      const data = new Float64Array(count);
-      if (q && (q.dtype === 'uint8' || q.dtype === 'uint16')) {
-        if (typeof q.min !== 'number' || typeof q.scale !== 'number') {
-          errors.push(`weight '${w.name}': ${q.dtype} quantization without min and scale`);
-          return out;
-        }
-        for (let i = 0; i < count; i++) {
-          const v = q.dtype === 'uint8' ? bytes[offset + i]! : view.getUint16(offset + 2 * i, true);
-          const x = v * q.scale + q.min;
-          data[i] = w.dtype === 'int32' ? Math.round(x) : Math.fround(x);
-        }
-      } else if (q && q.dtype === 'float16') {
-        for (let i = 0; i < count; i++) data[i] = f16ToF32(view.getUint16(offset + 2 * i, true));
-      } else if (q) {
-        errors.push(`weight '${w.name}': unknown quantization dtype ${q.dtype}`);
-        return out;
-      } else if (w.dtype === 'float32') {
-        for (let i = 0; i < count; i++) data[i] = view.getFloat32(offset + 4 * i, true);
-      } else if (w.dtype === 'int32') {
-        for (let i = 0; i < count; i++) data[i] = view.getInt32(offset + 4 * i, true);
-      } else if (w.dtype === 'bool') {
-        for (let i = 0; i < count; i++) data[i] = bytes[offset + i]! ? 1 : 0;
-      }
-      offset += count * size;
-      out.set(w.name, { dims: [...w.shape], data, dtype: w.dtype });
-    }
-  }
-  return out;
+  const r = readManifest(
+    m.weightsManifest ?? [],
+    (p) => readShard(p) ?? `weight shard '${p}' (named in the weights manifest) cannot be read`,
+  );
+  errors.push(...r.errors);
+  return new Map(r.tensors.map((t) => [t.name, { dims: t.shape, data: t.data, dtype: t.dtype }]));
 }
 
 const dimsOf = (shape: TensorJson['tensorShape']): number[] =>
