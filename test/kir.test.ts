@@ -32,6 +32,7 @@ import { AffineScope, hoistPlan } from '../src/kir/affine.js';
 import { runKernel } from '../src/kir/interpret.js';
 import { scalarize } from '../src/kir/scalarize.js';
 import { unroll } from '../src/kir/unroll.js';
+import { addressInduction } from '../src/kir/induction.js';
 import {
   exprChildren,
   mapChildren,
@@ -216,10 +217,12 @@ function expectSameRun(a: Kernel, b: Kernel, floats: number, args: readonly numb
   expect(diff, `${a.name}: M[${diff}] ${A[diff]} != ${B[diff]}`).toBe(-1);
 }
 
-const PASSES: readonly [string, (s: readonly Stmt[]) => Stmt[]][] = [
+const PASSES: readonly [string, (s: readonly Stmt[], params: readonly string[]) => Stmt[]][] = [
   ['unroll', unroll],
   ['scalarize', scalarize],
   ['unroll, scalarize', (s) => scalarize(unroll(s))],
+  // The wasm printer's passes: byte pointers, hoisted and carried by the loops.
+  ['unroll, address induction', (s, params) => addressInduction(unroll(s), params)],
 ];
 
 /** Every pass on every kernel of a program, against the kernel as lowered. */
@@ -230,7 +233,7 @@ function checkProgram(program: KernelProgram): void {
     seen.add(step.kernel);
     const k = program.kernels.find((x) => x.name === step.kernel)!;
     for (const [name, pass] of PASSES) {
-      const after: Kernel = { ...k, name: `${k.name} after ${name}`, body: pass(k.body) };
+      const after: Kernel = { ...k, name: `${k.name} after ${name}`, body: pass(k.body, k.params) };
       expectSameRun(k, after, program.memoryFloats, step.args);
     }
   }
@@ -255,10 +258,10 @@ const NETWORK = `network passes {
 
 describe('KIR passes keep a kernel’s meaning (the interpreter as oracle)', () => {
   for (const simd of [true, false])
-    it(`unroll and scalarize on every kernel of a network (simd ${simd})`, () =>
+    it(`every KIR pass on every kernel of a network (simd ${simd})`, () =>
       checkProgram(lower(NETWORK, simd)));
 
-  it('unroll and scalarize on a hand-written kernel with every op', () => {
+  it('every KIR pass on a hand-written kernel with every op', () => {
     const v = (n: string): Expr => get(n, 'v128');
     const body: Stmt[] = [
       let_('acc', splat(f32(0.5))),
@@ -283,7 +286,12 @@ describe('KIR passes keep a kernel’s meaning (the interpreter as oracle)', () 
     ];
     const k: Kernel = { name: 'every_op', params: ['x', 'y'], body, doc: [] };
     for (const [name, pass] of PASSES)
-      expectSameRun(k, { ...k, name: `every_op after ${name}`, body: pass(body) }, 64, [0, 40]);
+      expectSameRun(
+        k,
+        { ...k, name: `every_op after ${name}`, body: pass(body, k.params) },
+        64,
+        [0, 40],
+      );
   });
 });
 

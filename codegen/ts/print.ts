@@ -19,7 +19,7 @@ export function printKernelTS(
   opts: { types?: boolean; partLines?: number } = {},
 ): string {
   const types = opts.types ?? true;
-  const body = applyPasses(kernel.body, TS_PASSES);
+  const body = applyPasses(kernel.body, TS_PASSES, kernel.params);
   const w = new CodeWriter();
   for (const line of kernel.doc) w.line(comment(line));
   /** `function NAME(a: number, ...): void {`, or without the types. */
@@ -201,6 +201,8 @@ function printStmt(w: CodeWriter, s: Stmt, ctx: Ctx): void {
       else w.line(`${s.name} = ${exprs.value(v)};`);
       return;
     }
+    case 'storeAt':
+      throw new Error('printKernelTS: byte addresses are for the wasm printer (address induction)');
     case 'store':
       if (s.type !== 'f32') throw new Error('printKernelTS: v128 store after scalarize');
       w.line(`M[${exprs.value(s.addr)}] = ${exprs.value(s.value)};`);
@@ -277,6 +279,10 @@ class Exprs {
         return [e.name, ATOM];
       case 'load':
         return [`M[${this.value(e.addr)}]${this.nonNull}`, ATOM];
+      case 'loadAt':
+        throw new Error(
+          'printKernelTS: byte addresses are for the wasm printer (address induction)',
+        );
       case 'bin': {
         if (e.type === 'i32') {
           const lin = affine(e);
