@@ -147,7 +147,9 @@ const TS: Backend = {
   async emit({ program, name, banner, weights: stored, format }) {
     const kernels = (types: boolean): string =>
       [
-        ...program.kernels.map((k) => printKernelTS(k, { types })),
+        ...program.kernels.map((k) =>
+          printKernelTS(k, { types, partLines: TS.schedule.functionLines }),
+        ),
         ...program.prepare.map((s) => `${s.kernel}(${s.args.join(', ')});`),
         `return () => {\n${program.steps
           .map(

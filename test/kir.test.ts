@@ -32,6 +32,7 @@ import { AffineScope, hoistPlan } from '../src/kir/affine.js';
 import { runKernel } from '../src/kir/interpret.js';
 import { scalarize } from '../src/kir/scalarize.js';
 import { unroll } from '../src/kir/unroll.js';
+import { addressInduction } from '../src/kir/induction.js';
 import {
   exprChildren,
   mapChildren,
@@ -202,24 +203,34 @@ function randomMemory(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => next() * 4 - 2);
 }
 
-/** Runs `a` and `b` on copies of the same random memory; the results must be equal bits. */
-function expectSameRun(a: Kernel, b: Kernel, floats: number, args: readonly number[]): void {
+/** `k` run on a fresh copy of the random memory for these sizes (the same for equal sizes). */
+function runOn(k: Kernel, floats: number, args: readonly number[]): Float32Array {
   const M = randomMemory(floats, floats + args.length);
-  const A = M.slice();
-  const B = M.slice();
-  runKernel(a, A, args);
-  runKernel(b, B, args);
-  const x = new Uint32Array(A.buffer);
+  runKernel(k, M, args);
+  return M;
+}
+
+/** `b`'s result must equal `want` (`a`'s, run on the same memory) bit for bit. */
+function expectSameBits(a: Kernel, want: Float32Array, b: Kernel, args: readonly number[]): void {
+  const B = runOn(b, want.length, args);
+  const x = new Uint32Array(want.buffer);
   const y = new Uint32Array(B.buffer);
   let diff = -1;
   for (let i = 0; i < x.length && diff < 0; i++) if (x[i] !== y[i]) diff = i;
-  expect(diff, `${a.name}: M[${diff}] ${A[diff]} != ${B[diff]}`).toBe(-1);
+  expect(diff, `${a.name}: M[${diff}] ${want[diff]} != ${B[diff]}`).toBe(-1);
 }
 
-const PASSES: readonly [string, (s: readonly Stmt[]) => Stmt[]][] = [
+/** Runs `a` and `b` on copies of the same random memory; the results must be equal bits. */
+function expectSameRun(a: Kernel, b: Kernel, floats: number, args: readonly number[]): void {
+  expectSameBits(a, runOn(a, floats, args), b, args);
+}
+
+const PASSES: readonly [string, (s: readonly Stmt[], params: readonly string[]) => Stmt[]][] = [
   ['unroll', unroll],
   ['scalarize', scalarize],
   ['unroll, scalarize', (s) => scalarize(unroll(s))],
+  // The wasm printer's passes: byte pointers, hoisted and carried by the loops.
+  ['unroll, address induction', (s, params) => addressInduction(unroll(s), params)],
 ];
 
 /** Every pass on every kernel of a program, against the kernel as lowered. */
@@ -229,9 +240,11 @@ function checkProgram(program: KernelProgram): void {
     if (seen.has(step.kernel)) continue;
     seen.add(step.kernel);
     const k = program.kernels.find((x) => x.name === step.kernel)!;
+    // The kernel as lowered runs once; each pass's result is compared with it.
+    const want = runOn(k, program.memoryFloats, step.args);
     for (const [name, pass] of PASSES) {
-      const after: Kernel = { ...k, name: `${k.name} after ${name}`, body: pass(k.body) };
-      expectSameRun(k, after, program.memoryFloats, step.args);
+      const after: Kernel = { ...k, name: `${k.name} after ${name}`, body: pass(k.body, k.params) };
+      expectSameBits(k, want, after, step.args);
     }
   }
 }
@@ -255,10 +268,10 @@ const NETWORK = `network passes {
 
 describe('KIR passes keep a kernel’s meaning (the interpreter as oracle)', () => {
   for (const simd of [true, false])
-    it(`unroll and scalarize on every kernel of a network (simd ${simd})`, () =>
+    it(`every KIR pass on every kernel of a network (simd ${simd})`, () =>
       checkProgram(lower(NETWORK, simd)));
 
-  it('unroll and scalarize on a hand-written kernel with every op', () => {
+  it('every KIR pass on a hand-written kernel with every op', () => {
     const v = (n: string): Expr => get(n, 'v128');
     const body: Stmt[] = [
       let_('acc', splat(f32(0.5))),
@@ -283,7 +296,12 @@ describe('KIR passes keep a kernel’s meaning (the interpreter as oracle)', () 
     ];
     const k: Kernel = { name: 'every_op', params: ['x', 'y'], body, doc: [] };
     for (const [name, pass] of PASSES)
-      expectSameRun(k, { ...k, name: `every_op after ${name}`, body: pass(body) }, 64, [0, 40]);
+      expectSameRun(
+        k,
+        { ...k, name: `every_op after ${name}`, body: pass(body, k.params) },
+        64,
+        [0, 40],
+      );
   });
 });
 

@@ -6,20 +6,23 @@
 // order. With `types` (the default) the parameters carry `: number`, the result `: void`, and
 // loads a non-null mark (`M[i]!`, for projects using noUncheckedIndexedAccess); without, it is
 // plain JavaScript. Locals never reassigned are `const`. Arithmetic runs in float64 and rounds
-// to f32 when stored. A kernel longer than PART_LINES is printed as calls of nested part
-// functions.
+// to f32 when stored. A kernel longer than the schedule's `functionLines` (V8 leaves
+// long functions to its interpreter) is printed as calls of nested part functions taking the
+// locals they read.
 import type { CmpFn, Expr, Kernel, MathFn, Stmt } from '../../src/kir/kir.js';
 import { applyPasses, TS_PASSES } from '../../src/kir/passes.js';
+import { SCALAR_V8 } from '../../src/lower/schedule.js';
 import { stmtBodies, stmtExprs, walkExpr } from '../../src/kir/visit.js';
 import { CodeWriter } from './writer.js';
 
 /** `function NAME(y: number, ...): void { ... }`, headed by the kernel's doc comment. */
 export function printKernelTS(
   kernel: Kernel,
+  /** `partLines`: lines per function (default: the TS target's schedule, SCALAR_V8). */
   opts: { types?: boolean; partLines?: number } = {},
 ): string {
   const types = opts.types ?? true;
-  const body = applyPasses(kernel.body, TS_PASSES);
+  const body = applyPasses(kernel.body, TS_PASSES, kernel.params);
   const w = new CodeWriter();
   for (const line of kernel.doc) w.line(comment(line));
   /** `function NAME(a: number, ...): void {`, or without the types. */
@@ -29,7 +32,7 @@ export function printKernelTS(
     // Locals that some `set` reassigns; the others print as `const`.
     mutable: namesOf(body).sets,
     name: kernel.name,
-    limit: opts.partLines ?? PART_LINES,
+    limit: opts.partLines ?? SCALAR_V8.functionLines,
     parts: [],
     exprs: new Exprs(types ? '!' : ''),
   };
@@ -44,14 +47,6 @@ export function printKernelTS(
   return w.toString();
 }
 
-/**
- * Lines a function aims to stay under. V8 leaves a function of over 60 KB of bytecode to its
- * interpreter (about 1,500 lines of these kernels), where it runs some 50 times slower: DCGAN's
- * transposed convolutions, up to 3,300 lines each, took 3.3 s a run instead of 67 ms. Longer
- * statement lists are printed as calls of part functions taking the locals they read.
- */
-const PART_LINES = 400;
-
 interface Part {
   readonly name: string;
   readonly params: readonly string[];
@@ -61,7 +56,7 @@ interface Part {
 interface Ctx {
   readonly mutable: ReadonlySet<string>;
   readonly name: string;
-  /** Lines per function (PART_LINES unless a test asks for fewer). */
+  /** Lines per function (the schedule's `functionLines`: the TS target's unless given). */
   readonly limit: number;
   readonly parts: Part[];
   readonly exprs: Exprs;
@@ -201,6 +196,8 @@ function printStmt(w: CodeWriter, s: Stmt, ctx: Ctx): void {
       else w.line(`${s.name} = ${exprs.value(v)};`);
       return;
     }
+    case 'storeAt':
+      throw new Error('printKernelTS: byte addresses are for the wasm printer (address induction)');
     case 'store':
       if (s.type !== 'f32') throw new Error('printKernelTS: v128 store after scalarize');
       w.line(`M[${exprs.value(s.addr)}] = ${exprs.value(s.value)};`);
@@ -277,6 +274,10 @@ class Exprs {
         return [e.name, ATOM];
       case 'load':
         return [`M[${this.value(e.addr)}]${this.nonNull}`, ATOM];
+      case 'loadAt':
+        throw new Error(
+          'printKernelTS: byte addresses are for the wasm printer (address induction)',
+        );
       case 'bin': {
         if (e.type === 'i32') {
           const lin = affine(e);

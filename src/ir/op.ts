@@ -142,6 +142,9 @@ export interface LayerDef {
   infer(ctx: InferContext): Inferred | null;
   macs(node: Node, inputShapes: readonly Shape[]): number;
   readonly reference: Reference;
+  /** Its ONNX form (src/ir/onnx.ts); absent: an activation's (from its formula), an identity's
+   * (its input), or none (the exporter says so). */
+  readonly onnx?: OnnxMapping;
 }
 
 export function defineLayer(def: LayerDef): LayerDef {
@@ -213,4 +216,66 @@ export interface Node {
   readonly span: Span;
   /** Block call path this node was created in (`conv_block_1`), empty at network level. */
   readonly scope: string;
+}
+
+// ------------------------------------------------------------------------------------ ONNX
+
+/** An ONNX attribute: a tagged number (ints and floats must be told apart) or a string. */
+export type OnnxAttr =
+  | { readonly type: 'int'; readonly value: number }
+  | { readonly type: 'ints'; readonly value: number[] }
+  | { readonly type: 'float'; readonly value: number }
+  | string;
+export type OnnxAttrs = Record<string, OnnxAttr>;
+
+/**
+ * A graph value as an ONNX tensor: `name` holds the batch then the node's internal axes in the
+ * order `perm` gives (ONNX axis i + 1 is internal axis perm[i]). Image tensors live in NCHW:
+ * internal [H, W, C] with perm [2, 0, 1]; netc's `transpose` nodes only relabel axes.
+ */
+export interface OnnxValue {
+  readonly name: string;
+  readonly perm: readonly number[];
+}
+
+/** What an op's export builds its ONNX nodes with. */
+export interface OnnxBuilder {
+  /** The network's data format (channels_first images are NCHW to the user). */
+  readonly dataFormat: string | undefined;
+  /** The ONNX value a node was exported as. */
+  value(id: number): OnnxValue;
+  /** The shape of node `id`. */
+  shapeOf(id: number): Shape;
+  /** The name of the graph input node `n` is. */
+  inputName(n: Node): string;
+  /** The value's tensor with its axes in `perm` order (a Transpose when they differ). */
+  as(v: OnnxValue, perm: readonly number[], base: string): string;
+  /** Input i of a node as NCHW (the node's input is an internal [H, W, C] image). */
+  nchw(n: Node, i?: number): string;
+  /** Adds an ONNX node; returns its (unique) output tensor name. */
+  op(
+    opType: string,
+    inputs: string[],
+    base: string,
+    nodeName: string,
+    attrs?: OnnxAttrs,
+    outName?: string,
+  ): string;
+  /** A float initializer. */
+  init(base: string, dims: number[], data: Float32Array | number[]): string;
+  /** A shared int64 vector constant. */
+  int64(base: string, values: number[]): string;
+  /** A shared scalar float constant. */
+  scalar(v: number): string;
+  /** A node's weight (computed by its recipe), or null when it has none. */
+  weight(n: Node, slot: string): Float32Array | null;
+  need(n: Node, slot: string): Float32Array;
+  /** Applies the node's `activation` epilogue to x. */
+  epilogue(n: Node, x: string): string;
+}
+
+/** How an op becomes ONNX nodes. */
+export interface OnnxMapping {
+  /** The nodes of `n` (through the builder) and the value its result is left in. */
+  export(n: Node, b: OnnxBuilder): OnnxValue;
 }

@@ -100,6 +100,14 @@ class Interpreter {
     return a;
   }
 
+  /** The element index of byte address ptr + offset (a whole element). */
+  private byteAddr(ptr: Expr, offset: number, width: number): number {
+    const bytes = this.num(ptr) + offset;
+    if (bytes % 4 !== 0)
+      throw new Error(`kir: kernel ${this.name}: byte address ${bytes} is not a whole element`);
+    return this.addr({ op: 'const', type: 'i32', value: bytes / 4 }, width);
+  }
+
   private num(e: Expr): number {
     const v = this.expr(e);
     if (typeof v !== 'number') throw new Error(`kir: kernel ${this.name}: expected a scalar`);
@@ -130,6 +138,10 @@ class Interpreter {
         if (e.type === 'f32') return this.M[this.addr(e.addr, 1)]!;
         const a = this.addr(e.addr, 4);
         return this.M.slice(a, a + 4);
+      }
+      case 'loadAt': {
+        const a = this.byteAddr(e.ptr, e.offset, e.type === 'f32' ? 1 : 4);
+        return e.type === 'f32' ? this.M[a]! : this.M.slice(a, a + 4);
       }
       case 'bin': {
         if (e.type === 'i32') return i32bin(e.fn, this.num(e.a), this.num(e.b));
@@ -194,12 +206,23 @@ class Interpreter {
         }
         return;
       }
-      case 'for':
+      case 'storeAt': {
+        const a = this.byteAddr(s.ptr, s.offset, s.type === 'f32' ? 1 : 4);
+        if (s.type === 'f32') this.M[a] = this.num(s.value);
+        else this.M.set(this.vec(s.value), a);
+        return;
+      }
+      case 'for': {
+        const pointers = s.pointers ?? [];
+        if (s.from < s.to) for (const p of pointers) this.env.set(p.name, this.num(p.init));
         for (let v = s.from; v < s.to; v += s.step) {
           this.env.set(s.v, v);
           this.stmts(s.body);
+          for (const p of pointers)
+            this.env.set(p.name, ((this.env.get(p.name) as number) + p.step) | 0);
         }
         return;
+      }
       case 'if':
         if (this.num(s.cond) !== 0) this.stmts(s.then);
         else if (s.else) this.stmts(s.else);

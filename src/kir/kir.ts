@@ -48,7 +48,24 @@ export type Expr =
       readonly b: Expr;
     }
   | { readonly op: 'splat'; readonly type: 'v128'; readonly a: Expr }
-  | { readonly op: 'lane'; readonly type: 'f32'; readonly a: Expr; readonly lane: number };
+  | { readonly op: 'lane'; readonly type: 'f32'; readonly a: Expr; readonly lane: number }
+  /** A load at the byte address ptr + offset (offset a constant >= 0): the addresses the
+   * address-induction pass (induction.ts) writes for the wasm printer, as its load's operand
+   * and offset immediate. */
+  | {
+      readonly op: 'loadAt';
+      readonly type: 'f32' | 'v128';
+      readonly ptr: Expr;
+      readonly offset: number;
+    };
+
+/** A pointer a loop carries (address induction): set to `init` before the loop's first
+ * iteration, advanced by `step` bytes after each one. */
+export interface Pointer {
+  readonly name: string;
+  readonly init: Expr;
+  readonly step: number;
+}
 
 export type Stmt =
   /** Declares (or re-sets, in a loop) a local. Names are unique within a kernel. */
@@ -60,7 +77,16 @@ export type Stmt =
       readonly addr: Expr;
       readonly value: Expr;
     }
-  /** for (v = from; v < to; v += step): constant bounds. `unroll` asks the backends to unroll. */
+  /** A store at the byte address ptr + offset (see loadAt). */
+  | {
+      readonly op: 'storeAt';
+      readonly type: 'f32' | 'v128';
+      readonly ptr: Expr;
+      readonly offset: number;
+      readonly value: Expr;
+    }
+  /** for (v = from; v < to; v += step): constant bounds. `unroll` asks the backends to unroll.
+   * `pointers` (address induction) are set before the loop and advanced after each iteration. */
   | {
       readonly op: 'for';
       readonly v: string;
@@ -69,6 +95,7 @@ export type Stmt =
       readonly step: number;
       readonly body: readonly Stmt[];
       readonly unroll?: boolean;
+      readonly pointers?: readonly Pointer[];
     }
   | {
       readonly op: 'if';

@@ -38,6 +38,7 @@ const EXPR_CHILDREN: { readonly [K in ExprOp]: readonly ExprFields<NodeOf<Expr, 
   select: ['cond', 'a', 'b'],
   splat: ['a'],
   lane: ['a'],
+  loadAt: ['ptr'],
 };
 
 /** Each statement op's expressions (evaluated first, in this order) and nested statement lists. */
@@ -50,6 +51,7 @@ const STMT_CHILDREN: {
   let: { exprs: ['value'], bodies: [] },
   set: { exprs: ['value'], bodies: [] },
   store: { exprs: ['addr', 'value'], bodies: [] },
+  storeAt: { exprs: ['ptr', 'value'], bodies: [] },
   for: { exprs: [], bodies: ['body'] },
   if: { exprs: ['cond'], bodies: ['then', 'else'] },
   comment: { exprs: [], bodies: [] },
@@ -83,8 +85,10 @@ export function mapChildren(e: Expr, f: (child: Expr, field: string) => Expr): E
   return out as unknown as Expr;
 }
 
-/** The expressions a statement evaluates itself (not those of nested statements), in order. */
+/** The expressions a statement evaluates itself (not those of nested statements), in order.
+ * A loop's are its pointers' starts (address induction), evaluated before the loop. */
 export function stmtExprs(s: Stmt): Expr[] {
+  if (s.op === 'for') return (s.pointers ?? []).map((p) => p.init);
   return stmtExprFields(s).map((f) => (s as unknown as Fields)[f] as Expr);
 }
 
@@ -110,6 +114,8 @@ export function mapStmt(
   if (exprs.length === 0 && bodies.length === 0) return s;
   const src = s as unknown as Fields;
   const out: Record<string, unknown> = { ...s };
+  if (s.op === 'for' && s.pointers)
+    out.pointers = s.pointers.map((p) => ({ ...p, init: expr(p.init) }));
   for (const f of exprs) out[f] = expr(src[f] as Expr);
   for (const f of bodies) if (src[f] !== undefined) out[f] = stmts(src[f] as readonly Stmt[]);
   return out as unknown as Stmt;

@@ -1,9 +1,35 @@
 // batch_normalization: Keras BatchNormalization in inference mode:
 // y = (x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta, per channel of `axis`.
 import { defineLayer, bool, num, str } from '../ir/op.js';
+import { identityPerm, onnxFloat, type OnnxMapping } from '../ir/onnx.js';
+
+const batchNormOnnx: OnnxMapping = {
+  export(n, b) {
+    const axis = n.attrs['channel_axis'] as number;
+    const rank = n.shape.length;
+    const C = n.shape[axis]!;
+    // The channel axis goes to ONNX axis 1, the others keep their order (NCHW for images).
+    const perm = [axis, ...identityPerm(rank).filter((a) => a !== axis)];
+    const x = b.as(b.value(n.inputs[0]!), perm, n.name);
+    const slot = (s: string, dflt: number): string =>
+      b.init(`${n.name}/${s}`, [C], b.weight(n, s) ?? new Float32Array(C).fill(dflt));
+    const inputs = [
+      x,
+      slot('gamma', 1),
+      slot('beta', 0),
+      b.init(`${n.name}/moving_mean`, [C], b.need(n, 'moving_mean')),
+      b.init(`${n.name}/moving_variance`, [C], b.need(n, 'moving_variance')),
+    ];
+    const y = b.op('BatchNormalization', inputs, n.name, n.name, {
+      epsilon: onnxFloat(n.attrs['epsilon'] as number),
+    });
+    return { name: y, perm };
+  },
+};
 
 export const batchNormalization = defineLayer({
   kind: 'batch_normalization',
+  onnx: batchNormOnnx,
   doc: 'batch normalization with the moving statistics (Keras BatchNormalization, inference)',
   samples: [
     { inputs: [[5, 6, 7]] },

@@ -9,9 +9,43 @@ import {
   useBias,
 } from './common.js';
 import { bool, defineLayer, num, pair, str } from '../ir/op.js';
+import { image, inShapeOf, onnxInt, onnxInts, onnxPair, type OnnxBuilder } from '../ir/onnx.js';
+import type { Node } from '../ir/op.js';
+
+/** Conv (weights HWIO -> OIHW), then for conv2d_add (a folded graph's residual sum) the Add of
+ * the second input, then the activation. */
+export function conv2dOnnx(n: Node, b: OnnxBuilder): string {
+  const [KH, KW] = onnxPair(n, 'kernel_size');
+  const C = inShapeOf(b, n)[2]!;
+  const F = n.shape[2]!;
+  const G = n.attrs['groups'] as number;
+  const CG = C / G;
+  const k = b.need(n, 'kernel');
+  // HWIO [kh, kw, in/groups, filters] -> OIHW [filters, in/groups, kh, kw].
+  const w = new Float32Array(k.length);
+  for (let ky = 0; ky < KH; ky++)
+    for (let kx = 0; kx < KW; kx++)
+      for (let ci = 0; ci < CG; ci++)
+        for (let f = 0; f < F; f++)
+          w[((f * CG + ci) * KH + ky) * KW + kx] = k[((ky * KW + kx) * CG + ci) * F + f]!;
+  const inputs = [b.nchw(n), b.init(`${n.name}/kernel`, [F, CG, KH, KW], w)];
+  const bias = b.weight(n, 'bias');
+  if (bias) inputs.push(b.init(`${n.name}/bias`, [F], bias));
+  const [t, bo, l, r] = n.attrs['pads'] as readonly number[];
+  const y = b.op('Conv', inputs, n.name, n.name, {
+    kernel_shape: onnxInts([KH, KW]),
+    strides: onnxInts(onnxPair(n, 'strides')),
+    dilations: onnxInts(onnxPair(n, 'dilation_rate')),
+    pads: onnxInts([t!, l!, bo!, r!]),
+    group: onnxInt(G),
+  });
+  const sum = n.inputs.length > 1 ? b.op('Add', [y, b.nchw(n, 1)], `${n.name}/add`, n.name) : y;
+  return b.epilogue(n, sum);
+}
 
 export const conv2d = defineLayer({
   kind: 'conv2d',
+  onnx: { export: (n, b) => image(conv2dOnnx(n, b)) },
   doc: '2-D convolution (Keras Conv2D)',
   samples: [
     { inputs: [[7, 8, 5]], args: '6, 3, strides: 2, padding: same, activation: relu' },

@@ -5,10 +5,13 @@ import { formatShape } from '../ir/graph.js';
 import { activate } from './activations.js';
 import { conv2d } from './conv2d.js';
 import { defineLayer } from '../ir/op.js';
+import { conv2dOnnx } from './conv2d.js';
+import { image } from '../ir/onnx.js';
 
 export const conv2dAdd = defineLayer({
   ...conv2d,
   kind: 'conv2d_add',
+  onnx: { export: (n, b) => image(conv2dOnnx(n, b)) },
   doc: 'conv2d plus a tensor of its output shape, then the activation (fused residual sum)',
   inputs: { min: 2, max: 2 },
   internal: true,

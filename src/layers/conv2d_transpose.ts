@@ -12,12 +12,53 @@ import {
 } from './common.js';
 import { reachable, transposeBefore, transposeDefault } from './geometry.js';
 import { bool, defineLayer, ints, num, pair, str } from '../ir/op.js';
+import { image, inShapeOf, onnxInts, onnxPair, type OnnxMapping } from '../ir/onnx.js';
 
 const sizes = ([lo, hi]: [number, number]): string =>
   lo === hi ? `${lo}` : hi === lo + 1 ? `${lo} and ${hi}` : `${lo} to ${hi}`;
 
+const convTransposeOnnx: OnnxMapping = {
+  export(n, b) {
+    const [KH, KW] = onnxPair(n, 'kernel_size');
+    const [SH, SW] = onnxPair(n, 'strides');
+    const [DH, DW] = onnxPair(n, 'dilation_rate');
+    const [IH, IW, C] = inShapeOf(b, n) as [number, number, number];
+    const [OH, OW, F] = n.shape as [number, number, number];
+    const [PT, PL] = n.attrs['pads'] as readonly number[];
+    const k = b.need(n, 'kernel');
+    // [kh, kw, filters, in] -> ONNX ConvTranspose [in, filters, kh, kw].
+    const w = new Float32Array(k.length);
+    for (let ky = 0; ky < KH; ky++)
+      for (let kx = 0; kx < KW; kx++)
+        for (let f = 0; f < F; f++)
+          for (let c = 0; c < C; c++)
+            w[((c * F + f) * KH + ky) * KW + kx] = k[((ky * KW + kx) * F + f) * C + c]!;
+    const inputs = [b.nchw(n), b.init(`${n.name}/kernel`, [C, F, KH, KW], w)];
+    const bias = b.weight(n, 'bias');
+    if (bias) inputs.push(b.init(`${n.name}/bias`, [F], bias));
+    // ONNX: out = s*(i-1) + output_padding + (k-1)*d+1 - pad_begin - pad_end, with input x and
+    // tap t landing on x*s + t*d - pad_begin: TensorFlow's placement with pad_begin = pad_before.
+    // The end pad (or, when the size grows past the full extent, output_padding) fixes the size.
+    const axis = (i: number, o: number, kk: number, s: number, d: number, before: number) => {
+      const end = s * (i - 1) + (kk - 1) * d + 1 - before - o;
+      return end >= 0 ? { end, extra: 0 } : { end: 0, extra: -end };
+    };
+    const ay = axis(IH, OH, KH, SH, DH, PT!);
+    const ax = axis(IW, OW, KW, SW, DW, PL!);
+    const y = b.op('ConvTranspose', inputs, n.name, n.name, {
+      kernel_shape: onnxInts([KH, KW]),
+      strides: onnxInts([SH, SW]),
+      dilations: onnxInts([DH, DW]),
+      pads: onnxInts([PT!, PL!, ay.end, ax.end]),
+      output_padding: onnxInts([ay.extra, ax.extra]),
+    });
+    return image(b.epilogue(n, y));
+  },
+};
+
 export const conv2dTranspose = defineLayer({
   kind: 'conv2d_transpose',
+  onnx: convTransposeOnnx,
   doc: 'transposed 2-D convolution (Keras Conv2DTranspose)',
   samples: [
     { inputs: [[4, 5, 3]], args: '5, 3, strides: 2, padding: same' },

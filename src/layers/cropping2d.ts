@@ -2,9 +2,22 @@
 // rows and columns at the borders; at least one row and column must remain.
 import { borderAttr, needImage } from './common.js';
 import { amounts, defineLayer } from '../ir/op.js';
+import { image, inShapeOf, onnxSlice, type OnnxMapping } from '../ir/onnx.js';
+
+const croppingOnnx: OnnxMapping = {
+  export(n, b) {
+    const [[t, bo], [l, r]] = n.attrs['cropping'] as readonly (readonly number[])[] as [
+      [number, number],
+      [number, number],
+    ];
+    const [H, W] = inShapeOf(b, n) as [number, number, number];
+    return image(onnxSlice(b, b.nchw(n), n.name, [t, l], [H - bo, W - r]));
+  },
+};
 
 export const cropping2d = defineLayer({
   kind: 'cropping2d',
+  onnx: croppingOnnx,
   doc: 'crops rows and columns at the borders (Keras Cropping2D)',
   samples: [{ inputs: [[11, 9, 8]], args: '[[1, 2], [0, 3]]' }],
   inputs: { min: 1, max: 1 },

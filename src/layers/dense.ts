@@ -3,9 +3,30 @@ import { size } from '../ir/graph.js';
 import { activate } from './activations.js';
 import { activationAttr, initializer, useBias } from './common.js';
 import { bool, defineLayer, num, str } from '../ir/op.js';
+import { identityPerm, inShapeOf, type OnnxMapping } from '../ir/onnx.js';
+
+const denseOnnx: OnnxMapping = {
+  export(n, b) {
+    const inShape = inShapeOf(b, n);
+    const I = inShape[inShape.length - 1]!;
+    const U = n.shape[n.shape.length - 1]!;
+    const x = b.as(b.value(n.inputs[0]!), identityPerm(inShape.length), n.name);
+    const k = b.init(`${n.name}/kernel`, [I, U], b.need(n, 'kernel'));
+    const bias = b.weight(n, 'bias');
+    const bi = bias ? b.init(`${n.name}/bias`, [U], bias) : null;
+    let y: string;
+    if (inShape.length === 1 && bi) y = b.op('Gemm', [x, k, bi], n.name, n.name);
+    else {
+      y = b.op('MatMul', [x, k], n.name, n.name);
+      if (bi) y = b.op('Add', [y, bi], `${n.name}/bias_add`, `${n.name}/bias_add`);
+    }
+    return { name: b.epilogue(n, y), perm: identityPerm(n.shape.length) };
+  },
+};
 
 export const dense = defineLayer({
   kind: 'dense',
+  onnx: denseOnnx,
   doc: 'fully connected layer on the last axis (Keras Dense)',
   samples: [
     { inputs: [[13]], args: '7, activation: tanh' },

@@ -6,6 +6,7 @@
 // `crd` (PyTorch's PixelShuffle order).
 import { needImage } from './common.js';
 import { defineLayer, num, str, type AttrSpec, type InferContext } from '../ir/op.js';
+import { image, onnxInt, onnxInts, type OnnxMapping } from '../ir/onnx.js';
 
 const blockAttrs: AttrSpec[] = [
   { name: 'block_size', kind: { type: 'int', min: 2 }, default: undefined },
@@ -49,8 +50,19 @@ function blockOf(ctx: InferContext): number {
   return num(ctx.attrs, 'block_size');
 }
 
+const depthToSpaceOnnx: OnnxMapping = {
+  export: (n, b) =>
+    image(
+      b.op('DepthToSpace', [b.nchw(n)], n.name, n.name, {
+        blocksize: onnxInt(n.attrs['block_size'] as number),
+        mode: String(n.attrs['mode']).toUpperCase(),
+      }),
+    ),
+};
+
 export const depthToSpace = defineLayer({
   kind: 'depth_to_space',
+  onnx: depthToSpaceOnnx,
   doc: 'moves channels into b x b blocks of pixels (TensorFlow depth_to_space, PixelShuffle)',
   samples: [
     { inputs: [[7, 5, 8]], args: '2' },
@@ -85,8 +97,33 @@ export const depthToSpace = defineLayer({
   },
 });
 
+/** SpaceToDepth is dcr; crd is Reshape [N, C, h, b, w, b], Transpose, Reshape. */
+const spaceToDepthOnnx: OnnxMapping = {
+  export(n, b) {
+    const bs = n.attrs['block_size'] as number;
+    const x = b.nchw(n);
+    if (n.attrs['mode'] === 'dcr')
+      return image(b.op('SpaceToDepth', [x], n.name, n.name, { blocksize: onnxInt(bs) }));
+    const [h, w, C] = n.shape as [number, number, number];
+    const c = C / (bs * bs);
+    const split = b.op(
+      'Reshape',
+      [x, b.int64(`${n.name}/blocks`, [0, c, h, bs, w, bs])],
+      `${n.name}/blocks`,
+      `${n.name}/blocks`,
+    );
+    const moved = b.op('Transpose', [split], `${n.name}/crd`, `${n.name}/crd`, {
+      perm: onnxInts([0, 1, 3, 5, 2, 4]),
+    });
+    return image(
+      b.op('Reshape', [moved, b.int64(`${n.name}/shape`, [0, C, h, w])], n.name, n.name),
+    );
+  },
+};
+
 export const spaceToDepth = defineLayer({
   kind: 'space_to_depth',
+  onnx: spaceToDepthOnnx,
   doc: 'moves b x b blocks of pixels into channels (TensorFlow space_to_depth)',
   samples: [
     { inputs: [[6, 10, 12]], args: '2' },

@@ -10,6 +10,7 @@ import {
   useBias,
 } from './common.js';
 import { bool, defineLayer, num, pair, str } from '../ir/op.js';
+import { image, inShapeOf, onnxInt, onnxInts, onnxPair, type OnnxBuilder } from '../ir/onnx.js';
 
 /** Reference depthwise stage: out[oy, ox, c*dm+m] = sum in[iy, ix, c] * k[ky, kx, c, m]. */
 export function depthwiseReference(
@@ -48,8 +49,46 @@ export function depthwiseReference(
   return out;
 }
 
+/** A depthwise stage as a grouped Conv: weight [C*dm, 1, kh, kw], output channel c*dm+m. */
+export function depthwiseOnnx(
+  n: Node,
+  b: OnnxBuilder,
+  base: string,
+  k: Float32Array,
+  bias: Float32Array | null,
+): string {
+  const [KH, KW] = onnxPair(n, 'kernel_size');
+  const C = inShapeOf(b, n)[2]!;
+  const DM = n.attrs['depth_multiplier'] as number;
+  const w = new Float32Array(k.length);
+  for (let ky = 0; ky < KH; ky++)
+    for (let kx = 0; kx < KW; kx++)
+      for (let c = 0; c < C; c++)
+        for (let m = 0; m < DM; m++)
+          w[((c * DM + m) * KH + ky) * KW + kx] = k[((ky * KW + kx) * C + c) * DM + m]!;
+  const inputs = [b.nchw(n), b.init(`${base}/depthwise_kernel`, [C * DM, 1, KH, KW], w)];
+  if (bias) inputs.push(b.init(`${base}/bias`, [C * DM], bias));
+  const [t, bo, l, r] = n.attrs['pads'] as readonly number[];
+  return b.op('Conv', inputs, base, base, {
+    kernel_shape: onnxInts([KH, KW]),
+    strides: onnxInts(onnxPair(n, 'strides')),
+    dilations: onnxInts(onnxPair(n, 'dilation_rate')),
+    pads: onnxInts([t!, l!, bo!, r!]),
+    group: onnxInt(C),
+  });
+}
+
 export const depthwiseConv2d = defineLayer({
   kind: 'depthwise_conv2d',
+  onnx: {
+    export: (n, b) =>
+      image(
+        b.epilogue(
+          n,
+          depthwiseOnnx(n, b, n.name, b.need(n, 'depthwise_kernel'), b.weight(n, 'bias')),
+        ),
+      ),
+  },
   doc: 'depthwise 2-D convolution (Keras DepthwiseConv2D)',
   samples: [
     { inputs: [[7, 7, 6]], args: '3, padding: same' },

@@ -1,10 +1,25 @@
 // global_average_pooling2d and global_max_pooling2d: reduce height and width per channel.
 import { needImage } from './common.js';
 import { bool, defineLayer, type LayerDef } from '../ir/op.js';
+import { image, onnxInt, type OnnxMapping } from '../ir/onnx.js';
+
+const globalPoolOnnx = (max: boolean): OnnxMapping => ({
+  export(n, b) {
+    const y = b.op(max ? 'GlobalMaxPool' : 'GlobalAveragePool', [b.nchw(n)], n.name, n.name);
+    if (n.shape.length === 3) return image(y); // keepdims: [1, 1, C]
+    return {
+      name: b.op('Flatten', [y], `${n.name}/flatten`, `${n.name}/flatten`, {
+        axis: onnxInt(1),
+      }),
+      perm: [0],
+    };
+  },
+});
 
 function globalPooling(kind: string, doc: string, max: boolean): LayerDef {
   return defineLayer({
     kind,
+    onnx: globalPoolOnnx(max),
     doc,
     samples: [{ inputs: [[5, 6, 7]] }, { inputs: [[4, 3, 8]], args: 'keepdims: true' }],
     inputs: { min: 1, max: 1 },

@@ -2,6 +2,7 @@
 // The elementwise merges broadcast as NumPy does on per-example shapes (see broadcast.ts).
 import { broadcastAttrs, broadcastInputs, forEachBroadcast, inputStrides } from './broadcast.js';
 import { defineLayer, num, type LayerDef } from '../ir/op.js';
+import { onnxInt, userPermOf, type OnnxMapping } from '../ir/onnx.js';
 
 /** How an elementwise merge combines its inputs (float64, for the reference). */
 export interface MergeFn {
@@ -20,10 +21,51 @@ export const MERGES: Readonly<Record<string, MergeFn>> = {
   minimum: { step: (a, b) => Math.min(a, b) },
 };
 
+/** An elementwise merge; ONNX broadcasts multidirectionally as NumPy does. */
+const mergeOnnx: OnnxMapping = {
+  export(n, b) {
+    const kind = n.layer.kind;
+    const rank = n.shape.length;
+    let perm: readonly number[];
+    let xs: string[];
+    if (n.inputs.every((i) => b.shapeOf(i).length === rank)) {
+      // Equal ranks: every input in the first one's axis order (NCHW for images).
+      perm = b.value(n.inputs[0]!).perm;
+      xs = n.inputs.map((i) => b.as(b.value(i), perm, n.name));
+    } else {
+      // Lower ranks: each input in the user's axis order, with leading 1s (NumPy's alignment).
+      perm = userPermOf(b, n.shape.length);
+      xs = n.inputs.map((id) => {
+        const s = b.shapeOf(id);
+        const x = b.as(b.value(id), userPermOf(b, s.length), n.name);
+        if (s.length === rank) return x;
+        const user = userPermOf(b, s.length).map((a) => s[a]!);
+        const shape = b.int64(`${n.name}/shape`, [-1, ...Array(rank - s.length).fill(1), ...user]);
+        return b.op('Reshape', [x, shape], `${n.name}/aligned`, `${n.name}/aligned`);
+      });
+    }
+    const binary = (op: string): string => {
+      let y = xs[0]!;
+      for (const x of xs.slice(1)) y = b.op(op, [y, x], n.name, n.name);
+      return y;
+    };
+    const variadic: Record<string, string> = {
+      add: 'Sum',
+      average: 'Mean',
+      maximum: 'Max',
+      minimum: 'Min',
+    };
+    const op = variadic[kind];
+    const y = op ? b.op(op, xs, n.name, n.name) : binary(kind === 'subtract' ? 'Sub' : 'Mul');
+    return { name: y, perm };
+  },
+};
+
 function elementwise(kind: string, doc: string, max = Infinity): LayerDef {
   const fn = MERGES[kind]!;
   return defineLayer({
     kind,
+    onnx: mergeOnnx,
     doc,
     samples: [
       {
@@ -84,8 +126,21 @@ export const average = elementwise('average', 'elementwise mean, broadcasting (K
 export const maximum = elementwise('maximum', 'elementwise maximum, broadcasting (Keras Maximum)');
 export const minimum = elementwise('minimum', 'elementwise minimum, broadcasting (Keras Minimum)');
 
+const concatenateOnnx: OnnxMapping = {
+  export(n, b) {
+    const first = b.value(n.inputs[0]!);
+    const xs = n.inputs.map((i) => b.as(b.value(i), first.perm, n.name));
+    const axis = 1 + first.perm.indexOf(n.attrs['concat_axis'] as number);
+    return {
+      name: b.op('Concat', xs, n.name, n.name, { axis: onnxInt(axis) }),
+      perm: first.perm,
+    };
+  },
+};
+
 export const concatenate = defineLayer({
   kind: 'concatenate',
+  onnx: concatenateOnnx,
   doc: 'joins tensors along an axis (Keras Concatenate)',
   samples: [
     {

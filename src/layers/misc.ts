@@ -1,6 +1,7 @@
 // dropout (identity at inference), softmax, and the compiler's own input and transpose nodes.
 import { defineLayer, num } from '../ir/op.js';
 import { transposeReference } from './common.js';
+import { identityPerm, onnxInt, relabel, type OnnxMapping } from '../ir/onnx.js';
 
 export const dropout = defineLayer({
   kind: 'dropout',
@@ -17,8 +18,20 @@ export const dropout = defineLayer({
   reference: (_node, [x]) => Float64Array.from(x!),
 });
 
+const softmaxOnnx: OnnxMapping = {
+  export(n, b) {
+    const v = b.value(n.inputs[0]!);
+    const axis = 1 + v.perm.indexOf(n.attrs['softmax_axis'] as number);
+    return {
+      name: b.op('Softmax', [v.name], n.name, n.name, { axis: onnxInt(axis) }),
+      perm: v.perm,
+    };
+  },
+};
+
 export const softmax = defineLayer({
   kind: 'softmax',
+  onnx: softmaxOnnx,
   doc: 'exp(x) / sum(exp(x)) along an axis (Keras Softmax)',
   samples: [{ inputs: [[3, 10]] }, { inputs: [[4, 5, 6]], args: 'axis: 1' }],
   inputs: { min: 1, max: 1 },
@@ -50,8 +63,14 @@ export const softmax = defineLayer({
 });
 
 /** A network input (internal layout). */
+// The graph input carries the module's key for it (`name:` in the source, else the node's).
+const inputOnnx: OnnxMapping = {
+  export: (n, b) => ({ name: b.inputName(n), perm: identityPerm(n.shape.length) }),
+};
+
 export const inputLayer = defineLayer({
   kind: 'input',
+  onnx: inputOnnx,
   doc: 'a network input',
   inputs: { min: 0, max: 0 },
   attrs: [],
@@ -63,8 +82,10 @@ export const inputLayer = defineLayer({
 });
 
 /** Permutes axes: out.shape[i] = in.shape[perm[i]]. Made by the front end for channels_first. */
+
 export const transpose = defineLayer({
   kind: 'transpose',
+  onnx: { export: (n, b) => relabel(b, n, n.attrs['perm'] as readonly number[]) },
   doc: 'permutes axes (layout changes for channels_first)',
   inputs: { min: 1, max: 1 },
   attrs: [],

@@ -7,6 +7,15 @@
 import { internalAxis, stridesOf } from './broadcast.js';
 import { bool, defineLayer, num, str, type AttrSpec, type Node } from '../ir/op.js';
 import { formatShape, toUserShape, type Shape } from '../ir/types.js';
+import {
+  identityPerm,
+  onnxInt,
+  onnxInts,
+  userPermOf,
+  type OnnxAttrs,
+  type OnnxBuilder,
+  type OnnxMapping,
+} from '../ir/onnx.js';
 
 /** The view a normalization node works on (see the file comment). */
 export interface NormView {
@@ -96,8 +105,44 @@ const reference = (
   w: Readonly<Record<string, Float64Array>>,
 ): Float64Array => normalize(normView(node), x!, num(node.attrs, 'epsilon'), w['gamma'], w['beta']);
 
+/** (x - mean) / sqrt(var + eps) over ONNX `axes` of x (population variance), then gamma and
+ * beta of shape `pshape` (opset 13 has no LayerNormalization or GroupNormalization). */
+function normalizeOnnx(
+  n: Node,
+  b: OnnxBuilder,
+  x: string,
+  axes: number[],
+  pshape: number[],
+): string {
+  const o = (op: string, inputs: string[], attrs: OnnxAttrs = {}): string =>
+    b.op(op, inputs, `${n.name}/${op.toLowerCase()}`, `${n.name}/${op.toLowerCase()}`, attrs);
+  const reduce = (v: string): string =>
+    o('ReduceMean', [v], { axes: onnxInts(axes), keepdims: onnxInt(1) });
+  const d = o('Sub', [x, reduce(x)]);
+  const variance = reduce(o('Mul', [d, d]));
+  let y = o('Div', [d, o('Sqrt', [o('Add', [variance, b.scalar(n.attrs['epsilon'] as number)])])]);
+  const gamma = b.weight(n, 'gamma');
+  if (gamma) y = o('Mul', [y, b.init(`${n.name}/gamma`, pshape, gamma)]);
+  const beta = b.weight(n, 'beta');
+  if (beta) y = o('Add', [y, b.init(`${n.name}/beta`, pshape, beta)]);
+  return y;
+}
+
+const layerNormOnnx: OnnxMapping = {
+  export(n, b) {
+    const mask = n.attrs['norm_mask'] as readonly boolean[];
+    // x in the user's axis order (NCHW for channels_first images): gamma's order.
+    const perm = userPermOf(b, n.shape.length);
+    const x = b.as(b.value(n.inputs[0]!), perm, n.name);
+    const axes = perm.flatMap((a, j) => (mask[a] ? [j + 1] : []));
+    const pshape = perm.map((a) => (mask[a] ? n.shape[a]! : 1));
+    return { name: normalizeOnnx(n, b, x, axes, pshape), perm };
+  },
+};
+
 export const layerNormalization = defineLayer({
   kind: 'layer_normalization',
+  onnx: layerNormOnnx,
   doc: 'normalizes each example over the given axes (Keras LayerNormalization)',
   samples: [
     { source: 'network t { input x: [5, 4, 14]  output y = x -> layer_normalization }' },
@@ -162,8 +207,45 @@ export const layerNormalization = defineLayer({
   reference,
 });
 
+const groupNormOnnx: OnnxMapping = {
+  export(n, b) {
+    const axis = n.attrs['channel_axis'] as number;
+    const rank = n.shape.length;
+    const C = n.shape[axis]!;
+    const G = (n.attrs['norm_view'] as readonly number[])[axis]!;
+    // Channels to ONNX axis 1, then [N, G, rest]: each group's elements are contiguous.
+    const perm = [axis, ...identityPerm(rank).filter((a) => a !== axis)];
+    const x = b.as(b.value(n.inputs[0]!), perm, n.name);
+    const grouped = b.op(
+      'Reshape',
+      [x, b.int64(`${n.name}/groups`, [0, G, -1])],
+      `${n.name}/grouped`,
+      `${n.name}/grouped`,
+    );
+    const o = (op: string, inputs: string[], attrs: OnnxAttrs = {}): string =>
+      b.op(op, inputs, `${n.name}/${op.toLowerCase()}`, `${n.name}/${op.toLowerCase()}`, attrs);
+    const reduce = (v: string): string =>
+      o('ReduceMean', [v], { axes: onnxInts([2]), keepdims: onnxInt(1) });
+    const d = o('Sub', [grouped, reduce(grouped)]);
+    const variance = reduce(o('Mul', [d, d]));
+    const normed = o('Div', [
+      d,
+      o('Sqrt', [o('Add', [variance, b.scalar(n.attrs['epsilon'] as number)])]),
+    ]);
+    const rest = perm.slice(1).map((a) => n.shape[a]!);
+    let y = o('Reshape', [normed, b.int64(`${n.name}/shape`, [0, C, ...rest])]);
+    const pshape = [C, ...rest.map(() => 1)];
+    const gamma = b.weight(n, 'gamma');
+    if (gamma) y = o('Mul', [y, b.init(`${n.name}/gamma`, pshape, gamma)]);
+    const beta = b.weight(n, 'beta');
+    if (beta) y = o('Add', [y, b.init(`${n.name}/beta`, pshape, beta)]);
+    return { name: y, perm };
+  },
+};
+
 export const groupNormalization = defineLayer({
   kind: 'group_normalization',
+  onnx: groupNormOnnx,
   doc: 'normalizes each contiguous block of channels of an example (Keras GroupNormalization)',
   samples: [
     { source: 'network t { input x: [7, 6, 10]  output y = x -> group_normalization(-1) }' },

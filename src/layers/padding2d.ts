@@ -4,6 +4,7 @@
 // reflections repeat). zero_padding2d is padding2d(mode: constant, constant_value: 0).
 import { borderAttr, needImage } from './common.js';
 import { amounts, defineLayer, num, str } from '../ir/op.js';
+import { image, inShapeOf, onnxInt, type OnnxMapping } from '../ir/onnx.js';
 
 export const PAD_MODES = ['constant', 'reflect', 'symmetric', 'edge'] as const;
 
@@ -30,8 +31,46 @@ export function padSource(i: number, n: number, mode: string): number {
   }
 }
 
+/** Pad for constant, edge and reflect within the input; NumPy's other cases (symmetric,
+ * reflections wider than the input) gather rows, then columns, by index tables. */
+const paddingOnnx: OnnxMapping = {
+  export(n, b) {
+    const [[t, bo], [l, r]] = n.attrs['padding'] as readonly (readonly number[])[] as [
+      [number, number],
+      [number, number],
+    ];
+    const mode = n.attrs['mode'] as string;
+    const [H, W] = inShapeOf(b, n) as [number, number, number];
+    const x = b.nchw(n);
+    const pads = (): string => b.int64(`${n.name}/pads`, [0, 0, t, l, 0, 0, bo, r]);
+    if (mode === 'constant')
+      return image(
+        b.op('Pad', [x, pads(), b.scalar(n.attrs['constant_value'] as number)], n.name, n.name, {
+          mode: 'constant',
+        }),
+      );
+    if (mode === 'edge' || (mode === 'reflect' && Math.max(t, bo) < H && Math.max(l, r) < W))
+      return image(b.op('Pad', [x, pads()], n.name, n.name, { mode }));
+    const table = (size: number, before: number, after: number): number[] =>
+      Array.from({ length: size + before + after }, (_, o) => padSource(o - before, size, mode));
+    const rows = b.op(
+      'Gather',
+      [x, b.int64(`${n.name}/rows`, table(H, t, bo))],
+      `${n.name}/rows`,
+      `${n.name}/rows`,
+      { axis: onnxInt(2) },
+    );
+    return image(
+      b.op('Gather', [rows, b.int64(`${n.name}/columns`, table(W, l, r))], n.name, n.name, {
+        axis: onnxInt(3),
+      }),
+    );
+  },
+};
+
 export const padding2d = defineLayer({
   kind: 'padding2d',
+  onnx: paddingOnnx,
   doc: "pads height and width with a constant or the input's reflection or edge (NumPy's pad)",
   samples: [
     { inputs: [[5, 3, 8]], args: '[[4, 1], [5, 2]], mode: reflect', why: 'wider than the input' },

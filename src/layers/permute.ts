@@ -2,9 +2,19 @@
 // It acts on the stored layout, as flatten and reshape: C, H, W in channels_first.
 import { defineLayer, ints } from '../ir/op.js';
 import { transposeReference } from './common.js';
+import { relabel } from '../ir/onnx.js';
 
 export const permute = defineLayer({
   kind: 'permute',
+  onnx: {
+    // out axis j is input axis dims[j] - 1: a relabeling, as transpose.
+    export: (n, b) =>
+      relabel(
+        b,
+        n,
+        (n.attrs['dims'] as readonly number[]).map((d) => d - 1),
+      ),
+  },
   doc: 'permutes the per-example axes (Keras Permute, 1-based dims)',
   samples: [
     { inputs: [[5, 7, 8]], args: '[2, 1, 3]' },

@@ -3,10 +3,33 @@
 import { needImage, poolPadding } from './common.js';
 import { axisPaddings, convAxis, hw } from './geometry.js';
 import { defineLayer, pair, type LayerDef } from '../ir/op.js';
+import {
+  image,
+  onnxInt,
+  onnxInts,
+  onnxPair,
+  type OnnxAttrs,
+  type OnnxMapping,
+} from '../ir/onnx.js';
+
+const poolOnnx = (max: boolean): OnnxMapping => ({
+  export(n, b) {
+    const [t, bo, l, r] = n.attrs['pads'] as readonly number[];
+    const attrs: OnnxAttrs = {
+      kernel_shape: onnxInts(onnxPair(n, 'pool_size')),
+      strides: onnxInts(onnxPair(n, 'stride')),
+      pads: onnxInts([t!, l!, bo!, r!]),
+    };
+    // Padded cells are left out of the max and of the count, as TensorFlow's `same`.
+    if (!max) attrs['count_include_pad'] = onnxInt(0);
+    return image(b.op(max ? 'MaxPool' : 'AveragePool', [b.nchw(n)], n.name, n.name, attrs));
+  },
+});
 
 function pooling(kind: string, doc: string, max: boolean): LayerDef {
   return defineLayer({
     kind,
+    onnx: poolOnnx(max),
     doc,
     samples: [
       { inputs: [[7, 6, 5]], args: '2' },

@@ -3,6 +3,7 @@
 import { forEachBroadcast, stridesOf, userLayoutStrides } from './broadcast.js';
 import { defineLayer, ints, str } from '../ir/op.js';
 import { formatShape, toUserShape, type Attrs, type DataFormat, type Shape } from '../ir/types.js';
+import { identityPerm, NCHW, type OnnxMapping } from '../ir/onnx.js';
 
 /** alpha's strides per internal axis of the input (0 along shared axes); alpha is stored in
  * the user's layout, so in channels_first a rank-3 alpha is [C, H, W] in memory. */
@@ -10,8 +11,21 @@ export function alphaStrides(attrs: Attrs, alphaShape: Shape): number[] {
   return userLayoutStrides(alphaShape, attrs['data_format'] as DataFormat);
 }
 
+const preluOnnx: OnnxMapping = {
+  export(n, b) {
+    // x in the user's axis order (NCHW for channels_first images), so alpha's layout fits.
+    const cf = n.attrs['data_format'] === 'channels_first' && n.shape.length === 3;
+    const perm = cf ? [...NCHW] : identityPerm(n.shape.length);
+    const x = b.as(b.value(n.inputs[0]!), perm, n.name);
+    const a = n.weights.find((w) => w.name === 'alpha')!;
+    const slope = b.init(`${n.name}/alpha`, [...a.shape], b.need(n, 'alpha'));
+    return { name: b.op('PRelu', [x, slope], n.name, n.name), perm };
+  },
+};
+
 export const prelu = defineLayer({
   kind: 'prelu',
+  onnx: preluOnnx,
   doc: 'x where x > 0, alpha * x elsewhere, alpha learned per element (Keras PReLU)',
   samples: [
     { source: 'network t { input x: [7, 5, 12]  output y = x -> prelu(shared_axes: [1, 2]) }' },

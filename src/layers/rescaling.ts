@@ -2,13 +2,32 @@
 // one number per channel, along the channel axis of the network's data format.
 import { defineLayer } from '../ir/op.js';
 import type { AttrValue, Shape } from '../ir/types.js';
+import { type OnnxMapping } from '../ir/onnx.js';
 
 /** The value for channel c of a number or a per-channel list. */
 export const perChannel = (v: AttrValue, c: number): number =>
   Array.isArray(v) ? (v.length === 1 ? (v[0] as number) : (v[c] as number)) : (v as number);
 
+const rescalingOnnx: OnnxMapping = {
+  export(n, b) {
+    const v = b.value(n.inputs[0]!);
+    const axis = n.attrs['channel_axis'] as number;
+    // A per-channel list as a constant along the channel axis (x's axes in its order).
+    const constant = (name: string): string => {
+      const a = n.attrs[name] as number | readonly number[];
+      if (!Array.isArray(a)) return b.scalar(a as number);
+      const list = a as readonly number[];
+      const dims = v.perm.map((p) => (p === axis ? list.length : 1));
+      return b.init(`${n.name}/${name}`, dims, [...list]);
+    };
+    const y = b.op('Mul', [v.name, constant('scale')], n.name, n.name);
+    return { name: b.op('Add', [y, constant('offset')], n.name, n.name), perm: v.perm };
+  },
+};
+
 export const rescaling = defineLayer({
   kind: 'rescaling',
+  onnx: rescalingOnnx,
   doc: 'x * scale + offset, scalars or one per channel (Keras Rescaling)',
   samples: [
     { source: 'network t { input x: [5, 7, 6]  output y = x -> rescaling(1 / 127.5, -1) }' },

@@ -4,12 +4,21 @@
 // shuffle is reshape -> permute -> reshape).
 import { size } from '../ir/graph.js';
 import { defineLayer, ints } from '../ir/op.js';
+import { identityPerm, inShapeOf, onnxInt, type OnnxMapping } from '../ir/onnx.js';
 
 /** The largest per-example rank reshape makes (and permute carries). */
 const MAX_RANK = 5;
 
+const flattenOnnx: OnnxMapping = {
+  export(n, b) {
+    const x = b.as(b.value(n.inputs[0]!), identityPerm(inShapeOf(b, n).length), n.name);
+    return { name: b.op('Flatten', [x], n.name, n.name, { axis: onnxInt(1) }), perm: [0] };
+  },
+};
+
 export const flatten = defineLayer({
   kind: 'flatten',
+  onnx: flattenOnnx,
   doc: 'flattens each example to one axis (Keras Flatten)',
   samples: [{ inputs: [[3, 4, 5]] }],
   inputs: { min: 1, max: 1 },
@@ -20,8 +29,20 @@ export const flatten = defineLayer({
   reference: (_node, [x]) => Float64Array.from(x!),
 });
 
+const reshapeOnnx: OnnxMapping = {
+  export(n, b) {
+    const x = b.as(b.value(n.inputs[0]!), identityPerm(inShapeOf(b, n).length), n.name);
+    const shape = b.int64(`${n.name}/shape`, [-1, ...n.shape]);
+    return {
+      name: b.op('Reshape', [x, shape], n.name, n.name),
+      perm: identityPerm(n.shape.length),
+    };
+  },
+};
+
 export const reshape = defineLayer({
   kind: 'reshape',
+  onnx: reshapeOnnx,
   doc: 'reshapes each example (Keras Reshape); one dimension may be -1',
   samples: [{ inputs: [[3, 4, 5]], args: '[12, 5]' }],
   inputs: { min: 1, max: 1 },

@@ -10,6 +10,14 @@
 // the input to the target's aspect ratio, as Keras does. up_sampling2d is half_pixel resizing.
 import { needImage } from './common.js';
 import { bool, defineLayer, num, str } from '../ir/op.js';
+import {
+  image,
+  inShapeOf,
+  onnxInt,
+  onnxSlice,
+  type OnnxAttrs,
+  type OnnxMapping,
+} from '../ir/onnx.js';
 
 export const COORDINATES = ['half_pixel', 'align_corners', 'asymmetric'] as const;
 
@@ -88,8 +96,46 @@ export function resample(
   return out;
 }
 
+/** Resize to the output's sizes (the batch from the input's shape), after Keras's crop. */
+const resizingOnnx: OnnxMapping = {
+  export(n, b) {
+    const [H, W] = inShapeOf(b, n) as [number, number, number];
+    const [OH, OW] = n.shape as [number, number, number];
+    const win = resizeWindow(H, W, OH, OW, n.attrs['crop_to_aspect_ratio'] === true);
+    let x = b.nchw(n);
+    if (win.h !== H || win.w !== W)
+      x = onnxSlice(b, x, n.name, [win.top, win.left], [win.top + win.h, win.left + win.w]);
+    const shape = b.op('Shape', [x], `${n.name}/shape`, `${n.name}/shape`);
+    const nc = b.op(
+      'Slice',
+      [shape, b.int64(`${n.name}/zero`, [0]), b.int64(`${n.name}/two`, [2])],
+      `${n.name}/nc`,
+      `${n.name}/nc`,
+    );
+    const sizes = b.op(
+      'Concat',
+      [nc, b.int64(`${n.name}/size`, [OH, OW])],
+      `${n.name}/sizes`,
+      `${n.name}/sizes`,
+      { axis: onnxInt(0) },
+    );
+    const coords = n.attrs['coordinates'] as string;
+    const nearest = n.attrs['interpolation'] === 'nearest';
+    // tf.image.resize's nearest sample: floor((o + 0.5) * in / out) for half_pixel, which is
+    // ONNX's half_pixel coordinate rounded with ties up; align_corners rounds (ties up, as
+    // roundf on non-negative values); asymmetric floors.
+    const attrs: OnnxAttrs = {
+      mode: nearest ? 'nearest' : 'linear',
+      coordinate_transformation_mode: coords,
+    };
+    if (nearest) attrs['nearest_mode'] = coords === 'asymmetric' ? 'floor' : 'round_prefer_ceil';
+    return image(b.op('Resize', [x, '', '', sizes], n.name, n.name, attrs));
+  },
+};
+
 export const resizing = defineLayer({
   kind: 'resizing',
+  onnx: resizingOnnx,
   doc: 'resizes images by bilinear or nearest interpolation (Keras Resizing, tf.image.resize)',
   samples: [
     { inputs: [[5, 7, 8]], args: '8, 4' },

@@ -11,9 +11,37 @@ import {
 } from './common.js';
 import { depthwiseReference } from './depthwise_conv2d.js';
 import { bool, defineLayer, num, pair, str } from '../ir/op.js';
+import { depthwiseOnnx } from './depthwise_conv2d.js';
+import { image, inShapeOf, onnxInts, type OnnxMapping } from '../ir/onnx.js';
+
+const separableOnnx: OnnxMapping = {
+  export(n, b) {
+    const dw = depthwiseOnnx(
+      n,
+      b,
+      `${n.name}/depthwise`,
+      b.need(n, 'depthwise_kernel'),
+      b.weight(n, 'depthwise_bias'),
+    );
+    const F = n.shape[2]!;
+    const CM = inShapeOf(b, n)[2]! * (n.attrs['depth_multiplier'] as number);
+    const pk = b.need(n, 'pointwise_kernel');
+    // [1, 1, C*dm, filters] -> [filters, C*dm, 1, 1].
+    const w = new Float32Array(pk.length);
+    for (let i = 0; i < CM; i++) for (let f = 0; f < F; f++) w[f * CM + i] = pk[i * F + f]!;
+    const inputs = [dw, b.init(`${n.name}/pointwise_kernel`, [F, CM, 1, 1], w)];
+    const bias = b.weight(n, 'bias');
+    if (bias) inputs.push(b.init(`${n.name}/bias`, [F], bias));
+    const y = b.op('Conv', inputs, `${n.name}/pointwise`, `${n.name}/pointwise`, {
+      kernel_shape: onnxInts([1, 1]),
+    });
+    return image(b.epilogue(n, y));
+  },
+};
 
 export const separableConv2d = defineLayer({
   kind: 'separable_conv2d',
+  onnx: separableOnnx,
   doc: 'depthwise then pointwise convolution (Keras SeparableConv2D)',
   samples: [
     {

@@ -4,9 +4,27 @@
 import { needImage } from './common.js';
 import { resample, resizeTaps } from './resizing.js';
 import { defineLayer, pair, str } from '../ir/op.js';
+import { image, onnxPair, type OnnxAttrs, type OnnxMapping } from '../ir/onnx.js';
+
+const upSamplingOnnx: OnnxMapping = {
+  export(n, b) {
+    const [sh, sw] = onnxPair(n, 'size');
+    const scales = b.init(`${n.name}/scales`, [4], [1, 1, sh, sw]);
+    const bilinear = n.attrs['interpolation'] === 'bilinear';
+    const attrs: OnnxAttrs = bilinear
+      ? { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }
+      : {
+          mode: 'nearest',
+          coordinate_transformation_mode: 'asymmetric',
+          nearest_mode: 'floor',
+        };
+    return image(b.op('Resize', [b.nchw(n), '', scales], n.name, n.name, attrs));
+  },
+};
 
 export const upSampling2d = defineLayer({
   kind: 'up_sampling2d',
+  onnx: upSamplingOnnx,
   doc: 'upsampling by an integer factor (Keras UpSampling2D)',
   samples: [
     { inputs: [[3, 4, 5]], args: '[2, 3]' },

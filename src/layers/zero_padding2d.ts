@@ -1,9 +1,21 @@
 // zero_padding2d: Keras ZeroPadding2D: `p`, `[ph, pw]` or `[[top, bottom], [left, right]]` zeros.
 import { borderAttr, needImage } from './common.js';
 import { amounts, defineLayer } from '../ir/op.js';
+import { image, type OnnxMapping } from '../ir/onnx.js';
+
+const zeroPaddingOnnx: OnnxMapping = {
+  export(n, b) {
+    const a = n.attrs['padding'] as readonly (readonly number[])[];
+    const [t, bo] = [a[0]![0]!, a[0]![1]!];
+    const [l, r] = [a[1]![0]!, a[1]![1]!];
+    const pads = b.int64(`${n.name}/pads`, [0, 0, t, l, 0, 0, bo, r]);
+    return image(b.op('Pad', [b.nchw(n), pads], n.name, n.name, { mode: 'constant' }));
+  },
+};
 
 export const zeroPadding2d = defineLayer({
   kind: 'zero_padding2d',
+  onnx: zeroPaddingOnnx,
   doc: 'pads height and width with zeros (Keras ZeroPadding2D)',
   samples: [
     { inputs: [[4, 5, 3]], args: '[[1, 2], [0, 3]]' },

@@ -428,7 +428,9 @@ export function bandsOf(
   const OH = impl.bandUnits?.(node) ?? node.shape[0]!;
   const units = Math.ceil(OH / impl.bands);
   const macs = node.layer.macs(node, shapes);
-  const n = Math.min(par.maxParts, units, Math.max(1, Math.floor(macs / par.minPartMacs)));
+  // minPartMacs 0: as many as asked, whatever the work (0 / 0 is no count).
+  const byWork = par.minPartMacs > 0 ? Math.floor(macs / par.minPartMacs) : Infinity;
+  const n = Math.min(par.maxParts, units, Math.max(1, byWork));
   if (n <= 1) return [];
   // Bands in units; the interior ones of one size q, so that they are one kernel (a band's
   // kernel is relative to its bases: bands alike share it), the first and last (the borders,

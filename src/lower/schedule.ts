@@ -33,6 +33,17 @@ export interface Schedule {
   /** Bytes of depthwise output one band of separable_conv2d rows may take (stays in L2 for the
    * pointwise stage). */
   readonly bandBytes: number;
+  /** When a convolution first copies a small input into a zero-padded map (padded_input.ts):
+   * the largest map copied (floats), the most extra taps it may read (a fraction of those the
+   * border runs read), and the fewest multiply-adds per float copied. */
+  readonly paddedInput: {
+    readonly maxFloats: number;
+    readonly maxExtraTaps: number;
+    readonly minMacsPerFloat: number;
+  };
+  /** Lines a generated TypeScript function aims to stay under (codegen/ts/print.ts cuts longer
+   * kernels into part functions). */
+  readonly functionLines: number;
 }
 
 /** WebAssembly SIMD in V8 on x64 (a core with 2 MB of L2), the target every number below was
@@ -68,6 +79,19 @@ export const WASM_SIMD_X64: Schedule = {
   winogradMinTiles: 8,
   cachedWeightBytes: 1 << 20,
   bandBytes: 64 * 1024,
+  paddedInput: {
+    // A few KB, next to the convolution's own work.
+    maxFloats: 4096,
+    maxExtraTaps: 0.125,
+    // The copy must be noise next to the convolution: autoencoder's 14x14x16 -> 7x7x32, 63
+    // per float, measured 14% slower padded; mnist's 28x28x1 -> 28x28x32, 612 per float, the
+    // same speed.
+    minMacsPerFloat: 256,
+  },
+  // V8 leaves a function of over 60 KB of bytecode to its interpreter (about 1,500 lines of
+  // these kernels), where it runs some 50 times slower: DCGAN's transposed convolutions, up to
+  // 3,300 lines each, took 3.3 s a run instead of 67 ms.
+  functionLines: 400,
 };
 
 /** Scalar code (the TypeScript backend): the same budgets, without v128. */

@@ -4,8 +4,11 @@
 // lowering asks this table which implementation computes a node, with the exact shapes and the
 // target's options. A new kernel for an op (a threaded one, an int8 one) is one more row.
 import type { Node, Shape } from '../ir/graph.js';
-import { lowerActivation } from './kernels/activation.js';
-import { lowerBatchNormalization } from './kernels/batch_normalization.js';
+import { activationSplits, lowerActivation } from './kernels/activation.js';
+import {
+  batchNormalizationSplits,
+  lowerBatchNormalization,
+} from './kernels/batch_normalization.js';
 import {
   conv2dBandUnits,
   conv2dWinogradApplies,
@@ -25,7 +28,7 @@ import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
 import { lowerNormalization } from './kernels/normalization.js';
 import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
-import { lowerRescaling } from './kernels/rescaling.js';
+import { lowerRescaling, rescalingSplits } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
 import { lowerBlockTranspose, lowerPermute, lowerTranspose } from './kernels/transpose.js';
@@ -99,21 +102,23 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   depthwise_conv2d: banded('channelwise', lowerDepthwiseConv2d),
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
   dense: only('direct', lowerDense),
-  batch_normalization: only('affine', lowerBatchNormalization),
+  batch_normalization: [
+    { name: 'affine', lower: lowerBatchNormalization, bands: 1, splits: batchNormalizationSplits },
+  ],
   max_pooling2d: banded('channelwise', lowerPooling(true)),
   average_pooling2d: banded('channelwise', lowerPooling(false)),
   global_max_pooling2d: only('reduce', lowerGlobalPooling(true)),
   global_average_pooling2d: only('reduce', lowerGlobalPooling(false)),
-  zero_padding2d: only('copy', lowerZeroPadding2d),
-  up_sampling2d: only('gather', lowerUpSampling2d),
-  add: only('elementwise', lowerElementwise('add')),
-  multiply: only('elementwise', lowerElementwise('multiply')),
-  subtract: only('elementwise', lowerElementwise('subtract')),
-  average: only('elementwise', lowerElementwise('average')),
-  maximum: only('elementwise', lowerElementwise('maximum')),
-  minimum: only('elementwise', lowerElementwise('minimum')),
-  prelu: only('elementwise', lowerPrelu),
-  rescaling: only('affine', lowerRescaling),
+  zero_padding2d: banded('copy', lowerZeroPadding2d),
+  up_sampling2d: banded('gather', lowerUpSampling2d),
+  add: banded('elementwise', lowerElementwise('add')),
+  multiply: banded('elementwise', lowerElementwise('multiply')),
+  subtract: banded('elementwise', lowerElementwise('subtract')),
+  average: banded('elementwise', lowerElementwise('average')),
+  maximum: banded('elementwise', lowerElementwise('maximum')),
+  minimum: banded('elementwise', lowerElementwise('minimum')),
+  prelu: banded('elementwise', lowerPrelu),
+  rescaling: [{ name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits }],
   layer_normalization: only('reduce', lowerNormalization),
   group_normalization: only('reduce', lowerNormalization),
   concatenate: only('copy', lowerConcatenate),
@@ -122,13 +127,15 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   depth_to_space: only('copy', lowerBlockTranspose(true)),
   space_to_depth: only('copy', lowerBlockTranspose(false)),
   permute: only('copy', lowerPermute),
-  cropping2d: only('copy', lowerCropping2d),
-  padding2d: only('copy', lowerPadding2d),
+  cropping2d: banded('copy', lowerCropping2d),
+  padding2d: banded('copy', lowerPadding2d),
   resizing: only('separable', lowerResizing),
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */
-const ACTIVATION: readonly Implementation[] = only('elementwise', lowerActivation);
+const ACTIVATION: readonly Implementation[] = [
+  { name: 'elementwise', lower: lowerActivation, bands: 1, splits: activationSplits },
+];
 
 /** The implementations of a node's op, preferred first (empty for inputs and views). */
 export function implementationsOf(node: Node): readonly Implementation[] {

@@ -5,6 +5,8 @@ import { size, type Node, type Shape } from '../../ir/graph.js';
 import { add, get, let_, load, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
 import { num } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
+import { bandOuter } from './rows.js';
+import { bandTags } from './spatial.js';
 import {
   bcast,
   dims,
@@ -123,7 +125,11 @@ export function lowerBatchNormalization(
               }),
             ];
           });
-  const body = [...scales(p, C, eps, opts.schedule.simd), ...range('o', 0, outer, main)];
+  // A band (channels not on the first axis): its range of the outer loop; every band computes
+  // the scales into its own scratch.
+  const rows = bandOuter(shape!, outer, opts.band);
+  const body = [...scales(p, C, eps, opts.schedule.simd), ...range('o', rows.from, rows.to, main)];
+  const tags = bandTags(opts.band);
   return finish(node, {
     name: [
       'batch_normalization',
@@ -132,13 +138,19 @@ export function lowerBatchNormalization(
       `e${numTag(eps)}`,
       !p.gamma && 'noscale',
       !p.beta && 'nocenter',
+      tags.name,
     ],
     doc: [
       `batch_normalization ${dims(shape!)}, channels on axis ${axis}, epsilon ${eps}` +
         `${p.gamma ? '' : ', no gamma'}${p.beta ? '' : ', no beta'}; scales in scratch`,
+      ...tags.doc,
     ],
     body,
     weights: ['gamma', 'beta', 'moving_mean', 'moving_variance'],
     scratch: C,
   });
 }
+
+/** Rows are independent unless the channels are the first axis. */
+export const batchNormalizationSplits = (node: Node): boolean =>
+  num(node.attrs, 'channel_axis') !== 0;

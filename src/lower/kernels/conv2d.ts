@@ -110,17 +110,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
   const pointwise = isPointwise(node);
   const padded =
     groups === 1
-      ? paddedInput(
-          inputBase(0),
-          scratchBase,
-          [H, W, C],
-          [OH, OW, F],
-          k,
-          s,
-          d,
-          pads,
-          opts.schedule.simd,
-        )
+      ? paddedInput(inputBase(0), scratchBase, [H, W, C], [OH, OW, F], k, s, d, pads, opts.schedule)
       : null;
   // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];

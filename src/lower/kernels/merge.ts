@@ -6,7 +6,9 @@ import { add, mul, store, type BinFn, type Expr } from '../../kir/kir.js';
 import { num } from '../../ir/op.js';
 import { inputStrides } from '../../layers/broadcast.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { coalesce, loopTag, stridedElementwise } from './strided.js';
+import { bandElements } from './rows.js';
+import { bandTags } from './spatial.js';
+import { bandOf, coalesce, loopTag, stridedElementwise } from './strided.js';
 import {
   copy,
   dims,
@@ -40,26 +42,36 @@ function combine(kind: string, xs: readonly Expr[], l: Lanes): Expr {
 export function lowerElementwise(kind: string) {
   return (node: Node, shapes: readonly Shape[], opts: LowerOptions): LoweredNode => {
     const n = size(node.shape);
+    // A band of output rows (LowerOptions.band): its elements alone.
+    const tags = bandTags(opts.band);
     if (node.attrs['broadcast_strides'] === undefined) {
-      const body = flat(n, opts.schedule.simd, (i, l) => {
+      const band = bandElements(node.shape, opts.band);
+      const body = flat(band.n, opts.schedule.simd, (j, l) => {
+        const i = band.at ? add(j, band.at) : j;
         const xs = shapes.map((_, k) => loadL(add(inputBase(k), i), l));
         return [store(add(outputBase, i), combine(kind, xs, l))];
       });
       return finish(node, {
-        name: [kind, `n${n}`, `x${shapes.length}`],
-        doc: [`${kind} of ${shapes.length} inputs of ${n} elements`],
+        name: [kind, `n${n}`, `x${shapes.length}`, tags.name],
+        doc: [`${kind} of ${shapes.length} inputs of ${n} elements`, ...tags.doc],
         body,
       });
     }
     const strides = inputStrides(node.attrs, node.shape, shapes.length);
-    const operands = strides.map((s, k) => ({ base: inputBase(k), strides: s }));
-    const axes = coalesce(node.shape, operands);
-    const body = stridedElementwise(axes, operands, opts.schedule.simd, (xs, l) =>
-      combine(kind, xs, l),
+    const whole = strides.map((s, k) => ({ base: inputBase(k), strides: s }));
+    const part = bandOf(node.shape, whole, opts.band);
+    const axes = coalesce(part.shape, part.operands);
+    const body = stridedElementwise(
+      axes,
+      part.operands,
+      opts.schedule.simd,
+      (xs, l) => combine(kind, xs, l),
+      part.out,
     );
     return finish(node, {
-      name: [kind, `o${dims(node.shape)}`, `b${loopTag(axes)}`],
+      name: [kind, `o${dims(node.shape)}`, `b${loopTag(axes)}`, tags.name],
       doc: [
+        ...tags.doc,
         // What the name encodes only (equal names must mean equal code): the operands' shapes
         // differ between alike kernels ([C] and [1, 1, C] read the same way).
         `${kind} of ${shapes.length} operands broadcast to ${dims(node.shape)}: loops ` +

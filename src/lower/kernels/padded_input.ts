@@ -2,20 +2,13 @@
 // Then every output pixel reads every tap: one body for the whole map instead of one per pair of
 // border runs (25 for a 5x5 kernel with padding 2), which is most of the code V8 compiles (and
 // tiers up) at a cold start. The price is multiply-adds with zeros at the borders, so only
-// small maps with few extra taps and much work per float copied qualify (mnist's 28x28x1
+// small maps with few extra taps and much work per float copied qualify (the schedule's
+// `paddedInput` limits; mnist's 28x28x1
 // input: 9% more multiply-adds, the same speed, 16 KB less code).
 import { add, i32, mul, type Expr, type Stmt } from '../../kir/kir.js';
+import type { Schedule } from '../schedule.js';
 import { convRuns } from './spatial.js';
 import { copy, fill, range } from './util.js';
-
-/** Largest padded input copied (floats): a few KB, next to the convolution's own work. */
-const MAX_PADDED_FLOATS = 4096;
-/** Most extra taps read (as a fraction of the taps the border runs read). */
-const MAX_EXTRA_TAPS = 0.125;
-/** Fewest multiply-adds per float copied: the copy must be noise next to the convolution
- * (autoencoder's 14x14x16 -> 7x7x32, 63 per float, measured 14% slower padded; mnist's
- * 28x28x1 -> 28x28x32, 612 per float, the same speed). */
-const MIN_MACS_PER_FLOAT = 256;
 
 export interface PaddedInput {
   /** Padded height and width. */
@@ -44,17 +37,18 @@ export function paddedInput(
   st: readonly number[],
   d: readonly number[],
   pads: readonly number[],
-  simd: boolean,
+  schedule: Schedule,
 ): PaddedInput | null {
+  const { simd, paddedInput: limits } = schedule;
   const [pt, pb, pl, pr] = pads as [number, number, number, number];
   if (pt + pb + pl + pr === 0) return null;
   const h = H + pt + pb;
   const w = W + pl + pr;
-  if (h * w * C > MAX_PADDED_FLOATS) return null;
-  if (OH * OW * F * k[0]! * k[1]! * C < MIN_MACS_PER_FLOAT * h * w * C) return null;
+  if (h * w * C > limits.maxFloats) return null;
+  if (OH * OW * F * k[0]! * k[1]! * C < limits.minMacsPerFloat * h * w * C) return null;
   const read = taps(OH, H, k[0]!, st[0]!, d[0]!, pt) * taps(OW, W, k[1]!, st[1]!, d[1]!, pl);
   const all = taps(OH, h, k[0]!, st[0]!, d[0]!, 0) * taps(OW, w, k[1]!, st[1]!, d[1]!, 0);
-  if (all > read * (1 + MAX_EXTRA_TAPS)) return null;
+  if (all > read * (1 + limits.maxExtraTaps)) return null;
   const row = W * C;
   const body = [
     ...fill(s, h * w * C, 0, simd),

@@ -8,6 +8,8 @@ import { add, mul, type Expr, type Stmt } from '../../kir/kir.js';
 import { amounts, num, str } from '../../ir/op.js';
 import { padSource } from '../../layers/padding2d.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
+import type { Band } from './rows.js';
+import { bandTags } from './spatial.js';
 import { copy, dims, fill, finish, numTag, range, inputBase, outputBase } from './util.js';
 
 function padBody(
@@ -53,6 +55,79 @@ function padBody(
   return out;
 }
 
+/**
+ * A band of output rows [from, from + count) alone (LowerOptions.band): the constant rows in it,
+ * its input rows as the whole kernel copies them, and each mirrored row it holds copied from
+ * the input row it mirrors (not from another output row, which another band computes).
+ */
+function padBand(
+  [H, W, C]: readonly number[],
+  [[t, b], [l, r]]: [[number, number], [number, number]],
+  mode: string,
+  value: number,
+  simd: boolean,
+  { from, count }: Band,
+): Stmt[] {
+  const OW = W! + l + r;
+  const row = OW * C!;
+  const WC = W! * C!;
+  const end = from + count;
+  const first = Math.max(0, from - t);
+  const last = Math.min(H!, end - t);
+  const out: Stmt[] = [];
+  if (mode === 'constant') {
+    const top = Math.min(end, t) - from;
+    if (top > 0) out.push(...fill(add(outputBase, from * row), top * row, value, simd));
+    out.push(
+      ...range('r', first, last, (i) => {
+        const dst = add(outputBase, add(mul(i, row), (t * OW + l) * C!));
+        return [
+          ...fill(add(dst, -l * C!), l * C!, value, simd),
+          ...copy(dst, add(inputBase(0), mul(i, WC)), WC, simd),
+          ...fill(add(dst, WC), r * C!, value, simd),
+        ];
+      }),
+    );
+    const below = Math.max(from, t + H!);
+    if (end > below)
+      out.push(...fill(add(outputBase, below * row), (end - below) * row, value, simd));
+    return out;
+  }
+  const column = (dst: Expr, src: Expr, ox: number): Stmt[] =>
+    copy(add(dst, ox * C!), add(src, padSource(ox - l, W!, mode) * C!), C!, simd, 'c');
+  /** Output row dst from the input row at src. */
+  const rowBody = (dst: Expr, src: Expr): Stmt[] => [
+    ...Array.from({ length: l }, (_, ox) => column(dst, src, ox)).flat(),
+    ...copy(add(dst, l * C!), src, WC, simd),
+    ...Array.from({ length: r }, (_, k) => column(dst, src, l + W! + k)).flat(),
+  ];
+  out.push(
+    ...range('r', first, last, (i) =>
+      rowBody(add(outputBase, mul(add(i, t), row)), add(inputBase(0), mul(i, WC))),
+    ),
+  );
+  for (let oy = from; oy < end; oy++)
+    if (oy < t || oy >= t + H!)
+      out.push(
+        ...rowBody(add(outputBase, oy * row), add(inputBase(0), padSource(oy - t, H!, mode) * WC)),
+      );
+  return out;
+}
+
+/** The whole padded output, or a band of its rows. */
+function padKernel(
+  shape: readonly number[],
+  pads: [[number, number], [number, number]],
+  mode: string,
+  value: number,
+  simd: boolean,
+  band: Band | undefined,
+): Stmt[] {
+  return band
+    ? padBand(shape, pads, mode, value, simd, band)
+    : padBody(shape, pads, mode, value, simd);
+}
+
 export function lowerZeroPadding2d(
   node: Node,
   [shape]: readonly Shape[],
@@ -60,12 +135,14 @@ export function lowerZeroPadding2d(
 ): LoweredNode {
   const pads = amounts(node.attrs, 'padding');
   const [[t, b], [l, r]] = pads;
+  const tags = bandTags(opts.band);
   return finish(node, {
-    name: ['zero_padding2d', `i${dims(shape!)}`, `p${t}_${b}_${l}_${r}`],
+    name: ['zero_padding2d', `i${dims(shape!)}`, `p${t}_${b}_${l}_${r}`, tags.name],
     doc: [
       `zero_padding2d ${dims(shape!)} -> ${dims(node.shape)}: top ${t}, bottom ${b}, left ${l}, right ${r}`,
+      ...tags.doc,
     ],
-    body: padBody(shape!, pads, 'constant', 0, opts.schedule.simd),
+    body: padKernel(shape!, pads, 'constant', 0, opts.schedule.simd, opts.band),
   });
 }
 
@@ -79,6 +156,7 @@ export function lowerPadding2d(
   const mode = str(node.attrs, 'mode');
   const value = num(node.attrs, 'constant_value');
   const constant = mode === 'constant';
+  const tags = bandTags(opts.band);
   return finish(node, {
     name: [
       'padding2d',
@@ -86,11 +164,13 @@ export function lowerPadding2d(
       `p${t}_${b}_${l}_${r}`,
       mode,
       constant && `v${numTag(value)}`,
+      tags.name,
     ],
     doc: [
       `padding2d ${dims(shape!)} -> ${dims(node.shape)}: top ${t}, bottom ${b}, left ${l}, right ${r}, ` +
         (constant ? `constant ${value}` : mode),
+      ...tags.doc,
     ],
-    body: padBody(shape!, pads, mode, value, opts.schedule.simd),
+    body: padKernel(shape!, pads, mode, value, opts.schedule.simd, opts.band),
   });
 }

@@ -15,6 +15,7 @@ import {
   type Expr,
   type Stmt,
 } from '../../kir/kir.js';
+import type { Band } from './rows.js';
 import { flat, loadL, Names, range, outputBase, type Lanes } from './util.js';
 
 /** An operand: its base and its stride (in elements) along each axis of the output. */
@@ -48,6 +49,28 @@ export function coalesce(shape: readonly number[], operands: readonly Operand[])
   return out.length ? out : [{ n: 1, strides: operands.map(() => 0) }];
 }
 
+/**
+ * The part of an elementwise loop a band of output rows (the first axis) computes: the output
+ * shape with `count` rows, each operand's base moved to the band's first row, and the output's
+ * (`out`). Without a band, the whole.
+ */
+export function bandOf(
+  shape: readonly number[],
+  operands: readonly Operand[],
+  band: Band | undefined,
+): { shape: number[]; operands: Operand[]; out: Expr } {
+  if (!band) return { shape: [...shape], operands: [...operands], out: outputBase };
+  const row = shape.slice(1).reduce((p, d) => p * d, 1);
+  return {
+    shape: [band.count, ...shape.slice(1)],
+    operands: operands.map((o) => ({
+      ...o,
+      base: add(o.base, band.from * o.strides[0]!),
+    })),
+    out: add(outputBase, band.from * row),
+  };
+}
+
 /** The loop structure for kernel names (equal names must mean equal code): the sizes, then
  * each operand's strides: `63x8_8x1_0x1`. */
 export function loopTag(axes: readonly LoopAxis[]): string {
@@ -65,6 +88,7 @@ export function stridedElementwise(
   operands: readonly Operand[],
   simd: boolean,
   f: (values: Expr[], lanes: Lanes) => Expr,
+  out: Expr = outputBase,
 ): Stmt[] {
   const names = new Names();
   const inner = axes[axes.length - 1]!;
@@ -102,7 +126,7 @@ export function stridedElementwise(
         lets.push(let_(name, v));
         return get(name, v.type);
       });
-      return [...lets, store(add(outputBase, add(yAt, i)), f(bound, l))];
+      return [...lets, store(add(out, add(yAt, i)), f(bound, l))];
     };
     return [...pre, ...flat(inner.n, vector, body, 'i')];
   };

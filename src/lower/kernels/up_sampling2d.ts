@@ -6,6 +6,8 @@ import type { Node, Shape } from '../../ir/graph.js';
 import { add, f32, i32, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
 import { pair, str } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
+import type { Band } from './rows.js';
+import { bandTags } from './spatial.js';
 import {
   bcast,
   copy,
@@ -59,10 +61,20 @@ function lerp(a: Expr, b: () => Expr, f: number, lanes: Lanes): Expr {
   return floatBinary('add', floatBinary('mul', a, k(1 - f)), floatBinary('mul', b(), k(f)));
 }
 
-function nearest(H: number, W: number, C: number, sh: number, sw: number, simd: boolean): Stmt[] {
+/** Input rows [from, to), each giving its output rows [s0, s1) of its `sh`: the first copied
+ * pixel by pixel, the others from it. */
+function nearestRows(
+  [from, to]: readonly [number, number],
+  [s0, s1]: readonly [number, number],
+  W: number,
+  C: number,
+  sh: number,
+  sw: number,
+  simd: boolean,
+): Stmt[] {
   const OW = W * sw;
-  return range('r', 0, H, (iy) => {
-    const outRow = add(outputBase, mul(iy, sh * OW * C));
+  return range('r', from, to, (iy) => {
+    const outRow = add(outputBase, add(mul(iy, sh * OW * C), s0 * OW * C));
     return [
       ...range('q', 0, W, (ix) =>
         range(
@@ -81,18 +93,65 @@ function nearest(H: number, W: number, C: number, sh: number, sw: number, simd: 
           sw <= 4,
         ),
       ),
-      ...range('sy', 1, sh, (sy) => copy(add(outRow, mul(sy, OW * C)), outRow, OW * C, simd)),
+      ...range('sy', 1, s1 - s0, (sy) => copy(add(outRow, mul(sy, OW * C)), outRow, OW * C, simd)),
     ];
   });
 }
 
-function bilinear(H: number, W: number, C: number, sh: number, sw: number, simd: boolean): Stmt[] {
+/** Nearest: output rows [band.from, band.from + band.count), or all; an input row whose output
+ * rows the band cuts gives the rows the band holds. */
+function nearest(
+  H: number,
+  W: number,
+  C: number,
+  sh: number,
+  sw: number,
+  simd: boolean,
+  band: Band | undefined,
+): Stmt[] {
+  if (!band) return nearestRows([0, H], [0, sh], W, C, sh, sw, simd);
+  const end = band.from + band.count;
+  const out: Stmt[] = [];
+  let full: [number, number] | null = null;
+  const flush = (): void => {
+    if (full) out.push(...nearestRows(full, [0, sh], W, C, sh, sw, simd));
+    full = null;
+  };
+  for (let iy = Math.floor(band.from / sh); iy * sh < end; iy++) {
+    const s0 = Math.max(0, band.from - iy * sh);
+    const s1 = Math.min(sh, end - iy * sh);
+    if (s0 === 0 && s1 === sh) full = full ? [full[0], iy + 1] : [iy, iy + 1];
+    else {
+      flush();
+      out.push(...nearestRows([iy, iy + 1], [s0, s1], W, C, sh, sw, simd));
+    }
+  }
+  flush();
+  return out;
+}
+
+/** Bilinear: the outputs of rows [band.from, band.from + band.count) of each run, or all. */
+function bilinear(
+  H: number,
+  W: number,
+  C: number,
+  sh: number,
+  sw: number,
+  simd: boolean,
+  band: Band | undefined,
+): Stmt[] {
   const OW = W * sw;
   const out: Stmt[] = [];
-  for (const rr of lerpRuns(H, sh))
+  for (const rr of lerpRuns(H, sh)) {
+    // Run outputs rr.o0 + j * sh for j in [j0, j1) fall in the band.
+    const j0 = band ? Math.max(0, Math.ceil((band.from - rr.o0) / sh)) : 0;
+    const j1 = band
+      ? Math.min(rr.count, Math.ceil((band.from + band.count - rr.o0) / sh))
+      : rr.count;
+    if (j1 <= j0) continue;
     for (const cr of lerpRuns(W, sw))
       out.push(
-        ...range('j', 0, rr.count, (j) =>
+        ...range('j', j0, j1, (j) =>
           range('k', 0, cr.count, (k) => {
             const oy = add(i32(rr.o0), mul(j, sh));
             const ox = add(i32(cr.o0), mul(k, sw));
@@ -114,6 +173,7 @@ function bilinear(H: number, W: number, C: number, sh: number, sw: number, simd:
           }),
         ),
       );
+  }
   return out;
 }
 
@@ -127,11 +187,15 @@ export function lowerUpSampling2d(
   const mode = str(node.attrs, 'interpolation');
   const body =
     mode === 'bilinear'
-      ? bilinear(H, W, C, sh, sw, opts.schedule.simd)
-      : nearest(H, W, C, sh, sw, opts.schedule.simd);
+      ? bilinear(H, W, C, sh, sw, opts.schedule.simd, opts.band)
+      : nearest(H, W, C, sh, sw, opts.schedule.simd, opts.band);
+  const tags = bandTags(opts.band);
   return finish(node, {
-    name: ['up_sampling2d', `i${dims(shape!)}`, `s${sh}x${sw}`, mode],
-    doc: [`up_sampling2d ${dims(shape!)} -> ${dims(node.shape)}: size ${sh}x${sw}, ${mode}`],
+    name: ['up_sampling2d', `i${dims(shape!)}`, `s${sh}x${sw}`, mode, tags.name],
+    doc: [
+      `up_sampling2d ${dims(shape!)} -> ${dims(node.shape)}: size ${sh}x${sw}, ${mode}`,
+      ...tags.doc,
+    ],
     body,
   });
 }
