@@ -427,9 +427,11 @@ export function bandsOf(
   if (!impl.bands || node.shape.length !== 3 || impl.splits?.(node) === false) return [];
   const OH = impl.bandUnits?.(node) ?? node.shape[0]!;
   const units = Math.ceil(OH / impl.bands);
-  const macs = node.layer.macs(node, shapes);
+  // The work: multiply-adds, or for a layer without any (merges, copies, elementwise layers:
+  // bound by memory) its output elements, each a load and a store at least.
+  const work = node.layer.macs(node, shapes) || node.shape.reduce((a, b) => a * b, 1);
   // minPartMacs 0: as many as asked, whatever the work (0 / 0 is no count).
-  const byWork = par.minPartMacs > 0 ? Math.floor(macs / par.minPartMacs) : Infinity;
+  const byWork = par.minPartMacs > 0 ? Math.floor(work / par.minPartMacs) : Infinity;
   const n = Math.min(par.maxParts, units, Math.max(1, byWork));
   if (n <= 1) return [];
   // Bands in units; the interior ones of one size q, so that they are one kernel (a band's

@@ -6,8 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNetwork } from '../../src/driver.js';
+import { buildNetwork, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
+import { runReference } from '../../src/reference/run.js';
+import { expectClose } from '../helpers/tolerance.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'netc-threads-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -206,4 +208,50 @@ for (const n of nets) n.dispose();
     expect(res.ys[1]).toEqual(res.ys[0]);
     expect(res.ys[2]).toEqual(res.ys[0]);
   }, 60_000);
+});
+
+describe('a module whose layers without multiply-adds are split too', () => {
+  // Merges with broadcasting (a squeeze-and-excitation product), prelu, rescaling, padding,
+  // up-sampling, cropping and activations: banded by output elements in the module.
+  const ELEMENTWISE = `network rows {
+  input x: [12, 10, 8]
+  s = x -> global_average_pooling2d(keepdims: true) -> dense(8, activation: sigmoid)
+  y = multiply(x, s) -> prelu -> rescaling(0.5, offset: 0.25)
+    -> padding2d([[2, 2], [1, 1]], mode: reflect) -> up_sampling2d(2)
+    -> cropping2d([[3, 1], [2, 2]])
+  output z = add(y, y -> tanh) -> relu6
+}
+`;
+  it('splits them between threads, bit for bit as on one thread, and as the reference', async () => {
+    const [graph] = compileSource(ELEMENTWISE).graphs;
+    const built = await buildNetwork(graph!, {
+      target: 'wasm',
+      seed: 5,
+      format: false,
+      parallel: { maxParts: 4, minPartMacs: 100 },
+    });
+    if (!built.ok) throw new Error(built.error);
+    const split = built.program.parallel!.phases.filter((p) => p.parts.length > 1).length;
+    expect(split).toBeGreaterThanOrEqual(6);
+    const out = path.join(dir, 'rows');
+    mkdirSync(out, { recursive: true });
+    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+    const x = Array.from({ length: 960 }, (_, i) => Math.sin(i * 0.37) * 2);
+    const res = node(`
+const mod = await import(${JSON.stringify(path.join(out, 'rows.js'))});
+const x = Float32Array.from(${JSON.stringify(x)});
+const out = {};
+for (const threads of [1, 2, 3, 4]) {
+  const net = await mod.load({ threads });
+  out[threads] = [...net.run({ x }).z];
+  net.dispose();
+}
+process.stdout.write(JSON.stringify(out));
+`) as Record<string, number[]>;
+    for (const t of ['2', '3', '4']) expect(res[t], t).toEqual(res['1']);
+    const values = initialValues(graph!, 5);
+    const params = new Map(graph!.params.map((p, i) => [p.key, values[i]!]));
+    const want = runReference(graph!, params, { x: Float32Array.from(x) }, 1)['z']!;
+    expectClose(res['1']!, want, 'z');
+  });
 });
