@@ -62,7 +62,7 @@ export interface Implementation {
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
 const convSplits = (node: Node): boolean =>
-  bandsKeepBits(node.shape[node.shape.length - 1]!, node.attrs);
+  bandsKeepBits(node.shape[node.shape.length - 1]!, node.shape[1]! * node.shape[2]!, node.attrs);
 
 const only = (name: string, lower: Lower): readonly Implementation[] => [{ name, lower }];
 /** One implementation that can be split in bands of rows. */

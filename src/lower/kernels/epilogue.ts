@@ -135,10 +135,12 @@ export function storeActivated(addr: Expr, v: Expr, act: Activation): Stmt[] {
 }
 
 /**
- * Whether a layer of `filters` output channels can be split in bands of rows with results
- * unchanged: not when the dot-product core (fewer than 4 filters) ends on a transcendental
- * activation, which it applies in one vector pass over the whole output (a band's pass would
- * leave other elements to the scalar tail, with other bits).
+ * Whether a layer of `filters` output channels and `rowElements` elements per output row can
+ * be split in bands of rows with results unchanged: not when the dot-product core (fewer than
+ * 4 filters) ends on a transcendental activation, which it applies in one vector pass over the
+ * output, unless each row is whole vectors (then a band's pass, starting at its first row,
+ * groups the elements in the same vectors as the whole output's pass; else it would leave other
+ * elements to the scalar tail, with other bits).
  */
-export const bandsKeepBits = (filters: number, attrs: Attrs): boolean =>
-  filters >= 4 || !transcendental(nodeActivation(attrs));
+export const bandsKeepBits = (filters: number, rowElements: number, attrs: Attrs): boolean =>
+  filters >= 4 || rowElements % 4 === 0 || !transcendental(nodeActivation(attrs));
