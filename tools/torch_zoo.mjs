@@ -4,10 +4,11 @@
 //
 //   npm run build && node tools/torch_zoo.mjs [--time] [--ts] [--no-build] [NAME[@SIZE][:OPSET] ...]
 //
-// Without names, every model at its default size. Prints a table: parameters, the ONNX
-// operators, whether it imports (else the first reason), the largest error against
-// onnxruntime-node and against PyTorch float64, and with --time netc wasm vs onnxruntime-node
-// and onnxruntime-web warm milliseconds (one thread, median; bench/child.mjs measures).
+// Without names, every model at its default size. Prints a table: parameters, whether it
+// imports (else the first reason), builds, the largest error against PyTorch float64 (relative
+// to max(1, |expected|), as test/helpers/tolerance.ts measures) of netc and of onnxruntime-node,
+// and with --time netc wasm and onnxruntime-web warm milliseconds, both one thread, timed
+// alternately run for run in one fresh process (median); then each model's ONNX operators.
 // --ts builds the TypeScript target too; --no-build stops after the import.
 // Exports are cached in .cache/torch_zoo/HASH (HASH: the exporter script's), or $NETC_ZOO_CACHE.
 import { spawnSync, execFileSync } from 'node:child_process';
@@ -114,22 +115,76 @@ export function maxError(a, b) {
 const fmtErr = (e) => (e === undefined ? '' : e === Infinity ? 'NaN/size' : e.toExponential(1));
 const fmtMs = (m) => (m === undefined ? '' : m < 10 ? m.toFixed(2) : m.toFixed(1));
 
-/** Times one runtime on one model in a fresh process (bench/child.mjs); median warm ms. */
-function timeChild(config, tmp) {
-  const file = path.join(tmp, `child-${config.runtime}.json`);
+/**
+ * Times netc (wasm, one thread) and onnxruntime-web (wasm, one thread) on one model in one fresh
+ * process, alternating run for run, so both see the same load on a shared machine; median warm
+ * ms of each. `config`: { module, input: { name, file }, onnx, feed: { name, shape } }.
+ */
+function timeAlternating(config, tmp) {
+  const file = path.join(tmp, 'alternate.json');
   fs.writeFileSync(file, JSON.stringify(config));
-  const r = spawnSync(process.execPath, [path.join(root, 'bench', 'child.mjs'), file], {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--alternate', file], {
     encoding: 'utf8',
     cwd: root,
-    timeout: 600_000,
+    timeout: 900_000,
     maxBuffer: 1 << 26,
   });
   const m = /^RESULT (.*)$/m.exec(r.stdout ?? '');
-  return m ? JSON.parse(m[1]).fresh?.median : undefined;
+  if (!m) console.error(`timing failed: ${(r.stderr ?? '').slice(-500)}`);
+  return m ? JSON.parse(m[1]) : {};
+}
+
+/** The child of timeAlternating: warm-up, then pairs of runs until 5 pairs and 3 s (at most
+ * 40 pairs or 30 s). */
+async function alternate(file) {
+  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const b = fs.readFileSync(config.input.file);
+  const input = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const mod = await import(pathToFileURL(config.module).href);
+  const net = await mod.load({ threads: 1 });
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  const session = await ort.InferenceSession.create(fs.readFileSync(config.onnx), {
+    executionProviders: ['wasm'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const feed = () => ({
+    [config.feed.name]: new ort.Tensor('float32', input, [1, ...config.feed.shape]),
+  });
+  const netc = () => net.run({ [config.input.name]: input });
+  const web = () => session.run(feed());
+  for (let i = 0; i < 2; i++) {
+    netc();
+    await web();
+  }
+  const a = [];
+  const w = [];
+  const t0 = performance.now();
+  while (a.length < 40 && (a.length < 5 || performance.now() - t0 < 3000)) {
+    if (performance.now() - t0 > 30_000) break;
+    let s = performance.now();
+    netc();
+    a.push(performance.now() - s);
+    s = performance.now();
+    await web();
+    w.push(performance.now() - s);
+  }
+  const med = (v) => {
+    const x = [...v].sort((p, q) => p - q);
+    return x.length % 2 ? x[x.length >> 1] : (x[x.length / 2 - 1] + x[x.length / 2]) / 2;
+  };
+  process.stdout.write(
+    `RESULT ${JSON.stringify({ netc: med(a), ortWeb: med(w), pairs: a.length })}\n`,
+  );
 }
 
 async function main() {
   const args = process.argv.slice(2);
+  if (args[0] === '--alternate') return alternate(args[1]);
   const time = args.includes('--time');
   const ts = args.includes('--ts');
   const build = !args.includes('--no-build');
@@ -160,96 +215,88 @@ async function main() {
       print(row);
       continue;
     }
-    const files = modelFiles(info);
-    row.ops = (await opCounts(files.onnx)).map(([op, n]) => `${op} ${n}`).join(', ');
-    const r = importOnnx(files.onnx, { name: 'zoo' });
-    if (!r.ok) {
-      row.imported = `no: ${r.errors[0]}${r.errors.length > 1 ? ` (+${r.errors.length - 1} more)` : ''}`;
-      print(row);
-      continue;
-    }
-    row.imported = 'yes';
-    const session = await ort.InferenceSession.create(files.onnx, {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-    });
-    const feedName = session.inputNames[0];
-    const want = await session.run({
-      [feedName]: new ort.Tensor('float32', files.input, [1, ...info.input]),
-    });
-    const ortOut = session.outputNames.map((n) => want[n].data);
-    await session.release();
-    row.ortVsTorch = Math.max(...ortOut.map((o, i) => maxError(o, files.torch[i])));
-    const graph = compileSource(r.source).graphs[0];
-    for (const target of !build ? [] : ts ? ['wasm', 'ts'] : ['wasm']) {
-      const dir = path.join(tmp, `${info.key}-${target}`);
-      const built = await buildNetwork(graph, {
-        target,
-        seed: 0,
-        weights: r.weights,
-        format: false,
-      });
-      if (!built.ok) {
-        row[`${target}Error`] = built.error;
+    try {
+      const files = modelFiles(info);
+      row.ops = (await opCounts(files.onnx)).map(([op, n]) => `${op} ${n}`).join(', ');
+      const r = importOnnx(files.onnx, { name: 'zoo' });
+      if (!r.ok) {
+        row.imported = `no: ${r.errors[0]}${r.errors.length > 1 ? ` (+${r.errors.length - 1} more)` : ''}`;
+        print(row);
         continue;
       }
-      fs.mkdirSync(dir, { recursive: true });
-      for (const f of built.files) fs.writeFileSync(path.join(dir, f.name), f.data);
-      const modFile = path.join(dir, `${graph.name}.js`);
-      const mod = await import(pathToFileURL(modFile).href);
-      const net = await mod.load({ weights: r.weights });
-      const got = net.run({ [graph.inputs[0].name]: files.input });
-      const outs = graph.outputs.map((p) => got[p.name]);
-      row[`${target}VsOrt`] = Math.max(...outs.map((o, i) => maxError(o, ortOut[i])));
-      row[`${target}VsTorch`] = Math.max(...outs.map((o, i) => maxError(o, files.torch[i])));
-      if (time && target === 'wasm') {
-        const inFile = path.join(tmp, 'input.f32');
-        fs.writeFileSync(inFile, files.input);
-        const timing = {
-          minRuns: 5,
-          minMs: 1000,
-          maxMs: 10000,
-          maxRuns: 50,
-          warmupRuns: 2,
-          warmupMs: 300,
-        };
-        const outputs = graph.outputs.map((p, i) => ({ name: p.name, size: outs[i].length }));
-        fs.writeFileSync(path.join(tmp, 'w.safetensors'), r.weights);
-        row.netcMs = timeChild(
-          {
-            runtime: 'netc',
-            module: modFile,
-            inputs: [{ name: graph.inputs[0].name, file: inFile }],
-            outputs,
-            outDir: tmp,
-            timing,
-          },
-          tmp,
-        );
-        fs.writeFileSync(path.join(tmp, 'model.onnx'), files.onnx);
-        const ortCfg = (runtime) => ({
-          runtime,
-          onnx: path.join(tmp, 'model.onnx'),
-          inputs: [{ name: feedName, file: inFile, shape: info.input }],
-          outputs: [],
-          outDir: tmp,
-          timing,
+      row.imported = 'yes';
+      const session = await ort.InferenceSession.create(files.onnx, {
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+      });
+      const feedName = session.inputNames[0];
+      const want = await session.run({
+        [feedName]: new ort.Tensor('float32', files.input, [1, ...info.input]),
+      });
+      const ortOut = session.outputNames.map((n) => want[n].data);
+      await session.release();
+      row.ortVsTorch = Math.max(...ortOut.map((o, i) => maxError(o, files.torch[i])));
+      const graph = compileSource(r.source).graphs[0];
+      for (const target of !build ? [] : ts ? ['wasm', 'ts'] : ['wasm']) {
+        const dir = path.join(tmp, `${info.key}-${target}`);
+        const built = await buildNetwork(graph, {
+          target,
+          seed: 0,
+          weights: r.weights,
+          format: false,
         });
-        row.ortNodeMs = timeChild(ortCfg('ort-node'), tmp);
-        row.ortWebMs = timeChild(ortCfg('ort-web'), tmp);
+        if (!built.ok) {
+          row[`${target}Error`] = built.error;
+          continue;
+        }
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of built.files) fs.writeFileSync(path.join(dir, f.name), f.data);
+        const modFile = path.join(dir, `${graph.name}.js`);
+        const mod = await import(pathToFileURL(modFile).href);
+        const net = await mod.load({ weights: r.weights });
+        const got = net.run({ [graph.inputs[0].name]: files.input });
+        const outs = graph.outputs.map((p) => got[p.name]);
+        row[`${target}VsOrt`] = Math.max(...outs.map((o, i) => maxError(o, ortOut[i])));
+        row[`${target}VsTorch`] = Math.max(...outs.map((o, i) => maxError(o, files.torch[i])));
+        if (time && target === 'wasm') {
+          const inFile = path.join(tmp, 'input.f32');
+          fs.writeFileSync(inFile, files.input);
+          fs.writeFileSync(path.join(tmp, 'model.onnx'), files.onnx);
+          const t = timeAlternating(
+            {
+              module: modFile,
+              input: { name: graph.inputs[0].name, file: inFile },
+              onnx: path.join(tmp, 'model.onnx'),
+              feed: { name: feedName, shape: info.input },
+            },
+            tmp,
+          );
+          row.netcMs = t.netc;
+          row.ortWebMs = t.ortWeb;
+        }
       }
+    } catch (e) {
+      // A crash of netc on one model is a row of the table, not the end of the run.
+      row.crash = String(e?.stack ?? e)
+        .split('\n')
+        .slice(0, 3)
+        .join(' ');
     }
     row.seconds = ((performance.now() - t0) / 1000).toFixed(0);
     print(row);
   }
+  const built = (r, t) =>
+    r[`${t}Error`] ? `no (${r[`${t}Error`]})` : r[`${t}VsTorch`] !== undefined ? 'yes' : '';
   console.log(
-    '\n| model | params | imported? | max err vs ort | vs torch f64 | ort vs torch | netc wasm ms | ort-node ms | ort-web ms | ONNX ops |',
+    '\n| model | params | imports | builds wasm / ts | max err vs PyTorch f64: wasm / ts | onnxruntime-node vs PyTorch | netc wasm ms | onnxruntime-web ms | ort-web / netc |',
   );
-  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  console.log('| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows)
     console.log(
-      `| ${r.model} | ${(r.params / 1e6).toFixed(2)}M | ${r.imported}${r.wasmError ? `; wasm build: ${r.wasmError}` : ''} | ${fmtErr(r.wasmVsOrt)}${r.tsVsOrt !== undefined ? ` (ts ${fmtErr(r.tsVsOrt)})` : ''} | ${fmtErr(r.wasmVsTorch)} | ${fmtErr(r.ortVsTorch)} | ${fmtMs(r.netcMs)} | ${fmtMs(r.ortNodeMs)} | ${fmtMs(r.ortWebMs)} | ${r.ops ?? ''} |`,
+      `| ${r.model} | ${(r.params / 1e6).toFixed(2)}M | ${r.imported ?? ''}${r.crash ? ` CRASH: ${r.crash}` : ''} | ${built(r, 'wasm')} / ${built(r, 'ts')} | ${fmtErr(r.wasmVsTorch)} / ${fmtErr(r.tsVsTorch)} | ${fmtErr(r.ortVsTorch)} | ${fmtMs(r.netcMs)} | ${fmtMs(r.ortWebMs)} | ${r.netcMs && r.ortWebMs ? (r.ortWebMs / r.netcMs).toFixed(2) : ''} |`,
     );
+  console.log('\nONNX operators per model:');
+  for (const r of rows) if (r.ops) console.log(`- ${r.model}: ${r.ops}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -68,6 +68,11 @@ const CASES: { spec: string; why: string; targets: ('wasm' | 'ts')[] }[] = [
   { spec: 'convnext_mini:17', why: 'LayerNormalization (opset 17)', targets: ['wasm'] },
   { spec: 'shufflenet_v2_x0_5@32', why: 'chunk as Split, channel shuffle', targets: ['wasm'] },
   { spec: 'squeezenet1_1@64', why: 'ceil_mode MaxPool, fire Concat', targets: ['wasm'] },
+  {
+    spec: 'mobilenet_v3_small@32',
+    why: 'SE blocks (HardSigmoid gate, broadcast Mul), HardSwish, depthwise',
+    targets: ['wasm', 'ts'],
+  },
 ];
 
 const python = torchPython();
