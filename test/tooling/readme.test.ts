@@ -71,30 +71,36 @@ describe('README', () => {
     mkdirSync(path.join(work, 'web_model'));
     writeFileSync(path.join(work, 'web_model', 'model.json'), JSON.stringify(saved.json));
     writeFileSync(path.join(work, 'web_model', 'group1-shard1of1.bin'), saved.shard);
-    // The TF.js graph-model comes from tensorflowjs_converter; here one in its format.
-    const g = new GraphBuilder();
-    g.input('image', [-1, 8, 8, 3]);
-    g.const(
-      'w',
-      [3, 3, 3, 4],
-      Array.from({ length: 108 }, (_, i) => Math.sin(i)),
-    );
-    g.const('b', [4], [0.1, 0.2, 0.3, 0.4], 'float16');
-    g.op('_FusedConv2D', 'model/conv/Relu', ['image', 'w', 'b'], {
-      padding: attr.s('SAME'),
-      strides: attr.ints([1, 1, 1, 1]),
-      dilations: attr.ints([1, 1, 1, 1]),
-      fused_ops: attr.strs(['BiasAdd', 'Relu']),
-      num_args: attr.i(1),
-    });
-    g.op('Identity', 'Identity', ['model/conv/Relu']);
-    const { json, shard } = g.build({
-      inputs: { image: 'image:0' },
-      outputs: { scores: 'Identity:0' },
-    });
-    mkdirSync(path.join(work, 'graph_model'));
-    writeFileSync(path.join(work, 'graph_model', 'model.json'), JSON.stringify(json));
-    writeFileSync(path.join(work, 'graph_model', 'group1-shard1of1.bin'), shard);
+    // The TF.js graph-models come from tensorflowjs_converter; here ones in its format: the
+    // README's own (graph_model/) and a stand-in for the web example's selfie segmentation
+    // model (examples/web/build.mjs fetches the real one; test/tooling/web_example.test.ts).
+    const graphModel = (dir: string, file: string): void => {
+      const g = new GraphBuilder();
+      g.input('image', [-1, 8, 8, 3]);
+      g.const(
+        'w',
+        [3, 3, 3, 4],
+        Array.from({ length: 108 }, (_, i) => Math.sin(i)),
+      );
+      g.const('b', [4], [0.1, 0.2, 0.3, 0.4], 'float16');
+      g.op('_FusedConv2D', 'model/conv/Relu', ['image', 'w', 'b'], {
+        padding: attr.s('SAME'),
+        strides: attr.ints([1, 1, 1, 1]),
+        dilations: attr.ints([1, 1, 1, 1]),
+        fused_ops: attr.strs(['BiasAdd', 'Relu']),
+        num_args: attr.i(1),
+      });
+      g.op('Identity', 'Identity', ['model/conv/Relu']);
+      const { json, shard } = g.build({
+        inputs: { image: 'image:0' },
+        outputs: { scores: 'Identity:0' },
+      });
+      mkdirSync(path.join(work, dir), { recursive: true });
+      writeFileSync(path.join(work, dir, file), JSON.stringify(json));
+      writeFileSync(path.join(work, dir, 'group1-shard1of1.bin'), shard);
+    };
+    graphModel('graph_model', 'model.json');
+    graphModel('examples/web/model', 'selfie.json');
     for (const line of commands) {
       const args = line.split(/\s+/).slice(2);
       netc(args);
