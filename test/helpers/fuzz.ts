@@ -17,21 +17,32 @@ export interface Outcome {
   readonly ms: number;
 }
 
+/**
+ * This process's CPU time in ms (user and system, every thread). Time limits on work are
+ * limits on CPU time: a machine busy with other processes (CI running several test files at
+ * once) stretches wall time, not the work a compile does. Test files run in forks, one file a
+ * process, so nothing else of the suite counts here.
+ */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** Compiles `text` and checks the front end's contract: no exception, positioned diagnostics,
- * no internal error, under a second. Throws (failing the property) otherwise. */
+ * no internal error, under a second of CPU. Throws (failing the property) otherwise. */
 export function checkCompile(text: string, limitMs = 1000): Outcome {
-  const t0 = performance.now();
+  const t0 = cpuMs();
   const r = compileSource(text);
-  let ms = performance.now() - t0;
+  let ms = cpuMs() - t0;
   if (ms > limitMs) {
-    // A garbage collection or a busy machine can stall one run: time it once more.
-    const t1 = performance.now();
+    // A garbage collection can stall one run: time it once more.
+    const t1 = cpuMs();
     compileSource(text);
-    ms = Math.min(ms, performance.now() - t1);
+    ms = Math.min(ms, cpuMs() - t1);
   }
   if (ms > limitMs)
     throw new Error(
-      `compileSource took ${ms.toFixed(0)} ms on ${JSON.stringify(text.slice(0, 200))}`,
+      `compileSource took ${ms.toFixed(0)} ms of CPU on ${JSON.stringify(text.slice(0, 200))}`,
     );
   for (const d of r.diagnostics) {
     if (!(d.span.line >= 1 && d.span.col >= 1))
