@@ -129,7 +129,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   permute: only('copy', lowerPermute),
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
-  resizing: only('separable', lowerResizing),
+  resizing: banded('separable', lowerResizing),
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */
