@@ -31,7 +31,13 @@ import { lowerPrelu } from './kernels/prelu.js';
 import { lowerRescaling, rescalingSplits } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
-import { lowerBlockTranspose, lowerPermute, lowerTranspose } from './kernels/transpose.js';
+import {
+  blockBandUnits,
+  lowerBlockTranspose,
+  lowerPermute,
+  lowerTranspose,
+  transposeSplits,
+} from './kernels/transpose.js';
 import { lowerCropping2d } from './kernels/cropping2d.js';
 import { lowerResizing } from './kernels/resizing.js';
 import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
@@ -123,10 +129,12 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   group_normalization: only('reduce', lowerNormalization),
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
-  transpose: only('copy', lowerTranspose),
-  depth_to_space: only('copy', lowerBlockTranspose(true)),
-  space_to_depth: only('copy', lowerBlockTranspose(false)),
-  permute: only('copy', lowerPermute),
+  transpose: [{ name: 'copy', lower: lowerTranspose, bands: 1, splits: transposeSplits }],
+  depth_to_space: [
+    { name: 'copy', lower: lowerBlockTranspose(true), bands: 1, bandUnits: blockBandUnits },
+  ],
+  space_to_depth: banded('copy', lowerBlockTranspose(false)),
+  permute: [{ name: 'copy', lower: lowerPermute, bands: 1, splits: transposeSplits }],
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
   resizing: banded('separable', lowerResizing),
