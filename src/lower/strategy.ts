@@ -25,7 +25,7 @@ import { bandsKeepBits } from './kernels/epilogue.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
-import { lowerNormalization } from './kernels/normalization.js';
+import { lowerNormalization, normBandUnits, normSplits } from './kernels/normalization.js';
 import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
 import { lowerRescaling, rescalingSplits } from './kernels/rescaling.js';
@@ -92,6 +92,17 @@ const conv2dImplementations: readonly Implementation[] = [
   },
 ];
 
+/** Normalizations: split in bands when their statistics lie within rows. */
+const normalizationImplementations: readonly Implementation[] = [
+  {
+    name: 'reduce',
+    lower: lowerNormalization,
+    bands: 1,
+    splits: normSplits,
+    bandUnits: normBandUnits,
+  },
+];
+
 /** Implementations per op kind, preferred first; the last of each list always applies. */
 export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   conv2d: conv2dImplementations,
@@ -125,8 +136,8 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   minimum: banded('elementwise', lowerElementwise('minimum')),
   prelu: banded('elementwise', lowerPrelu),
   rescaling: [{ name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits }],
-  layer_normalization: only('reduce', lowerNormalization),
-  group_normalization: only('reduce', lowerNormalization),
+  layer_normalization: normalizationImplementations,
+  group_normalization: normalizationImplementations,
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
   transpose: [{ name: 'copy', lower: lowerTranspose, bands: 1, splits: transposeSplits }],
