@@ -209,14 +209,14 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
   const yAt = alloc(outSize);
   offsets.set('y', yAt);
   init.push([yAt, new Float32Array(outSize).fill(NaN)]);
-  // Split between threads (a threads build): the layer in 2 and in 3 bands of rows as the
+  // Split between threads (a threads build): the layer in 2, 3 and 4 bands of rows as the
   // module splits it (bandsOf, however small; fewer when it has fewer rows), each split's bands
   // computing an output of its own, which must be the whole layer's bit for bit. Which thread
   // runs a band does not change its code (the split is made at build time): the thread counts
   // themselves are tested on whole modules (e2e/examples, e2e/threads).
   const opts = { schedule: scheduleFor(true) };
   const impl = implementationFor(node, shapes, opts)!;
-  const splits = [2, 3]
+  const splits = [2, 3, 4]
     .map((parts) => ({
       parts,
       y: alloc(outSize),
