@@ -36,7 +36,6 @@ import {
   lowerBlockTranspose,
   lowerPermute,
   lowerTranspose,
-  transposeSplits,
 } from './kernels/transpose.js';
 import { lowerCropping2d } from './kernels/cropping2d.js';
 import { lowerResizing } from './kernels/resizing.js';
@@ -140,12 +139,12 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   group_normalization: normalizationImplementations,
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
-  transpose: [{ name: 'copy', lower: lowerTranspose, bands: 1, splits: transposeSplits }],
+  transpose: banded('copy', lowerTranspose),
   depth_to_space: [
     { name: 'copy', lower: lowerBlockTranspose(true), bands: 1, bandUnits: blockBandUnits },
   ],
   space_to_depth: banded('copy', lowerBlockTranspose(false)),
-  permute: [{ name: 'copy', lower: lowerPermute, bands: 1, splits: transposeSplits }],
+  permute: banded('copy', lowerPermute),
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
   resizing: banded('separable', lowerResizing),

@@ -7,10 +7,12 @@
 //   - across 4 kept coordinates when they are contiguous (instance normalization in
 //     channels_last: 4 channels at once, each lane its own statistics).
 // When the view's first axis is kept (statistics within rows: layer normalization over the
-// channels, group normalization in channels_first), a band (LowerOptions.band, in units of
-// normBandUnits) is the same kernel over its part of that axis: each statistic is computed
-// from the same elements in the same order (a lane of v128 arithmetic gives the bits of the
-// f32 one), so bands give the whole layer's bits. Statistics that span rows are not split.
+// channels, or the columns), a band (LowerOptions.band, in units of normBandUnits) is the same
+// kernel over its part of that axis: each statistic is computed from the same elements in the
+// same order (a lane of v128 arithmetic gives the bits of the f32 one), so bands give the
+// whole layer's bits. Statistics that span rows are not split: layer normalization over the
+// rows, and group normalization (its groups span the rows and columns; the layout inside is
+// channels_last whatever the network's data_format).
 import type { Node, Shape } from '../../ir/graph.js';
 import {
   add,

@@ -126,9 +126,6 @@ function transposeKernel(
   });
 }
 
-/** Whether a transpose's output may be split in bands of rows: rank 3. */
-export const transposeSplits = (node: Node): boolean => node.shape.length === 3;
-
 export function lowerTranspose(
   node: Node,
   [shape]: readonly Shape[],
