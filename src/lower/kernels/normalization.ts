@@ -9,10 +9,12 @@
 // When the view's first axis is kept (statistics within rows: layer normalization over the
 // channels, or the columns), a band (LowerOptions.band, in units of normBandUnits) is the same
 // kernel over its part of that axis: each statistic is computed from the same elements in the
-// same order (a lane of v128 arithmetic gives the bits of the f32 one), so bands give the
-// whole layer's bits. Statistics that span rows are not split: layer normalization over the
-// rows, and group normalization (its groups span the rows and columns; the layout inside is
-// channels_last whatever the network's data_format).
+// same order, by v128 lanes or f32 operations as in the whole layer (they may differ: the
+// relaxed build fuses a v128 multiply-add), so bands give the whole layer's bits. Not split:
+// statistics that span rows (layer normalization over the rows; group normalization, whose
+// groups span the rows and columns, the layout inside being channels_last whatever the
+// network's data_format), and kept coordinates taken 4 at a time along a run that holds the
+// first axis (normalized axes of size 1), where a band would move the lanes' split.
 import type { Node, Shape } from '../../ir/graph.js';
 import {
   add,
@@ -91,10 +93,15 @@ const f32Zero = (): Expr => ({ op: 'const', type: 'i32', value: 0 });
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** Whether the node may be split in bands: rank 3, its view's first axis kept (statistics
- * within rows). */
+ * within rows), and not in the lanes' run (see the file comment). */
 export function normSplits(node: Node): boolean {
   const v = normView(node);
-  return node.shape.length === 3 && !v.mask[0];
+  if (node.shape.length !== 3 || v.mask[0]) return false;
+  // Kept coordinates in one contiguous run (the lanes' run, holding the first axis): unsplit.
+  const xs = stridesOf(v.shape);
+  const all = v.shape.map((n, i) => ({ n, x: xs[i]!, p: v.paramStrides[i]! }));
+  const kept = coalesce(all.filter((_, i) => !v.mask[i]));
+  return !(kept.length === 1 && kept[0]!.x === 1);
 }
 
 /** The units a band counts: blocks of output rows that are whole indices of the view's first
