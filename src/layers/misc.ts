@@ -87,6 +87,13 @@ export const transpose = defineLayer({
   kind: 'transpose',
   onnx: { export: (n, b) => relabel(b, n, n.attrs['perm'] as readonly number[]) },
   doc: 'permutes axes (layout changes for channels_first)',
+  samples: [
+    {
+      source:
+        'network t(data_format: channels_first) { input x: [6, 5, 7]  output y = x -> conv2d(4, 3) }',
+      why: 'channels_first input to channels_last',
+    },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [],
   traits: {},

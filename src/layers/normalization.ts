@@ -158,6 +158,11 @@ export const layerNormalization = defineLayer({
       source:
         'network t(data_format: channels_first) { input x: [6, 5, 4]  output y = x -> layer_normalization(axis: [1, 3]) }',
     },
+    {
+      source:
+        'network t { input x: [5, 4, 8]  output y = x -> layer_normalization(axis: 2, center: false) }',
+      why: 'over the columns: channels 4 at a time, split in bands of rows',
+    },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [{ name: 'axis', kind: { type: 'axes' }, default: -1 }, ...common],

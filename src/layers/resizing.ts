@@ -143,6 +143,7 @@ export const resizing = defineLayer({
     { inputs: [[9, 6, 12]], args: '4, 11, coordinates: asymmetric' },
     { inputs: [[7, 12, 4]], args: '5, 5, crop_to_aspect_ratio: true' },
     { inputs: [[6, 5, 4]], args: '6, 9, nearest' },
+    { inputs: [[4, 6, 8]], args: '7, 6', why: 'vertical pass alone' },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [

@@ -25,13 +25,18 @@ import { bandsKeepBits } from './kernels/epilogue.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
 import { lowerConcatenate, lowerElementwise } from './kernels/merge.js';
-import { lowerNormalization } from './kernels/normalization.js';
+import { lowerNormalization, normBandUnits, normSplits } from './kernels/normalization.js';
 import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
 import { lowerRescaling, rescalingSplits } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
 import { lowerSoftmax } from './kernels/softmax.js';
-import { lowerBlockTranspose, lowerPermute, lowerTranspose } from './kernels/transpose.js';
+import {
+  blockBandUnits,
+  lowerBlockTranspose,
+  lowerPermute,
+  lowerTranspose,
+} from './kernels/transpose.js';
 import { lowerCropping2d } from './kernels/cropping2d.js';
 import { lowerResizing } from './kernels/resizing.js';
 import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
@@ -86,6 +91,17 @@ const conv2dImplementations: readonly Implementation[] = [
   },
 ];
 
+/** Normalizations: split in bands when their statistics lie within rows. */
+const normalizationImplementations: readonly Implementation[] = [
+  {
+    name: 'reduce',
+    lower: lowerNormalization,
+    bands: 1,
+    splits: normSplits,
+    bandUnits: normBandUnits,
+  },
+];
+
 /** Implementations per op kind, preferred first; the last of each list always applies. */
 export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   conv2d: conv2dImplementations,
@@ -119,17 +135,19 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   minimum: banded('elementwise', lowerElementwise('minimum')),
   prelu: banded('elementwise', lowerPrelu),
   rescaling: [{ name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits }],
-  layer_normalization: only('reduce', lowerNormalization),
-  group_normalization: only('reduce', lowerNormalization),
+  layer_normalization: normalizationImplementations,
+  group_normalization: normalizationImplementations,
   concatenate: only('copy', lowerConcatenate),
   softmax: only('rows', lowerSoftmax),
-  transpose: only('copy', lowerTranspose),
-  depth_to_space: only('copy', lowerBlockTranspose(true)),
-  space_to_depth: only('copy', lowerBlockTranspose(false)),
-  permute: only('copy', lowerPermute),
+  transpose: banded('copy', lowerTranspose),
+  depth_to_space: [
+    { name: 'copy', lower: lowerBlockTranspose(true), bands: 1, bandUnits: blockBandUnits },
+  ],
+  space_to_depth: banded('copy', lowerBlockTranspose(false)),
+  permute: banded('copy', lowerPermute),
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
-  resizing: only('separable', lowerResizing),
+  resizing: banded('separable', lowerResizing),
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */

@@ -210,6 +210,45 @@ for (const n of nets) n.dispose();
   }, 60_000);
 });
 
+/**
+ * Builds `source` (input x, output z) for the wasm target split however small its layers (up to
+ * 4 parts each), checks that at least `minSplit` of its phases are split, and runs it on 1 to 4
+ * threads: bit for bit as on one thread, and as the reference.
+ */
+async function checkSplit(source: string, minSplit: number): Promise<void> {
+  const [graph] = compileSource(source).graphs;
+  const built = await buildNetwork(graph!, {
+    target: 'wasm',
+    seed: 5,
+    format: false,
+    parallel: { maxParts: 4, minPartMacs: 100 },
+  });
+  if (!built.ok) throw new Error(built.error);
+  const split = built.program.parallel!.phases.filter((p) => p.parts.length > 1).length;
+  expect(split).toBeGreaterThanOrEqual(minSplit);
+  const out = path.join(dir, graph!.name);
+  mkdirSync(out, { recursive: true });
+  for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+  const length = graph!.inputs[0]!.shape.reduce((a, b) => a * b, 1);
+  const x = Array.from({ length }, (_, i) => Math.sin(i * 0.37) * 2);
+  const res = node(`
+const mod = await import(${JSON.stringify(path.join(out, `${graph!.name}.js`))});
+const x = Float32Array.from(${JSON.stringify(x)});
+const out = {};
+for (const threads of [1, 2, 3, 4]) {
+  const net = await mod.load({ threads });
+  out[threads] = [...net.run({ x }).z];
+  net.dispose();
+}
+process.stdout.write(JSON.stringify(out));
+`) as Record<string, number[]>;
+  for (const t of ['2', '3', '4']) expect(res[t], t).toEqual(res['1']);
+  const values = initialValues(graph!, 5);
+  const params = new Map(graph!.params.map((p, i) => [p.key, values[i]!]));
+  const want = runReference(graph!, params, { x: Float32Array.from(x) }, 1)['z']!;
+  expectClose(res['1']!, want, 'z');
+}
+
 describe('a module whose layers without multiply-adds are split too', () => {
   // Merges with broadcasting (a squeeze-and-excitation product), prelu, rescaling, padding,
   // up-sampling, cropping and activations: banded by output elements in the module.
@@ -222,36 +261,25 @@ describe('a module whose layers without multiply-adds are split too', () => {
   output z = add(y, y -> tanh) -> relu6
 }
 `;
-  it('splits them between threads, bit for bit as on one thread, and as the reference', async () => {
-    const [graph] = compileSource(ELEMENTWISE).graphs;
-    const built = await buildNetwork(graph!, {
-      target: 'wasm',
-      seed: 5,
-      format: false,
-      parallel: { maxParts: 4, minPartMacs: 100 },
-    });
-    if (!built.ok) throw new Error(built.error);
-    const split = built.program.parallel!.phases.filter((p) => p.parts.length > 1).length;
-    expect(split).toBeGreaterThanOrEqual(6);
-    const out = path.join(dir, 'rows');
-    mkdirSync(out, { recursive: true });
-    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
-    const x = Array.from({ length: 960 }, (_, i) => Math.sin(i * 0.37) * 2);
-    const res = node(`
-const mod = await import(${JSON.stringify(path.join(out, 'rows.js'))});
-const x = Float32Array.from(${JSON.stringify(x)});
-const out = {};
-for (const threads of [1, 2, 3, 4]) {
-  const net = await mod.load({ threads });
-  out[threads] = [...net.run({ x }).z];
-  net.dispose();
+  it('splits them between threads, bit for bit as on one thread, and as the reference', () =>
+    checkSplit(ELEMENTWISE, 6));
+
+  // Resizing (its bands interpolate the input rows they read, in their own scratch), the
+  // transposes (permute, space_to_depth, depth_to_space, the layout transposes of
+  // channels_first) and layer normalization within rows (over the channels; over the columns).
+  const MOVES = `network moves {
+  input x: [12, 10, 8]
+  output z = x -> resizing(16, 10) -> layer_normalization -> permute([2, 1, 3])
+    -> space_to_depth(2) -> depth_to_space(2, mode: crd)
 }
-process.stdout.write(JSON.stringify(out));
-`) as Record<string, number[]>;
-    for (const t of ['2', '3', '4']) expect(res[t], t).toEqual(res['1']);
-    const values = initialValues(graph!, 5);
-    const params = new Map(graph!.params.map((p, i) => [p.key, values[i]!]));
-    const want = runReference(graph!, params, { x: Float32Array.from(x) }, 1)['z']!;
-    expectClose(res['1']!, want, 'z');
+`;
+  const LAYOUT = `network layout(data_format: channels_first) {
+  input x: [8, 12, 10]
+  output z = x -> resizing(14, 10) -> layer_normalization
+}
+`;
+  it('splits resizing, transposes and layer normalization too', async () => {
+    await checkSplit(MOVES, 5);
+    await checkSplit(LAYOUT, 4);
   });
 });

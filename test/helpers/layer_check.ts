@@ -209,14 +209,14 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
   const yAt = alloc(outSize);
   offsets.set('y', yAt);
   init.push([yAt, new Float32Array(outSize).fill(NaN)]);
-  // Split between threads (a threads build): the layer in 2 and in 3 bands of rows as the
+  // Split between threads (a threads build): the layer in 2, 3 and 4 bands of rows as the
   // module splits it (bandsOf, however small; fewer when it has fewer rows), each split's bands
   // computing an output of its own, which must be the whole layer's bit for bit. Which thread
   // runs a band does not change its code (the split is made at build time): the thread counts
   // themselves are tested on whole modules (e2e/examples, e2e/threads).
   const opts = { schedule: scheduleFor(true) };
   const impl = implementationFor(node, shapes, opts)!;
-  const splits = [2, 3]
+  const splits = [2, 3, 4]
     .map((parts) => ({
       parts,
       y: alloc(outSize),
@@ -276,20 +276,27 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
     (instance.exports.run as () => void)();
     return memory.slice(yAt, yAt + outSize);
   };
+  /** Each split's output (in `memory`, after a run) is the whole layer's, bit for bit. */
+  const expectBandsAs = (whole: Float32Array, build: string): void => {
+    for (const sp of splits) {
+      const band = memory.subarray(sp.y, sp.y + outSize);
+      const same = band.every((v, i) => Object.is(v, whole[i]));
+      expect(
+        same,
+        `${node.layer.kind} in ${sp.bands.length} bands (of ${sp.parts} asked for) differs from the whole layer${build}`,
+      ).toBe(true);
+    }
+  };
   const got = await outputOf(false);
-  for (const sp of splits) {
-    const band = memory.subarray(sp.y, sp.y + outSize);
-    const same = band.every((v, i) => Object.is(v, got[i]));
-    expect(
-      same,
-      `${node.layer.kind} in ${sp.bands.length} bands (of ${sp.parts} asked for) differs from the whole layer`,
-    ).toBe(true);
-  }
+  expectBandsAs(got, '');
   const want = reference(node, shapes, d);
   const kind = node.layer.kind;
   expectClose(got, want, `${kind} output`);
-  // The relaxed SIMD build too (fused multiply-adds round once instead of twice).
-  expectClose(await outputOf(true), want, `${kind} output (relaxed SIMD)`);
+  // The relaxed SIMD build too (fused multiply-adds round once instead of twice), its bands
+  // the whole layer's bits there too (the threads build has a relaxed SIMD build).
+  const relaxed = await outputOf(true);
+  expectClose(relaxed, want, `${kind} output (relaxed SIMD)`);
+  expectBandsAs(relaxed, ' (relaxed SIMD)');
   // And the interpreter agrees with wasm (up to the math helpers' last bit).
   const M = new Float32Array(memoryFloats);
   for (const [at, v] of init) M.set(v, at);

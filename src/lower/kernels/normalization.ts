@@ -6,6 +6,15 @@
 //     groups of 4+ channels): v128 partial sums, their lanes added at the end;
 //   - across 4 kept coordinates when they are contiguous (instance normalization in
 //     channels_last: 4 channels at once, each lane its own statistics).
+// When the view's first axis is kept (statistics within rows: layer normalization over the
+// channels, or the columns), a band (LowerOptions.band, in units of normBandUnits) is the same
+// kernel over its part of that axis: each statistic is computed from the same elements in the
+// same order, by v128 lanes or f32 operations as in the whole layer (they may differ: the
+// relaxed build fuses a v128 multiply-add), so bands give the whole layer's bits. Not split:
+// statistics that span rows (layer normalization over the rows; group normalization, whose
+// groups span the rows and columns, the layout inside being channels_last whatever the
+// network's data_format), and kept coordinates taken 4 at a time along a run that holds the
+// first axis (normalized axes of size 1), where a band would move the lanes' split.
 import type { Node, Shape } from '../../ir/graph.js';
 import {
   add,
@@ -26,6 +35,7 @@ import { num } from '../../ir/op.js';
 import { normView } from '../../layers/normalization.js';
 import { stridesOf } from '../../layers/broadcast.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
+import { sharedBandTags } from './spatial.js';
 import {
   bcast,
   dims,
@@ -80,6 +90,24 @@ function nest(
 }
 const f32Zero = (): Expr => ({ op: 'const', type: 'i32', value: 0 });
 
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** Whether the node may be split in bands: rank 3, its view's first axis kept (statistics
+ * within rows), and not in the lanes' run (see the file comment). */
+export function normSplits(node: Node): boolean {
+  const v = normView(node);
+  if (node.shape.length !== 3 || v.mask[0]) return false;
+  // Kept coordinates in one contiguous run (the lanes' run, holding the first axis): unsplit.
+  const xs = stridesOf(v.shape);
+  const all = v.shape.map((n, i) => ({ n, x: xs[i]!, p: v.paramStrides[i]! }));
+  const kept = coalesce(all.filter((_, i) => !v.mask[i]));
+  return !(kept.length === 1 && kept[0]!.x === 1);
+}
+
+/** The units a band counts: blocks of output rows that are whole indices of the view's first
+ * axis (the view is a row-major reshape of the output). */
+export const normBandUnits = (node: Node): number => gcd(node.shape[0]!, normView(node).shape[0]!);
+
 const param = (base: Expr | null, at: Expr, stride: number, l: Lanes): Expr | null =>
   base && (stride === 1 ? loadL(add(base, at), l) : bcast(load(add(base, at)), l));
 
@@ -93,7 +121,17 @@ export function lowerNormalization(
   const gamma = weight(node, 'gamma');
   const beta = weight(node, 'beta');
   const xs = stridesOf(v.shape);
-  const all = v.shape.map((n, i) => ({ n, x: xs[i]!, p: v.paramStrides[i]! }));
+  // A band: indices [from * k, (from + count) * k) of the view's first axis, written relative
+  // to the output and input bases moved to its first (bandShift), gamma and beta at `p0`.
+  const band = opts.band;
+  const k = band ? v.shape[0]! / normBandUnits(node) : 0;
+  const all = v.shape.map((n, i) => ({
+    n: band && i === 0 ? band.count * k : n,
+    x: xs[i]!,
+    p: v.paramStrides[i]!,
+  }));
+  const shift = band ? band.from * k * xs[0]! : 0;
+  const p0: Expr = { op: 'const', type: 'i32', value: band ? band.from * k * all[0]!.p : 0 };
   const norm = coalesce(all.filter((_, i) => v.mask[i]));
   let kept = coalesce(all.filter((_, i) => !v.mask[i]));
   if (kept.length === 0) kept = [{ n: 1, x: 0, p: 0 }];
@@ -199,16 +237,22 @@ export function lowerNormalization(
   };
 
   const body = alongRun
-    ? nest(kept, 'k', runBody)
-    : nest(kept.slice(0, -1), 'k', (xk, pk) =>
-        flat(
-          lastK.n,
-          acrossKept,
-          (k, l) => laneBody(add(xk, mul(k, lastK.x)), add(pk, mul(k, lastK.p)), lastK.p, l),
-          'c',
-        ),
+    ? nest(kept, 'k', runBody, f32Zero(), p0)
+    : nest(
+        kept.slice(0, -1),
+        'k',
+        (xk, pk) =>
+          flat(
+            lastK.n,
+            acrossKept,
+            (k, l) => laneBody(add(xk, mul(k, lastK.x)), add(pk, mul(k, lastK.p)), lastK.p, l),
+            'c',
+          ),
+        f32Zero(),
+        p0,
       );
   const kind = node.layer.kind;
+  const tags = band ? sharedBandTags(band.count) : { name: false as const, doc: [] };
   const mode = alongRun ? 'run' : acrossKept ? 'lanes' : 'scalar';
   return finish(node, {
     name: [
@@ -221,13 +265,16 @@ export function lowerNormalization(
       mode,
       !gamma && 'noscale',
       !beta && 'nocenter',
+      tags.name,
     ],
     doc: [
       `${kind} ${dims(shape!)} as ${dims(v.shape)}, normalized over axes ` +
         `${v.mask.flatMap((b, i) => (b ? [i] : [])).join(', ')} (${count} elements per ` +
         `statistic), epsilon ${eps}; vectorized: ${mode}`,
+      ...tags.doc,
     ],
     body,
     weights: ['gamma', 'beta'],
+    ...(band ? { bandShift: { y: shift, x: [shift] } } : {}),
   });
 }

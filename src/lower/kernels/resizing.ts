@@ -6,11 +6,15 @@
 // splits into runs of one weight, constants in the code (the clamped edges apart). Code size
 // grows with the number of runs along each axis, not with their product. An axis that is
 // not resized (same size, no crop) is not interpolated: the pass along it is left out.
+// A band of output rows (LowerOptions.band) interpolates horizontally only the window rows its
+// outputs read, and computes each of its outputs as the whole layer does (the same input
+// values, weights and operations), so bands give the whole layer's bits.
 import type { Node, Shape } from '../../ir/graph.js';
 import { add, f32, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
 import { bool, str } from '../../ir/op.js';
 import { resizeTaps, resizeWindow, type Tap } from '../../layers/resizing.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
+import { bandTags } from './spatial.js';
 import {
   bcast,
   copy,
@@ -75,20 +79,28 @@ function lerp(a: Expr, b: () => Expr, f: number, lanes: Lanes): Expr {
   return floatBinary('add', floatBinary('mul', a, k(1 - f)), floatBinary('mul', b(), k(f)));
 }
 
-/** For each run, k over its outputs: body(output index, lo index, hi index, frac). */
+/** For each run, k over its outputs in [from, to) (all when absent): body(output index, lo
+ * index, hi index, frac). */
 function overRuns(
   runs: readonly TapRun[],
   v: string,
   body: (o: Expr, lo: Expr, hi: Expr, frac: number) => Stmt[],
+  from = 0,
+  to = Infinity,
 ): Stmt[] {
   return runs.flatMap((run) =>
-    range(v, 0, run.count, (k) =>
-      body(
-        add(mul(k, run.ostep), run.o0),
-        add(mul(k, run.istep), run.lo0),
-        add(mul(k, run.istep), run.hi0),
-        run.frac,
-      ),
+    range(
+      v,
+      // The run's outputs o0 + k * ostep in [from, to).
+      Math.max(0, Math.ceil((from - run.o0) / run.ostep)),
+      Math.min(run.count, Math.ceil((to - run.o0) / run.ostep)),
+      (k) =>
+        body(
+          add(mul(k, run.ostep), run.o0),
+          add(mul(k, run.istep), run.lo0),
+          add(mul(k, run.istep), run.hi0),
+          run.frac,
+        ),
     ),
   );
 }
@@ -115,9 +127,13 @@ export function lowerResizing(
   const inRow = (y: Expr): Expr =>
     add(inputBase(0), add(mul(y, W * C), (win.top * W + win.left) * C));
 
+  // Output rows [a, b): the band's (LowerOptions.band), or all.
+  const a = opts.band?.from ?? 0;
+  const b = a + (opts.band?.count ?? OH);
+  const taps = ty.slice(a, b);
   // Rows of the window the vertical pass reads: [r0, r1).
-  const r0 = Math.min(...ty.map((t) => t.lo));
-  const r1 = Math.max(...ty.map((t) => t.hi)) + 1;
+  const r0 = Math.min(...taps.map((t) => t.lo));
+  const r1 = Math.max(...taps.map((t) => t.hi)) + 1;
   const vertical = !isIdentity(ty, win.h);
   const horizontal = !isIdentity(tx, win.w);
   const body: Stmt[] = [];
@@ -129,8 +145,10 @@ export function lowerResizing(
       ? (y: Expr): Expr => add(scratchBase, mul(add(y, -r0), row))
       : (y: Expr): Expr => add(outputBase, mul(y, row));
     if (vertical) scratch = (r1 - r0) * row;
+    // Not resized vertically, output row y is window row y: the band's rows alone.
+    const [y0, y1] = vertical ? [r0, r1] : [a, b];
     body.push(
-      ...range('r', r0, r1, (y) =>
+      ...range('r', y0, y1, (y) =>
         overRuns(tapRuns(tx, tapPeriod(win.w, OW, coords)), 'k', (ox, x0, x1, frac) =>
           flat(
             C,
@@ -148,23 +166,30 @@ export function lowerResizing(
   }
   if (vertical)
     body.push(
-      ...overRuns(tapRuns(ty, tapPeriod(win.h, OH, coords)), 'k', (oy, y0, y1, frac) =>
-        flat(row, simd, (i, l) => [
-          store(
-            add(outputBase, add(mul(oy, row), i)),
-            lerp(loadL(add(rowOf(y0), i), l), () => loadL(add(rowOf(y1), i), l), frac, l),
-          ),
-        ]),
+      ...overRuns(
+        tapRuns(ty, tapPeriod(win.h, OH, coords)),
+        'k',
+        (oy, y0, y1, frac) =>
+          flat(row, simd, (i, l) => [
+            store(
+              add(outputBase, add(mul(oy, row), i)),
+              lerp(loadL(add(rowOf(y0), i), l), () => loadL(add(rowOf(y1), i), l), frac, l),
+            ),
+          ]),
+        a,
+        b,
       ),
     );
   if (!horizontal && !vertical)
-    body.push(...range('r', 0, OH, (y) => copy(add(outputBase, mul(y, row)), inRow(y), row, simd)));
+    body.push(...range('r', a, b, (y) => copy(add(outputBase, mul(y, row)), inRow(y), row, simd)));
   const cropTag = crop && `crop${win.top}_${win.left}_${win.h}x${win.w}`;
+  const tags = bandTags(opts.band);
   return finish(node, {
-    name: ['resizing', `i${dims(shape!)}`, `o${OH}x${OW}`, mode, coords, cropTag],
+    name: ['resizing', `i${dims(shape!)}`, `o${OH}x${OW}`, mode, coords, cropTag, tags.name],
     doc: [
       `resizing ${dims(shape!)} -> ${dims(node.shape)}: ${mode}, ${coords}` +
         (crop ? `, window ${win.h}x${win.w} at (${win.top}, ${win.left})` : ''),
+      ...tags.doc,
     ],
     body,
     scratch,
