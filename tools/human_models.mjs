@@ -118,14 +118,14 @@ export function tfjsHandler(file) {
   };
 }
 
-const readF32 = (file) => {
+export const readF32 = (file) => {
   const b = fs.readFileSync(file);
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 };
 
 /** Median wall ms of `fn`, and its median CPU ms (the process's user + system time: on a
  * shared machine, time spent waiting for a core shows in the wall time only). */
-async function timeRuns(fn, minRuns = 10, minMs = 1500) {
+export async function timeRuns(fn, minRuns = 10, minMs = 1500) {
   for (let i = 0; i < 3; i++) await fn();
   const wall = [];
   const cpu = [];

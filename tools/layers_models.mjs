@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tfjsHandler } from './human_models.mjs';
+import { readF32, tfjsHandler, timeRuns } from './human_models.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -253,29 +253,10 @@ async function writeModel(name, dir) {
   return model.inputs[0].shape.slice(1);
 }
 
-async function timeRuns(fn, minRuns = 10, minMs = 1500) {
-  for (let i = 0; i < 3; i++) await fn();
-  const wall = [];
-  const cpu = [];
-  const t0 = performance.now();
-  while (wall.length < minRuns || performance.now() - t0 < minMs) {
-    const c = process.cpuUsage();
-    const s = performance.now();
-    await fn();
-    wall.push(performance.now() - s);
-    const d = process.cpuUsage(c);
-    cpu.push((d.user + d.system) / 1000);
-    if (wall.length >= 200) break;
-  }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { ms: median(wall), cpuMs: median(cpu) };
-}
-
 /** One runtime in this (fresh) process: writes its first output, prints its times. */
 async function child(config) {
   const c = JSON.parse(fs.readFileSync(config, 'utf8'));
-  const b = fs.readFileSync(c.input);
-  const input = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  const input = readF32(c.input);
   if (c.runtime === 'netc') {
     const mod = await import(new URL(`file://${c.module}`).href);
     const net = await mod.load({ threads: 1 });
