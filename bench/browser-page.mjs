@@ -2,7 +2,7 @@
 // headless Chromium, loads one runtime (netc's module, TF.js wasm, onnxruntime-web; one thread)
 // and one network, as bench/child.mjs does in Node: marks its first result (the cold start),
 // sends the outputs back for the agreement check, then warms up and times the runs.
-import { median } from './stats.mjs';
+import { ortRunners, timeRuns } from './stats.mjs';
 
 const REPO = '/repo/';
 
@@ -20,38 +20,6 @@ function script(src) {
     s.onerror = () => reject(new Error(`cannot load ${src}`));
     document.head.append(s);
   });
-}
-
-/** Times `fn` (sync or async) as bench/child.mjs does; no per-run CPU time in a page. */
-async function timeRuns(fn, { minRuns, minMs, maxMs, maxRuns, warmupRuns, warmupMs }) {
-  let t0 = performance.now();
-  const probe = fn();
-  const sync = !(probe && typeof probe.then === 'function');
-  if (!sync) await probe;
-  for (let i = 0; i < warmupRuns || performance.now() - t0 < warmupMs; i++) {
-    if (sync) fn();
-    else await fn();
-    if (i > 1000) break;
-  }
-  const wall = [];
-  t0 = performance.now();
-  let elapsed = 0;
-  while (wall.length < maxRuns && elapsed < maxMs && (wall.length < minRuns || elapsed < minMs)) {
-    const s = performance.now();
-    if (sync) fn();
-    else await fn();
-    const e = performance.now();
-    wall.push(e - s);
-    elapsed = e - t0;
-  }
-  const sorted = [...wall].sort((a, b) => a - b);
-  return {
-    n: wall.length,
-    median: median(wall),
-    min: sorted[0],
-    max: sorted[sorted.length - 1],
-    elapsed,
-  };
 }
 
 /** Sends an output's bytes to the server, which writes them where the agreement check reads. */
@@ -112,23 +80,7 @@ async function main(config, phase) {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
       });
-      const feeds = () => {
-        const f = {};
-        for (const i of config.inputs)
-          f[i.name] = new ort.Tensor('float32', inputs[i.name], [1, ...i.shape]);
-        return f;
-      };
-      run = async () => {
-        const r = await session.run(feeds());
-        return Object.fromEntries(config.outputs.map((o) => [o.name, r[o.name].data]));
-      };
-      runInto = async (into) => {
-        const fetches = {};
-        for (const o of config.outputs)
-          fetches[o.name] = new ort.Tensor('float32', into[o.name], [1, ...o.shape]);
-        await session.run(feeds(), fetches);
-        return into;
-      };
+      ({ run, runInto } = ortRunners(ort, session, config, inputs));
       break;
     }
     default:

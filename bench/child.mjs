@@ -2,7 +2,8 @@
 // one network, prints `FIRST` at its first result (the parent times the cold start), then
 // warms up, times the runs and prints `RESULT {json}`; outputs go to files for the agreement check.
 import fs from 'node:fs';
-import { median } from './stats.mjs';
+import os from 'node:os';
+import { ortRunners, timeRuns } from './stats.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 
@@ -28,48 +29,17 @@ const readF32 = (file) => {
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 };
 
-/** Times `fn` (sync or async): warm-up, then until enough runs or time; per-run wall and CPU ms. */
-async function timeRuns(fn, { minRuns, minMs, maxMs, maxRuns, warmupRuns, warmupMs }) {
-  let t0 = performance.now();
-  // Await only what returns a promise (the onnxruntimes): a synchronous run costs no tick.
-  const probe = fn();
-  const sync = !(probe && typeof probe.then === 'function');
-  if (!sync) await probe;
-  for (let i = 0; i < warmupRuns || performance.now() - t0 < warmupMs; i++) {
-    if (sync) fn();
-    else await fn();
-    if (i > 1000) break;
-  }
-  const wall = [];
-  const cpu = [];
-  const c0 = process.cpuUsage();
-  t0 = performance.now();
-  let elapsed = 0;
-  while (wall.length < maxRuns && elapsed < maxMs && (wall.length < minRuns || elapsed < minMs)) {
-    const c = process.cpuUsage();
-    const s = performance.now();
-    if (sync) fn();
-    else await fn();
-    const e = performance.now();
-    const cd = process.cpuUsage(c);
-    wall.push(e - s);
-    cpu.push((cd.user + cd.system) / 1000);
-    elapsed = e - t0;
-  }
-  const cd = process.cpuUsage(c0);
-  const sorted = [...wall].sort((a, b) => a - b);
-  return {
-    n: wall.length,
-    median: median(wall),
-    min: sorted[0],
-    max: sorted[sorted.length - 1],
-    cpuMedian: median(cpu),
-    // CPU time over wall time of the timed loop: below 1 means the process was waiting
-    // (another process had the core); above 1 means it used more than one thread.
-    cpuRatio: (cd.user + cd.system) / 1000 / elapsed,
-    load: (await import('node:os')).loadavg()[0],
-  };
-}
+/** The process's CPU time so far, in µs. */
+const cpuMicros = () => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
+
+/** `timeRuns` with CPU times, and the load average when the loop ended. */
+const time = async (fn, timing) => ({
+  ...(await timeRuns(fn, timing, cpuMicros)),
+  load: os.loadavg()[0],
+});
 
 async function main() {
   const inputs = {};
@@ -151,23 +121,7 @@ async function main() {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
       });
-      const feeds = () => {
-        const f = {};
-        for (const i of config.inputs)
-          f[i.name] = new ort.Tensor('float32', inputs[i.name], [1, ...i.shape]);
-        return f;
-      };
-      run = async () => {
-        const r = await session.run(feeds());
-        return Object.fromEntries(config.outputs.map((o) => [o.name, r[o.name].data]));
-      };
-      runInto = async (into) => {
-        const fetches = {};
-        for (const o of config.outputs)
-          fetches[o.name] = new ort.Tensor('float32', into[o.name], [1, ...o.shape]);
-        await session.run(feeds(), fetches);
-        return into;
-      };
+      ({ run, runInto } = ortRunners(ort, session, config, inputs));
       break;
     }
     default:
@@ -187,7 +141,7 @@ async function main() {
     );
   }
   result.wasmFiles = [...new Set(wasmFiles)];
-  result.fresh = await timeRuns(run, config.timing);
+  result.fresh = await time(run, config.timing);
   if (config.into && runInto) {
     const into = Object.fromEntries(config.outputs.map((o) => [o.name, new Float32Array(o.size)]));
     const r = await runInto(into);
@@ -197,7 +151,7 @@ async function main() {
     for (let i = 0; i < d.length && same; i++)
       same = d[i] === f0[i] || (Number.isNaN(d[i]) && Number.isNaN(f0[i]));
     result.intoAgrees = same && d === into[config.outputs[0].name];
-    result.into = await timeRuns(() => runInto(into), config.timing);
+    result.into = await time(() => runInto(into), config.timing);
   }
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
