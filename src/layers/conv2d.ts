@@ -151,10 +151,16 @@ export const conv2d = defineLayer({
     const FG = F / G;
     const k = wts['kernel']!;
     const b = wts['bias'];
+    // The kernel with each filter's taps and channels contiguous ([F][KH][KW][CG]), so the
+    // innermost sum reads both operands in order, and one filter's taps stay in cache over all
+    // the pixels (each output sums the same terms in the same order as over Keras's layout).
+    const kt = new Float64Array(k.length);
+    for (let t = 0; t < KH * KW * CG; t++)
+      for (let f = 0; f < F; f++) kt[f * KH * KW * CG + t] = k[t * F + f]!;
     const out = new Float64Array(OH * OW * F);
-    for (let oy = 0; oy < OH; oy++)
-      for (let ox = 0; ox < OW; ox++)
-        for (let f = 0; f < F; f++) {
+    for (let f = 0; f < F; f++)
+      for (let oy = 0; oy < OH; oy++)
+        for (let ox = 0; ox < OW; ox++) {
           const g = Math.floor(f / FG);
           let acc = b ? b[f]! : 0;
           for (let ky = 0; ky < KH; ky++) {
@@ -163,9 +169,9 @@ export const conv2d = defineLayer({
             for (let kx = 0; kx < KW; kx++) {
               const ix = ox * SW - PL! + kx * DW;
               if (ix < 0 || ix >= W) continue;
-              for (let ci = 0; ci < CG; ci++)
-                acc +=
-                  x![(iy * W + ix) * C + g * CG + ci]! * k[((ky * KW + kx) * CG + ci) * F + f]!;
+              const xb = (iy * W + ix) * C + g * CG;
+              const kb = ((f * KH + ky) * KW + kx) * CG;
+              for (let ci = 0; ci < CG; ci++) acc += x![xb + ci]! * kt[kb + ci]!;
             }
           }
           out[(oy * OW + ox) * F + f] = acc;
