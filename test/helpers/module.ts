@@ -4,7 +4,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildNetwork, type BuildOptions } from '../../src/driver.js';
+import { buildNetwork, type BuildOptions, type Target } from '../../src/driver.js';
+import { compileSource } from '../../src/frontend/index.js';
 import type { Graph } from '../../src/ir/graph.js';
 import type { KernelProgram } from '../../src/lower/program.js';
 
@@ -23,6 +24,30 @@ export async function buildInto(dir: string, graph: Graph, opts: BuildOptions): 
   mkdirSync(dir, { recursive: true });
   for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
   return { program: built.program, module: path.join(dir, `${graph.name}.js`) };
+}
+
+/**
+ * Compiles `source` (an importer's output: one network, no diagnostics expected), builds it on
+ * `target` into `dir` with `weights`, runs it on `feeds` (in the network's input order) and
+ * returns its outputs in output order.
+ */
+export async function runSource(
+  dir: string,
+  source: string,
+  weights: Uint8Array,
+  feeds: readonly Float32Array[],
+  target: Target,
+): Promise<Float32Array[]> {
+  const compiled = compileSource(source);
+  if (compiled.diagnostics.length > 0)
+    throw new Error(compiled.diagnostics.map((d) => d.message).join('\n'));
+  const g = compiled.graphs[0]!;
+  const built = await buildInto(dir, g, { target, seed: 0, weights, format: false });
+  const got = await runModule(
+    built.module,
+    Object.fromEntries(g.inputs.map((p, i) => [p.name, feeds[i]!])),
+  );
+  return g.outputs.map((p) => got[p.name]!);
 }
 
 export interface RunOptions {

@@ -23,7 +23,7 @@ import {
   type TensorProto,
 } from '../../src/onnx/model.js';
 import { importOnnx } from '../../src/onnx/import.js';
-import { buildInto, runModule } from '../helpers/module.js';
+import { runSource } from '../helpers/module.js';
 import { runOnnx } from '../helpers/ort.js';
 import { rng } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
@@ -50,32 +50,14 @@ const pos = (name: string, dims: number[]): TensorProto =>
 
 let dirCounter = 0;
 
-/**
- * Builds an imported network for `target` with its imported weights, runs it in a separate
- * Node process on `feeds` (NCHW, in graph input order), returns the outputs in graph output
- * order.
- */
-async function runImported(
+/** Builds an imported network for `target` with its weights and runs it (NCHW feeds). */
+const runImported = (
   source: string,
   weights: Uint8Array,
   feeds: Float32Array[],
   target: Target,
-): Promise<Float32Array[]> {
-  const compiled = compileSource(source);
-  expect(compiled.diagnostics.map((d) => d.message)).toEqual([]);
-  const g = compiled.graphs[0]!;
-  const built = await buildInto(path.join(tmp, `m${dirCounter++}`), g, {
-    target,
-    seed: 0,
-    weights,
-    format: false,
-  });
-  const got = await runModule(
-    built.module,
-    Object.fromEntries(g.inputs.map((p, i) => [p.name, feeds[i]!])),
-  );
-  return g.outputs.map((p) => got[p.name]!);
-}
+): Promise<Float32Array[]> =>
+  runSource(path.join(tmp, `m${dirCounter++}`), source, weights, feeds, target);
 
 interface Built {
   nodes: NodeProto[];

@@ -13,7 +13,7 @@ import { compileSource } from '../../src/frontend/index.js';
 import { importKerasFile, importLayersModel } from '../../src/import/keras/index.js';
 import { readManifest } from '../../src/import/tfjs_weights.js';
 import { parseSafetensors } from '../../src/runtime/safetensors.js';
-import { buildInto, runModule } from '../helpers/module.js';
+import { runSource } from '../helpers/module.js';
 import { rng } from '../helpers/random.js';
 import {
   dataset,
@@ -61,27 +61,13 @@ function predict(model: tf.LayersModel, feeds: Float32Array[], batch: number): F
 let dirs = 0;
 
 /** Builds an imported source on `target` with its weights; runs it on `feeds` (input order). */
-async function run(
+const run = (
   source: string,
   weights: Uint8Array,
   feeds: Float32Array[],
   target: 'wasm' | 'ts',
-): Promise<Float32Array[]> {
-  const compiled = compileSource(source);
-  expect(compiled.diagnostics.map((d) => d.message)).toEqual([]);
-  const g = compiled.graphs[0]!;
-  const built = await buildInto(path.join(tmp, `m${dirs++}`), g, {
-    target,
-    seed: 0,
-    weights,
-    format: false,
-  });
-  const got = await runModule(
-    built.module,
-    Object.fromEntries(g.inputs.map((p, i) => [p.name, feeds[i]!])),
-  );
-  return g.outputs.map((p) => got[p.name]!);
-}
+): Promise<Float32Array[]> =>
+  runSource(path.join(tmp, `m${dirs++}`), source, weights, feeds, target);
 
 /** Imports a saved model, checks the feed/result names, builds both targets, compares with predict. */
 async function check(
