@@ -30,7 +30,7 @@ import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
 import { lowerRescaling, rescalingSplits } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
-import { lowerSoftmax } from './kernels/softmax.js';
+import { lowerSoftmax, softmaxBandUnits } from './kernels/softmax.js';
 import {
   blockBandUnits,
   lowerBlockTranspose,
@@ -63,6 +63,9 @@ export interface Implementation {
   readonly splits?: (node: Node) => boolean;
   /** With `bands`: how many units `LowerOptions.band` counts over (absent: output rows). */
   readonly bandUnits?: (node: Node) => number;
+  /** With `bands`: it splits an output of any rank, its rows the first per-example axis
+   * (absent: rank-3 outputs only). */
+  readonly anyRank?: boolean;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -137,14 +140,16 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   rescaling: [{ name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits }],
   layer_normalization: normalizationImplementations,
   group_normalization: normalizationImplementations,
-  concatenate: only('copy', lowerConcatenate),
-  softmax: only('rows', lowerSoftmax),
-  transpose: banded('copy', lowerTranspose),
+  concatenate: [{ name: 'copy', lower: lowerConcatenate, bands: 1, anyRank: true }],
+  softmax: [
+    { name: 'rows', lower: lowerSoftmax, bands: 1, bandUnits: softmaxBandUnits, anyRank: true },
+  ],
+  transpose: [{ name: 'copy', lower: lowerTranspose, bands: 1, anyRank: true }],
   depth_to_space: [
     { name: 'copy', lower: lowerBlockTranspose(true), bands: 1, bandUnits: blockBandUnits },
   ],
   space_to_depth: banded('copy', lowerBlockTranspose(false)),
-  permute: banded('copy', lowerPermute),
+  permute: [{ name: 'copy', lower: lowerPermute, bands: 1, anyRank: true }],
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
   resizing: banded('separable', lowerResizing),
