@@ -73,9 +73,9 @@ const convSplits = (node: Node): boolean =>
   bandsKeepBits(node.shape[node.shape.length - 1]!, node.shape[1]! * node.shape[2]!, node.attrs);
 
 const only = (name: string, lower: Lower): readonly Implementation[] => [{ name, lower }];
-/** One implementation that can be split in bands of rows. */
+/** One implementation that can be split in bands of rows (of the first axis, at any rank). */
 const banded = (name: string, lower: Lower): readonly Implementation[] => [
-  { name, lower, bands: 1 },
+  { name, lower, bands: 1, anyRank: true },
 ];
 
 const conv2dImplementations: readonly Implementation[] = [
@@ -122,7 +122,13 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
   dense: only('direct', lowerDense),
   batch_normalization: [
-    { name: 'affine', lower: lowerBatchNormalization, bands: 1, splits: batchNormalizationSplits },
+    {
+      name: 'affine',
+      lower: lowerBatchNormalization,
+      bands: 1,
+      splits: batchNormalizationSplits,
+      anyRank: true,
+    },
   ],
   max_pooling2d: banded('channelwise', lowerPooling(true)),
   average_pooling2d: banded('channelwise', lowerPooling(false)),
@@ -137,7 +143,9 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   maximum: banded('elementwise', lowerElementwise('maximum')),
   minimum: banded('elementwise', lowerElementwise('minimum')),
   prelu: banded('elementwise', lowerPrelu),
-  rescaling: [{ name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits }],
+  rescaling: [
+    { name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits, anyRank: true },
+  ],
   layer_normalization: normalizationImplementations,
   group_normalization: normalizationImplementations,
   concatenate: [{ name: 'copy', lower: lowerConcatenate, bands: 1, anyRank: true }],
@@ -157,7 +165,13 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */
 const ACTIVATION: readonly Implementation[] = [
-  { name: 'elementwise', lower: lowerActivation, bands: 1, splits: activationSplits },
+  {
+    name: 'elementwise',
+    lower: lowerActivation,
+    bands: 1,
+    splits: activationSplits,
+    anyRank: true,
+  },
 ];
 
 /** The implementations of a node's op, preferred first (empty for inputs and views). */
