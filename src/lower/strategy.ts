@@ -94,7 +94,8 @@ const conv2dImplementations: readonly Implementation[] = [
   },
 ];
 
-/** Normalizations: split in bands when their statistics lie within rows. */
+/** Normalizations: split in bands of rows when their statistics lie within rows, a group
+ * normalization in bands of groups. */
 const normalizationImplementations: readonly Implementation[] = [
   {
     name: 'reduce',

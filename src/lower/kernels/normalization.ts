@@ -10,11 +10,15 @@
 // channels, or the columns), a band (LowerOptions.band, in units of normBandUnits) is the same
 // kernel over its part of that axis: each statistic is computed from the same elements in the
 // same order, by v128 lanes or f32 operations as in the whole layer (they may differ: the
-// relaxed build fuses a v128 multiply-add), so bands give the whole layer's bits. Not split:
-// statistics that span rows (layer normalization over the rows; group normalization, whose
-// groups span the rows and columns, the layout inside being channels_last whatever the
-// network's data_format), and kept coordinates taken 4 at a time along a run that holds the
-// first axis (normalized axes of size 1), where a band would move the lanes' split.
+// relaxed build fuses a v128 multiply-add), so bands give the whole layer's bits. Group
+// normalization's groups span the rows and columns (the layout inside being channels_last
+// whatever the network's data_format), so its band is a run of groups instead, the same kernel
+// over its part of the group axis (4 groups a unit when the kernel takes them as lanes, so the
+// lanes' split is the whole layer's): the bands together read the input once per pass, as one
+// thread does, where a band of rows would have to recompute every statistic. Not split:
+// statistics that span rows (layer normalization over the rows), and kept coordinates taken 4
+// at a time along a run that holds the first axis (normalized axes of size 1), where a band
+// would move the lanes' split.
 import type { Node, Shape } from '../../ir/graph.js';
 import {
   add,
