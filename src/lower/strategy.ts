@@ -103,6 +103,7 @@ const normalizationImplementations: readonly Implementation[] = [
     bands: 1,
     splits: normSplits,
     bandUnits: normBandUnits,
+    anyRank: true,
   },
 ];
 

@@ -119,11 +119,10 @@ function bandCut(node: Node): { axis: number; per: number; units: number } {
   return { axis: 0, per: v.shape[0]! / units, units };
 }
 
-/** Whether the node may be split in bands: rank 3, and a group normalization (bands of
- * groups), or its view's first axis kept (statistics within rows) and not in the lanes' run
- * (see the file comment). */
+/** Whether the node may be split in bands: a group normalization (bands of groups), or its
+ * view's first axis kept (statistics within rows) and not in the lanes' run (see the file
+ * comment). Any rank: rows are the first axis. */
 export function normSplits(node: Node): boolean {
-  if (node.shape.length !== 3) return false;
   if (node.layer.kind === 'group_normalization') return true;
   const v = normView(node);
   if (v.mask[0]) return false;
