@@ -34,6 +34,7 @@ export const batchNormalization = defineLayer({
   samples: [
     { inputs: [[5, 6, 7]] },
     { inputs: [[3, 4, 9]], args: 'center: false, scale: false, epsilon: 0.01' },
+    { inputs: [[6, 10]], why: 'rank 2: bands of the first axis' },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [

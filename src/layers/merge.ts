@@ -157,6 +157,22 @@ export const concatenate = defineLayer({
       ],
       args: 'axis: 2',
     },
+    {
+      inputs: [
+        [3, 4, 5],
+        [2, 4, 5],
+        [1, 4, 5],
+      ],
+      args: 'axis: 1',
+      why: 'along the rows: a band copies the part of each input it holds',
+    },
+    {
+      inputs: [
+        [5, 6],
+        [5, 3],
+      ],
+      why: 'rank 2: bands of the first axis',
+    },
   ],
   inputs: { min: 2, max: Infinity },
   attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1 }],

@@ -33,7 +33,12 @@ export const softmax = defineLayer({
   kind: 'softmax',
   onnx: softmaxOnnx,
   doc: 'exp(x) / sum(exp(x)) along an axis (Keras Softmax)',
-  samples: [{ inputs: [[3, 10]] }, { inputs: [[4, 5, 6]], args: 'axis: 1' }],
+  samples: [
+    { inputs: [[3, 10]] },
+    { inputs: [[4, 5, 6]], args: 'axis: 1', why: 'along the rows: bands of columns' },
+    { inputs: [[5, 4, 6]], why: 'over the channels: bands of rows' },
+    { inputs: [[5, 4, 6]], args: 'axis: 2', why: 'along the columns' },
+  ],
   inputs: { min: 1, max: 1 },
   attrs: [{ name: 'axis', kind: { type: 'axis' }, default: -1 }],
   traits: { activation: 'softmax' },

@@ -163,6 +163,10 @@ export const layerNormalization = defineLayer({
         'network t { input x: [5, 4, 8]  output y = x -> layer_normalization(axis: 2, center: false) }',
       why: 'over the columns: channels 4 at a time, split in bands of rows',
     },
+    {
+      source: 'network t { input x: [6, 10]  output y = x -> layer_normalization }',
+      why: 'rank 2: bands of the first axis',
+    },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [{ name: 'axis', kind: { type: 'axes' }, default: -1 }, ...common],
@@ -260,6 +264,10 @@ export const groupNormalization = defineLayer({
         'network t { input x: [5, 3, 12]  output y = x -> group_normalization(6, scale: false) }',
     },
     { source: 'network t { input x: [20]  output y = x -> group_normalization(4) }' },
+    {
+      source: 'network t { input x: [6, 10]  output y = x -> group_normalization(-1) }',
+      why: 'rank 2, one group per channel: bands of 4 groups',
+    },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [

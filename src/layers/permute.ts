@@ -25,6 +25,16 @@ export const permute = defineLayer({
     },
     {
       source:
+        'network t { input x: [5, 7, 8]  output y = x -> reshape([5, 7, 2, 4]) -> permute([2, 4, 1, 3]) }',
+      why: 'rank 4, the first axis moved: bands of its rows',
+    },
+    {
+      source:
+        'network t { input x: [5, 7, 8]  output y = x -> reshape([35, 8]) -> permute([2, 1]) }',
+      why: 'rank 2',
+    },
+    {
+      source:
         'network t(data_format: channels_first) { input x: [8, 5, 7]  output y = x -> permute([2, 1, 3]) }',
       why: 'channels_first: the stored layout',
     },

@@ -424,7 +424,8 @@ export function bandsOf(
   impl: Implementation,
   par: ParallelOptions,
 ): { from: number; count: number }[] {
-  if (!impl.bands || node.shape.length !== 3 || impl.splits?.(node) === false) return [];
+  if (!impl.bands || impl.splits?.(node) === false) return [];
+  if (node.shape.length !== 3 && !(impl.anyRank && node.shape.length > 0)) return [];
   const OH = impl.bandUnits?.(node) ?? node.shape[0]!;
   const units = Math.ceil(OH / impl.bands);
   // The work: multiply-adds, or for a layer without any (merges, copies, elementwise layers:

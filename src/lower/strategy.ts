@@ -30,7 +30,7 @@ import { lowerPooling } from './kernels/pooling.js';
 import { lowerPrelu } from './kernels/prelu.js';
 import { lowerRescaling, rescalingSplits } from './kernels/rescaling.js';
 import { lowerSeparableConv2d } from './kernels/separable_conv2d.js';
-import { lowerSoftmax } from './kernels/softmax.js';
+import { lowerSoftmax, softmaxBandUnits } from './kernels/softmax.js';
 import {
   blockBandUnits,
   lowerBlockTranspose,
@@ -63,6 +63,9 @@ export interface Implementation {
   readonly splits?: (node: Node) => boolean;
   /** With `bands`: how many units `LowerOptions.band` counts over (absent: output rows). */
   readonly bandUnits?: (node: Node) => number;
+  /** With `bands`: it splits an output of any rank, its rows the first per-example axis
+   * (absent: rank-3 outputs only). */
+  readonly anyRank?: boolean;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -70,9 +73,9 @@ const convSplits = (node: Node): boolean =>
   bandsKeepBits(node.shape[node.shape.length - 1]!, node.shape[1]! * node.shape[2]!, node.attrs);
 
 const only = (name: string, lower: Lower): readonly Implementation[] => [{ name, lower }];
-/** One implementation that can be split in bands of rows. */
+/** One implementation that can be split in bands of rows (of the first axis, at any rank). */
 const banded = (name: string, lower: Lower): readonly Implementation[] => [
-  { name, lower, bands: 1 },
+  { name, lower, bands: 1, anyRank: true },
 ];
 
 const conv2dImplementations: readonly Implementation[] = [
@@ -91,7 +94,8 @@ const conv2dImplementations: readonly Implementation[] = [
   },
 ];
 
-/** Normalizations: split in bands when their statistics lie within rows. */
+/** Normalizations: split in bands of rows when their statistics lie within rows, a group
+ * normalization in bands of groups. */
 const normalizationImplementations: readonly Implementation[] = [
   {
     name: 'reduce',
@@ -99,6 +103,7 @@ const normalizationImplementations: readonly Implementation[] = [
     bands: 1,
     splits: normSplits,
     bandUnits: normBandUnits,
+    anyRank: true,
   },
 ];
 
@@ -119,7 +124,13 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
   dense: only('direct', lowerDense),
   batch_normalization: [
-    { name: 'affine', lower: lowerBatchNormalization, bands: 1, splits: batchNormalizationSplits },
+    {
+      name: 'affine',
+      lower: lowerBatchNormalization,
+      bands: 1,
+      splits: batchNormalizationSplits,
+      anyRank: true,
+    },
   ],
   max_pooling2d: banded('channelwise', lowerPooling(true)),
   average_pooling2d: banded('channelwise', lowerPooling(false)),
@@ -134,17 +145,21 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   maximum: banded('elementwise', lowerElementwise('maximum')),
   minimum: banded('elementwise', lowerElementwise('minimum')),
   prelu: banded('elementwise', lowerPrelu),
-  rescaling: [{ name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits }],
+  rescaling: [
+    { name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits, anyRank: true },
+  ],
   layer_normalization: normalizationImplementations,
   group_normalization: normalizationImplementations,
-  concatenate: only('copy', lowerConcatenate),
-  softmax: only('rows', lowerSoftmax),
-  transpose: banded('copy', lowerTranspose),
+  concatenate: [{ name: 'copy', lower: lowerConcatenate, bands: 1, anyRank: true }],
+  softmax: [
+    { name: 'rows', lower: lowerSoftmax, bands: 1, bandUnits: softmaxBandUnits, anyRank: true },
+  ],
+  transpose: [{ name: 'copy', lower: lowerTranspose, bands: 1, anyRank: true }],
   depth_to_space: [
     { name: 'copy', lower: lowerBlockTranspose(true), bands: 1, bandUnits: blockBandUnits },
   ],
   space_to_depth: banded('copy', lowerBlockTranspose(false)),
-  permute: banded('copy', lowerPermute),
+  permute: [{ name: 'copy', lower: lowerPermute, bands: 1, anyRank: true }],
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
   resizing: banded('separable', lowerResizing),
@@ -152,7 +167,13 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */
 const ACTIVATION: readonly Implementation[] = [
-  { name: 'elementwise', lower: lowerActivation, bands: 1, splits: activationSplits },
+  {
+    name: 'elementwise',
+    lower: lowerActivation,
+    bands: 1,
+    splits: activationSplits,
+    anyRank: true,
+  },
 ];
 
 /** The implementations of a node's op, preferred first (empty for inputs and views). */

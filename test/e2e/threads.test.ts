@@ -266,11 +266,17 @@ describe('a module whose layers without multiply-adds are split too', () => {
 
   // Resizing (its bands interpolate the input rows they read, in their own scratch), the
   // transposes (permute, space_to_depth, depth_to_space, the layout transposes of
-  // channels_first) and layer normalization within rows (over the channels; over the columns).
+  // channels_first; a rank-4 permute), layer normalization within rows (over the channels;
+  // over the columns), group normalization (bands of groups, 4 at a time as lanes for one per
+  // channel), concatenate on the channels and on the rows, softmax over the channels (bands
+  // of rows) and along the rows (bands of columns).
   const MOVES = `network moves {
   input x: [12, 10, 8]
-  output z = x -> resizing(16, 10) -> layer_normalization -> permute([2, 1, 3])
+  y = x -> resizing(16, 10) -> layer_normalization -> permute([2, 1, 3])
     -> space_to_depth(2) -> depth_to_space(2, mode: crd)
+  g = concatenate(y -> group_normalization(4), y -> group_normalization(-1))
+  c = concatenate(g, g -> relu, axis: 1) -> softmax -> softmax(axis: 1)
+  output z = c -> reshape([20, 16, 4, 4]) -> permute([2, 1, 4, 3])
 }
 `;
   const LAYOUT = `network layout(data_format: channels_first) {
@@ -278,8 +284,8 @@ describe('a module whose layers without multiply-adds are split too', () => {
   output z = x -> resizing(14, 10) -> layer_normalization
 }
 `;
-  it('splits resizing, transposes and layer normalization too', async () => {
-    await checkSplit(MOVES, 5);
+  it('splits resizing, transposes, normalizations, concatenate and softmax too', async () => {
+    await checkSplit(MOVES, 13);
     await checkSplit(LAYOUT, 4);
   });
 });

@@ -7,7 +7,7 @@ import { num } from '../../ir/op.js';
 import { inputStrides } from '../../layers/broadcast.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
 import { bandElements } from './rows.js';
-import { bandTags } from './spatial.js';
+import { bandTags, sharedBandTags } from './spatial.js';
 import { bandOf, coalesce, loopTag, stridedElementwise } from './strided.js';
 import {
   copy,
@@ -84,14 +84,47 @@ export function lowerElementwise(kind: string) {
   };
 }
 
+/**
+ * concatenate: per outer index, each input's chunk copied whole. A band of output rows
+ * (LowerOptions.band, rows of the first axis, any rank) copies the input rows it needs, so it
+ * gives the whole layer's bits (copies are exact): along a later axis, the same copies over its
+ * rows, relative to bases the step moves (bandShift; bands of equal height share the kernel);
+ * along the rows, the part of each input's rows that falls in the band, in place.
+ */
 export function lowerConcatenate(
   node: Node,
   shapes: readonly Shape[],
   opts: LowerOptions,
 ): LoweredNode {
   const axis = num(node.attrs, 'concat_axis');
-  const outer = node.shape.slice(0, axis).reduce((p, d) => p * d, 1);
   const inner = node.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const name = ['concatenate', `a${axis}`, ...shapes.map((s) => `i${dims(s)}`)];
+  const doc = `concatenate ${shapes.map(dims).join(', ')} on axis ${axis} -> ${dims(node.shape)}`;
+  const simd = opts.schedule.simd;
+  const band = opts.band;
+  if (band && axis === 0) {
+    // Output rows [from, to): from input k, its rows that fall there.
+    const to = band.from + band.count;
+    let offset = 0;
+    const body = shapes.flatMap((s, k) => {
+      const [lo, hi] = [Math.max(band.from, offset), Math.min(to, offset + s[0]!)];
+      const at = offset;
+      offset += s[0]!;
+      return hi > lo
+        ? copy(
+            add(outputBase, lo * inner),
+            add(inputBase(k), (lo - at) * inner),
+            (hi - lo) * inner,
+            simd,
+          )
+        : [];
+    });
+    const tags = bandTags(band);
+    return finish(node, { name: [...name, tags.name], doc: [doc, ...tags.doc], body });
+  }
+  // Outer indices per output row (the first axis is outer here, or there is no band).
+  const perRow = node.shape.slice(1, axis).reduce((p, d) => p * d, 1);
+  const outer = band ? band.count * perRow : node.shape.slice(0, axis).reduce((p, d) => p * d, 1);
   const total = node.shape[axis]! * inner;
   const body = range('r', 0, outer, (r) => {
     let offset = 0;
@@ -103,13 +136,17 @@ export function lowerConcatenate(
         add(outputBase, add(mul(r, total), at)),
         add(inputBase(k), mul(r, chunk)),
         chunk,
-        opts.schedule.simd,
+        simd,
       );
     });
   });
+  if (!band) return finish(node, { name, doc: [doc], body });
+  const tags = sharedBandTags(band.count);
+  const rows = band.from * perRow;
   return finish(node, {
-    name: ['concatenate', `a${axis}`, ...shapes.map((s) => `i${dims(s)}`)],
-    doc: [`concatenate ${shapes.map(dims).join(', ')} on axis ${axis} -> ${dims(node.shape)}`],
+    name: [...name, tags.name],
+    doc: [doc, ...tags.doc],
     body,
+    bandShift: { y: rows * total, x: shapes.map((s) => rows * s[axis]! * inner) },
   });
 }

@@ -10,11 +10,15 @@
 // channels, or the columns), a band (LowerOptions.band, in units of normBandUnits) is the same
 // kernel over its part of that axis: each statistic is computed from the same elements in the
 // same order, by v128 lanes or f32 operations as in the whole layer (they may differ: the
-// relaxed build fuses a v128 multiply-add), so bands give the whole layer's bits. Not split:
-// statistics that span rows (layer normalization over the rows; group normalization, whose
-// groups span the rows and columns, the layout inside being channels_last whatever the
-// network's data_format), and kept coordinates taken 4 at a time along a run that holds the
-// first axis (normalized axes of size 1), where a band would move the lanes' split.
+// relaxed build fuses a v128 multiply-add), so bands give the whole layer's bits. Group
+// normalization's groups span the rows and columns (the layout inside being channels_last
+// whatever the network's data_format), so its band is a run of groups instead, the same kernel
+// over its part of the group axis (4 groups a unit when the kernel takes them as lanes, so the
+// lanes' split is the whole layer's): the bands together read the input once per pass, as one
+// thread does, where a band of rows would have to recompute every statistic. Not split:
+// statistics that span rows (layer normalization over the rows), and kept coordinates taken 4
+// at a time along a run that holds the first axis (normalized axes of size 1), where a band
+// would move the lanes' split.
 import type { Node, Shape } from '../../ir/graph.js';
 import {
   add,
@@ -92,11 +96,36 @@ const f32Zero = (): Expr => ({ op: 'const', type: 'i32', value: 0 });
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-/** Whether the node may be split in bands: rank 3, its view's first axis kept (statistics
- * within rows), and not in the lanes' run (see the file comment). */
-export function normSplits(node: Node): boolean {
+/** The kept run of a group normalization is contiguous (instance normalization with the
+ * channels last): its kernel may take 4 groups at once as lanes, so its bands count 4 groups. */
+function groupLanes(node: Node): number {
   const v = normView(node);
-  if (node.shape.length !== 3 || v.mask[0]) return false;
+  const xs = stridesOf(v.shape);
+  const all = v.shape.map((n, i) => ({ n, x: xs[i]!, p: v.paramStrides[i]! }));
+  const kept = coalesce(all.filter((_, i) => !v.mask[i]));
+  return kept.length === 1 && kept[0]!.x === 1 ? 4 : 1;
+}
+
+/** How a band cuts the view: the kept axis it restricts (a group normalization's groups, else
+ * the first axis), view indices per unit, and the units. */
+function bandCut(node: Node): { axis: number; per: number; units: number } {
+  const v = normView(node);
+  if (node.layer.kind === 'group_normalization') {
+    const axis = num(node.attrs, 'channel_axis');
+    const per = groupLanes(node);
+    return { axis, per, units: Math.ceil(v.shape[axis]! / per) };
+  }
+  const units = gcd(node.shape[0]!, v.shape[0]!);
+  return { axis: 0, per: v.shape[0]! / units, units };
+}
+
+/** Whether the node may be split in bands: a group normalization (bands of groups), or its
+ * view's first axis kept (statistics within rows) and not in the lanes' run (see the file
+ * comment). Any rank: rows are the first axis. */
+export function normSplits(node: Node): boolean {
+  if (node.layer.kind === 'group_normalization') return true;
+  const v = normView(node);
+  if (v.mask[0]) return false;
   // Kept coordinates in one contiguous run (the lanes' run, holding the first axis): unsplit.
   const xs = stridesOf(v.shape);
   const all = v.shape.map((n, i) => ({ n, x: xs[i]!, p: v.paramStrides[i]! }));
@@ -105,8 +134,9 @@ export function normSplits(node: Node): boolean {
 }
 
 /** The units a band counts: blocks of output rows that are whole indices of the view's first
- * axis (the view is a row-major reshape of the output). */
-export const normBandUnits = (node: Node): number => gcd(node.shape[0]!, normView(node).shape[0]!);
+ * axis (the view is a row-major reshape of the output); a group normalization's groups, 4 at
+ * a time when its kernel takes them as lanes. */
+export const normBandUnits = (node: Node): number => bandCut(node).units;
 
 const param = (base: Expr | null, at: Expr, stride: number, l: Lanes): Expr | null =>
   base && (stride === 1 ? loadL(add(base, at), l) : bcast(load(add(base, at)), l));
@@ -121,17 +151,19 @@ export function lowerNormalization(
   const gamma = weight(node, 'gamma');
   const beta = weight(node, 'beta');
   const xs = stridesOf(v.shape);
-  // A band: indices [from * k, (from + count) * k) of the view's first axis, written relative
-  // to the output and input bases moved to its first (bandShift), gamma and beta at `p0`.
+  // A band: indices [from * per, (from + count) * per) of the view's axis `cut.axis` (the
+  // last unit may be short), written relative to the output and input bases moved to its
+  // first (bandShift), gamma and beta at `p0`.
   const band = opts.band;
-  const k = band ? v.shape[0]! / normBandUnits(node) : 0;
+  const cut = band ? bandCut(node) : { axis: 0, per: 0, units: 0 };
+  const first = band ? band.from * cut.per : 0;
   const all = v.shape.map((n, i) => ({
-    n: band && i === 0 ? band.count * k : n,
+    n: band && i === cut.axis ? Math.min(n, (band.from + band.count) * cut.per) - first : n,
     x: xs[i]!,
     p: v.paramStrides[i]!,
   }));
-  const shift = band ? band.from * k * xs[0]! : 0;
-  const p0: Expr = { op: 'const', type: 'i32', value: band ? band.from * k * all[0]!.p : 0 };
+  const shift = first * xs[cut.axis]!;
+  const p0: Expr = { op: 'const', type: 'i32', value: first * all[cut.axis]!.p };
   const norm = coalesce(all.filter((_, i) => v.mask[i]));
   let kept = coalesce(all.filter((_, i) => !v.mask[i]));
   if (kept.length === 0) kept = [{ n: 1, x: 0, p: 0 }];
@@ -252,7 +284,16 @@ export function lowerNormalization(
         p0,
       );
   const kind = node.layer.kind;
-  const tags = band ? sharedBandTags(band.count) : { name: false as const, doc: [] };
+  const tags = !band
+    ? { name: false as const, doc: [] }
+    : cut.axis === 0
+      ? sharedBandTags(band.count)
+      : {
+          name: `g${band.count}`,
+          doc: [
+            `${all[cut.axis]!.n} of the ${v.shape[cut.axis]} groups (a band one thread computes)`,
+          ],
+        };
   const mode = alongRun ? 'run' : acrossKept ? 'lanes' : 'scalar';
   return finish(node, {
     name: [
