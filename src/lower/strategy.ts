@@ -41,6 +41,11 @@ import { lowerCropping2d } from './kernels/cropping2d.js';
 import { lowerResizing } from './kernels/resizing.js';
 import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
 import { lowerPadding2d, lowerZeroPadding2d } from './kernels/padding2d.js';
+import {
+  groupNormBandUnits,
+  groupNormChannelsLast,
+  lowerGroupNormChannelsLast,
+} from './kernels/group_normalization.js';
 import { winogradBandRows } from './kernels/winograd.js';
 import type { LoweredNode, LowerOptions } from './program.js';
 
@@ -149,7 +154,17 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
     { name: 'affine', lower: lowerRescaling, bands: 1, splits: rescalingSplits, anyRank: true },
   ],
   layer_normalization: normalizationImplementations,
-  group_normalization: normalizationImplementations,
+  group_normalization: [
+    {
+      name: 'channels',
+      applies: groupNormChannelsLast,
+      lower: lowerGroupNormChannelsLast,
+      bands: 1,
+      bandUnits: groupNormBandUnits,
+      anyRank: true,
+    },
+    ...normalizationImplementations,
+  ],
   concatenate: [{ name: 'copy', lower: lowerConcatenate, bands: 1, anyRank: true }],
   softmax: [
     { name: 'rows', lower: lowerSoftmax, bands: 1, bandUnits: softmaxBandUnits, anyRank: true },
