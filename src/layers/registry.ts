@@ -23,6 +23,7 @@ import { depthToSpace, spaceToDepth } from './depth_to_space.js';
 import { padding2d } from './padding2d.js';
 import { permute } from './permute.js';
 import { resizing } from './resizing.js';
+import { unitNormalization } from './unit_normalization.js';
 
 export const LAYERS: readonly LayerDef[] = [
   conv2d,
@@ -64,6 +65,8 @@ export const LAYERS: readonly LayerDef[] = [
   inputLayer,
   transpose,
   conv2dAdd,
+  // netc extensions beyond the contract: L2 normalization (TF.js graph-models).
+  unitNormalization,
 ];
 
 export const LAYER_BY_KIND: ReadonlyMap<string, LayerDef> = new Map(LAYERS.map((l) => [l.kind, l]));

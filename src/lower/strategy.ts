@@ -42,6 +42,7 @@ import { lowerResizing } from './kernels/resizing.js';
 import { lowerUpSampling2d } from './kernels/up_sampling2d.js';
 import { lowerPadding2d, lowerZeroPadding2d } from './kernels/padding2d.js';
 import { winogradBandRows } from './kernels/winograd.js';
+import { lowerUnitNormalization, unitNormSplits } from './kernels/unit_normalization.js';
 import type { LoweredNode, LowerOptions } from './program.js';
 
 type Lower = (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
@@ -148,6 +149,9 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
   resizing: banded('separable', lowerResizing),
+  unit_normalization: [
+    { name: 'reduce', lower: lowerUnitNormalization, bands: 1, splits: unitNormSplits },
+  ],
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */
