@@ -194,6 +194,8 @@ network broadcast(data_format: ${fmt}) {
   input q: [2, ${img(fmt, 4, 6, 5).slice(1, -1)}]
   output rank4 = subtract(q, a)
   output rank4b = maximum(r, q, g)
+  output ratio = divide(a, r)
+  output per_channel = a -> divide(v)
 }`;
 
 const prelus = (fmt: (typeof formats)[number]): string => `

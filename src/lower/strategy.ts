@@ -152,6 +152,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   unit_normalization: [
     { name: 'reduce', lower: lowerUnitNormalization, bands: 1, splits: unitNormSplits },
   ],
+  divide: banded('elementwise', lowerElementwise('divide')),
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */
