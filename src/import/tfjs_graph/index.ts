@@ -951,7 +951,7 @@ class Importer {
           `axis: ${perExample.length === 1 ? perExample[0] : `[${perExample.join(', ')}]`}`,
         );
       const epsilon = eps ?? 0;
-      if (epsilon !== 1e-12) args.push(`epsilon: ${formatFloat(epsilon)}`);
+      if (epsilon !== Math.fround(1e-12)) args.push(`epsilon: ${formatFloat(epsilon)}`);
       this.emit(n, 'unit_normalization', [x], x.shape, args);
       return true;
     }
@@ -1684,7 +1684,8 @@ class Importer {
       const shapes = `[${xs.map((x) => x.shape.join(', ')).join('] and [')}]`;
       for (const s of xs.map((x) => x.shape)) {
         const lead = rank - s.length;
-        if (lead && xs.some((x) => x.shape.slice(0, lead).some((d) => d !== 1)))
+        const longer = xs.filter((x) => x.shape.length > s.length);
+        if (longer.some((x) => x.shape.slice(0, x.shape.length - s.length).some((d) => d !== 1)))
           throw new Refusal(
             `${label(n)}: operands of different ranks ${shapes}; TensorFlow would broadcast the batch axis of the shorter one against an axis of the longer`,
           );
