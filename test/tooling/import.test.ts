@@ -637,6 +637,43 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     expect(src).not.toMatch(/Shape|Gather|Erf/);
   });
 
+  test("PyTorch's F.normalize (ReduceL2, Clip, Expand, Div; or Max) as unit_normalization, Div of activations as divide", async () => {
+    const src = await roundTrip({
+      opset: 13,
+      inputs: [['x', [4, 6, 5]]],
+      nodes: [
+        // F.normalize(x, dim=1) as torch.onnx.export writes it.
+        node('ReduceL2', ['x'], ['n1'], { axes: ints([1]), keepdims: int(1) }),
+        node('Clip', ['n1', 'eps'], ['c1']),
+        node('Shape', ['x'], ['xshape']),
+        node('Expand', ['c1', 'xshape'], ['e1']),
+        node('Div', ['x', 'e1'], ['l2c']),
+        // Over rows and columns, bounded with Max, no Expand.
+        node('ReduceL2', ['x'], ['n2'], { axes: ints([2, 3]), keepdims: int(1) }),
+        node('Max', ['n2', 'big'], ['m2']),
+        node('Div', ['x', 'm2'], ['l2s']),
+        // Divisions of activations: elementwise, and by an expanded per-channel gate.
+        node('Sigmoid', ['x'], ['sg']),
+        node('Div', ['x', 'sg'], ['ratio']),
+        node('ReduceMean', ['x'], ['gap'], { axes: ints([2, 3]), keepdims: int(1) }),
+        node('Sigmoid', ['gap'], ['gate']),
+        node('Expand', ['gate', 'xshape'], ['ge']),
+        node('Div', ['x', 'ge'], ['gated']),
+      ],
+      inits: [tensor('eps', [], [1e-12]), tensor('big', [], [2])],
+      outputs: [
+        ['l2c', [4, 6, 5]],
+        ['l2s', [4, 6, 5]],
+        ['ratio', [4, 6, 5]],
+        ['gated', [4, 6, 5]],
+      ],
+    });
+    expect(src).toContain('unit_normalization(axis: 1, epsilon: ');
+    expect(src).toContain('unit_normalization(axis: [2, 3], epsilon: 4)');
+    expect(src).toMatch(/divide\(x, /);
+    expect(src).not.toMatch(/ReduceL2|Clip|Expand/);
+  });
+
   test('a refusal names its first cause only, not the nodes it feeds', () => {
     const bytes = model(
       graph(
