@@ -975,8 +975,9 @@ class Importer {
   /**
    * PyTorch's F.normalize(x, dim): x / Expand(Clip(ReduceL2(x), min: eps)) (Max instead of
    * Clip, the Clip or the Expand absent): unit_normalization over the same axes, whose epsilon
-   * bounds the sum of squares, so eps^2 (max(norm, eps) = sqrt(max(sum(x^2), eps^2))). True when
-   * node n (the ReduceL2) starts one; its nodes are then skipped.
+   * bounds the sum of squares, so eps^2 (max(norm, eps) = sqrt(max(sum(x^2), eps^2))). Also
+   * netc's own export, x / Sqrt(Max(ReduceSumSquare(x), eps)), with eps as it is. True when
+   * node n (the ReduceL2 or ReduceSumSquare) starts one; its nodes are then skipped.
    */
   private l2Normalize(n: NodeProto): boolean {
     const x = n.inputs[0]!;
@@ -1013,6 +1014,13 @@ class Importer {
       v = u.outputs[0]!;
       u = this.soleUser(v);
     }
+    const squares = n.opType === 'ReduceSumSquare';
+    if (squares) {
+      if (!u || u.opType !== 'Sqrt') return false;
+      chain.push(u);
+      v = u.outputs[0]!;
+      u = this.soleUser(v);
+    }
     if (u && u.opType === 'Expand') {
       chain.push(u);
       v = u.outputs[0]!;
@@ -1020,7 +1028,7 @@ class Importer {
     }
     if (!u || u.opType !== 'Div' || u.inputs[0] !== x || u.inputs[1] !== v) return false;
     const args = [axes.length === 1 ? `axis: ${axes[0]}` : `axis: [${axes.join(', ')}]`];
-    args.push(`epsilon: ${formatFloat(eps * eps)}`);
+    args.push(`epsilon: ${formatFloat(squares ? eps : eps * eps)}`);
     this.emit('unit_normalization', [x], u.outputs[0]!, s, args.join(', '));
     for (const c of [...chain, u]) this.skip.add(this.indexOf(c));
     return true;
@@ -1037,6 +1045,7 @@ class Importer {
       case 'HardSigmoid':
         return this.fusedHardSwish(n, where);
       case 'ReduceL2':
+      case 'ReduceSumSquare':
         return this.l2Normalize(n);
       default:
         return false;

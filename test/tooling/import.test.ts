@@ -22,6 +22,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from '../../src/onnx/model.js';
+import { exportOnnx } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
 import { buildInto, runModule } from '../helpers/module.js';
 import { runOnnx } from '../helpers/ort.js';
@@ -672,6 +673,32 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     expect(src).toContain('unit_normalization(axis: [2, 3], epsilon: 4)');
     expect(src).toMatch(/divide\(x, /);
     expect(src).not.toMatch(/ReduceL2|Clip|Expand/);
+  });
+
+  test('unit_normalization and divide survive netc export -> import (ReduceSumSquare, Max, Sqrt, Div)', async () => {
+    const compiled = compileSource(`network t(data_format: channels_first) {
+  input x: [4, 6, 5]
+  input y: [4, 6, 5]
+  output u = x -> unit_normalization(axis: 1)
+  output s = x -> unit_normalization(axis: [2, 3], epsilon: 0.5)
+  output d = divide(x, y -> sigmoid)
+}`);
+    expect(compiled.diagnostics).toEqual([]);
+    const bytes = exportOnnx(compiled.graphs[0]!, new Map());
+    const imported = importOnnx(bytes, { name: 'back' });
+    if (!imported.ok) throw new Error(imported.errors.join('\n'));
+    expect(imported.source).toContain('unit_normalization(axis: 1, epsilon: 1e-12)');
+    expect(imported.source).toContain('unit_normalization(axis: [2, 3], epsilon: 0.5)');
+    expect(imported.source).toMatch(/divide\(x, /);
+    expect(imported.source).not.toMatch(/ReduceSumSquare|Sqrt/);
+    const r = rng(seedCounter++);
+    const feeds = [0, 1].map(() => Float32Array.from({ length: 2 * 120 }, () => r() * 2));
+    const want = await runOnnx(bytes, {
+      x: { dims: [2, 4, 6, 5], data: feeds[0]! },
+      y: { dims: [2, 4, 6, 5], data: feeds[1]! },
+    });
+    const got = await runImported(imported.source, imported.weights, feeds, 'wasm');
+    ['u', 's', 'd'].forEach((name, i) => expectClose(got[i]!, want[name]!.data, name));
   });
 
   test('a refusal names its first cause only, not the nodes it feeds', () => {
