@@ -681,11 +681,19 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
         }),
         { minLength: 2, maxLength: 3 },
       ),
-      merge: fc.constantFrom('add', 'multiply', 'subtract', 'average', 'maximum', 'minimum'),
+      merge: fc.constantFrom(
+        'add',
+        'multiply',
+        'subtract',
+        'divide',
+        'average',
+        'maximum',
+        'minimum',
+      ),
       cf: fc.boolean(),
     })
     .map(({ full, masks, merge, cf }) => {
-      const ms = merge === 'subtract' ? masks.slice(0, 2) : masks;
+      const ms = merge === 'subtract' || merge === 'divide' ? masks.slice(0, 2) : masks;
       const shapes = ms.map(({ ones, drop }, k) => {
         // The first input keeps the full rank, so the output is `full`.
         const s = full.map((d, i) => (k > 0 && ones[i] ? 1 : d));
@@ -697,7 +705,7 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
       return { merge, src: `network t${opts} { ${inputs}  output y = ${merge}(${args}) }` };
     });
 
-  it('add, multiply, subtract, average, maximum, minimum broadcast (ranks 1 to 3)', () => {
+  it('add, multiply, subtract, divide, average, maximum, minimum broadcast (ranks 1 to 3)', () => {
     fc.assert(
       fc.property(broadcastCase, fc.boolean(), fc.nat(), ({ merge, src }, simd, seed) =>
         checkSource(src, merge, simd, seed),
@@ -741,6 +749,27 @@ describe('broadcasting merges, prelu, rescaling and the normalizations', () => {
         );
       });
     property('layer_normalization', source, NUM_RUNS * 2);
+  });
+
+  it('unit_normalization over any set of axes, ranks 1 to 3, both formats', () => {
+    const source = fc
+      .record({
+        shape: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+        axes: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        last: fc.boolean(),
+        epsilon: fc.constantFrom('0', '1e-12', '0.5'),
+        cf: fc.boolean(),
+      })
+      .map(({ shape, axes, last, epsilon, cf }) => {
+        const list = shape.flatMap((_, i) => (axes[i] ? [i + 1] : []));
+        const axis = list.length === 0 || last ? '-1' : `[${list.join(', ')}]`;
+        return net(
+          shape,
+          `x -> unit_normalization(axis: ${axis}, epsilon: ${epsilon})`,
+          cf ? '(data_format: channels_first)' : '',
+        );
+      });
+    property('unit_normalization', source, NUM_RUNS * 2);
   });
 
   it('group_normalization: groups of any size, instance normalization, ranks 1 to 3', () => {

@@ -194,6 +194,8 @@ network broadcast(data_format: ${fmt}) {
   input q: [2, ${img(fmt, 4, 6, 5).slice(1, -1)}]
   output rank4 = subtract(q, a)
   output rank4b = maximum(r, q, g)
+  output ratio = divide(a, r)
+  output per_channel = a -> divide(v)
 }`;
 
 const prelus = (fmt: (typeof formats)[number]): string => `
@@ -220,6 +222,9 @@ network norms(data_format: ${fmt}) {
   output pairs = x -> group_normalization(groups: 4, center: false)
   output one = x -> group_normalization(1, scale: false)
   output vgroups = v -> group_normalization(5)
+  output unit = x -> unit_normalization
+  output unit_cols = x -> unit_normalization(axis: 2, epsilon: 0.5)
+  output unit_v = v -> unit_normalization(axis: [1, 2])
 }`;
 
 const rescalings = (fmt: (typeof formats)[number]): string => `
@@ -251,7 +256,7 @@ describe('exportOnnx', () => {
       const g = compile(prelus(fmt));
       await check(g, weightsFor(g, 9), 2);
     });
-    test(`layer and group normalization, ${fmt}`, async () => {
+    test(`layer, group and unit normalization, ${fmt}`, async () => {
       const g = compile(norms(fmt));
       await check(g, weightsFor(g, 10), 2);
     });

@@ -28,14 +28,6 @@ export function modelsDir() {
   return null;
 }
 
-/** SSR-Net's stage heads (age, gender). */
-function STAGES(prefix, what = 'age_') {
-  return [1, 2, 3].flatMap((k) => [
-    `${prefix}pred_${what}stage${k}/Relu`,
-    `${prefix}local_delta_stage${k}/Tanh`,
-  ]);
-}
-
 const MOVENET = [
   'StatefulPartitionedCall/Sigmoid',
   'StatefulPartitionedCall/Sigmoid_1',
@@ -48,18 +40,6 @@ const MOVENET = [
  * listed with a reason and skipped.
  */
 export const MODELS = {
-  age: {
-    outputs: STAGES('StatefulPartitionedCall/functional_1/'),
-    why: 'SSR-Net: its stage mixing divides activations (RealDiv of two activations; the language has no division); cut at the stage heads',
-  },
-  'gender-ssrnet-imdb': {
-    outputs: STAGES('StatefulPartitionedCall/functional_7/', ''),
-    why: 'SSR-Net: its stage mixing divides activations (RealDiv of two activations; the language has no division); cut at the stage heads',
-  },
-  mobilefacenet: {
-    outputs: ['MobileFaceNet/Logits/SpatialSqueeze'],
-    why: 'ends in an L2 normalization (Square, Sum, Maximum, Rsqrt, Mul), which the language has no layer for',
-  },
   centernet: { outputs: ['tower_0/keypoints', 'tower_0/wh'], why: 'ends in top-k and gathers' },
   'movenet-lightning': { outputs: MOVENET, why: 'ends in arg-max and gathers' },
   'movenet-thunder': { outputs: MOVENET, why: 'ends in arg-max and gathers' },
@@ -78,8 +58,12 @@ export const MODELS = {
       'multiply_by_constant',
       'multiply_by_constant_2',
       'multiply_by_constant_4',
+      // The eyes', irises' and lips' unit directions (L2 normalizations: unit_normalization).
+      'truediv',
+      'truediv_1',
+      'truediv_2',
     ],
-    why: 'ends in landmark transforms (slices, BatchMatMul, gathers)',
+    why: 'ends in landmark transforms (BatchMatMul, gathers) after the L2 normalizations of its direction vectors',
   },
   faceboxes: { skip: 'input size not fixed (uint8 [-1, -1, -1, 3]), NMS in a while loop' },
   handtrack: { skip: 'input size not fixed (uint8 [1, -1, -1, 3]), NMS in a while loop' },

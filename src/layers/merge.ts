@@ -1,4 +1,5 @@
-// add, multiply, subtract, average, maximum, minimum and concatenate (Keras merge layers).
+// add, multiply, subtract, average, maximum, minimum and concatenate (Keras merge layers), and
+// divide (keras.ops.divide, IEEE division; a netc extension beyond the contract).
 // The elementwise merges broadcast as NumPy does on per-example shapes (see broadcast.ts).
 import { broadcastAttrs, broadcastInputs, forEachBroadcast, inputStrides } from './broadcast.js';
 import { defineLayer, num, type LayerDef } from '../ir/op.js';
@@ -19,7 +20,10 @@ export const MERGES: Readonly<Record<string, MergeFn>> = {
   average: { step: (a, b) => a + b, finish: (a, n) => a / n },
   maximum: { step: (a, b) => Math.max(a, b) },
   minimum: { step: (a, b) => Math.min(a, b) },
+  divide: { step: (a, b) => a / b },
 };
+
+const BINARY: Readonly<Record<string, string>> = { subtract: 'Sub', divide: 'Div' };
 
 /** An elementwise merge; ONNX broadcasts multidirectionally as NumPy does. */
 const mergeOnnx: OnnxMapping = {
@@ -56,7 +60,7 @@ const mergeOnnx: OnnxMapping = {
       minimum: 'Min',
     };
     const op = variadic[kind];
-    const y = op ? b.op(op, xs, n.name, n.name) : binary(kind === 'subtract' ? 'Sub' : 'Mul');
+    const y = op ? b.op(op, xs, n.name, n.name) : binary(BINARY[kind] ?? 'Mul');
     return { name: y, perm };
   },
 };
@@ -120,6 +124,11 @@ export const multiply = elementwise(
 export const subtract = elementwise(
   'subtract',
   'the first input minus the second, broadcasting (Keras Subtract)',
+  2,
+);
+export const divide = elementwise(
+  'divide',
+  'the first input divided by the second, broadcasting (keras.ops.divide; IEEE division; netc extension)',
   2,
 );
 export const average = elementwise('average', 'elementwise mean, broadcasting (Keras Average)');

@@ -7,7 +7,16 @@ import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise_conv2d.js';
 import { globalAveragePooling2d, globalMaxPooling2d } from './global_pooling.js';
 import type { LayerDef } from '../ir/op.js';
-import { add, average, concatenate, maximum, minimum, multiply, subtract } from './merge.js';
+import {
+  add,
+  average,
+  concatenate,
+  divide,
+  maximum,
+  minimum,
+  multiply,
+  subtract,
+} from './merge.js';
 import { dropout, inputLayer, softmax, transpose } from './misc.js';
 import { averagePooling2d, maxPooling2d } from './pooling.js';
 import { prelu } from './prelu.js';
@@ -23,6 +32,7 @@ import { depthToSpace, spaceToDepth } from './depth_to_space.js';
 import { padding2d } from './padding2d.js';
 import { permute } from './permute.js';
 import { resizing } from './resizing.js';
+import { unitNormalization } from './unit_normalization.js';
 
 export const LAYERS: readonly LayerDef[] = [
   conv2d,
@@ -64,6 +74,9 @@ export const LAYERS: readonly LayerDef[] = [
   inputLayer,
   transpose,
   conv2dAdd,
+  // netc extensions beyond the contract: L2 normalization and division (TF.js graph-models).
+  unitNormalization,
+  divide,
 ];
 
 export const LAYER_BY_KIND: ReadonlyMap<string, LayerDef> = new Map(LAYERS.map((l) => [l.kind, l]));

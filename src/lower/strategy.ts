@@ -47,6 +47,7 @@ import {
   lowerGroupNormChannelsLast,
 } from './kernels/group_normalization.js';
 import { winogradBandRows } from './kernels/winograd.js';
+import { lowerUnitNormalization, unitNormSplits } from './kernels/unit_normalization.js';
 import type { LoweredNode, LowerOptions } from './program.js';
 
 type Lower = (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => LoweredNode;
@@ -178,6 +179,10 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   cropping2d: banded('copy', lowerCropping2d),
   padding2d: banded('copy', lowerPadding2d),
   resizing: banded('separable', lowerResizing),
+  unit_normalization: [
+    { name: 'reduce', lower: lowerUnitNormalization, bands: 1, splits: unitNormSplits },
+  ],
+  divide: banded('elementwise', lowerElementwise('divide')),
 };
 
 /** Every activation layer (the `activation` trait): the epilogue, elementwise. */

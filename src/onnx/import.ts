@@ -615,7 +615,7 @@ class Importer {
     this.shapes.set(out, s);
     if (sameShape(shape, s)) return;
     const users = this.consumers.get(out) ?? [];
-    const merges = new Set(['Add', 'Sum', 'Mul', 'Sub', 'Max', 'Min', 'Mean']);
+    const merges = new Set(['Add', 'Sum', 'Mul', 'Sub', 'Max', 'Min', 'Mean', 'Div']);
     if (
       this.g.outputs.some((o) => o.name === out) ||
       !users.every((u) => merges.has(this.g.nodes[u]!.opType))
@@ -972,6 +972,68 @@ class Importer {
     return true;
   }
 
+  /**
+   * PyTorch's F.normalize(x, dim): x / Expand(Clip(ReduceL2(x), min: eps)) (Max instead of
+   * Clip, the Clip or the Expand absent): unit_normalization over the same axes, whose epsilon
+   * bounds the sum of squares, so eps^2 (max(norm, eps) = sqrt(max(sum(x^2), eps^2))). Also
+   * netc's own export, x / Sqrt(Max(ReduceSumSquare(x), eps)), with eps as it is. True when
+   * node n (the ReduceL2 or ReduceSumSquare) starts one; its nodes are then skipped.
+   */
+  private l2Normalize(n: NodeProto): boolean {
+    const x = n.inputs[0]!;
+    const s = this.shapes.get(this.resolve(x));
+    if (!s || this.consts.has(x) || this.int(n, 'keepdims', 1) !== 1) return false;
+    const rank = s.length + 1;
+    const axes = (
+      this.opset >= 18 ? Array.from(this.optConst(n, 1)?.data ?? []) : this.ints(n, 'axes', [])
+    )
+      .map((a) => (a < 0 ? a + rank : a))
+      .sort((a, b) => a - b);
+    if (axes.length === 0 || axes.includes(0)) return false;
+    const chain = [n];
+    let v = n.outputs[0]!;
+    let u = this.soleUser(v);
+    let eps = 0;
+    if (u && (u.opType === 'Clip' || u.opType === 'Max')) {
+      const lo =
+        u.opType === 'Max'
+          ? this.scalarIn(this.other(u, v))
+          : this.opset < 11
+            ? this.float(u, 'min', NaN)
+            : this.scalarIn(u.inputs[1]);
+      const hi =
+        u.opType === 'Clip'
+          ? this.opset < 11
+            ? this.float(u, 'max', Infinity)
+            : (this.scalarIn(u.inputs[2]) ?? Infinity)
+          : Infinity;
+      if (u.inputs[0] !== v && u.opType === 'Clip') return false;
+      if (lo === undefined || !(lo >= 0) || hi !== Infinity) return false;
+      eps = lo;
+      chain.push(u);
+      v = u.outputs[0]!;
+      u = this.soleUser(v);
+    }
+    const squares = n.opType === 'ReduceSumSquare';
+    if (squares) {
+      if (!u || u.opType !== 'Sqrt') return false;
+      chain.push(u);
+      v = u.outputs[0]!;
+      u = this.soleUser(v);
+    }
+    if (u && u.opType === 'Expand') {
+      chain.push(u);
+      v = u.outputs[0]!;
+      u = this.soleUser(v);
+    }
+    if (!u || u.opType !== 'Div' || u.inputs[0] !== x || u.inputs[1] !== v) return false;
+    const args = [axes.length === 1 ? `axis: ${axes[0]}` : `axis: [${axes.join(', ')}]`];
+    args.push(`epsilon: ${formatFloat(squares ? eps : eps * eps)}`);
+    this.emit('unit_normalization', [x], u.outputs[0]!, s, args.join(', '));
+    for (const c of [...chain, u]) this.skip.add(this.indexOf(c));
+    return true;
+  }
+
   /** The patterns that several ONNX nodes form for one netc layer; true when one matched at n. */
   private pattern(n: NodeProto, i: number, where: string): boolean {
     switch (n.opType) {
@@ -982,6 +1044,9 @@ class Importer {
         return this.decomposedGelu(n);
       case 'HardSigmoid':
         return this.fusedHardSwish(n, where);
+      case 'ReduceL2':
+      case 'ReduceSumSquare':
+        return this.l2Normalize(n);
       default:
         return false;
     }
@@ -1489,8 +1554,6 @@ class Importer {
 
   merge(n: NodeProto, i: number, where: string): void {
     if (n.inputs.some((v) => this.consts.has(v))) return this.affine(n, i, where);
-    if (n.opType === 'Div')
-      throw new Refusal(`${where}: netc divides only by a constant (a rescaling)`);
     const shapes = n.inputs.map((_, k) => this.act(n, i, where, k));
     for (const v of n.inputs) {
       const e = this.expanded.get(v);
@@ -1526,6 +1589,7 @@ class Importer {
       Max: 'maximum',
       Min: 'minimum',
       Mean: 'average',
+      Div: 'divide',
     };
     this.emit(fn[n.opType]!, n.inputs, this.out(n), shape);
   }

@@ -499,7 +499,7 @@ describe('add, multiply and concatenate', () => {
 
   it('the elementwise merges broadcast as NumPy: aligned from the last axis, equal or 1', () => {
     expect(lastShape(net([4, 4, 3], '  output y = add(x, x, x)'))).toEqual([4, 4, 3]);
-    for (const m of ['add', 'multiply', 'subtract', 'average', 'maximum', 'minimum']) {
+    for (const m of ['add', 'multiply', 'subtract', 'divide', 'average', 'maximum', 'minimum']) {
       expect(merged(m, ['[7, 9, 8]', '[1, 1, 8]'])).toEqual([7, 9, 8]);
       expect(merged(m, ['[1, 1, 8]', '[7, 9, 8]'])).toEqual([7, 9, 8]);
       expect(merged(m, ['[8]', '[7, 9, 8]'])).toEqual([7, 9, 8]); // [8] lines up with C
@@ -645,6 +645,25 @@ describe('layer_normalization and group_normalization', () => {
     expect(bad('-4').text).toMatch(/out of range/);
     expect(bad('[3, -1]').text).toMatch(/lists axis 3 twice/);
     expect(bad('[1, 0]').text).toMatch(/axis 0 is the batch/);
+  });
+
+  it('unit_normalization keeps the shape, has no weights, and checks its axes and epsilon', () => {
+    expect(weights([9, 7, 8], 'unit_normalization(axis: [1, 2])')).toEqual({});
+    expect(lastShape(net([9, 7, 8], '  output y = x -> unit_normalization'))).toEqual([9, 7, 8]);
+    const bad = (args: string) =>
+      oneError(net([9, 7, 8], `  output y = x -> unit_normalization(${args})`));
+    const e = bad('axis: [1, 4]');
+    expect(e.text).toMatch(/axis 4 is out of range for an input of rank 3 \[9, 7, 8\]/);
+    expect(e.caret).toBe('[1, 4]');
+    expect(bad('axis: [3, -1]').text).toMatch(/lists axis 3 twice/);
+    expect(bad('axis: [1, 0]').text).toMatch(/axis 0 is the batch/);
+    expect(bad('epsilon: -1').text).toMatch(/epsilon must be at least 0, got -1/);
+  });
+
+  it('divide takes exactly two inputs', () => {
+    expect(oneError(net([4, 4, 3], '  output y = divide(x, x, x)')).text).toMatch(
+      /divide takes tensors first; this tensor is one too many/,
+    );
   });
 
   it('group_normalization: gamma and beta [C]; groups -1 is one group per channel', () => {

@@ -22,6 +22,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from '../../src/onnx/model.js';
+import { exportOnnx } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
 import { runSource } from '../helpers/module.js';
 import { runOnnx } from '../helpers/ort.js';
@@ -617,6 +618,69 @@ describe('importOnnx: models built here, against onnxruntime-node', () => {
     expect(src).toContain('global_average_pooling2d(keepdims: true)');
     expect(src).toContain('cropping2d([1, 0])');
     expect(src).not.toMatch(/Shape|Gather|Erf/);
+  });
+
+  test("PyTorch's F.normalize (ReduceL2, Clip, Expand, Div; or Max) as unit_normalization, Div of activations as divide", async () => {
+    const src = await roundTrip({
+      opset: 13,
+      inputs: [['x', [4, 6, 5]]],
+      nodes: [
+        // F.normalize(x, dim=1) as torch.onnx.export writes it.
+        node('ReduceL2', ['x'], ['n1'], { axes: ints([1]), keepdims: int(1) }),
+        node('Clip', ['n1', 'eps'], ['c1']),
+        node('Shape', ['x'], ['xshape']),
+        node('Expand', ['c1', 'xshape'], ['e1']),
+        node('Div', ['x', 'e1'], ['l2c']),
+        // Over rows and columns, bounded with Max, no Expand.
+        node('ReduceL2', ['x'], ['n2'], { axes: ints([2, 3]), keepdims: int(1) }),
+        node('Max', ['n2', 'big'], ['m2']),
+        node('Div', ['x', 'm2'], ['l2s']),
+        // Divisions of activations: elementwise, and by an expanded per-channel gate.
+        node('Sigmoid', ['x'], ['sg']),
+        node('Div', ['x', 'sg'], ['ratio']),
+        node('ReduceMean', ['x'], ['gap'], { axes: ints([2, 3]), keepdims: int(1) }),
+        node('Sigmoid', ['gap'], ['gate']),
+        node('Expand', ['gate', 'xshape'], ['ge']),
+        node('Div', ['x', 'ge'], ['gated']),
+      ],
+      inits: [tensor('eps', [], [1e-12]), tensor('big', [], [2])],
+      outputs: [
+        ['l2c', [4, 6, 5]],
+        ['l2s', [4, 6, 5]],
+        ['ratio', [4, 6, 5]],
+        ['gated', [4, 6, 5]],
+      ],
+    });
+    expect(src).toContain('unit_normalization(axis: 1, epsilon: ');
+    expect(src).toContain('unit_normalization(axis: [2, 3], epsilon: 4)');
+    expect(src).toMatch(/divide\(x, /);
+    expect(src).not.toMatch(/ReduceL2|Clip|Expand/);
+  });
+
+  test('unit_normalization and divide survive netc export -> import (ReduceSumSquare, Max, Sqrt, Div)', async () => {
+    const compiled = compileSource(`network t(data_format: channels_first) {
+  input x: [4, 6, 5]
+  input y: [4, 6, 5]
+  output u = x -> unit_normalization(axis: 1)
+  output s = x -> unit_normalization(axis: [2, 3], epsilon: 0.5)
+  output d = divide(x, y -> sigmoid)
+}`);
+    expect(compiled.diagnostics).toEqual([]);
+    const bytes = exportOnnx(compiled.graphs[0]!, new Map());
+    const imported = importOnnx(bytes, { name: 'back' });
+    if (!imported.ok) throw new Error(imported.errors.join('\n'));
+    expect(imported.source).toContain('unit_normalization(axis: 1, epsilon: 1e-12)');
+    expect(imported.source).toContain('unit_normalization(axis: [2, 3], epsilon: 0.5)');
+    expect(imported.source).toMatch(/divide\(x, /);
+    expect(imported.source).not.toMatch(/ReduceSumSquare|Sqrt/);
+    const r = rng(seedCounter++);
+    const feeds = [0, 1].map(() => Float32Array.from({ length: 2 * 120 }, () => r() * 2));
+    const want = await runOnnx(bytes, {
+      x: { dims: [2, 4, 6, 5], data: feeds[0]! },
+      y: { dims: [2, 4, 6, 5], data: feeds[1]! },
+    });
+    const got = await runImported(imported.source, imported.weights, feeds, 'wasm');
+    ['u', 's', 'd'].forEach((name, i) => expectClose(got[i]!, want[name]!.data, name));
   });
 
   test('a refusal names its first cause only, not the nodes it feeds', () => {

@@ -549,7 +549,7 @@ describe('Keras 3 configs and Keras files', () => {
     expectCloseToFramework(got[0]!, predict(m, feeds, 3)[0]!, 'keras');
   });
 
-  test('classes TF.js lacks (Subtract, GroupNormalization, SpatialDropout2D, Identity, Normalization), by hand in Keras 3 form', async () => {
+  test('classes TF.js lacks (Subtract, GroupNormalization, SpatialDropout2D, Identity, Normalization, UnitNormalization), by hand in Keras 3 form', async () => {
     // A Keras 3 config written as Keras 3 writes it; expected values from Keras's formulas
     // in TF.js ops: (a - b), then group normalization over 2 groups of 3 channels.
     const kt = (layer: string): Json => ({
@@ -602,12 +602,13 @@ describe('Keras 3 configs and Keras files', () => {
             [kt('same')],
           ),
           layer('Normalization', 'norm', { axis: -1, invert: false }, [kt('gn')]),
+          layer('UnitNormalization', 'unit', { axis: [2, 3] }, [kt('norm')]),
         ],
         input_layers: [
           ['a', 0, 0],
           ['b', 0, 0],
         ],
-        output_layers: ['norm', 0, 0],
+        output_layers: ['unit', 0, 0],
       },
       registered_name: 'Functional',
     };
@@ -639,6 +640,7 @@ describe('Keras 3 configs and Keras files', () => {
     );
     if (!r.ok) throw new Error(r.errors.join('\n'));
     expect(r.source).toContain('subtract(a, b, name: "diff")');
+    expect(r.source).toContain('unit_normalization(axis: [2, 3], name: "unit")');
     const rf = rng(seed++);
     const feeds = [0, 1].map(() => Float32Array.from({ length: 2 * 120 }, () => rf() * 2));
     const d = tf.sub(tf.tensor(feeds[0]!, [2, 4, 5, 6]), tf.tensor(feeds[1]!, [2, 4, 5, 6]));
@@ -649,9 +651,10 @@ describe('Keras 3 configs and Keras files', () => {
       .reshape([2, 4, 5, 6]);
     const gn = tf.add(tf.mul(norm, tf.tensor(gamma)), tf.tensor(beta));
     // Keras's Normalization: (x - mean) / max(sqrt(variance), 1e-7).
-    const want = tf
-      .div(tf.sub(gn, tf.tensor(mean)), tf.sqrt(tf.tensor(variance)))
-      .dataSync() as Float32Array;
+    const normalized = tf.div(tf.sub(gn, tf.tensor(mean)), tf.sqrt(tf.tensor(variance)));
+    // UnitNormalization over columns and channels: x / sqrt(max(sum(x^2), 1e-12)).
+    const ss = tf.sum(tf.square(normalized), [2, 3], true);
+    const want = tf.div(normalized, tf.sqrt(tf.maximum(ss, 1e-12))).dataSync() as Float32Array;
     const got = await run(r.source, r.weights, feeds, 'wasm');
     expectCloseToFramework(got[0]!, want, 'gn');
   });

@@ -342,6 +342,17 @@ export function translateLayer(l: KLayer, keras3: boolean): Translation {
       if (!bool(c, 'scale', true)) args.push('scale: false');
       return calls({ fn: 'layer_normalization', args, slots });
     }
+    case 'UnitNormalization': {
+      // netc's unit_normalization (an extension): x / sqrt(max(sum(x^2), 1e-12)), as Keras 2's
+      // (tf.math.l2_normalize); Keras 3 bounds the norm rather than its square by 1e-12.
+      const axis = c['axis'];
+      const ax = Array.isArray(axis) ? ints(axis, 'axis') : [num(c, 'axis', -1)];
+      const args =
+        ax.length === 1 && ax[0] === -1
+          ? []
+          : [`axis: ${ax.length === 1 ? ax[0] : `[${ax.join(', ')}]`}`];
+      return calls({ fn: 'unit_normalization', args, slots });
+    }
     case 'GroupNormalization': {
       const args = [String(num(c, 'groups', 32))];
       const ax = num(c, 'axis', -1);

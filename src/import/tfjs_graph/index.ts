@@ -174,9 +174,9 @@ const REASONS: Record<string, string> = {
   Merge: 'control flow is not compiled by netc',
   Switch: 'control flow is not compiled by netc',
   LoopCond: 'control flow (a while loop) is not compiled by netc',
-  Rsqrt: 'an L2 normalization (Square, Sum, Maximum, Rsqrt) has no netc layer',
-  Square: 'an L2 normalization (Square, Sum, Maximum, Rsqrt) has no netc layer',
-  Sum: 'netc sums over axes only as pooling; an L2 normalization has no netc layer',
+  Rsqrt: 'netc has rsqrt only in an L2 normalization (Square, Sum, Maximum, Rsqrt, Mul)',
+  Square: 'netc squares only in an L2 normalization (Square, Sum, Maximum, Rsqrt, Mul)',
+  Sum: 'netc sums over axes only as pooling or in an L2 normalization (Square, Sum, Maximum, Rsqrt, Mul)',
 };
 
 /**
@@ -877,9 +877,10 @@ class Importer {
   }
 
   /**
-   * x * Rsqrt(Maximum(Sum(Square(x)), eps)) (or with Add, or x / Sqrt(...)): an L2
-   * normalization. The language has no layer for it (Keras's UnitNormalization), so it is
-   * refused as one pattern, naming x, where a cut works.
+   * x * Rsqrt(Maximum(Sum(Square(x)), eps)) (or x / Sqrt(...), or without the Maximum): an L2
+   * normalization, tf.math.l2_normalize's graph, which is `unit_normalization(axis, epsilon:
+   * eps)`. With Add instead of Maximum (x / sqrt(sum + eps)) it is another function: refused as
+   * one pattern, naming x, where a cut works.
    */
   private l2Pattern(n: NodeJson): boolean {
     const i = (n.input ?? []).filter((s) => !s.startsWith('^'));
@@ -897,13 +898,16 @@ class Importer {
         const j = (p.input ?? []).filter((s) => !s.startsWith('^'));
         const k = this.constOfRef(j[1]!) ? 1 : this.constOfRef(j[0]!) ? 0 : -1;
         if (k < 0) continue;
-        eps = this.constOfRef(j[k]!)!.data[0]!;
+        const c = this.constOfRef(j[k]!)!;
+        if (c.data.length !== 1) continue;
+        eps = c.data[0]!;
         steps.push(p.op);
         p = this.producer(j[1 - k]!);
       }
       if (p?.op !== 'Sum') continue;
-      const axes = this.constOfRef(p.input![1]!);
-      const sq = this.producer(p.input![0]!);
+      const sum = p;
+      const axes = this.constOfRef(sum.input![1]!);
+      const sq = this.producer(sum.input![0]!);
       const base =
         sq?.op === 'Square'
           ? tensorName(sq.input![0]!)
@@ -918,13 +922,38 @@ class Importer {
       }
       const where = base.replace(/:0$/, '');
       const axesText = axes ? ` over axes [${Array.from(axes.data).join(', ')}]` : '';
+      const added = steps.includes('Add') || steps.includes('AddV2');
       const formula =
         eps === null
           ? 'x / sqrt(sum(x^2))'
-          : `x / sqrt(${steps.includes('Maximum') ? 'max' : 'add'}(sum(x^2), ${formatFloat(eps)}))`;
-      throw new Refusal(
-        `${label(n)}: an L2 normalization of '${where}'${axesText} (${sq.op}, Sum, ${steps.reverse().join(', ')}, ${n.op}: ${formula}); netc's language has no layer for it (Keras's UnitNormalization); cut before it with --outputs ${where} and normalize the result`,
-      );
+          : `x / sqrt(${added ? 'add' : 'max'}(sum(x^2), ${formatFloat(eps)}))`;
+      const what = `${label(n)}: an L2 normalization of '${where}'${axesText} (${sq.op}, Sum, ${[...steps].reverse().join(', ')}, ${n.op}: ${formula})`;
+      if (added)
+        throw new Refusal(
+          `${what}; netc's unit_normalization bounds the sum with max, not add; cut before it with --outputs ${where} and normalize the result`,
+        );
+      if (xv.k !== 'act') return false;
+      const x = this.act(n, xv);
+      const rank = x.shape.length + 1;
+      const keep = new Attrs(sum.attr ?? {}).bool('keep_dims', false);
+      const list = axes ? Array.from(axes.data) : [];
+      const batch = list.some((a) => a === 0 || a === -rank);
+      if (!axes || !list.length || batch || list.some((a) => a < -rank || a >= rank))
+        throw new Refusal(
+          `${what}; netc normalizes per example over the axes 1 to ${rank - 1}${batch ? ', not the batch' : ''}`,
+        );
+      if (!keep && list.length < rank - 1)
+        throw new Refusal(`${what}; its Sum drops the reduced axes (keep_dims false)`);
+      const args = [];
+      const perExample = list.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+      if (!(perExample.length === 1 && perExample[0] === rank - 1))
+        args.push(
+          `axis: ${perExample.length === 1 ? perExample[0] : `[${perExample.join(', ')}]`}`,
+        );
+      const epsilon = eps ?? 0;
+      if (epsilon !== Math.fround(1e-12)) args.push(`epsilon: ${formatFloat(epsilon)}`);
+      this.emit(n, 'unit_normalization', [x], x.shape, args);
+      return true;
     }
     return false;
   }
@@ -1641,20 +1670,29 @@ class Importer {
         BiasAdd: 'add',
         Sub: 'subtract',
         Mul: 'multiply',
+        RealDiv: 'divide',
         Maximum: 'maximum',
         Minimum: 'minimum',
       };
       if (!fn[op]) throw new Refusal(`${label(n)}: netc has no layer for ${op} of two activations`);
       if (xs.length === 1) return this.set(n, ins[0]!);
-      const shape = [...xs[0]!.shape];
-      for (const s of xs.slice(1).map((x) => x.shape)) {
-        if (s.length !== shape.length)
-          throw new Refusal(`${label(n)}: operands of different ranks`);
-        s.forEach((d, k) => {
+      // Per-example shapes broadcast as NumPy's, aligned from the last axis. TensorFlow aligns
+      // the batch axes too: operands of different ranks agree with it only at batch 1, where
+      // the extra leading axes of the longer one are 1 (SSR-Net's ExpandDims before a RealDiv).
+      const rank = Math.max(...xs.map((x) => x.shape.length));
+      const shape = new Array<number>(rank).fill(1);
+      const shapes = `[${xs.map((x) => x.shape.join(', ')).join('] and [')}]`;
+      for (const s of xs.map((x) => x.shape)) {
+        const lead = rank - s.length;
+        const longer = xs.filter((x) => x.shape.length > s.length);
+        if (longer.some((x) => x.shape.slice(0, x.shape.length - s.length).some((d) => d !== 1)))
+          throw new Refusal(
+            `${label(n)}: operands of different ranks ${shapes}; TensorFlow would broadcast the batch axis of the shorter one against an axis of the longer`,
+          );
+        s.forEach((d, j) => {
+          const k = lead + j;
           if (d !== shape[k] && d !== 1 && shape[k] !== 1)
-            throw new Refusal(
-              `${label(n)}: shapes [${xs.map((x) => x.shape.join(', ')).join('] and [')}] do not broadcast`,
-            );
+            throw new Refusal(`${label(n)}: shapes ${shapes} do not broadcast`);
           shape[k] = Math.max(d, shape[k]!);
         });
       }

@@ -1,4 +1,4 @@
-// Merge kernels: add, multiply, subtract, average, maximum and minimum elementwise over n
+// Merge kernels: add, multiply, subtract, divide, average, maximum and minimum elementwise over n
 // inputs (vectorized; broadcast operands read in place through their strides, see
 // strided.ts), and concatenate as contiguous copies of each input's chunk per outer index.
 import { size, type Node, type Shape } from '../../ir/graph.js';
@@ -30,6 +30,7 @@ const FN: Readonly<Record<string, BinFn>> = {
   average: 'add',
   maximum: 'max',
   minimum: 'min',
+  divide: 'div',
 };
 
 /** The merge of the operands' values (lanes wide). */
