@@ -59,13 +59,14 @@ import {
 } from './util.js';
 
 /** A loop axis: its size, its stride in x (and y) and in gamma/beta. */
-interface NAxis {
+export interface NAxis {
   readonly n: number;
   readonly x: number;
   readonly p: number;
 }
 
-function coalesce(axes: readonly NAxis[]): NAxis[] {
+/** The axes without those of size 1, each run of axes that steps as one axis merged. */
+export function coalesce(axes: readonly NAxis[]): NAxis[] {
   const out: NAxis[] = [];
   for (const a of axes) {
     if (a.n === 1) continue;
@@ -78,7 +79,7 @@ function coalesce(axes: readonly NAxis[]): NAxis[] {
 }
 
 /** Nested loops over `axes`; body gets the x and parameter offsets. */
-function nest(
+export function nest(
   axes: readonly NAxis[],
   v: string,
   body: (xo: Expr, po: Expr) => Stmt[],

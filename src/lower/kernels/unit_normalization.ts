@@ -29,6 +29,7 @@ import { num } from '../../ir/op.js';
 import { stridesOf } from '../../layers/broadcast.js';
 import { unitMask } from '../../layers/unit_normalization.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
+import { coalesce, nest, type NAxis } from './normalization.js';
 import { sharedBandTags } from './spatial.js';
 import {
   dims,
@@ -41,50 +42,18 @@ import {
   Names,
   numTag,
   outputBase,
-  range,
   vtype,
   type Lanes,
 } from './util.js';
 
-/** A loop axis: its size and its stride in x (and y). */
-interface UAxis {
-  readonly n: number;
-  readonly x: number;
-}
-
-function coalesce(axes: readonly UAxis[]): UAxis[] {
-  const out: UAxis[] = [];
-  for (const a of axes) {
-    if (a.n === 1) continue;
-    const prev = out[out.length - 1];
-    if (prev && prev.x === a.x * a.n) out[out.length - 1] = { n: prev.n * a.n, x: a.x };
-    else out.push(a);
-  }
-  return out;
-}
-
-const i32c = (value: number): Expr => ({ op: 'const', type: 'i32', value });
-
-/** Nested loops over `axes`; body gets the x offset. */
-function nest(
-  axes: readonly UAxis[],
-  v: string,
-  body: (xo: Expr) => Stmt[],
-  xo: Expr = i32c(0),
-  d = 0,
-): Stmt[] {
-  if (d === axes.length) return body(xo);
-  const a = axes[d]!;
-  return range(`${v}${d}`, 0, a.n, (i) => nest(axes, v, body, add(xo, mul(i, a.x)), d + 1));
-}
-
 /** The node's axes (the first cut to `rows` when given), reduced and kept, coalesced. */
-function axesOf(node: Node, rows?: number): { norm: UAxis[]; kept: UAxis[] } {
+function axesOf(node: Node, rows?: number): { norm: NAxis[]; kept: NAxis[] } {
   const mask = unitMask(node);
   const xs = stridesOf(node.shape);
   const all = node.shape.map((n, i) => ({
     n: rows !== undefined && i === 0 ? rows : n,
     x: xs[i]!,
+    p: 0,
   }));
   return {
     norm: coalesce(all.filter((_, i) => mask[i])),
@@ -108,7 +77,7 @@ export function lowerUnitNormalization(
   const eps = num(node.attrs, 'epsilon');
   const band = opts.band;
   const { norm, kept: k0 } = axesOf(node, band?.count);
-  const kept = k0.length ? k0 : [{ n: 1, x: 0 }];
+  const kept = k0.length ? k0 : [{ n: 1, x: 0, p: 0 }];
   const shift = band ? band.from * stridesOf(node.shape)[0]! : 0;
   const count = norm.reduce((p, a) => p * a.n, 1);
   const names = new Names();
