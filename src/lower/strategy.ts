@@ -11,6 +11,7 @@ import {
 } from './kernels/batch_normalization.js';
 import {
   conv2dBandUnits,
+  conv2dChannelBlock,
   conv2dWinogradApplies,
   lowerConv2d,
   lowerConv2dWinograd,
@@ -20,7 +21,7 @@ import {
   lowerConv2dTransposeWinograd,
   transposeWinogradApplies,
 } from './kernels/conv2d_transpose.js';
-import { lowerDense } from './kernels/dense.js';
+import { denseChannelBlock, lowerDense } from './kernels/dense.js';
 import { bandsKeepBits } from './kernels/epilogue.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
@@ -63,6 +64,10 @@ export interface Implementation {
   readonly splits?: (node: Node) => boolean;
   /** With `bands`: how many units `LowerOptions.band` counts over (absent: output rows). */
   readonly bandUnits?: (node: Node) => number;
+  /** It honours `LowerOptions.channels` for blocks of output channels (dense: units) that
+   * start and end at multiples of the number this returns for the node (0: not for this
+   * node); absent: never. */
+  readonly channelBlock?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => number;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -81,6 +86,7 @@ const conv2dImplementations: readonly Implementation[] = [
     applies: conv2dWinogradApplies,
     lower: lowerConv2dWinograd,
     bands: winogradBandRows(1),
+    channelBlock: conv2dChannelBlock,
   },
   {
     name: 'direct',
@@ -88,6 +94,7 @@ const conv2dImplementations: readonly Implementation[] = [
     bands: 1,
     splits: convSplits,
     bandUnits: conv2dBandUnits,
+    channelBlock: conv2dChannelBlock,
   },
 ];
 
@@ -117,7 +124,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
   ],
   depthwise_conv2d: banded('channelwise', lowerDepthwiseConv2d),
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
-  dense: only('direct', lowerDense),
+  dense: [{ name: 'direct', lower: lowerDense, channelBlock: denseChannelBlock }],
   batch_normalization: [
     { name: 'affine', lower: lowerBatchNormalization, bands: 1, splits: batchNormalizationSplits },
   ],
