@@ -82,8 +82,8 @@ export const conv2d = defineLayer({
       why: 'split by blocks of 8 output channels too (3 blocks)',
     },
     {
-      inputs: [[8, 7, 6]],
-      args: '40, 5, padding: same, activation: sigmoid, use_bias: false',
+      inputs: [[5, 4, 6]],
+      args: '40, 3, padding: same, activation: sigmoid, use_bias: false',
       why: 'a direct layer of 5 channel blocks, no bias',
     },
   ],

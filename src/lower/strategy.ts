@@ -19,6 +19,7 @@ import {
 import {
   lowerConv2dTranspose,
   lowerConv2dTransposeWinograd,
+  transposeChannelBlock,
   transposeWinogradApplies,
 } from './kernels/conv2d_transpose.js';
 import { denseChannelBlock, lowerDense } from './kernels/dense.js';
@@ -119,8 +120,15 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
       applies: transposeWinogradApplies,
       lower: lowerConv2dTransposeWinograd,
       bands: winogradBandRows(2),
+      channelBlock: transposeChannelBlock,
     },
-    { name: 'direct', lower: lowerConv2dTranspose, bands: 1, splits: convSplits },
+    {
+      name: 'direct',
+      lower: lowerConv2dTranspose,
+      bands: 1,
+      splits: convSplits,
+      channelBlock: transposeChannelBlock,
+    },
   ],
   depthwise_conv2d: banded('channelwise', lowerDepthwiseConv2d),
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
