@@ -427,8 +427,9 @@ function splitSteps(
 /** How a layer is split between threads: bands of output rows (bandsOf), or blocks of output
  * channels (channelBlocksOf) when rows give fewer parts than its channels would, or when its
  * weights outweigh its input (each band reads all the weights, each block all the input:
- * ResNet-50's 7x7 and 14x14 stages, dense layers); each part as `LowerOptions` to lower it by.
- * Empty: one part. */
+ * ResNet-50's 14x14 and 7x7 stages, DCGAN's first transposed layer, dense layers); Winograd
+ * only in blocks of 64+ channels where rows are too few (ResNet-50's 7x7 maps). Each part as
+ * the `LowerOptions` to lower it by; empty: one part. */
 export function partsOf(
   node: Node,
   shapes: readonly Shape[],
@@ -439,15 +440,18 @@ export function partsOf(
   const bands = bandsOf(node, shapes, impl, par);
   const blocks = channelBlocksOf(node, shapes, impl, par, opts);
   if (blocks.length > 1) {
-    // Bytes each extra part re-reads: all the weights for a band (Winograd's transform is
-    // 16/9 of the kernel), all the input for a block (Winograd's blocks also each transform
-    // it: counted twice).
-    const winograd = impl.name === 'winograd';
-    const weightBytes =
-      node.weights.reduce((n, w) => n + size(w.shape), 0) * 4 * (winograd ? 16 / 9 : 1);
-    const inputBytes = size(shapes[0]!) * 4 * (winograd ? 2 : 1);
-    if (bands.length < blocks.length || weightBytes > inputBytes)
-      return blocks.map((channels) => ({ channels }));
+    // Bytes each extra part re-reads: all the weights for a band, all the input for a block.
+    const weightBytes = node.weights.reduce((n, w) => n + size(w.shape), 0) * 4;
+    const inputBytes = size(shapes[0]!) * 4;
+    // A Winograd block also transforms the whole input again, which costs about as much as a
+    // GEMM of a few dozen channels: blocks only of 64+ channels, where rows give fewer parts
+    // (ResNet-50's 7x7 maps: 4 tile rows). Measured in one process against bands: DCGAN's
+    // transposed layers (blocks of 8 and 16 channels) ran 2.4-3.3x slower at 2 threads.
+    const ok =
+      impl.name === 'winograd'
+        ? bands.length < blocks.length && blocks.every((b) => b.count >= 64)
+        : bands.length < blocks.length || weightBytes > inputBytes;
+    if (ok) return blocks.map((channels) => ({ channels }));
   }
   return bands.map((band) => ({ band }));
 }
