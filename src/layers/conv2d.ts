@@ -76,6 +76,16 @@ export const conv2d = defineLayer({
       why: 'grouped and dilated',
     },
     { inputs: [[5, 7, 3]], args: '4, 1', why: 'pointwise: one GEMM over all pixels' },
+    {
+      inputs: [[6, 7, 12]],
+      args: '24, 3, strides: 2, padding: same, activation: relu',
+      why: 'split by blocks of 8 output channels too (3 blocks)',
+    },
+    {
+      inputs: [[5, 4, 6]],
+      args: '40, 3, padding: same, activation: sigmoid, use_bias: false',
+      why: 'a direct layer of 5 channel blocks, no bias',
+    },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [

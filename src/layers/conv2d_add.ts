@@ -30,6 +30,15 @@ export const conv2dAdd = defineLayer({
         'network t { input x: [5, 5, 8]  output y = tanh(add(x -> conv2d(2, 3), x -> conv2d(2, 3))) }',
       why: 'the dot-product core',
     },
+    {
+      source: 'network t { input x: [5, 6, 24]  output y = relu(add(x, x -> conv2d(24, 1))) }',
+      why: 'a GEMM of 3 channel blocks (the residual moved with each)',
+    },
+    {
+      source:
+        'network t { input x: [6, 7, 32]  output y = add(x, x -> conv2d(32, 3, padding: same)) -> relu }',
+      why: 'Winograd in 4 channel blocks',
+    },
   ],
   // Already carries its activation, and a batch normalization after it would scale r too.
   traits: {},

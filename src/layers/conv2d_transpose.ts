@@ -75,6 +75,12 @@ export const conv2dTranspose = defineLayer({
       why: 'fewer than 4 filters: the dot-product core',
     },
     { inputs: [[4, 4, 3]], args: '2, 3, dilation_rate: 2', why: 'dilated' },
+    {
+      inputs: [[4, 5, 16]],
+      args: '32, 4, strides: 2, padding: same, activation: relu',
+      why: 'Winograd phases in 4 channel blocks',
+    },
+    { inputs: [[5, 4, 8]], args: '24, 3, use_bias: false', why: 'direct, in 3 channel blocks' },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [

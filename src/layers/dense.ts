@@ -32,6 +32,12 @@ export const dense = defineLayer({
     { inputs: [[13]], args: '7, activation: tanh' },
     { inputs: [[3, 16]], args: '1', why: 'one unit: the dot-product core' },
     { inputs: [[4, 9]], args: '12, use_bias: false', why: 'on the last axis of a rank-2 input' },
+    { inputs: [[20]], args: '40, activation: relu', why: 'split by blocks of 8 units (5)' },
+    {
+      inputs: [[3, 12]],
+      args: '32, use_bias: false',
+      why: 'rows of 4 unit blocks, no bias',
+    },
   ],
   inputs: { min: 1, max: 1 },
   attrs: [

@@ -384,7 +384,7 @@ function splitSteps(
   for (const { node, lowered, step } of stepNodes) {
     const impl = implOf(node);
     const shapes = shapesOf(node);
-    const bands = bandsOf(node, shapes, impl, par);
+    const bands = partsOf(node, shapes, impl, par, opts);
     if (bands.length > 1) splitMacs += node.layer.macs(node, shapes);
     if (bands.length <= 1) {
       const call = part(lowered, step);
@@ -394,14 +394,23 @@ function splitSteps(
     }
     single = null;
     phases.push(
-      bands.map((band) => {
-        const l = impl.lower(node, shapes, { ...opts, band });
+      bands.map((cut) => {
+        const l = impl.lower(node, shapes, { ...opts, ...cut });
         if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
           throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        // A relative band's bases move (bandShift): output, then each input.
+        // A relative part's bases move (bandShift): output, then each input, then each weight.
         const shift = l.bandShift;
+        const ins = node.inputs.length;
         const args = argsOf(node, l).map((a, i) =>
-          !shift || i > node.inputs.length ? a : a + (i === 0 ? shift.y : shift.x[i - 1]!),
+          !shift
+            ? a
+            : i === 0
+              ? a + shift.y
+              : i <= ins
+                ? a + shift.x[i - 1]!
+                : i <= ins + node.weights.length
+                  ? a + (shift.w?.[i - ins - 1] ?? 0)
+                  : a,
         );
         return [part(l, { ...step, kernel: l.kernel.name, args })];
       }),
@@ -413,6 +422,65 @@ function splitSteps(
     scratchFloats,
     autoOne: splitMacs < (par.minAutoMacs ?? 0),
   };
+}
+
+/** How a layer is split between threads: bands of output rows (bandsOf), or blocks of output
+ * channels (channelBlocksOf) when rows give fewer parts than its channels would, or when its
+ * weights outweigh its input (each band reads all the weights, each block all the input:
+ * ResNet-50's 14x14 and 7x7 stages, DCGAN's first transposed layer, dense layers); Winograd
+ * only in blocks of 64+ channels where rows are too few (ResNet-50's 7x7 maps). Each part as
+ * the `LowerOptions` to lower it by; empty: one part. */
+export function partsOf(
+  node: Node,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+  opts: LowerOptions,
+): ({ band: { from: number; count: number } } | { channels: { from: number; count: number } })[] {
+  const bands = bandsOf(node, shapes, impl, par);
+  const blocks = channelBlocksOf(node, shapes, impl, par, opts);
+  if (blocks.length > 1) {
+    // Bytes each extra part re-reads: all the weights for a band, all the input for a block.
+    const weightBytes = node.weights.reduce((n, w) => n + size(w.shape), 0) * 4;
+    const inputBytes = size(shapes[0]!) * 4;
+    // A Winograd block also transforms the whole input again, which costs about as much as a
+    // GEMM of a few dozen channels: blocks only of 64+ channels, where rows give fewer parts
+    // (ResNet-50's 7x7 maps: 4 tile rows). Measured in one process against bands: DCGAN's
+    // transposed layers (blocks of 8 and 16 channels) ran 2.4-3.3x slower at 2 threads.
+    const ok =
+      impl.name === 'winograd'
+        ? bands.length < blocks.length && blocks.every((b) => b.count >= 64)
+        : bands.length < blocks.length || weightBytes > inputBytes;
+    if (ok) return blocks.map((channels) => ({ channels }));
+  }
+  return bands.map((band) => ({ band }));
+}
+
+/** The blocks of output channels (units of a dense layer) a layer is split into, when its
+ * implementation takes them (`channelBlock`): as many as its blocks and multiply-adds allow,
+ * up to `maxParts`, of equal sizes (one kernel: blocks are relative to their bases) but the
+ * last few one block larger. Empty: none. */
+export function channelBlocksOf(
+  node: Node,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+  opts: LowerOptions,
+): { from: number; count: number }[] {
+  const block = impl.channelBlock?.(node, shapes, opts) ?? 0;
+  if (block === 0) return [];
+  const F = node.shape[node.shape.length - 1]!;
+  if (F % block !== 0) return [];
+  const units = F / block;
+  const work = node.layer.macs(node, shapes);
+  const byWork = par.minPartMacs > 0 ? Math.floor(work / par.minPartMacs) : Infinity;
+  const n = Math.min(par.maxParts, units, Math.max(1, byWork));
+  if (n <= 1) return [];
+  return Array.from({ length: n }, (_, i) => {
+    const from = Math.floor((i * units) / n);
+    const to = Math.floor(((i + 1) * units) / n);
+    return { from: from * block, count: (to - from) * block };
+  });
 }
 
 /** The bands of output rows (or `impl.bandUnits`) a layer is split into: as many as its rows

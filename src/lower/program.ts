@@ -139,6 +139,9 @@ export interface LoweredNode {
 export interface BandShift {
   readonly y: number;
   readonly x: readonly number[];
+  /** Per weight (the node's weight order, as the kernel's 'w' parameters): floats its base
+   * moves by (a block of output channels reads its own share of the weights); absent: none. */
+  readonly w?: readonly number[];
 }
 
 /**
@@ -164,4 +167,10 @@ export interface LowerOptions {
    * `bands` (in the units its `bandUnits` counts, when it has one: a pointwise conv2d's pixels). Each output is computed as the whole layer's kernel computes it, in the same order,
    * so results do not depend on the split. */
   readonly band?: { readonly from: number; readonly count: number };
+  /** Output channels [from, from + count) only, over every row: one part of a layer split
+   * between threads by blocks of output channels (layers with few rows and large weights), for
+   * implementations with `channelBlock` (`from` and `count` multiples of it). Relative to moved
+   * bases (LoweredNode.bandShift: the output, a residual, the weights), so blocks of one size
+   * are one kernel; each output computed as the whole layer's kernel computes it. */
+  readonly channels?: { readonly from: number; readonly count: number };
 }

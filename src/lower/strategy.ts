@@ -11,6 +11,7 @@ import {
 } from './kernels/batch_normalization.js';
 import {
   conv2dBandUnits,
+  conv2dChannelBlock,
   conv2dWinogradApplies,
   lowerConv2d,
   lowerConv2dWinograd,
@@ -18,9 +19,10 @@ import {
 import {
   lowerConv2dTranspose,
   lowerConv2dTransposeWinograd,
+  transposeChannelBlock,
   transposeWinogradApplies,
 } from './kernels/conv2d_transpose.js';
-import { lowerDense } from './kernels/dense.js';
+import { denseChannelBlock, lowerDense } from './kernels/dense.js';
 import { bandsKeepBits } from './kernels/epilogue.js';
 import { lowerDepthwiseConv2d } from './kernels/depthwise_conv2d.js';
 import { lowerGlobalPooling } from './kernels/global_pooling.js';
@@ -72,6 +74,10 @@ export interface Implementation {
   /** With `bands`: it splits an output of any rank, its rows the first per-example axis
    * (absent: rank-3 outputs only). */
   readonly anyRank?: boolean;
+  /** It honours `LowerOptions.channels` for blocks of output channels (dense: units) that
+   * start and end at multiples of the number this returns for the node (0: not for this
+   * node); absent: never. */
+  readonly channelBlock?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => number;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -90,6 +96,7 @@ const conv2dImplementations: readonly Implementation[] = [
     applies: conv2dWinogradApplies,
     lower: lowerConv2dWinograd,
     bands: winogradBandRows(1),
+    channelBlock: conv2dChannelBlock,
   },
   {
     name: 'direct',
@@ -97,6 +104,7 @@ const conv2dImplementations: readonly Implementation[] = [
     bands: 1,
     splits: convSplits,
     bandUnits: conv2dBandUnits,
+    channelBlock: conv2dChannelBlock,
   },
 ];
 
@@ -123,12 +131,19 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
       applies: transposeWinogradApplies,
       lower: lowerConv2dTransposeWinograd,
       bands: winogradBandRows(2),
+      channelBlock: transposeChannelBlock,
     },
-    { name: 'direct', lower: lowerConv2dTranspose, bands: 1, splits: convSplits },
+    {
+      name: 'direct',
+      lower: lowerConv2dTranspose,
+      bands: 1,
+      splits: convSplits,
+      channelBlock: transposeChannelBlock,
+    },
   ],
   depthwise_conv2d: banded('channelwise', lowerDepthwiseConv2d),
   separable_conv2d: [{ name: 'banded', lower: lowerSeparableConv2d, sliceRows: true, bands: 1 }],
-  dense: only('direct', lowerDense),
+  dense: [{ name: 'direct', lower: lowerDense, channelBlock: denseChannelBlock }],
   batch_normalization: [
     {
       name: 'affine',

@@ -12,7 +12,7 @@ import { runKernel } from '../../src/kir/interpret.js';
 import type { Kernel } from '../../src/kir/kir.js';
 import type { KernelProgram, LoweredNode, Pack } from '../../src/lower/program.js';
 import { scheduleFor } from '../../src/lower/schedule.js';
-import { bandsOf } from '../../src/lower/index.js';
+import { bandsOf, channelBlocksOf } from '../../src/lower/index.js';
 import { implementationFor, lowerNode } from '../../src/lower/strategy.js';
 import { erf } from '../../src/runtime/erf.js';
 import { permute } from './permute.js';
@@ -214,17 +214,34 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
   // computing an output of its own, which must be the whole layer's bit for bit. Which thread
   // runs a band does not change its code (the split is made at build time): the thread counts
   // themselves are tested on whole modules (e2e/examples, e2e/threads).
+  // A layer whose implementation also takes blocks of output channels (channelBlocksOf) is
+  // cut in 2, 3 and 4 blocks too, whichever the module would choose for these shapes (samples
+  // of up to 16 K outputs: the large Winograd one is there for its blocks of tile rows, and
+  // its channel blocks run the code of the small ones).
   const opts = { schedule: scheduleFor(true) };
   const impl = implementationFor(node, shapes, opts)!;
   const splits = [2, 3, 4]
-    .map((parts) => ({
-      parts,
-      y: alloc(outSize),
-      bands: bandsOf(node, shapes, impl, { maxParts: parts, minPartMacs: 0 }).map((band) =>
-        impl.lower(node, shapes, { ...opts, band }),
-      ),
-    }))
-    .filter((sp) => sp.bands.length > 0);
+    .flatMap((parts) => {
+      const par = { maxParts: parts, minPartMacs: 0 };
+      return [
+        {
+          parts,
+          what: 'bands',
+          bands: bandsOf(node, shapes, impl, par).map((band) =>
+            impl.lower(node, shapes, { ...opts, band }),
+          ),
+        },
+        {
+          parts,
+          what: 'channel blocks',
+          bands: (outSize <= 16384 ? channelBlocksOf(node, shapes, impl, par, opts) : []).map(
+            (channels) => impl.lower(node, shapes, { ...opts, channels }),
+          ),
+        },
+      ];
+    })
+    .filter((sp) => sp.bands.length > 0)
+    .map((sp) => ({ ...sp, y: alloc(outSize) }));
   for (const sp of splits) init.push([sp.y, new Float32Array(outSize).fill(NaN)]);
   const scratch = Math.max(
     lowered.scratch ?? 0,
@@ -249,6 +266,7 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
         const shift = b.bandShift;
         if (!shift) return a;
         if (param === 'y') return a + shift.y;
+        if (/^w\d+$/.test(param)) return a + (shift.w?.[Number(param.slice(1))] ?? 0);
         return /^x\d+$/.test(param) ? a + shift.x[Number(param.slice(1))]! : a;
       }),
     })),
@@ -283,7 +301,7 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
       const same = band.every((v, i) => Object.is(v, whole[i]));
       expect(
         same,
-        `${node.layer.kind} in ${sp.bands.length} bands (of ${sp.parts} asked for) differs from the whole layer${build}`,
+        `${node.layer.kind} in ${sp.bands.length} ${sp.what} (of ${sp.parts} asked for) differs from the whole layer${build}`,
       ).toBe(true);
     }
   };

@@ -2,12 +2,20 @@
 import type { Node, Shape } from '../../ir/graph.js';
 import { num, pair } from '../../ir/op.js';
 import type { LowerOptions, LoweredNode } from '../program.js';
-import { blockPack, convCore, weightBlock } from './conv_core.js';
+import { blockPack, convChannelBlock, convCore, weightBlock } from './conv_core.js';
 import type { ConvSpec } from './tile.js';
 import { dotApplies, dotPack } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
 import { paddedInput } from './padded_input.js';
-import { bandRuns, bandSlice, bandTags, convRuns, plainRuns, sharedBandTags } from './spatial.js';
+import {
+  bandRuns,
+  bandSlice,
+  bandTags,
+  channelTags,
+  convRuns,
+  plainRuns,
+  sharedBandTags,
+} from './spatial.js';
 import {
   CONV_3X3,
   winogradApplies,
@@ -15,6 +23,7 @@ import {
   winogradScratch,
   winogradBand,
   winogradBandShift,
+  winogradChannelShift,
   winogradPrepare,
   type WinogradSpec,
 } from './winograd.js';
@@ -90,6 +99,17 @@ export function conv2dBandUnits(node: Node): number {
   return isPointwise(node) ? OH * OW : OH;
 }
 
+/** The output channels a conv2d part may be cut at (LowerOptions.channels), or 0: the direct
+ * and Winograd lowerings both take blocks of convChannelBlock. */
+export function conv2dChannelBlock(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): number {
+  const { groups, F } = conv2dGeometry(node, shapes);
+  return convChannelBlock(groups, F, opts);
+}
+
 /** Whether Winograd F(2x2, 3x3) computes this conv2d (3x3, stride 1, enough tiles). */
 export function conv2dWinogradApplies(
   node: Node,
@@ -115,6 +135,10 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
   // The map the kernel reads: the input, or its zero-padded copy (then no padding is left).
   const [inH, inW] = padded ? [padded.h, padded.w] : [H, W];
   const band = opts.band;
+  // A block of output channels (LowerOptions.channels): every row, channels [0, count) of
+  // bases moved to the block's first channel (output, residual, packed kernel, bias).
+  const ch = opts.channels;
+  if (ch && band) throw new Error('conv2d: a part is a band of rows or a block of channels');
   // A band (LowerOptions.band): its rows of the map, or its pixels of a pointwise GEMM's row
   // (conv2dBandUnits: a pointwise layer is split by pixels). Relative to moved bases
   // (bandSlice), so interior bands of one height are one kernel; in place when the input is
@@ -147,7 +171,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     kw: k[1],
     groups,
     cg: C / groups,
-    fg: F / groups,
+    fg: ch ? ch.count : F / groups,
     schedule: opts.schedule,
     act,
     residual,
@@ -170,7 +194,16 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
           x: [shiftIn * inPer, ...(residual ? [band.from * outPer] : [])],
         }
       : undefined;
-  const tags = bandShift ? sharedBandTags(band!.count) : bandTags(band);
+  const channelShift = ch && {
+    y: ch.from,
+    x: [0, ...(residual ? [ch.from] : [])],
+    w: node.weights.map((w) => (w.name === 'kernel' ? ch.from * k[0] * k[1] * C : ch.from)),
+  };
+  const tags = ch
+    ? channelTags(ch.count)
+    : bandShift
+      ? sharedBandTags(band!.count)
+      : bandTags(band);
   return finish(node, {
     name: [
       'conv2d',
@@ -194,6 +227,7 @@ export function lowerConv2d(node: Node, shapes: readonly Shape[], opts: LowerOpt
     ...(padded ? { scratch: padded.floats } : {}),
     packs,
     ...(bandShift ? { bandShift } : {}),
+    ...(channelShift ? { bandShift: channelShift } : {}),
   });
 }
 
@@ -229,8 +263,15 @@ export function lowerConv2dWinograd(
     schedule: opts.schedule,
     tileRows: winogradBand(opts.band, 1),
     relative: opts.band !== undefined,
+    ...(opts.channels ? { channels: opts.channels.count } : {}),
   };
-  const tags = opts.band ? sharedBandTags(opts.band.count) : bandTags(undefined);
+  const ch = opts.channels;
+  if (ch && opts.band) throw new Error('conv2d: a part is a band of rows or a block of channels');
+  const tags = ch
+    ? channelTags(ch.count)
+    : opts.band
+      ? sharedBandTags(opts.band.count)
+      : bandTags(undefined);
   const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3], opts.schedule);
   return finish(node, {
     name: [
@@ -254,5 +295,6 @@ export function lowerConv2dWinograd(
     scratch: winogradScratch(spec),
     prepares: node.weights.map((w) => (w.name === 'kernel' ? prepared : null)),
     ...(opts.band ? { bandShift: winogradBandShift(spec) } : {}),
+    ...(ch ? { bandShift: winogradChannelShift(spec, ch.from, node) } : {}),
   });
 }

@@ -9,12 +9,12 @@ import type { Node, Shape } from '../../ir/graph.js';
 import { pair } from '../../ir/op.js';
 import type { Schedule } from '../schedule.js';
 import type { LowerOptions, LoweredNode, Pack } from '../program.js';
-import { convCore, weightBlock } from './conv_core.js';
+import { convChannelBlock, convCore, weightBlock } from './conv_core.js';
 import type { ConvSpec } from './tile.js';
 import { windowTag } from './conv2d.js';
 import { dotApplies } from './dot_core.js';
 import { activationDoc, activationTag, nodeActivation } from './epilogue.js';
-import { bandSlice, bandTags, sharedBandTags, transposeRuns } from './spatial.js';
+import { bandSlice, bandTags, channelTags, sharedBandTags, transposeRuns } from './spatial.js';
 import {
   transposeWindow,
   winogradChannels,
@@ -22,6 +22,7 @@ import {
   winogradPays,
   winogradBand,
   winogradBandShift,
+  winogradChannelShift,
   winogradCore,
   winogradPrepare,
   winogradScratch,
@@ -91,7 +92,18 @@ export function lowerConv2dTransposeWinograd(
     weight(node, 'bias'),
     opts.schedule,
     opts.band,
+    opts.channels,
   );
+}
+
+/** The output channels a conv2d_transpose part may be cut at (LowerOptions.channels), or 0:
+ * the direct and Winograd lowerings both take blocks of convChannelBlock. */
+export function transposeChannelBlock(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): number {
+  return convChannelBlock(1, transposeGeometry(node, shapes).F, opts);
 }
 
 /** conv2d_transpose by the direct core (a gather over phase runs). */
@@ -108,7 +120,11 @@ export function lowerConv2dTranspose(
   const allRows = transposeRuns(OH, H, k[0], s[0], d[0], pt!);
   const band = opts.band;
   const sliced = band ? bandSlice(allRows, band.from, band.count) : undefined;
-  const tags = band ? sharedBandTags(band.count) : bandTags(undefined);
+  // A block of output channels: every row, bases moved to its first channel (output, packed
+  // kernel, bias).
+  const ch = opts.channels;
+  if (ch && band) throw new Error('conv2d_transpose: a part is a band or a block of channels');
+  const tags = ch ? channelTags(ch.count) : band ? sharedBandTags(band.count) : bandTags(undefined);
   const spec: ConvSpec = {
     x: inputBase(0),
     y: outputBase,
@@ -124,7 +140,7 @@ export function lowerConv2dTranspose(
     kw: k[1],
     groups: 1,
     cg: C,
-    fg: F,
+    fg: ch ? ch.count : F,
     schedule: opts.schedule,
     act,
   };
@@ -157,6 +173,17 @@ export function lowerConv2dTranspose(
     weights: ['kernel', 'bias'],
     packs,
     ...(band && sliced ? { bandShift: { y: band.from * OW * F, x: [sliced.shift * W * C] } } : {}),
+    ...(ch
+      ? {
+          bandShift: {
+            y: ch.from,
+            x: [0],
+            w: node.weights.map((wt) =>
+              wt.name === 'kernel' ? ch.from * k[0] * k[1] * C : ch.from,
+            ),
+          },
+        }
+      : {}),
   });
 }
 
@@ -181,7 +208,9 @@ function lowerWinogradTranspose(
   b: Expr | null,
   schedule: Schedule,
   band: LowerOptions['band'] | undefined,
+  ch?: LowerOptions['channels'],
 ): LoweredNode {
+  if (ch && band) throw new Error('conv2d_transpose: a part is a band or a block of channels');
   const [H, W, C] = shape as [number, number, number];
   const [OH, OW, F] = node.shape as [number, number, number];
   const w = needWeight(node, 'kernel');
@@ -207,8 +236,9 @@ function lowerWinogradTranspose(
     schedule,
     tileRows: winogradBand(band, 2),
     relative: band !== undefined,
+    ...(ch ? { channels: ch.count } : {}),
   };
-  const tags = band ? sharedBandTags(band.count) : bandTags(undefined);
+  const tags = ch ? channelTags(ch.count) : band ? sharedBandTags(band.count) : bandTags(undefined);
   // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
   const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps, schedule);
   const pack: Pack = { shape: [k[0]!, k[1]!, F, C], perm: [0, 1, 3, 2] };
@@ -237,5 +267,6 @@ function lowerWinogradTranspose(
     packs: node.weights.map((wt) => (wt.name === 'kernel' ? pack : null)),
     prepares: node.weights.map((wt) => (wt.name === 'kernel' ? prepared : null)),
     ...(band ? { bandShift: winogradBandShift(spec) } : {}),
+    ...(ch ? { bandShift: winogradChannelShift(spec, ch.from, node) } : {}),
   });
 }

@@ -8,7 +8,7 @@
 // dot-product core (dot_core.ts); depthwise and pooling to the channelwise core
 // (channelwise_core.ts).
 import { add, get, i32, let_, mul, set, type Expr, type Stmt } from '../../kir/kir.js';
-import type { Pack } from '../program.js';
+import type { LowerOptions, Pack } from '../program.js';
 import { dotApplies, dotCore } from './dot_core.js';
 import { accumulators, overlapRemainder, stores, xAddr, type ConvSpec } from './tile.js';
 import { forPixels, forTaps, type Pixels, type Run } from './spatial.js';
@@ -42,6 +42,14 @@ export function weightBlock(spec: Pick<ConvSpec, 'schedule' | 'groups' | 'fg'>):
   // A full pixel group's sub-tile: accumulators / pixels vectors.
   for (const t of [(accumulators / pixels) * 4, 4]) if (spec.fg % t === 0) return t;
   return null;
+}
+
+/** The block of output channels a convolution-core layer may be split by (0: none): the
+ * weights' pack block of 8, so each block's weights are contiguous and every tile whole
+ * vectors (the dot-product core and grouped layers are not split so). */
+export function convChannelBlock(groups: number, F: number, opts: LowerOptions): number {
+  const block = weightBlock({ schedule: opts.schedule, groups, fg: F });
+  return groups === 1 && block === 8 && F >= 16 ? block : 0;
 }
 
 /** The pack for a kernel laid out [...lead, F] into [F / T][...lead][T] (see weightBlock). */

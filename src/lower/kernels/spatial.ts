@@ -284,6 +284,16 @@ export function sharedBandTags(count: number): { name: string; doc: string[] } {
   };
 }
 
+/** A block of output channels' kernel name part (`c64`) and doc line (LowerOptions.channels). */
+export function channelTags(count: number): { name: string; doc: string[] } {
+  return {
+    name: `c${count}`,
+    doc: [
+      `${count} output channels from the bases the step passes (a block one thread computes; the blocks alike share this kernel)`,
+    ],
+  };
+}
+
 /** A band's kernel name part (`b8_4`: output rows 8..11) and doc line, or nothing. */
 export function bandTags(band: { readonly from: number; readonly count: number } | undefined): {
   name: string | false;

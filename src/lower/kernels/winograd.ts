@@ -182,6 +182,11 @@ export interface WinogradSpec {
   /** With tileRows: the code is relative to moved bases (LoweredNode.bandShift: see
    * winogradBandShift), so bands of equal masks are one kernel; else in place. */
   readonly relative?: boolean;
+  /** Output channels [0, channels) of bases moved to a block's first channel (the output, the
+   * residual, U, the bias: winogradChannelShift), every tile row; absent: all F. The input
+   * transform is the whole layer's (each block transforms every input channel), the GEMMs and
+   * the output transform the block's: M holds `channels` per tile. */
+  readonly channels?: number;
 }
 
 /** The input row a relative band's input base points at: its first patch's first row (the
@@ -195,6 +200,21 @@ export function winogradBandShift(spec: WinogradSpec): { y: number; x: number[] 
   const t0 = spec.tileRows?.from ?? 0;
   const y = 2 * t0 * spec.stride * spec.OW * spec.F;
   return { y, x: [bandInRow(spec) * spec.W * spec.C, ...(spec.residual ? [y] : [])] };
+}
+
+/** A block of output channels' moved bases (floats): the output and the residual by its first
+ * channel `from`, U (the prepared kernel: [points][F / T][C][T]) by `from` blocks' worth of
+ * rows, the bias by `from`. */
+export function winogradChannelShift(
+  spec: WinogradSpec,
+  from: number,
+  node: { readonly weights: readonly { readonly name: string }[] },
+): { y: number; x: number[]; w: number[] } {
+  return {
+    y: from,
+    x: [0, ...(spec.residual ? [from] : [])],
+    w: node.weights.map((w) => (w.name === 'kernel' ? from * spec.C : from)),
+  };
 }
 
 /** Output rows a tile row covers: 2 per phase. A band split between threads starts at a
@@ -595,6 +615,8 @@ function gemm(
   points: number,
 ): Stmt {
   const { C, F, schedule } = spec;
+  // M holds the channels computed (a block's, or all F) per tile; U's matrices stay C x F.
+  const MF = spec.channels ?? F;
   return loop(
     'wk',
     0,
@@ -602,20 +624,20 @@ function gemm(
     convCore(
       {
         x: add(V, mul(get('wk'), T * C)),
-        y: add(M, mul(get('wk'), T * F)),
+        y: add(M, mul(get('wk'), T * MF)),
         w: add(w, mul(get('wk'), C * F)),
         b: null,
         inW: T,
         inC: C,
         outW: T,
-        outC: F,
+        outC: MF,
         rows: plainRuns(1),
         cols: plainRuns(T),
         kh: 1,
         kw: 1,
         groups: 1,
         cg: C,
-        fg: F,
+        fg: MF,
         schedule,
         act: { fn: 'linear' },
       } satisfies ConvSpec,
@@ -633,6 +655,7 @@ function outputTransform(
   forTiles: ForTiles,
 ): Stmt[] {
   const F = spec.F;
+  const MF = spec.channels ?? F;
   const rf = axisForm(phase.rows);
   const cf = axisForm(phase.cols);
   const [nr, nc] = [rf.AT[0]!.length, cf.AT[0]!.length];
@@ -640,11 +663,11 @@ function outputTransform(
     range(
       'wc',
       0,
-      F,
+      MF,
       (c) => {
         const stmts: Stmt[] = [];
         const mv = Array.from({ length: nr * nc }, (_, k) =>
-          bind(names, stmts, 'wm', loadL(add(M, add(mul(add(mul(i32(k), T), tile), F), c)), 4)),
+          bind(names, stmts, 'wm', loadL(add(M, add(mul(add(mul(i32(k), T), tile), MF), c)), 4)),
         );
         // s = A^T m per column, then y = s A per row.
         const sv = Array.from({ length: nc }, (_, j) =>
