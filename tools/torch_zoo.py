@@ -347,8 +347,8 @@ def realistic(model, shape, seed):
         # variance came out ~1e-6 of the features' mean square at 224, so it subtracted two
         # nearly equal numbers and multiplied float32's rounding by ~1000 (PyTorch's own
         # float32 run was 1.1e-4 off float64). Photos differ far more; the variance is floored
-        # at 1/255 of the mean square (|x| / std <= 16; every other batch norm here stays below
-        # about 11 and is unchanged).
+        # at 1/255 of the mean square (|x| / std <= 16; deeplabv3_resnet50's other batch norms
+        # stay below about 11 and are unchanged).
         for m in bns:
             floor = (m.running_mean.square() + m.running_var) / 256
             m.running_var.copy_(torch.maximum(m.running_var, floor))
