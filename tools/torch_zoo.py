@@ -12,6 +12,7 @@
 # so the statistics are realistic, an epsilon mix-up shows, and the network is well conditioned.
 # Export: batch 1 fixed, eval mode, do_constant_folding=True.
 import json
+import math
 import os
 import sys
 import warnings
@@ -319,17 +320,38 @@ def realistic(model, shape, seed):
             if p.dim() <= 3 and "bn" not in name and not any(p is m.weight or p is m.bias for m in bns):
                 if torch.all(p == p.flatten()[0]):
                     p.copy_(p + 0.5 * torch.rand(p.shape, generator=g))
+        # A Linear layer that amplifies (std * sqrt(fan_in) > 2: only inception_v3's head, whose
+        # init draws std 0.1 over 2048 inputs, a gain of 4.5) is scaled to a gain of 1, so the
+        # logits are O(1) rather than sums of 2048 terms of O(0.1) that cancel: with gain 4.5,
+        # PyTorch's own float32 run was 1e-4 off float64 at 96x96.
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                gain = m.weight.std().item() * math.sqrt(m.in_features)
+                if gain > 2:
+                    m.weight.mul_(1 / gain)
     model.eval()
     if bns:
         for m in bns:
             m.reset_running_stats()
             m.momentum = None  # a cumulative average
             m.train()
-        # Enough examples that the last stages (1x1 at small inputs) see a spread.
-        batch = 16 if shape[1] * shape[2] <= 64 * 64 else 2
+        # Enough examples that the last stages see a spread: about 16 images' worth of 64x64
+        # pixels, and at least 2 (inception_v3 at 96 reaches 1x1 maps; from batches of 2 its
+        # statistics left activations ~150 and float32 5e-4 off float64).
+        batch = max(2, math.ceil(16 * 64 * 64 / (shape[1] * shape[2])))
         with torch.no_grad():
             for _ in range(2):
                 model(torch.randn([batch, *shape], generator=g))
+        # A batch norm of globally pooled features (deeplabv3's image-pooling branch) sees
+        # almost no spread between noise images, whose pooled features are nearly equal: its
+        # variance came out ~1e-6 of the features' mean square at 224, so it subtracted two
+        # nearly equal numbers and multiplied float32's rounding by ~1000 (PyTorch's own
+        # float32 run was 1.1e-4 off float64). Photos differ far more; the variance is floored
+        # at 1/255 of the mean square (|x| / std <= 16; deeplabv3_resnet50's other batch norms
+        # stay below about 11 and are unchanged).
+        for m in bns:
+            floor = (m.running_mean.square() + m.running_var) / 256
+            m.running_var.copy_(torch.maximum(m.running_var, floor))
         model.eval()
 
 
