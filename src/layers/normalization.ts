@@ -5,7 +5,15 @@
 // (the channel axis split into [groups, channels per group] for group normalization),
 // `norm_mask` marks the axes reduced over, and `param_strides` steps through gamma and beta.
 import { internalAxis, stridesOf } from './broadcast.js';
-import { bool, defineLayer, num, str, type AttrSpec, type Node } from '../ir/op.js';
+import {
+  bool,
+  defineLayer,
+  num,
+  str,
+  type AttrSpec,
+  type InferContext,
+  type Node,
+} from '../ir/op.js';
 import { formatShape, toUserShape, type Shape } from '../ir/types.js';
 import {
   identityPerm,
@@ -16,6 +24,33 @@ import {
   type OnnxBuilder,
   type OnnxMapping,
 } from '../ir/onnx.js';
+
+/** The `axis` attribute (an axis or a list, 1-based or negative, of the per-example shape
+ * `user`) as sorted 0-based user axes; null after reporting one out of range or listed twice. */
+export function userAxes(ctx: InferContext, user: Shape): number[] | null {
+  const rank = user.length;
+  const given = ctx.attrs['axis'];
+  if (given === null) return null; // a value already reported
+  const written = (Array.isArray(given) ? given : [given]) as number[];
+  const axes: number[] = [];
+  for (const a of written) {
+    const i = a > 0 ? a - 1 : rank + a;
+    if (i < 0 || i >= rank) {
+      ctx.error(
+        `axis ${a} is out of range for an input of rank ${rank} ${formatShape(user)} ` +
+          `(batch excluded): use 1 to ${rank} or -1 to -${rank}`,
+        'axis',
+      );
+      return null;
+    }
+    if (axes.includes(i)) {
+      ctx.error(`axis lists axis ${i + 1} twice`, 'axis', `write each axis once`);
+      return null;
+    }
+    axes.push(i);
+  }
+  return axes.sort((x, y) => x - y);
+}
 
 /** The view a normalization node works on (see the file comment). */
 export interface NormView {
@@ -175,27 +210,8 @@ export const layerNormalization = defineLayer({
     const s = ctx.inputs[0]!;
     const rank = s.length;
     const user = toUserShape(s, ctx.dataFormat);
-    const given = ctx.attrs['axis'];
-    if (given === null) return null; // a value already reported
-    const written = (Array.isArray(given) ? given : [given]) as number[];
-    const axes: number[] = [];
-    for (const a of written) {
-      const i = a > 0 ? a - 1 : rank + a;
-      if (i < 0 || i >= rank) {
-        ctx.error(
-          `axis ${a} is out of range for an input of rank ${rank} ${formatShape(user)} ` +
-            `(batch excluded): use 1 to ${rank} or -1 to -${rank}`,
-          'axis',
-        );
-        return null;
-      }
-      if (axes.includes(i)) {
-        ctx.error(`axis lists axis ${i + 1} twice`, 'axis', `write each axis once`);
-        return null;
-      }
-      axes.push(i);
-    }
-    axes.sort((a, b) => a - b);
+    const axes = userAxes(ctx, user);
+    if (axes === null) return null;
     // gamma and beta: one dimension per normalized axis, in the user's axis order (Keras).
     const shape = axes.map((i) => user[i]!);
     const gStrides = stridesOf(shape);

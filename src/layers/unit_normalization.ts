@@ -6,8 +6,9 @@
 // norms below 1e-6. epsilon 0 is the plain x / sqrt(sum(x^2)) (0 / 0 for a zero vector).
 // `unit_mask` marks the reduced internal axes.
 import { internalAxis } from './broadcast.js';
+import { userAxes } from './normalization.js';
 import { defineLayer, num, type Node } from '../ir/op.js';
-import { formatShape, toUserShape, type Shape } from '../ir/types.js';
+import { toUserShape, type Shape } from '../ir/types.js';
 import { onnxInt, onnxInts, userPermOf, type OnnxMapping } from '../ir/onnx.js';
 
 /** The reduced internal axes of a unit_normalization node. */
@@ -104,27 +105,10 @@ export const unitNormalization = defineLayer({
     const s = ctx.inputs[0]!;
     const rank = s.length;
     const user = toUserShape(s, ctx.dataFormat);
-    const given = ctx.attrs['axis'];
-    if (given === null) return null; // a value already reported
-    const written = (Array.isArray(given) ? given : [given]) as number[];
+    const axes = userAxes(ctx, user);
+    if (axes === null) return null;
     const mask = new Array<boolean>(rank).fill(false);
-    for (const a of written) {
-      const i = a > 0 ? a - 1 : rank + a;
-      if (a === 0 || i < 0 || i >= rank) {
-        ctx.error(
-          `axis ${a} is out of range for an input of rank ${rank} ${formatShape(user)} ` +
-            `(batch excluded): use 1 to ${rank} or -1 to -${rank}`,
-          'axis',
-        );
-        return null;
-      }
-      const k = internalAxis(i, rank, ctx.dataFormat);
-      if (mask[k]) {
-        ctx.error(`axis lists axis ${i + 1} twice`, 'axis', `write each axis once`);
-        return null;
-      }
-      mask[k] = true;
-    }
+    for (const i of axes) mask[internalAxis(i, rank, ctx.dataFormat)] = true;
     return { shape: s, attrs: { unit_mask: mask } };
   },
   macs: () => 0,
