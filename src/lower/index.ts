@@ -493,6 +493,9 @@ export function bandsOf(
   par: ParallelOptions,
 ): { from: number; count: number }[] {
   if (!impl.bands || impl.splits?.(node) === false) return [];
+  // A split that is correct but measured not to pay: modules keep the layer whole (the layer
+  // harness, minPartMacs 0, still checks its bands).
+  if (par.minPartMacs > 0 && impl.pays?.(node) === false) return [];
   if (node.shape.length !== 3 && !(impl.anyRank && node.shape.length > 0)) return [];
   const OH = impl.bandUnits?.(node) ?? node.shape[0]!;
   const units = Math.ceil(OH / impl.bands);

@@ -69,6 +69,9 @@ export interface Implementation {
   readonly bands?: number;
   /** With `bands`: whether this node may be split (absent: always). */
   readonly splits?: (node: Node) => boolean;
+  /** With `bands`: whether splitting this node between threads pays (absent: yes). Its bands
+   * are still correct and tested; a module keeps the layer whole where this says no. */
+  readonly pays?: (node: Node) => boolean;
   /** With `bands`: how many units `LowerOptions.band` counts over (absent: output rows). */
   readonly bandUnits?: (node: Node) => number;
   /** With `bands`: it splits an output of any rank, its rows the first per-example axis
@@ -176,6 +179,10 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
       applies: groupNormChannelsLast,
       lower: lowerGroupNormChannelsLast,
       bands: 1,
+      // Measured at 2 threads, idle: 1.5-1.9x slower than one thread from 1 M to 8 M elements.
+      // Bands of channels of a channels-last tensor each stream every pixel, so the threads
+      // share each cache line's traffic instead of splitting it (group_normalization.ts).
+      pays: () => false,
       bandUnits: groupNormBandUnits,
       anyRank: true,
     },

@@ -267,9 +267,10 @@ describe('a module whose layers without multiply-adds are split too', () => {
   // Resizing (its bands interpolate the input rows they read, in their own scratch), the
   // transposes (permute, space_to_depth, depth_to_space, the layout transposes of
   // channels_first; a rank-4 permute), layer normalization within rows (over the channels;
-  // over the columns), group normalization (bands of groups, 4 at a time as lanes for one per
-  // channel), concatenate on the channels and on the rows, softmax over the channels (bands
-  // of rows) and along the rows (bands of columns).
+  // over the columns), concatenate on the channels and on the rows, softmax over the channels
+  // (bands of rows) and along the rows (bands of columns). The two group normalizations stay
+  // whole in a module (their implementation's `pays`: measured slower on two threads); the
+  // layer harness checks their bands of groups.
   const MOVES = `network moves {
   input x: [12, 10, 8]
   y = x -> resizing(16, 10) -> layer_normalization -> permute([2, 1, 3])
@@ -284,8 +285,8 @@ describe('a module whose layers without multiply-adds are split too', () => {
   output z = x -> resizing(14, 10) -> layer_normalization
 }
 `;
-  it('splits resizing, transposes, normalizations, concatenate and softmax too', async () => {
-    await checkSplit(MOVES, 13);
+  it('splits resizing, transposes, layer normalization, concatenate and softmax too', async () => {
+    await checkSplit(MOVES, 11);
     await checkSplit(LAYOUT, 4);
   });
 });

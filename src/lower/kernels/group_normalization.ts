@@ -7,10 +7,15 @@
 // (normalization.ts) would read the input three times per group, strided by C, this reads it
 // three times in all.
 //
-// A band (LowerOptions.band) is a run of groups, counted in units of whole v128 steps (4 / gcd
-// (CG, 4) groups), so a band's channels start at a multiple of 4 and each channel is summed in
-// the same lane, or as the same f32 tail, as in the whole layer: bands give its bits (the
-// relaxed build fuses the v128 multiply-adds, not the f32 ones).
+// A band (LowerOptions.band) is a run of groups, counted in units of 16 channels' worth (16 /
+// gcd(CG, 16) groups: whole v128 steps, a cache line), so a band's channels start at a
+// multiple of 16 and each channel is summed in the same lane, or as the same f32 tail, as in
+// the whole layer: bands give its bits (the relaxed build fuses the v128 multiply-adds, not
+// the f32 ones). A module does not split it
+// (`pays` in strategy.ts): each band of channels streams every pixel of the channels-last input,
+// so two threads ran 1.5-1.9x slower than one (1 M to 8 M elements, idle). What would pay:
+// statistics by fixed blocks of pixels, combined in order (the same bits for any thread count),
+// then the output by bands of rows, in two phases.
 import type { Node, Shape } from '../../ir/graph.js';
 import { add, div, f32, get, let_, load, mul, store, type Expr, type Stmt } from '../../kir/kir.js';
 import { num } from '../../ir/op.js';
@@ -47,10 +52,11 @@ export function groupNormChannelsLast(node: Node): boolean {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-/** Groups per band unit: whole v128 steps of channels. */
-const groupsPerUnit = (CG: number): number => 4 / gcd(CG, 4);
+/** Groups per band unit: 16 channels' worth at least (64 bytes, a cache line, so that two
+ * bands rarely read one line; whole v128 steps too). */
+const groupsPerUnit = (CG: number): number => 16 / gcd(CG, 16);
 
-/** The units a band counts: runs of groups that start on a multiple of 4 channels. */
+/** The units a band counts: runs of groups that start on a multiple of 16 channels. */
 export function groupNormBandUnits(node: Node): number {
   const { G, CG } = geometry(node);
   return Math.ceil(G / groupsPerUnit(CG));
