@@ -35,6 +35,7 @@ import {
   scratchBase,
   weight,
   type Lanes,
+  gcd,
 } from './util.js';
 
 /** The view's geometry: pixels, groups, channels per group (channels last). */
@@ -49,8 +50,6 @@ function geometry(node: Node): { P: number; G: number; CG: number } {
 export function groupNormChannelsLast(node: Node): boolean {
   return num(node.attrs, 'channel_axis') === normView(node).shape.length - 2;
 }
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** Groups per band unit: 16 channels' worth at least (64 bytes, a cache line, so that two
  * bands rarely read one line; whole v128 steps too). */

@@ -56,6 +56,7 @@ import {
   inputBase,
   outputBase,
   type Lanes,
+  gcd,
 } from './util.js';
 
 /** A loop axis: its size, its stride in x (and y) and in gamma/beta. */
@@ -94,8 +95,6 @@ export function nest(
   );
 }
 const f32Zero = (): Expr => ({ op: 'const', type: 'i32', value: 0 });
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** The kept run of a group normalization is contiguous (instance normalization with the
  * channels last): its kernel may take 4 groups at once as lanes, so its bands count 4 groups. */

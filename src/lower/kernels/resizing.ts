@@ -28,6 +28,7 @@ import {
   inputBase,
   outputBase,
   type Lanes,
+  gcd,
 } from './util.js';
 
 /** Outputs o0 + k * ostep (k < count) read lo0 + k * istep and hi0 + k * istep, weight frac. */
@@ -40,8 +41,6 @@ export interface TapRun {
   readonly istep: number;
   readonly frac: number;
 }
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** The period of the taps along an axis: the sampling ratio's denominator in lowest terms. */
 export function tapPeriod(n: number, m: number, coordinates: string): number {

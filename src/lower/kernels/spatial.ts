@@ -2,7 +2,7 @@
 // into runs that read the same set of kernel taps, decided when the kernel is built. Borders
 // get their own runs with fewer taps, so no padding check is ever evaluated at run time.
 import { add, i32, mul, type Expr, type Stmt } from '../../kir/kir.js';
-import { range } from './util.js';
+import { range, gcd } from './util.js';
 
 /**
  * Outputs o = o0 + j * ostep (j < count) whose taps are t = t0 + m * tstep (m < n), reading
@@ -59,8 +59,6 @@ export function convRuns(
   }
   return runs;
 }
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * conv2d_transpose along one axis, as a gather: output o takes tap t from input

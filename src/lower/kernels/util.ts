@@ -184,6 +184,9 @@ export function numTag(v: number): string {
 
 export const dims = (shape: Shape): string => shape.join('x');
 
+/** The greatest common divisor of two non-negative integers. */
+export const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
 /** Whether any statement uses a v128 value. */
 export function usesV128(stmts: readonly Stmt[]): boolean {
   let found = false;
