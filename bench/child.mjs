@@ -3,7 +3,7 @@
 // warms up, times the runs and prints `RESULT {json}`; outputs go to files for the agreement check.
 import fs from 'node:fs';
 import os from 'node:os';
-import { ortRunners, timeRuns } from './stats.mjs';
+import { nodeCpuMicros, ortRunners, timeRuns } from './stats.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 
@@ -29,15 +29,9 @@ const readF32 = (file) => {
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 };
 
-/** The process's CPU time so far, in µs. */
-const cpuMicros = () => {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-};
-
 /** `timeRuns` with CPU times, and the load average when the loop ended. */
 const time = async (fn, timing) => ({
-  ...(await timeRuns(fn, timing, cpuMicros)),
+  ...(await timeRuns(fn, timing, nodeCpuMicros)),
   load: os.loadavg()[0],
 });
 

@@ -7,6 +7,12 @@ export function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** The process's CPU time so far, in µs (Node only: `timeRuns`'s `cpuMicros` there). */
+export const nodeCpuMicros = () => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
+
 /**
  * Times `fn` (sync or async): warm-up, then until enough runs or time; per-run wall ms. With
  * `cpuMicros` (the process's CPU time so far, in µs: Node's `process.cpuUsage`; a page has

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nodeCpuMicros, timeRuns as benchTimeRuns } from '../bench/stats.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CACHE = path.join(ROOT, 'test/.cache/human-models');
@@ -108,23 +109,15 @@ export const readF32 = (file) => {
 };
 
 /** Median wall ms of `fn`, and its median CPU ms (the process's user + system time: on a
- * shared machine, time spent waiting for a core shows in the wall time only). */
-export async function timeRuns(fn, minRuns = 10, minMs = 1500) {
-  for (let i = 0; i < 3; i++) await fn();
-  const wall = [];
-  const cpu = [];
-  const t0 = performance.now();
-  while (wall.length < minRuns || performance.now() - t0 < minMs) {
-    const c = process.cpuUsage();
-    const s = performance.now();
-    await fn();
-    wall.push(performance.now() - s);
-    const d = process.cpuUsage(c);
-    cpu.push((d.user + d.system) / 1000);
-    if (wall.length >= 200) break;
-  }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { ms: median(wall), cpuMs: median(cpu) };
+ * shared machine, time spent waiting for a core shows in the wall time only): the bench's loop,
+ * after 3 warm-up runs, for at least 10 runs and 1.5 s, at most 200 runs. */
+export async function timeRuns(fn) {
+  const t = await benchTimeRuns(
+    fn,
+    { warmupRuns: 3, warmupMs: 0, minRuns: 10, minMs: 1500, maxRuns: 200, maxMs: Infinity },
+    nodeCpuMicros,
+  );
+  return { ms: t.median, cpuMs: t.cpuMedian };
 }
 
 /** One runtime in this (fresh) process: writes its outputs, prints its median ms. */
