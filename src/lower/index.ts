@@ -443,13 +443,10 @@ export function partsOf(
     // Bytes each extra part re-reads: all the weights for a band, all the input for a block.
     const weightBytes = node.weights.reduce((n, w) => n + size(w.shape), 0) * 4;
     const inputBytes = size(shapes[0]!) * 4;
-    // A Winograd block also transforms the whole input again, which costs about as much as a
-    // GEMM of a few dozen channels: blocks only of 64+ channels, where rows give fewer parts
-    // (ResNet-50's 7x7 maps: 4 tile rows). Measured in one process against bands: DCGAN's
-    // transposed layers (blocks of 8 and 16 channels) ran 2.4-3.3x slower at 2 threads.
+    const min = impl.minBlockChannels;
     const ok =
-      impl.name === 'winograd'
-        ? bands.length < blocks.length && blocks.every((b) => b.count >= 64)
+      min !== undefined
+        ? bands.length < blocks.length && blocks.every((b) => b.count >= min)
         : bands.length < blocks.length || weightBytes > inputBytes;
     if (ok) return blocks.map((channels) => ({ channels }));
   }

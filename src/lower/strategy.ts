@@ -81,6 +81,11 @@ export interface Implementation {
    * start and end at multiples of the number this returns for the node (0: not for this
    * node); absent: never. */
   readonly channelBlock?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => number;
+  /** With `channelBlock`: each block repeats work over the whole input (Winograd's input
+   * transform), so blocks are taken only of at least this many channels, and only where rows
+   * give fewer parts; absent: blocks whenever rows give fewer parts or the weights outweigh
+   * the input. */
+  readonly minBlockChannels?: number;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -93,6 +98,12 @@ const banded = (name: string, lower: Lower): readonly Implementation[] => [
   { name, lower, bands: 1, anyRank: true },
 ];
 
+/** A Winograd block transforms the whole input again, which costs about as much as a GEMM of
+ * a few dozen channels. Measured in one process against bands: DCGAN's transposed layers
+ * (blocks of 8 and 16 channels) ran 2.4-3.3x slower at 2 threads; ResNet-50's 7x7 layers
+ * (4 tile rows) gain from blocks of 64. */
+const WINOGRAD_MIN_BLOCK = 64;
+
 const conv2dImplementations: readonly Implementation[] = [
   {
     name: 'winograd',
@@ -100,6 +111,7 @@ const conv2dImplementations: readonly Implementation[] = [
     lower: lowerConv2dWinograd,
     bands: winogradBandRows(1),
     channelBlock: conv2dChannelBlock,
+    minBlockChannels: WINOGRAD_MIN_BLOCK,
   },
   {
     name: 'direct',
@@ -135,6 +147,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
       lower: lowerConv2dTransposeWinograd,
       bands: winogradBandRows(2),
       channelBlock: transposeChannelBlock,
+      minBlockChannels: WINOGRAD_MIN_BLOCK,
     },
     {
       name: 'direct',
