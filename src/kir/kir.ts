@@ -117,6 +117,16 @@ export interface Kernel {
 
 // ---------------------------------------------------------------------------------- builders
 
+const bodyTexts = new WeakMap<readonly Stmt[], string>();
+
+/** A kernel body as text (JSON), made once per body: kernels are named by its digest, and two
+ * kernels with one name are checked to have the same text. */
+export function bodyText(body: readonly Stmt[]): string {
+  let text = bodyTexts.get(body);
+  if (text === undefined) bodyTexts.set(body, (text = JSON.stringify(body)));
+  return text;
+}
+
 export const i32 = (value: number): Expr => ({ op: 'const', type: 'i32', value });
 export const f32 = (value: number): Expr => ({
   op: 'const',

@@ -3,7 +3,7 @@
 import { InternalError } from '../diag/diagnostics.js';
 import { size, type Graph, type Node, type Shape } from '../ir/graph.js';
 import { implementationFor, type Implementation } from './strategy.js';
-import type { Kernel } from '../kir/kir.js';
+import { bodyText, type Kernel } from '../kir/kir.js';
 import type {
   IoBuffer,
   KernelProgram,
@@ -144,18 +144,8 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
         );
     }
 
-  // Distinct kernels by name (equal names must mean equal code).
   const kernels = new Map<string, Kernel>();
-  const seenBodies = new Map<string, string>();
-  const addKernel = (k: Kernel): void => {
-    const body = JSON.stringify(k.body);
-    const prev = seenBodies.get(k.name);
-    if (prev === undefined) {
-      seenBodies.set(k.name, body);
-      kernels.set(k.name, k);
-    } else if (prev !== body)
-      throw new InternalError(`two different kernels are both named ${k.name}`);
-  };
+  const addKernel = (k: Kernel): void => addDistinct(kernels, k);
   const prepare: Step[] = [];
   const toPrepare: {
     node: Node;
@@ -351,6 +341,15 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
   };
 }
 
+/** Adds a kernel to a program's kernels by name; a name seen before must come with the same
+ * code (compared as text only then). */
+function addDistinct(kernels: Map<string, Kernel>, k: Kernel): void {
+  const prev = kernels.get(k.name);
+  if (prev === undefined) kernels.set(k.name, k);
+  else if (prev.body !== k.body && bodyText(prev.body) !== bodyText(k.body))
+    throw new InternalError(`two different kernels are both named ${k.name}`);
+}
+
 /**
  * The steps split between threads: a layer whose implementation takes bands (`bands`) and has
  * the work for it is lowered once per band of output rows (bands start at multiples of
@@ -367,15 +366,8 @@ function splitSteps(
   const kernels = new Map<string, Kernel>();
   const phases: PartCall[][][] = [];
   let scratchFloats = 0;
-  const bodies = new Map<string, string>();
   const part = (l: LoweredNode, step: Step): PartCall => {
-    const body = JSON.stringify(l.kernel.body);
-    const prev = bodies.get(l.kernel.name);
-    if (prev === undefined) {
-      bodies.set(l.kernel.name, body);
-      kernels.set(l.kernel.name, l.kernel);
-    } else if (prev !== body)
-      throw new InternalError(`two different kernels are both named ${l.kernel.name}`);
+    addDistinct(kernels, l.kernel);
     scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
     return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
   };

@@ -18,6 +18,7 @@ import {
 } from '../../kir/kir.js';
 import type { BandShift, LoweredNode, Pack, PreparedWeight } from '../program.js';
 import { walk } from '../../kir/visit.js';
+import { bodyText } from '../../kir/kir.js';
 
 /** Lanes per value: 4 for v128, 1 for f32. */
 export type Lanes = 1 | 4;
@@ -231,7 +232,7 @@ function weightOrderTag(node: Node, declared: readonly string[]): string | null 
 export function finish(node: Node, spec: KernelSpec): LoweredNode {
   const simd = usesV128(spec.body);
   const order = spec.weights ? weightOrderTag(node, spec.weights) : null;
-  const digest = spec.bandShift ? `h${fnv1a(JSON.stringify(spec.body))}` : null;
+  const digest = spec.bandShift ? `h${fnv1a(bodyText(spec.body))}` : null;
   const parts = [...spec.name, order, simd && 'simd', digest].filter((p): p is string => !!p);
   const name = parts.join('_').replace(/[^A-Za-z0-9_]/g, '_');
   const scratch = spec.scratch ?? 0;
