@@ -58,6 +58,7 @@ export const RUNTIME: readonly RuntimeFile[] = [
     ns: 'Pool',
     names: ['resolveThreads', 'sharedMemory', 'canWait', 'startWorkers'],
   },
+  { file: 'delta', ns: 'Delta', names: ['applyDelta'] },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
 ];
 

@@ -1,7 +1,8 @@
 // The built .wasm file: the code module (no data segment), then a custom section holding the
 // same code built with relaxed SIMD ("netc.relaxed", compiled instead where the engine has
-// relaxed SIMD), then one holding the packed weight area as raw little-endian f32
-// ("netc.weights").
+// relaxed SIMD; stored as a delta against the code module, src/runtime/delta.ts), the threads
+// builds likewise ("netc.threads", whole; "netc.threads.relaxed", a delta against it), then
+// one holding the packed weight area as raw little-endian f32 ("netc.weights").
 //
 // Why not a data segment: V8 copies a module's whole wire bytes when it compiles it and copies
 // the data segment again into memory when it instantiates it, so a 1.8 MB segment costs about
@@ -12,6 +13,7 @@
 
 import type { WasmLayout } from '../../src/runtime/wasm_loader.js';
 import type { ThreadsLayout } from '../../src/runtime/pool.js';
+import { encodeDelta } from './delta.js';
 
 /** The threads build's memory (ThreadMemory in emit.ts). */
 type ThreadMemory = Omit<ThreadsLayout, 'plainAt' | 'plainBytes' | 'relaxedAt' | 'relaxedBytes'>;
@@ -55,8 +57,9 @@ export interface ThreadsBuild {
   readonly relaxed: Uint8Array;
 }
 
-/** The .wasm file: `code` (a module without weights), the `relaxed` module in a custom section,
- * the threads builds in two more when there are any, and the weights in a trailing one. */
+/** The .wasm file: `code` (a module without weights), the `relaxed` module in a custom section
+ * (as a delta), the threads builds in two more when there are any, and the weights in a
+ * trailing one. */
 export function withWeightsSection(
   code: Uint8Array,
   relaxed: Uint8Array,
@@ -73,9 +76,11 @@ export function withWeightsSection(
     top += header.length + payload.length;
     return top - payload.length;
   };
-  const relaxedAt = section(RELAXED_SECTION, relaxed);
+  const relaxedDelta = encodeDelta(code, relaxed);
+  const relaxedAt = section(RELAXED_SECTION, relaxedDelta);
   const threadsAt = threads ? section(THREADS_SECTION, threads.plain) : 0;
-  const threadsRelaxedAt = threads ? section(THREADS_RELAXED_SECTION, threads.relaxed) : 0;
+  const threadsRelaxed = threads ? encodeDelta(threads.plain, threads.relaxed) : null;
+  const threadsRelaxedAt = threadsRelaxed ? section(THREADS_RELAXED_SECTION, threadsRelaxed) : 0;
   const header = sectionHeader(WEIGHTS_SECTION, weightBytes);
   const weightsAt = top + header.length;
   const bytes = new Uint8Array(weightsAt + weightBytes);
@@ -91,14 +96,14 @@ export function withWeightsSection(
     layout: {
       codeBytes: code.length,
       relaxedAt,
-      relaxedBytes: relaxed.length,
+      relaxedBytes: relaxedDelta.length,
       threads: threads
         ? {
             ...threads.memory,
             plainAt: threadsAt,
             plainBytes: threads.plain.length,
             relaxedAt: threadsRelaxedAt,
-            relaxedBytes: threads.relaxed.length,
+            relaxedBytes: threadsRelaxed!.length,
           }
         : null,
       header,

@@ -18,7 +18,8 @@ export interface ThreadsLayout {
   /** The most threads 'auto' takes: `widest`, or 1 for a network whose split layers are too
    * small to repay starting workers (decided at build time from their multiply-adds). */
   readonly auto: number;
-  /** Bytes [plainAt, plainAt + plainBytes) of the file: the threads build; relaxed likewise. */
+  /** Bytes [plainAt, plainAt + plainBytes) of the file: the threads build; [relaxedAt,
+   * relaxedAt + relaxedBytes): its relaxed SIMD form, a delta against it (delta.ts). */
   readonly plainAt: number;
   readonly plainBytes: number;
   readonly relaxedAt: number;

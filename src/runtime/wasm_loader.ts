@@ -4,6 +4,7 @@
 import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
 import { makeNet, threadsOption } from './threads.js';
+import { applyDelta } from './delta.js';
 import { canWait, resolveThreads, sharedMemory, startWorkers, type ThreadsLayout } from './pool.js';
 
 /**
@@ -24,8 +25,9 @@ interface WasmModule {
 export interface WasmLayout {
   /** Bytes [0, codeBytes): the code module, compiled alone. */
   readonly codeBytes: number;
-  /** Bytes [relaxedAt, relaxedAt + relaxedBytes): the same code with relaxed SIMD (a whole
-   * module in the payload of a custom section, "netc.relaxed"), for engines that have it. */
+  /** Bytes [relaxedAt, relaxedAt + relaxedBytes): the same code with relaxed SIMD, for
+   * engines that have it, as a delta against the code module (src/runtime/delta.ts) in the
+   * payload of a custom section, "netc.relaxed". */
   readonly relaxedAt: number;
   readonly relaxedBytes: number;
   /** The threads build (shared memory; custom sections "netc.threads" and
@@ -96,13 +98,40 @@ function weightSection(layout: WasmLayout, fs: FileSystem, url: URL): Uint8Array
   return readWasm(layout, fs, url, layout.weightsAt, new Uint8Array(layout.weightBytes));
 }
 
+/** Where a build's code is in the .wasm file: the plain SIMD module, then its relaxed SIMD
+ * form as a delta against it. */
+interface Build {
+  readonly plainAt: number;
+  readonly plainBytes: number;
+  readonly relaxedAt: number;
+  readonly relaxedBytes: number;
+}
+
+/** The one-thread build's place in the file. */
+const oneThread = (layout: WasmLayout): Build => ({
+  plainAt: 0,
+  plainBytes: layout.codeBytes,
+  relaxedAt: layout.relaxedAt,
+  relaxedBytes: layout.relaxedBytes,
+});
+
+/** How many bytes from its start a build's code needs: through its relaxed delta where the
+ * engine takes relaxed SIMD. */
+function codeEnd(b: Build): number {
+  return relaxedSimd() ? b.relaxedAt + b.relaxedBytes : b.plainAt + b.plainBytes;
+}
+
 /**
- * Where the code to compile is in the .wasm file: the relaxed SIMD build (multiply-adds fused
- * where the hardware can) when the engine validates a relaxed SIMD instruction, else the
- * plain SIMD one. The probe is a module with one function computing f32x4.relaxed_madd.
+ * The code to compile, from `read(at, n)` over the file: the relaxed SIMD build (multiply-adds
+ * fused where the hardware can), made from the plain one and its delta, when the engine
+ * validates a relaxed SIMD instruction; else the plain SIMD one. The relaxed build of the
+ * threads code goes with the relaxed one-thread build, so results are the same bit for bit at
+ * every thread count.
  */
-function code(layout: WasmLayout): [number, number] {
-  return relaxedSimd() ? [layout.relaxedAt, layout.relaxedBytes] : [0, layout.codeBytes];
+function codeOf(b: Build, read: (at: number, n: number) => Uint8Array): Uint8Array {
+  if (!relaxedSimd()) return read(b.plainAt, b.plainBytes);
+  const span = read(b.plainAt, b.relaxedAt + b.relaxedBytes - b.plainAt);
+  return applyDelta(span.subarray(0, b.plainBytes), span.subarray(b.relaxedAt - b.plainAt));
 }
 
 /** Whether the engine validates a relaxed SIMD instruction (a module with one function
@@ -113,12 +142,6 @@ function relaxedSimd(): boolean {
     32, 0, 32, 0, 253, 133, 2, 11,
   ];
   return WebAssembly.validate(new Uint8Array(probe));
-}
-
-/** Where the threads build to compile is: relaxed exactly when the one-thread code is, so
- * results are the same bit for bit at every thread count. */
-function threadedCode(t: ThreadsLayout): [number, number] {
-  return relaxedSimd() ? [t.relaxedAt, t.relaxedBytes] : [t.plainAt, t.plainBytes];
 }
 
 /** Compiles bytes [at, at + n) of the file once, on first use. */
@@ -139,8 +162,9 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
     // process.getBuiltinModule: Node 20.16+ and 22.3+.
     const fs = (proc.getBuiltinModule?.('node:fs') ??
       (await import('node:fs'))) as unknown as FileSystem;
-    const [at, n] = code(layout);
-    const module = new WebAssembly.Module(readWasm(layout, fs, url, at, new Uint8Array(n)));
+    const read = (at: number, n: number): Uint8Array =>
+      readWasm(layout, fs, url, at, new Uint8Array(n));
+    const module = new WebAssembly.Module(codeOf(oneThread(layout), read));
     // Later loads copy the weights from the memory that last read them while it is alive
     // (no kernel writes below the weight area's end, where the memory planner's arena
     // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
@@ -155,19 +179,19 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
         last = new WeakRef(M.buffer);
       }
     };
-    const threaded = once(async () => {
-      const [tat, tn] = threadedCode(layout.threads!);
-      return new WebAssembly.Module(readWasm(layout, fs, url, tat, new Uint8Array(tn)));
-    });
+    const threaded = once(async () => new WebAssembly.Module(codeOf(layout.threads!, read)));
     return { module, weights, bytes: () => weightSection(layout, fs, url), threaded };
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
   // The code comes first in the file: it compiles while the rest (the weights) downloads.
-  const [at, n] = code(layout);
+  const one = oneThread(layout);
+  // (async: a delta that does not apply rejects, judged after the file is checked)
+  const code = async (b: Uint8Array): Promise<WasmModule> =>
+    WebAssembly.compile(codeOf(one, (at, n) => b.subarray(at, at + n)));
   let compiling: Promise<WasmModule> | undefined;
-  const { bytes, size } = await download(response, layout.fileBytes, at + n, (b) => {
-    compiling = WebAssembly.compile(b.subarray(at, at + n));
+  const { bytes, size } = await download(response, layout.fileBytes, codeEnd(one), (b) => {
+    compiling = code(b);
     compiling.catch(() => undefined); // awaited below, once the file is known to be ours
   });
   checkWasm(
@@ -176,16 +200,15 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
     size,
     bytes.subarray(layout.weightsAt - layout.header.length, layout.weightsAt),
   );
-  const module = await (compiling ?? WebAssembly.compile(bytes.subarray(at, at + n)));
+  const module = await (compiling ?? code(bytes));
   return {
     module,
     weights: (memory: ArrayBufferLike) =>
       new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt)),
     bytes: () => bytes.subarray(layout.weightsAt),
-    threaded: once(() => {
-      const [tat, tn] = threadedCode(layout.threads!);
-      return WebAssembly.compile(bytes.subarray(tat, tat + tn));
-    }),
+    threaded: once(async () =>
+      WebAssembly.compile(codeOf(layout.threads!, (at, n) => bytes.subarray(at, at + n))),
+    ),
   };
 }
 

@@ -1,7 +1,8 @@
 // Relaxed SIMD: the built .wasm carries its code twice, plain SIMD and with multiply-adds as
-// f32x4.relaxed_madd; the generated loader compiles the relaxed one where the engine validates
-// relaxed SIMD. Node 20 has it behind --experimental-wasm-relaxed-simd, so a process with the
-// flag takes the relaxed code and one without it the plain code; both against the reference.
+// f32x4.relaxed_madd (a delta against the plain code); the generated loader makes and compiles
+// the relaxed one where the engine validates relaxed SIMD. Node 20 has it behind
+// --experimental-wasm-relaxed-simd, so a process with the flag takes the relaxed code and one
+// without it the plain code; both against the reference.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { buildNetwork, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
 import { size } from '../../src/ir/graph.js';
 import { runReference } from '../../src/reference/run.js';
+import { applyDelta } from '../../src/runtime/delta.js';
 import { randomFloats } from '../helpers/random.js';
 import { expectClose } from '../helpers/tolerance.js';
 
@@ -36,20 +38,29 @@ describe('relaxed SIMD', () => {
     if (!built.ok) throw new Error(built.error);
     for (const f of built.files) writeFileSync(path.join(dir, f.name), f.data);
     const wasm = readFileSync(path.join(dir, 'relaxed.wasm'));
-    const sections = WebAssembly.Module.customSections(
-      new WebAssembly.Module(wasm),
-      'netc.relaxed',
-    );
-    expect(sections).toHaveLength(1);
-    const relaxedBytes = sections[0]!.byteLength;
+    const custom = (name: string): Uint8Array[] =>
+      WebAssembly.Module.customSections(new WebAssembly.Module(wasm), name).map(
+        (b) => new Uint8Array(b),
+      );
+    const js = readFileSync(path.join(dir, 'relaxed.js'), 'utf8');
+    const codeBytes = Number(/codeBytes\W*(\d+)/.exec(js)![1]);
+    const [delta] = custom('netc.relaxed');
+    expect(custom('netc.relaxed')).toHaveLength(1);
+    const relaxedCode = applyDelta(wasm.subarray(0, codeBytes), delta!);
+    const relaxedBytes = relaxedCode.length;
     // And its threads build, likewise in two (the network has layers worth splitting).
-    const [threadsRelaxed] = WebAssembly.Module.customSections(
-      new WebAssembly.Module(wasm),
-      'netc.threads.relaxed',
-    );
-    expect(threadsRelaxed).toBeDefined();
-    // The relaxed build differs from the plain one: its multiply-adds are relaxed_madd.
-    expect(Buffer.from(sections[0]!).includes(Buffer.from([0xfd, 0x85, 0x02]))).toBe(true);
+    const [threadsPlain] = custom('netc.threads');
+    const [threadsDelta] = custom('netc.threads.relaxed');
+    const threadsRelaxed = applyDelta(threadsPlain!, threadsDelta!);
+    // The relaxed builds differ from the plain ones: their multiply-adds are relaxed_madd.
+    const madd = Buffer.from([0xfd, 0x85, 0x02]);
+    for (const [plain, relaxed] of [
+      [wasm.subarray(0, codeBytes), relaxedCode],
+      [threadsPlain!, threadsRelaxed],
+    ]) {
+      expect(WebAssembly.validate(new Uint8Array(plain!))).toBe(true);
+      expect(Buffer.from(relaxed!).includes(madd)).toBe(true);
+    }
 
     const batch = 2;
     const x = randomFloats(batch * size(graph.inputs[0]!.shape), 5);
@@ -91,7 +102,7 @@ process.stdout.write(JSON.stringify({ compiled: one, threaded: compiled, same, y
     const relaxed = run(['--experimental-wasm-relaxed-simd']);
     expect(relaxed.compiled).toEqual([relaxedBytes]);
     // Two threads: the relaxed threads build, with the one-thread results bit for bit.
-    expect(relaxed.threaded).toEqual([threadsRelaxed!.byteLength]);
+    expect(relaxed.threaded).toEqual([threadsRelaxed.byteLength]);
     expect(relaxed.same).toBe(true);
     expectClose(relaxed.y, expected['y']!, 'y (relaxed SIMD)');
     expectClose(relaxed.z, expected['z']!, 'z (relaxed SIMD)');
@@ -100,7 +111,7 @@ process.stdout.write(JSON.stringify({ compiled: one, threaded: compiled, same, y
     expect(plain.compiled).toHaveLength(1);
     expect(plain.compiled).not.toEqual([relaxedBytes]);
     expect(plain.threaded).toHaveLength(1);
-    expect(plain.threaded).not.toEqual([threadsRelaxed!.byteLength]);
+    expect(plain.threaded).not.toEqual([threadsRelaxed.byteLength]);
     expect(plain.same).toBe(true);
     expectClose(plain.y, expected['y']!, 'y (plain SIMD)');
     expectClose(plain.z, expected['z']!, 'z (plain SIMD)');
