@@ -42,6 +42,11 @@ export function escapeNonPrinting(text: string): string {
   return text.replace(NON_PRINTING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** The most characters of a source line a diagnostic shows: a longer line is shown from a
+ * little before the span, cut with an ellipsis at either end it does not reach. */
+const SHOWN = 120;
+const BEFORE = 40;
+
 /** Renders one diagnostic as `FILE:LINE:COL: error: message`, the source line and a caret. */
 export function renderDiagnostic(file: string, source: string, d: Diagnostic): string {
   const lines = source.split(/\r?\n/);
@@ -53,11 +58,23 @@ export function renderDiagnostic(file: string, source: string, d: Diagnostic): s
   const gutter = String(d.span.line);
   const pad = ' '.repeat(gutter.length);
   const lineEndOffset = d.span.start - (d.span.col - 1) + lineText.length;
-  const width = Math.max(1, Math.min(d.span.end, lineEndOffset) - d.span.start);
-  const caret = ' '.repeat(Math.max(0, d.span.col - 1)) + '^'.repeat(width);
+  let width = Math.max(1, Math.min(d.span.end, lineEndOffset) - d.span.start);
+  let shown = lineText;
+  let at = Math.max(0, d.span.col - 1);
+  if (lineText.length > SHOWN) {
+    const from = Math.max(0, Math.min(at - BEFORE, lineText.length - SHOWN));
+    const to = Math.min(lineText.length, from + SHOWN);
+    shown =
+      (from > 0 ? '\u2026' : '') +
+      lineText.slice(from, to) +
+      (to < lineText.length ? '\u2026' : '');
+    width = Math.max(1, Math.min(width, to - at));
+    at += (from > 0 ? 1 : 0) - from;
+  }
+  const caret = ' '.repeat(at) + '^'.repeat(width);
   const out = [
     `${file}:${d.span.line}:${d.span.col}: error: ${escapeNonPrinting(d.message)}`,
-    ` ${gutter} | ${lineText}`,
+    ` ${gutter} | ${shown}`,
     ` ${pad} | ${caret}`,
   ];
   for (const n of d.notes) out.push(`note: ${escapeNonPrinting(n)}`);

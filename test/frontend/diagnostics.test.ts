@@ -49,6 +49,34 @@ describe('rendering', () => {
     );
   });
 
+  it('shows a long line around the span, cut with ellipses, the caret still under the value', () => {
+    const chain = (n: number): string => 'relu -> '.repeat(n);
+    const src = net(
+      [8, 8, 3],
+      `  output y = x -> ${chain(30)}conv2d(8, 3, strides: 2.5) -> ${chain(30)}relu`,
+    );
+    const [d] = diagnostics(src);
+    const [, line, caret] = renderDiagnostic('m.net', src, d!).split('\n') as [
+      string,
+      string,
+      string,
+    ];
+    expect(line.length).toBeLessThan(140);
+    expect(line).toMatch(/^ 3 \| \u2026.*\u2026$/);
+    const start = caret.indexOf('^');
+    expect(line.slice(start, caret.length)).toBe('2.5');
+    // A line that ends soon after the span is cut at its start only.
+    const tail = net([8, 8, 3], `  output y = x -> ${chain(30)}conv2d(8, 3, strides: 2.5)`);
+    const [e] = diagnostics(tail);
+    const [, line2, caret2] = renderDiagnostic('m.net', tail, e!).split('\n') as [
+      string,
+      string,
+      string,
+    ];
+    expect(line2).toMatch(/^ 3 \| \u2026.*strides: 2\.5\)$/);
+    expect(line2.slice(caret2.indexOf('^'), caret2.length)).toBe('2.5');
+  });
+
   it('puts the caret under the offending text for every golden diagnostic', () => {
     for (const f of readdirSync(GOLDEN).filter((x) => x.endsWith('.net'))) {
       const src = readFileSync(join(GOLDEN, f), 'utf8');
