@@ -56,7 +56,15 @@ export const RUNTIME: readonly RuntimeFile[] = [
   {
     file: 'pool',
     ns: 'Pool',
-    names: ['resolveThreads', 'sharedMemory', 'canWait', 'startWorkers'],
+    names: [
+      'resolveThreads',
+      'sharedMemory',
+      'canWait',
+      'startWorkers',
+      'GO',
+      'PREPARE_NEXT',
+      'READ_NEXT',
+    ],
   },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
 ];

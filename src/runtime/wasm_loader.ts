@@ -4,7 +4,17 @@
 import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
 import { makeNet, threadsOption } from './threads.js';
-import { canWait, resolveThreads, sharedMemory, startWorkers, type ThreadsLayout } from './pool.js';
+import {
+  canWait,
+  GO,
+  PREPARE_NEXT,
+  READ_NEXT,
+  resolveThreads,
+  sharedMemory,
+  startWorkers,
+  type ThreadsLayout,
+  type WeightFile,
+} from './pool.js';
 
 /**
  * The WebAssembly API this file uses (lib.dom has it, the compiler's Node types do not): a local
@@ -49,7 +59,24 @@ export interface WasmParts {
   readonly bytes: () => Uint8Array;
   /** The threads build compiled (on first use), relaxed where the code is. */
   readonly threaded: () => Promise<WasmModule>;
+  /** Node, when `weights(memory)` would read the file: the file opened and checked, for a read
+   * split between threads (each reads chunks of the weight area straight into `memory`);
+   * otherwise null (`weights` copies, or the bytes are already in memory). */
+  readonly split?: (memory: ArrayBufferLike) => SplitRead | null;
 }
+
+/** A weight read split between threads: `file` for the workers; `read(next)` reads the chunks
+ * `next()` gives on this thread, `close()` closes the file (then `done()` once every chunk is
+ * in, so that later loads copy from this memory). */
+export interface SplitRead {
+  readonly file: WeightFile;
+  read(next: () => number): void;
+  close(): void;
+  done(): void;
+}
+
+/** Bytes per chunk of a split weight read. */
+const CHUNK = 1 << 21;
 
 /** The part of node:fs the loader reads the file with. */
 interface FileSystem {
@@ -159,7 +186,43 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
       const [tat, tn] = threadedCode(layout.threads!);
       return new WebAssembly.Module(readWasm(layout, fs, url, tat, new Uint8Array(tn)));
     });
-    return { module, weights, bytes: () => weightSection(layout, fs, url), threaded };
+    const split = (memory: ArrayBufferLike): SplitRead | null => {
+      if (last?.deref()) return null;
+      const fd = fs.openSync(url, 'r');
+      try {
+        const header = new Uint8Array(layout.header.length);
+        fs.readSync(fd, header, 0, header.length, layout.weightsAt - header.length);
+        checkWasm(layout, url, fs.fstatSync(fd).size, header);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      const file: WeightFile = {
+        href: url.href,
+        at: layout.weightsAt,
+        bytes: layout.weightBytes,
+        size: layout.fileBytes,
+        chunk: CHUNK,
+      };
+      const into = new Uint8Array(memory, 0, layout.weightBytes);
+      return {
+        file,
+        read(next: () => number): void {
+          for (let k; (k = next()) * CHUNK < file.bytes;) {
+            const from = k * CHUNK;
+            const n = Math.min(CHUNK, file.bytes - from);
+            for (let done = 0; done < n;) {
+              const r = fs.readSync(fd, into, from + done, n - done, file.at + from + done);
+              if (r === 0) throw new Error(`${url} changed while it was read`);
+              done += r;
+            }
+          }
+        },
+        close: () => fs.closeSync(fd),
+        done: () => void (last = new WeakRef(memory)),
+      };
+    };
+    return { module, weights, bytes: () => weightSection(layout, fs, url), threaded, split };
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
@@ -262,7 +325,8 @@ export async function load(
 }
 
 /** load() on `threads` threads: the threads build on a shared memory, instantiated by this
- * thread (which loads the weights and takes a share of each run) and by threads - 1 workers. */
+ * thread (which takes a share of each run) and by threads - 1 workers. In Node, every thread
+ * reads chunks of the built-in weights from the file; the prepare parts are shared likewise. */
 async function loadThreaded(
   net: NetData,
   t: ThreadsLayout,
@@ -273,25 +337,43 @@ async function loadThreaded(
   const module = await wasm.threaded();
   const memory = sharedMemory(t, threads);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const exports = instance.exports as Record<string, (...args: number[]) => void>;
-  // The workers start (each instantiates the module and waits for a run) while this thread
-  // reads the weights and prepares them: their start-up is off the critical path.
-  const starting = startWorkers(module, memory, threads, exports['stop']!);
+  const exports = instance.exports as Record<string, (...args: number[]) => number>;
+  const given = options !== undefined && options !== null ? options.weights : undefined;
+  const split = given === undefined ? (wasm.split?.(memory.buffer) ?? null) : null;
+  const control = new Int32Array(new SharedArrayBuffer(12));
+  // The workers start (each instantiates the module, then reads its share) while this thread
+  // writes the weights: their start-up is off the critical path.
+  const pool = startWorkers(module, memory, threads, exports['stop']!, {
+    control,
+    file: split?.file ?? null,
+  });
+  let workers;
   try {
     const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
-    if (options !== undefined && options !== null && options.weights !== undefined)
-      writeWeights(M, bytesOf(options.weights), net);
-    else wasm.weights(memory.buffer);
-    exports['prepare']!();
+    if (given !== undefined) writeWeights(M, bytesOf(given), net);
+    else if (split) {
+      try {
+        split.read(() => Atomics.add(control, READ_NEXT, 1));
+      } finally {
+        split.close();
+      }
+    } else wasm.weights(memory.buffer);
+    await pool.read;
+    split?.done();
+    // Every weight is in: the transforms (Winograd's), their parts taken by every thread.
+    Atomics.store(control, GO, 1);
+    Atomics.notify(control, GO);
+    const part = exports['preparePart']!;
+    while (part(Atomics.add(control, PREPARE_NEXT, 1)));
+    workers = await pool.ready;
   } catch (err) {
-    // Bad weights: the workers started for nothing are ended (or failed to start).
-    await starting.then(
-      (w) => w.end(),
-      () => undefined,
-    );
+    // Bad weights, or a worker that could not start or read: the workers are ended.
+    Atomics.store(control, READ_NEXT, 1 << 30);
+    Atomics.store(control, GO, 2);
+    Atomics.notify(control, GO);
+    pool.end();
     throw err;
   }
-  const workers = await starting;
   const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
   const run = exports['run']!;
   const wait = canWait() ? 1 : 0;
@@ -300,7 +382,7 @@ async function loadThreaded(
     makeRun(
       net.spec,
       () => M,
-      () => run(threads, wait),
+      () => void run(threads, wait),
       slice,
     ),
     threads,
