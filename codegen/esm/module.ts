@@ -228,6 +228,8 @@ function netData(p: KernelProgram): NetData {
       })),
     },
     memoryFloats: p.memoryFloats,
+    storedFloats: p.storedFloats,
+    weightFloats: p.weightFloats,
     params: p.params.map((x) => ({ name: x.key, shape: x.shape })),
     segments: p.weights.map((s) => ({ offset: s.offset, value: s.value, pack: s.pack })),
   };
@@ -281,7 +283,7 @@ const PARAMS${ty(': readonly NetTypes.ParamSpec[]')} = ${JSON.stringify(net.para
 /** How the weight area is computed from them. */
 const SEGMENTS${ty(': readonly NetTypes.Segment[]')} = ${JSON.stringify(net.segments)};
 /** The network as the runtime sees it (its memory's size in floats). */
-const NET${ty(': NetTypes.NetData')} = { spec: SPEC, memoryFloats: ${net.memoryFloats}, params: PARAMS, segments: SEGMENTS };
+const NET${ty(': NetTypes.NetData')} = { spec: SPEC, memoryFloats: ${net.memoryFloats}, storedFloats: ${net.storedFloats}, weightFloats: ${net.weightFloats}, params: PARAMS, segments: SEGMENTS };
 
 /** Per-example input shapes, batch excluded. */
 const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};

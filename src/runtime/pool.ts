@@ -135,10 +135,11 @@ export function sharedMemory(layout: ThreadsLayout, threads: number): SharedMemo
 export const canWait = (): boolean => isNode() || env().document === undefined;
 
 /**
- * What the workers do while the net loads (besides starting), through `control`, three words
+ * What the workers do while the net loads (besides starting), through `control`, four words
  * of a SharedArrayBuffer: [READ_NEXT] the next chunk of the weight read to take, [GO] 0 while
  * the weights are being written, 1 once they are all in (prepare), 2 when the load failed
- * (stop), [PREPARE_NEXT] the next prepare part to take.
+ * (stop), [PREPARE_NEXT] the next prepare part to take, [TOUCH_NEXT] the next run of fresh
+ * pages to touch (from `touchFrom`: the prepared weights and activations).
  */
 export interface LoadShare {
   readonly control: Int32Array;
@@ -146,6 +147,8 @@ export interface LoadShare {
    * thread reads chunks of, straight into the memory; null when the calling thread writes the
    * weights alone (browsers, `load({ weights })`, a copy from a live memory). */
   readonly file: WeightFile | null;
+  /** The first byte of the memory that no weight read writes. */
+  readonly touchFrom: number;
 }
 
 /** The weight area's place in the .wasm file, read by chunks of `chunk` bytes. */
@@ -161,6 +164,9 @@ export interface WeightFile {
 export const READ_NEXT = 0;
 export const GO = 1;
 export const PREPARE_NEXT = 2;
+const TOUCH_NEXT = 3;
+/** Pages per run of the workers' touches (of 4 KB, 1024 words). */
+const TOUCH_PAGES = 64;
 
 /**
  * A worker's code, given as text (no second file): it instantiates the module it is sent on the
@@ -177,7 +183,7 @@ const WORKER_SOURCE = `(async () => {
   const port = node ? (await import('node:worker_threads')).parentPort : null;
   const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
   const text = (e) => String((e && e.message) || e);
-  const start = async ({ module, memory, tid, threads, touch, control: c, file }) => {
+  const start = async ({ module, memory, tid, threads, control: c, file, touchFrom }) => {
     let instance;
     try {
       instance = await WebAssembly.instantiate(module, { env: { memory } });
@@ -211,17 +217,20 @@ const WORKER_SOURCE = `(async () => {
       }
     }
     post({ ok: true, read: true });
-    // A compare-exchange of 0 with 0 changes no value, whatever another thread has written.
+    // The fresh pages, a run at a time: a compare-exchange of 0 with 0 changes no value,
+    // whatever another thread has written.
     const a = new Int32Array(memory.buffer);
-    let i = touch ? a.length - 1024 : -1;
-    while (Atomics.load(c, ${GO}) === 0) {
-      if (i < 0) Atomics.wait(c, ${GO}, 0);
-      for (let k = 0; k < 64 && i >= 0; k++, i -= 1024) Atomics.compareExchange(a, i, 0, 0);
-    }
+    const touchRun = () => {
+      const from = (touchFrom >> 2) + Atomics.add(c, ${TOUCH_NEXT}, 1) * ${TOUCH_PAGES * 1024};
+      const to = Math.min(a.length, from + ${TOUCH_PAGES * 1024});
+      for (let i = from; i < to; i += 1024) Atomics.compareExchange(a, i, 0, 0);
+      return from < a.length;
+    };
+    while (Atomics.load(c, ${GO}) === 0) if (!touchRun()) Atomics.wait(c, ${GO}, 0);
     if (Atomics.load(c, ${GO}) !== 1) return;
     const part = instance.exports.preparePart;
-    while (part(Atomics.add(c, ${PREPARE_NEXT}, 1)));
-    for (; i >= 0; i -= 1024) Atomics.compareExchange(a, i, 0, 0);
+    if (part) while (part(Atomics.add(c, ${PREPARE_NEXT}, 1)));
+    while (touchRun());
     post({ ok: true });
     instance.exports.worker(tid, threads);
     if (port) port.close();
@@ -309,9 +318,9 @@ export function startWorkers(
     memory,
     tid,
     threads,
-    touch: tid === 1,
     control: share.control,
     file: share.file,
+    touchFrom: share.touchFrom,
   });
   const spawn = (Worker: NodeModules['Worker']): void => {
     for (let tid = 1; tid < threads; tid++) {

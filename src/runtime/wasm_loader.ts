@@ -53,8 +53,12 @@ export interface WasmLayout {
 /** The compiled code part and a reader of the built-in weights into a memory. */
 export interface WasmParts {
   readonly module: WasmModule;
-  /** Copies the weight area to the start of a memory. */
-  readonly weights: (memory: ArrayBufferLike) => void;
+  /** Writes the weight area at the start of a memory: the stored weights read from the file,
+   * or a copy of the first `prepared` bytes of the memory last kept (`keep`) while it is
+   * alive, its prepared weights included (then it returns true: no prepare to run). */
+  readonly weights: (memory: ArrayBufferLike, prepared: number) => boolean;
+  /** Later loads may copy the weights from `memory` (its weights read and prepared). */
+  readonly keep: (memory: ArrayBufferLike) => void;
   /** The weights section's bytes (a safetensors file, when the module stores them so). */
   readonly bytes: () => Uint8Array;
   /** The threads build compiled (on first use), relaxed where the code is. */
@@ -66,13 +70,11 @@ export interface WasmParts {
 }
 
 /** A weight read split between threads: `file` for the workers; `read(next)` reads the chunks
- * `next()` gives on this thread, `close()` closes the file (then `done()` once every chunk is
- * in, so that later loads copy from this memory). */
+ * `next()` gives on this thread, `close()` closes the file. */
 export interface SplitRead {
   readonly file: WeightFile;
   read(next: () => number): void;
   close(): void;
-  done(): void;
 }
 
 /** Bytes per chunk of a split weight read. */
@@ -168,20 +170,19 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
       (await import('node:fs'))) as unknown as FileSystem;
     const [at, n] = code(layout);
     const module = new WebAssembly.Module(readWasm(layout, fs, url, at, new Uint8Array(n)));
-    // Later loads copy the weights from the memory that last read them while it is alive
-    // (no kernel writes below the weight area's end, where the memory planner's arena
-    // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
-    // for this, and the next load reads the file again.
+    // Later loads copy the weights, prepared, from the memory that last read and prepared
+    // them while it is alive (no kernel writes below the weight area's end, where the memory
+    // planner's arena starts, so they stay as prepared). It is held weakly: a dropped net's
+    // memory is not kept for this, and the next load reads the file again.
     let last: WeakRef<ArrayBufferLike> | null = null;
-    const weights = (memory: ArrayBufferLike): void => {
-      const M = new Uint8Array(memory, 0, layout.weightBytes);
+    const weights = (memory: ArrayBufferLike, prepared: number): boolean => {
       const from = last?.deref();
-      if (from) M.set(new Uint8Array(from, 0, M.length));
-      else {
-        readWasm(layout, fs, url, layout.weightsAt, M);
-        last = new WeakRef(M.buffer);
-      }
+      if (from) new Uint8Array(memory, 0, prepared).set(new Uint8Array(from, 0, prepared));
+      else
+        readWasm(layout, fs, url, layout.weightsAt, new Uint8Array(memory, 0, layout.weightBytes));
+      return from !== undefined;
     };
+    const keep = (memory: ArrayBufferLike): void => void (last = new WeakRef(memory));
     const threaded = once(async () => {
       const [tat, tn] = threadedCode(layout.threads!);
       return new WebAssembly.Module(readWasm(layout, fs, url, tat, new Uint8Array(tn)));
@@ -219,10 +220,9 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
           }
         },
         close: () => fs.closeSync(fd),
-        done: () => void (last = new WeakRef(memory)),
       };
     };
-    return { module, weights, bytes: () => weightSection(layout, fs, url), threaded, split };
+    return { module, weights, keep, bytes: () => weightSection(layout, fs, url), threaded, split };
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
@@ -242,8 +242,11 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
   const module = await (compiling ?? WebAssembly.compile(bytes.subarray(at, at + n)));
   return {
     module,
-    weights: (memory: ArrayBufferLike) =>
-      new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt)),
+    weights: (memory: ArrayBufferLike): boolean => {
+      new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt));
+      return false;
+    },
+    keep: () => undefined,
     bytes: () => bytes.subarray(layout.weightsAt),
     threaded: once(() => {
       const [tat, tn] = threadedCode(layout.threads!);
@@ -311,11 +314,12 @@ export async function load(
   const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory'] as { readonly buffer: ArrayBuffer };
   const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
-  if (options !== undefined && options !== null && options.weights !== undefined)
-    writeWeights(M, bytesOf(options.weights), net);
-  else wasm.weights(memory.buffer);
-  // Weight transforms (Winograd's) from the weights now in memory, once.
-  (instance.exports['prepare'] as () => void)();
+  const given = options !== undefined && options !== null ? options.weights : undefined;
+  // Weight transforms (Winograd's) from the weights now in memory, once (unless copied).
+  if (given !== undefined) writeWeights(M, bytesOf(given), net);
+  if (given !== undefined || !wasm.weights(memory.buffer, net.weightFloats * 4))
+    (instance.exports['prepare'] as () => void)();
+  if (given === undefined) wasm.keep(memory.buffer);
   const compute = instance.exports['run'] as () => void;
   const slice = instance.exports['slice'] as (i: number) => void;
   return makeNet(
@@ -340,16 +344,18 @@ async function loadThreaded(
   const exports = instance.exports as Record<string, (...args: number[]) => number>;
   const given = options !== undefined && options !== null ? options.weights : undefined;
   const split = given === undefined ? (wasm.split?.(memory.buffer) ?? null) : null;
-  const control = new Int32Array(new SharedArrayBuffer(12));
+  const control = new Int32Array(new SharedArrayBuffer(16));
   // The workers start (each instantiates the module, then reads its share) while this thread
   // writes the weights: their start-up is off the critical path.
   const pool = startWorkers(module, memory, threads, exports['stop']!, {
     control,
     file: split?.file ?? null,
+    touchFrom: net.storedFloats * 4,
   });
   let workers;
   try {
     const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
+    let prepared = false;
     if (given !== undefined) writeWeights(M, bytesOf(given), net);
     else if (split) {
       try {
@@ -357,15 +363,20 @@ async function loadThreaded(
       } finally {
         split.close();
       }
-    } else wasm.weights(memory.buffer);
+    } else prepared = wasm.weights(memory.buffer, net.weightFloats * 4);
     await pool.read;
-    split?.done();
-    // Every weight is in: the transforms (Winograd's), their parts taken by every thread.
+    // Every weight is in: the transforms (Winograd's), their parts taken by every thread, or
+    // in order by this one (while the workers touch the fresh pages).
+    const part = exports['preparePart'];
+    if (prepared || !part) Atomics.store(control, PREPARE_NEXT, 1 << 30);
     Atomics.store(control, GO, 1);
     Atomics.notify(control, GO);
-    const part = exports['preparePart']!;
-    while (part(Atomics.add(control, PREPARE_NEXT, 1)));
+    if (!prepared) {
+      if (part) while (part(Atomics.add(control, PREPARE_NEXT, 1)));
+      else exports['prepare']!();
+    }
     workers = await pool.ready;
+    if (given === undefined) wasm.keep(memory.buffer);
   } catch (err) {
     // Bad weights, or a worker that could not start or read: the workers are ended.
     Atomics.store(control, READ_NEXT, 1 << 30);
