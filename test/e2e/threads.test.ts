@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNetwork, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
+import type { KernelProgram } from '../../src/lower/program.js';
 import { runReference } from '../../src/reference/run.js';
 import { writeSafetensors } from '../../src/weights/index.js';
 import { expectClose } from '../helpers/tolerance.js';
@@ -307,6 +308,7 @@ describe('a module with prepare steps (Winograd), loaded on threads', () => {
   let weightsFile = '';
   let want: Float32Array;
   let wantOther: Float32Array;
+  let program: KernelProgram;
   const x = Array.from({ length: 8 * 8 * 16 }, (_, i) => Math.sin(i * 0.37));
   beforeAll(async () => {
     const [graph] = compileSource(WINO).graphs;
@@ -319,6 +321,7 @@ describe('a module with prepare steps (Winograd), loaded on threads', () => {
     if (!built.ok) throw new Error(built.error);
     expect(built.program.prepare.length).toBe(4);
     expect(built.program.storedFloats * 4).toBeGreaterThan(3 << 20);
+    program = built.program;
     const out = path.join(dir, 'wino');
     mkdirSync(out, { recursive: true });
     for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
@@ -367,6 +370,69 @@ process.stdout.write(JSON.stringify(out));
     expectClose(one!.ys[0]!, want, 'z');
     expectClose(one!.ys[2]!, wantOther, 'z with other weights');
   });
+
+  it('lays the transforms over taps that only earlier prepare steps read', () => {
+    // The largest taps are stored inside the transforms' region: the memory is smaller than
+    // the stored weights and the transforms side by side.
+    const p = program;
+    expect(p.preparesInOrder).toBe(true);
+    const taps = p.prepare.map((s) => {
+      const seg = p.weights.find((w) => w.offset === s.args[1]);
+      return { at: s.args[1]!, end: s.args[1]! + seg!.size };
+    });
+    const starts = p.prepare.map((s) => s.args[0]!).sort((a, b) => a - b);
+    const us = p.prepare.map((s) => {
+      const next = starts.find((u) => u > s.args[0]!) ?? p.weightFloats;
+      return { at: s.args[0]!, end: next };
+    });
+    const preparedFloats = us.reduce((n, u) => n + u.end - u.at, 0);
+    expect(p.weightFloats).toBeLessThan(p.storedFloats + preparedFloats);
+    // Step k writes only where no later step's taps are (nor its own).
+    us.forEach((u, k) => {
+      for (const t of taps.slice(k)) expect(u.end <= t.at || t.end <= u.at, `step ${k}`).toBe(true);
+    });
+    // Nothing else the runs read lies under a transform.
+    for (const w of p.weights)
+      if (!taps.some((t) => t.at === w.offset))
+        for (const u of us) expect(w.offset + w.size <= u.at || u.end <= w.offset).toBe(true);
+  });
+
+  it('shares independent prepare steps between the threads, bit for bit', async () => {
+    // One Winograd layer: its taps stay apart, so its prepare is a part any thread takes.
+    const [graph] = compileSource(`network one {
+  input x: [8, 8, 16]
+  output z = x -> conv2d(32, 3, padding: same) -> conv2d(32, 3, padding: same, activation: relu)
+}
+`).graphs;
+    const built = await buildNetwork(graph!, {
+      target: 'wasm',
+      seed: 2,
+      format: false,
+      parallel: { maxParts: 4, minPartMacs: 100 },
+    });
+    if (!built.ok) throw new Error(built.error);
+    expect(built.program.prepare.length).toBe(2);
+    expect(built.program.preparesInOrder).toBeUndefined();
+    const out = path.join(dir, 'one');
+    mkdirSync(out, { recursive: true });
+    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+    const xs = x.slice(0, 8 * 8 * 16);
+    const res = [1, 2, 4].map(
+      (threads) =>
+        node(`
+const mod = await import(${JSON.stringify(path.join(out, 'one.js'))});
+const net = await mod.load({ threads: ${threads} });
+process.stdout.write(JSON.stringify([...net.run({ x: Float32Array.from(${JSON.stringify(xs)}) }).z]));
+net.dispose();
+`) as number[],
+    );
+    expect(res[1]).toEqual(res[0]);
+    expect(res[2]).toEqual(res[0]);
+    const values = initialValues(graph!, 2);
+    const params = new Map(graph!.params.map((q, i) => [q.key, values[i]!]));
+    const ref = runReference(graph!, params, { x: Float32Array.from(xs) }, 1)['z']!;
+    expectClose(res[0]!, ref, 'z');
+  }, 60_000);
 
   it('rejects load() when a worker cannot read its share, ending the workers; the next load works', () => {
     // The calling thread's reads are served from the file's bytes kept aside while the file
