@@ -171,10 +171,11 @@ const TOUCH_PAGES = 64;
 /**
  * A worker's code, given as text (no second file): it instantiates the module it is sent on the
  * shared memory, reads its share of the weights (`file`: chunks taken by an atomic add, the
- * calling thread taking them too), says so, waits until every weight is in (writing 0 over 0
- * once per page of the fresh memory from its end meanwhile, when `touch`: first-touch page
- * faults are shared between cores), takes prepare parts (`preparePart`) until none is left,
- * says so, then lives in its `worker(tid, threads)` export until `stop()`. Node
+ * calling thread taking them too), says so, waits until every weight is in (meanwhile writing
+ * 0 over 0 once per fresh page from `touchFrom`, runs of pages taken by an atomic add: the
+ * first-touch page faults are shared between cores), takes prepare parts (`preparePart`, where
+ * the build has it) until none is left, touches the pages left, says so, then lives in its
+ * `worker(tid, threads)` export until `stop()`. Node
  * (worker_threads, `eval`: a script, or a module under --input-type=module) and browsers (a
  * blob: URL) alike.
  */
@@ -272,7 +273,7 @@ function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error)
  * process alive once started. The workers are created before this returns (where Node can give
  * its modules at once), so their start-up overlaps what the caller does next; they change
  * nothing in `memory` but the weights they read, the prepared weights and their sync words
- * until a run starts (the first writes 0 over 0 once per page). `stop` is the instance's
+ * until a run starts (and write 0 over 0 once per page). `stop` is the instance's
  * export that makes workers return.
  */
 export function startWorkers(
