@@ -306,8 +306,8 @@ describe('a module with prepare steps (Winograd), loaded on threads', () => {
   let wasm = '';
   let js = '';
   let weightsFile = '';
-  let want: Float32Array;
-  let wantOther: Float32Array;
+  let want: ArrayLike<number>;
+  let wantOther: ArrayLike<number>;
   let program: KernelProgram;
   const x = Array.from({ length: 8 * 8 * 16 }, (_, i) => Math.sin(i * 0.37));
   beforeAll(async () => {
