@@ -108,6 +108,14 @@ try {
       ([n], i) => `${n} ${ms(median(steps.map((s) => s.marks[i][1])))}`,
     );
     console.log(`${name}, steps by hand: ${parts.join(', ')}`);
+    // The pages a load touches first (each a page fault: about 13 us in a Firecracker VM).
+    const p = built.program;
+    const mb = (floats) => `${((floats * 4) / 2 ** 20).toFixed(1)} MB`;
+    console.log(
+      `${name}, memory ${mb(p.memoryFloats)} (${Math.ceil((p.memoryFloats * 4) / 4096)} pages): ` +
+        `stored weights ${mb(p.storedFloats)}, weights once prepared ${mb(p.weightFloats)}, ` +
+        `activations and scratch ${mb(p.memoryFloats - p.weightFloats)}`,
+    );
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -56,7 +56,15 @@ export const RUNTIME: readonly RuntimeFile[] = [
   {
     file: 'pool',
     ns: 'Pool',
-    names: ['resolveThreads', 'sharedMemory', 'canWait', 'startWorkers'],
+    names: [
+      'resolveThreads',
+      'sharedMemory',
+      'canWait',
+      'startWorkers',
+      'GO',
+      'PREPARE_NEXT',
+      'READ_NEXT',
+    ],
   },
   { file: 'delta', ns: 'Delta', names: ['applyDelta'] },
   { file: 'wasm_loader', ns: 'WasmLoader', names: ['wasmFile', 'load'] },
@@ -221,6 +229,8 @@ function netData(p: KernelProgram): NetData {
       })),
     },
     memoryFloats: p.memoryFloats,
+    storedFloats: p.storedFloats,
+    weightFloats: p.weightFloats,
     params: p.params.map((x) => ({ name: x.key, shape: x.shape })),
     segments: p.weights.map((s) => ({ offset: s.offset, value: s.value, pack: s.pack })),
   };
@@ -274,7 +284,7 @@ const PARAMS${ty(': readonly NetTypes.ParamSpec[]')} = ${JSON.stringify(net.para
 /** How the weight area is computed from them. */
 const SEGMENTS${ty(': readonly NetTypes.Segment[]')} = ${JSON.stringify(net.segments)};
 /** The network as the runtime sees it (its memory's size in floats). */
-const NET${ty(': NetTypes.NetData')} = { spec: SPEC, memoryFloats: ${net.memoryFloats}, params: PARAMS, segments: SEGMENTS };
+const NET${ty(': NetTypes.NetData')} = { spec: SPEC, memoryFloats: ${net.memoryFloats}, storedFloats: ${net.storedFloats}, weightFloats: ${net.weightFloats}, params: PARAMS, segments: SEGMENTS };
 
 /** Per-example input shapes, batch excluded. */
 const inputs = Runtime.shapeRecord(SPEC.inputs)${ty(` as unknown as ${t.inputs}`)};

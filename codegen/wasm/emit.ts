@@ -193,6 +193,20 @@ function build(w: WasmModule, program: KernelProgram, opts: EmitWasmOptions): vo
   w.exportFunction('slice', 'slice');
   w.addFunction('prepare', [], 'none', [], w.block(null, calls(program.prepare)));
   w.exportFunction('prepare', 'prepare');
+  if (threads && !program.preparesInOrder) {
+    // preparePart(i): prepare step i (largest first), or 0 past the last: the threads build's
+    // prepare split between the threads that load it, each taking the next i until it gets 0
+    // (a prepare whose steps must run in order, `preparesInOrder`, runs on one thread). Each
+    // part is the one-thread prepare's call, so the prepared weights are the same bits.
+    const parts = calls(program.prepare).map((call, i) =>
+      w.if(
+        w.binary('i32.eq', w.get(0, 'i32'), w.i32(i)),
+        w.block(null, [call, w.return(w.i32(1))]),
+      ),
+    );
+    w.addFunction('preparePart', ['i32'], 'i32', [], w.block(null, [...parts, w.i32(0)], 'i32'));
+    w.exportFunction('preparePart', 'preparePart');
+  }
   w.addFunction('abi', [], 'i32', [], w.i32(ABI_VERSION));
   w.exportFunction('abi', 'abi');
 }

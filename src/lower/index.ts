@@ -152,12 +152,14 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     offs: number[];
     at: number;
     prepared: PreparedWeight;
-    g: number;
+    /** The taps' segment (its offset set below) and floats. */
+    segment: number;
+    taps: number;
   }[] = [];
 
-  // Lower every computing node and lay out its weights.
+  // Lower every computing node and lay out its weights (those a prepare step transforms last).
   const lowered = new Map<number, LoweredNode>();
-  const weights: WeightSegment[] = [];
+  const weights: { -readonly [K in keyof WeightSegment]: WeightSegment[K] }[] = [];
   const weightOffsets = new Map<number, number[]>();
   let wTop = 0;
   for (const n of nodes) {
@@ -170,34 +172,73 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     const offs: number[] = [];
     n.weights.forEach((w, i) => {
       const s = size(w.shape);
+      const prepared = l.prepares?.[i] ?? null;
+      // The kernel reads the transform: the taps are placed below, with the transforms.
+      if (prepared)
+        toPrepare.push({
+          node: n,
+          offs,
+          at: offs.length,
+          prepared,
+          segment: weights.length,
+          taps: align(s),
+        });
       weights.push({
         label: `${n.name}/${w.name}`,
-        offset: wTop,
+        offset: prepared ? -1 : wTop,
         size: s,
         value: w.value,
         pack: l.packs?.[i] ?? null,
       });
-      const prepared = l.prepares?.[i] ?? null;
-      // The kernel reads the transform, computed into a region after every stored weight.
-      if (prepared) toPrepare.push({ node: n, offs, at: offs.length, prepared, g: wTop });
-      offs.push(wTop);
-      wTop += align(s);
+      offs.push(prepared ? -1 : wTop);
+      if (!prepared) wTop += align(s);
     });
     weightOffsets.set(n.id, offs);
   }
-  const storedFloats = wTop;
+  // The transforms (U) lie back to back from `base`, smallest first, and the taps they are
+  // computed from are stored at the end of the stored area, from `base` too, inside the
+  // transforms' region, where the transforms written before them do not reach: prepare runs
+  // from the largest down, so a transform only covers taps already consumed (its own are
+  // below its start: each covered transform is at least its taps' size beyond them). Taps
+  // that would be covered too early are stored below `base` instead. The pages of the taps
+  // are then reused by the transforms (ResNet-50: 44 MB fewer fresh pages at load); the taps
+  // are gone after prepare, so a later load copies the prepared area (`NetData.weightFloats`).
+  toPrepare.sort((a, b) => a.prepared.size - b.prepared.size || a.segment - b.segment);
+  const place: number[] = []; // relative to base; -1: below base
+  let covered = 0;
+  let inside = 0;
   for (const p of toPrepare) {
+    const u = align(p.prepared.size);
+    if (covered >= inside + p.taps) {
+      place.push(inside);
+      inside += p.taps;
+    } else place.push(-1);
+    covered += u;
+  }
+  toPrepare.forEach((p, k) => {
+    if (place[k] !== -1) return;
+    weights[p.segment]!.offset = wTop;
+    wTop += p.taps;
+  });
+  const base = wTop;
+  let uTop = base;
+  toPrepare.forEach((p, k) => {
+    if (place[k] !== -1) weights[p.segment]!.offset = base + place[k]!;
+    p.offs[p.at] = uTop;
+    uTop += align(p.prepared.size);
+  });
+  const storedFloats = base + inside;
+  const preparesInOrder = inside > 0;
+  for (const p of [...toPrepare].reverse()) {
     addKernel(p.prepared.kernel);
-    p.offs[p.at] = wTop;
     prepare.push({
       kernel: p.prepared.kernel.name,
-      args: [wTop, p.g],
+      args: [p.offs[p.at]!, weights[p.segment]!.offset],
       layer: p.node.name,
       line: p.node.span.line,
     });
-    wTop += align(p.prepared.size);
   }
-  const weightFloats = wTop;
+  const weightFloats = Math.max(uTop, storedFloats);
 
   // Liveness: the last step that reads each buffer; outputs live to the end.
   const lastUse = new Map<number, number>();
@@ -330,6 +371,7 @@ export function lowerGraph(graph: Graph, programOpts: ProgramOptions): KernelPro
     memoryFloats: weightFloats + align(high),
     weightFloats,
     storedFloats,
+    ...(preparesInOrder ? { preparesInOrder } : {}),
     weights,
     params: graph.params,
     inputs: graph.inputs.map((p) => io(p.name, p.node, p.shape)),

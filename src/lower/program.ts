@@ -43,9 +43,13 @@ export interface KernelProgram {
   /** Total memory in f32 elements. */
   readonly memoryFloats: number;
   /** The weights occupy [0, weightFloats): [0, storedFloats) are stored in the module (the
-   * packed segments), [storedFloats, weightFloats) are computed from them by `prepare`. */
+   * packed segments); the prepared weights, computed from some of them by `prepare`, lie
+   * after the others and may cover the taps they are computed from (stored last). */
   readonly weightFloats: number;
   readonly storedFloats: number;
+  /** Set when a prepared weight covers stored taps that a later prepare step reads: the
+   * prepare steps must run in their order (largest first), on one thread. */
+  readonly preparesInOrder?: boolean;
   readonly weights: readonly WeightSegment[];
   /** The unfolded weights `load({ weights })` expects (the weight file's tensors). */
   readonly params: readonly Param[];

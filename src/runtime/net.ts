@@ -57,6 +57,9 @@ export interface NetData {
   readonly segments: readonly Segment[];
   /** The memory's size (weights, activations) in floats. */
   readonly memoryFloats: number;
+  /** The weight area: [0, storedFloats) written at load, [0, weightFloats) once prepared. */
+  readonly storedFloats: number;
+  readonly weightFloats: number;
 }
 
 /** The options of a module's `load()`. */

@@ -5,7 +5,17 @@ import { bytesOf, makeRun, writeWeights } from './loader.js';
 import type { LoadOptions, Net, NetData } from './net.js';
 import { makeNet, threadsOption } from './threads.js';
 import { applyDelta } from './delta.js';
-import { canWait, resolveThreads, sharedMemory, startWorkers, type ThreadsLayout } from './pool.js';
+import {
+  canWait,
+  GO,
+  PREPARE_NEXT,
+  READ_NEXT,
+  resolveThreads,
+  sharedMemory,
+  startWorkers,
+  type ThreadsLayout,
+  type WeightFile,
+} from './pool.js';
 
 /**
  * The WebAssembly API this file uses (lib.dom has it, the compiler's Node types do not): a local
@@ -45,13 +55,32 @@ export interface WasmLayout {
 /** The compiled code part and a reader of the built-in weights into a memory. */
 export interface WasmParts {
   readonly module: WasmModule;
-  /** Copies the weight area to the start of a memory. */
-  readonly weights: (memory: ArrayBufferLike) => void;
+  /** Writes the weight area at the start of a memory: the stored weights read from the file,
+   * or a copy of the first `prepared` bytes of the memory last kept (`keep`) while it is
+   * alive, its prepared weights included (then it returns true: no prepare to run). */
+  readonly weights: (memory: ArrayBufferLike, prepared: number) => boolean;
+  /** Later loads may copy the weights from `memory` (its weights read and prepared). */
+  readonly keep: (memory: ArrayBufferLike) => void;
   /** The weights section's bytes (a safetensors file, when the module stores them so). */
   readonly bytes: () => Uint8Array;
   /** The threads build compiled (on first use), relaxed where the code is. */
   readonly threaded: () => Promise<WasmModule>;
+  /** Node, when `weights(memory)` would read the file: the file opened and checked, for a read
+   * split between threads (each reads chunks of the weight area straight into `memory`);
+   * otherwise null (`weights` copies, or the bytes are already in memory). */
+  readonly split?: (memory: ArrayBufferLike) => SplitRead | null;
 }
+
+/** A weight read split between threads: `file` for the workers; `read(next)` reads the chunks
+ * `next()` gives on this thread, `close()` closes the file. */
+export interface SplitRead {
+  readonly file: WeightFile;
+  read(next: () => number): void;
+  close(): void;
+}
+
+/** Bytes per chunk of a split weight read. */
+const CHUNK = 1 << 21;
 
 /** The part of node:fs the loader reads the file with. */
 interface FileSystem {
@@ -165,22 +194,56 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
     const read = (at: number, n: number): Uint8Array =>
       readWasm(layout, fs, url, at, new Uint8Array(n));
     const module = new WebAssembly.Module(codeOf(oneThread(layout), read));
-    // Later loads copy the weights from the memory that last read them while it is alive
-    // (no kernel writes below the weight area's end, where the memory planner's arena
-    // starts, so they stay as read). It is held weakly: a dropped net's memory is not kept
-    // for this, and the next load reads the file again.
+    // Later loads copy the weights, prepared, from the memory that last read and prepared
+    // them while it is alive (no kernel writes below the weight area's end, where the memory
+    // planner's arena starts, so they stay as prepared). It is held weakly: a dropped net's
+    // memory is not kept for this, and the next load reads the file again.
     let last: WeakRef<ArrayBufferLike> | null = null;
-    const weights = (memory: ArrayBufferLike): void => {
-      const M = new Uint8Array(memory, 0, layout.weightBytes);
+    const weights = (memory: ArrayBufferLike, prepared: number): boolean => {
       const from = last?.deref();
-      if (from) M.set(new Uint8Array(from, 0, M.length));
-      else {
-        readWasm(layout, fs, url, layout.weightsAt, M);
-        last = new WeakRef(M.buffer);
-      }
+      if (from) new Uint8Array(memory, 0, prepared).set(new Uint8Array(from, 0, prepared));
+      else
+        readWasm(layout, fs, url, layout.weightsAt, new Uint8Array(memory, 0, layout.weightBytes));
+      return from !== undefined;
     };
+    const keep = (memory: ArrayBufferLike): void => void (last = new WeakRef(memory));
     const threaded = once(async () => new WebAssembly.Module(codeOf(layout.threads!, read)));
-    return { module, weights, bytes: () => weightSection(layout, fs, url), threaded };
+    const split = (memory: ArrayBufferLike): SplitRead | null => {
+      if (last?.deref()) return null;
+      const fd = fs.openSync(url, 'r');
+      try {
+        const header = new Uint8Array(layout.header.length);
+        fs.readSync(fd, header, 0, header.length, layout.weightsAt - header.length);
+        checkWasm(layout, url, fs.fstatSync(fd).size, header);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      const file: WeightFile = {
+        href: url.href,
+        at: layout.weightsAt,
+        bytes: layout.weightBytes,
+        size: layout.fileBytes,
+        chunk: CHUNK,
+      };
+      const into = new Uint8Array(memory, 0, layout.weightBytes);
+      return {
+        file,
+        read(next: () => number): void {
+          for (let k; (k = next()) * CHUNK < file.bytes;) {
+            const from = k * CHUNK;
+            const n = Math.min(CHUNK, file.bytes - from);
+            for (let done = 0; done < n;) {
+              const r = fs.readSync(fd, into, from + done, n - done, file.at + from + done);
+              if (r === 0) throw new Error(`${url} changed while it was read`);
+              done += r;
+            }
+          }
+        },
+        close: () => fs.closeSync(fd),
+      };
+    };
+    return { module, weights, keep, bytes: () => weightSection(layout, fs, url), threaded, split };
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch ${url}: ${response.status}`);
@@ -203,8 +266,11 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
   const module = await (compiling ?? code(bytes));
   return {
     module,
-    weights: (memory: ArrayBufferLike) =>
-      new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt)),
+    weights: (memory: ArrayBufferLike): boolean => {
+      new Uint8Array(memory, 0, layout.weightBytes).set(bytes.subarray(layout.weightsAt));
+      return false;
+    },
+    keep: () => undefined,
     bytes: () => bytes.subarray(layout.weightsAt),
     threaded: once(async () =>
       WebAssembly.compile(codeOf(layout.threads!, (at, n) => bytes.subarray(at, at + n))),
@@ -271,11 +337,12 @@ export async function load(
   const instance = await WebAssembly.instantiate(wasm.module, {});
   const memory = instance.exports['memory'] as { readonly buffer: ArrayBuffer };
   const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
-  if (options !== undefined && options !== null && options.weights !== undefined)
-    writeWeights(M, bytesOf(options.weights), net);
-  else wasm.weights(memory.buffer);
-  // Weight transforms (Winograd's) from the weights now in memory, once.
-  (instance.exports['prepare'] as () => void)();
+  const given = options !== undefined && options !== null ? options.weights : undefined;
+  // Weight transforms (Winograd's) from the weights now in memory, once (unless copied).
+  if (given !== undefined) writeWeights(M, bytesOf(given), net);
+  if (given !== undefined || !wasm.weights(memory.buffer, net.weightFloats * 4))
+    (instance.exports['prepare'] as () => void)();
+  if (given === undefined) wasm.keep(memory.buffer);
   const compute = instance.exports['run'] as () => void;
   const slice = instance.exports['slice'] as (i: number) => void;
   return makeNet(
@@ -285,7 +352,8 @@ export async function load(
 }
 
 /** load() on `threads` threads: the threads build on a shared memory, instantiated by this
- * thread (which loads the weights and takes a share of each run) and by threads - 1 workers. */
+ * thread (which takes a share of each run) and by threads - 1 workers. In Node, every thread
+ * reads chunks of the built-in weights from the file; the prepare parts are shared likewise. */
 async function loadThreaded(
   net: NetData,
   t: ThreadsLayout,
@@ -296,25 +364,50 @@ async function loadThreaded(
   const module = await wasm.threaded();
   const memory = sharedMemory(t, threads);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const exports = instance.exports as Record<string, (...args: number[]) => void>;
-  // The workers start (each instantiates the module and waits for a run) while this thread
-  // reads the weights and prepares them: their start-up is off the critical path.
-  const starting = startWorkers(module, memory, threads, exports['stop']!);
+  const exports = instance.exports as Record<string, (...args: number[]) => number>;
+  const given = options !== undefined && options !== null ? options.weights : undefined;
+  const split = given === undefined ? (wasm.split?.(memory.buffer) ?? null) : null;
+  const control = new Int32Array(new SharedArrayBuffer(16));
+  // The workers start (each instantiates the module, then reads its share) while this thread
+  // writes the weights: their start-up is off the critical path.
+  const pool = startWorkers(module, memory, threads, exports['stop']!, {
+    control,
+    file: split?.file ?? null,
+    touchFrom: net.storedFloats * 4,
+  });
+  let workers;
   try {
     const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
-    if (options !== undefined && options !== null && options.weights !== undefined)
-      writeWeights(M, bytesOf(options.weights), net);
-    else wasm.weights(memory.buffer);
-    exports['prepare']!();
+    let prepared = false;
+    if (given !== undefined) writeWeights(M, bytesOf(given), net);
+    else if (split) {
+      try {
+        split.read(() => Atomics.add(control, READ_NEXT, 1));
+      } finally {
+        split.close();
+      }
+    } else prepared = wasm.weights(memory.buffer, net.weightFloats * 4);
+    await pool.read;
+    // Every weight is in: the transforms (Winograd's), their parts taken by every thread, or
+    // in order by this one (while the workers touch the fresh pages).
+    const part = exports['preparePart'];
+    if (prepared || !part) Atomics.store(control, PREPARE_NEXT, 1 << 30);
+    Atomics.store(control, GO, 1);
+    Atomics.notify(control, GO);
+    if (!prepared) {
+      if (part) while (part(Atomics.add(control, PREPARE_NEXT, 1)));
+      else exports['prepare']!();
+    }
+    workers = await pool.ready;
+    if (given === undefined) wasm.keep(memory.buffer);
   } catch (err) {
-    // Bad weights: the workers started for nothing are ended (or failed to start).
-    await starting.then(
-      (w) => w.end(),
-      () => undefined,
-    );
+    // Bad weights, or a worker that could not start or read: the workers are ended.
+    Atomics.store(control, READ_NEXT, 1 << 30);
+    Atomics.store(control, GO, 2);
+    Atomics.notify(control, GO);
+    pool.end();
     throw err;
   }
-  const workers = await starting;
   const M = new Float32Array(memory.buffer, 0, net.memoryFloats);
   const run = exports['run']!;
   const wait = canWait() ? 1 : 0;
@@ -323,7 +416,7 @@ async function loadThreaded(
     makeRun(
       net.spec,
       () => M,
-      () => run(threads, wait),
+      () => void run(threads, wait),
       slice,
     ),
     threads,

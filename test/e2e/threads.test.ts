@@ -8,7 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNetwork, initialValues } from '../../src/driver.js';
 import { compileSource } from '../../src/frontend/index.js';
+import type { KernelProgram } from '../../src/lower/program.js';
 import { runReference } from '../../src/reference/run.js';
+import { writeSafetensors } from '../../src/weights/index.js';
 import { expectClose } from '../helpers/tolerance.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'netc-threads-'));
@@ -288,5 +290,189 @@ describe('a module whose layers without multiply-adds are split too', () => {
   it('splits resizing, transposes, layer normalization, concatenate and softmax too', async () => {
     await checkSplit(MOVES, 11);
     await checkSplit(LAYOUT, 4);
+  });
+});
+
+describe('a module with prepare steps (Winograd), loaded on threads', () => {
+  // Winograd layers (their transforms computed at load, in parts taken by every thread) and
+  // 4 MB of weights: the weight read is split between the threads in several chunks.
+  const WINO = `network wino {
+  input x: [8, 8, 16]
+  y = x -> conv2d(128, 3, padding: same, activation: relu) -> conv2d(256, 3, padding: same)
+    -> conv2d(256, 3, padding: same, activation: relu)
+  output z = y -> conv2d(32, 3, padding: same, activation: relu) -> global_average_pooling2d
+}
+`;
+  let wasm = '';
+  let js = '';
+  let weightsFile = '';
+  let want: ArrayLike<number>;
+  let wantOther: ArrayLike<number>;
+  let program: KernelProgram;
+  const x = Array.from({ length: 8 * 8 * 16 }, (_, i) => Math.sin(i * 0.37));
+  beforeAll(async () => {
+    const [graph] = compileSource(WINO).graphs;
+    const built = await buildNetwork(graph!, {
+      target: 'wasm',
+      seed: 7,
+      format: false,
+      parallel: { maxParts: 4, minPartMacs: 100 },
+    });
+    if (!built.ok) throw new Error(built.error);
+    expect(built.program.prepare.length).toBe(4);
+    expect(built.program.storedFloats * 4).toBeGreaterThan(3 << 20);
+    program = built.program;
+    const out = path.join(dir, 'wino');
+    mkdirSync(out, { recursive: true });
+    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+    js = path.join(out, 'wino.js');
+    wasm = path.join(out, 'wino.wasm');
+    const values = initialValues(graph!, 7);
+    const feeds = { x: Float32Array.from(x) };
+    const params = (v: Float32Array[]) => new Map(graph!.params.map((p, i) => [p.key, v[i]!]));
+    want = runReference(graph!, params(values), feeds, 1)['z']!;
+    const other = values.map((v) => v.map((w, j) => (j % 2 ? w : -w)));
+    wantOther = runReference(graph!, params(other), feeds, 1)['z']!;
+    weightsFile = path.join(out, 'other.safetensors');
+    writeFileSync(
+      weightsFile,
+      writeSafetensors(
+        graph!.params.map((p, i) => ({ name: p.key, shape: [...p.shape], data: other[i]! })),
+      ),
+    );
+  }, 120_000);
+
+  it("gives one thread's bits at 1 to 4 threads: built-in weights read by every thread, load({ weights }), a second load", () => {
+    // Each count in a fresh process (its first load reads the file), then a second load (a
+    // copy from the first's memory) and one with other weights.
+    const res = [1, 2, 3, 4].map(
+      (threads) =>
+        node(`
+const mod = await import(${JSON.stringify(js)});
+const fs = await import('node:fs');
+const x = Float32Array.from(${JSON.stringify(x)});
+const first = await mod.load({ threads: ${threads} });
+const second = await mod.load({ threads: ${threads} });
+const other = await mod.load({ threads: ${threads}, weights: fs.readFileSync(${JSON.stringify(weightsFile)}) });
+const out = { threads: first.threads, ys: [first, second, other, first].map((n) => [...n.run({ x }).z]) };
+for (const n of [first, second, other]) n.dispose();
+process.stdout.write(JSON.stringify(out));
+`) as { threads: number; ys: number[][] },
+    );
+    expect(res.map((r) => r.threads)).toEqual([1, 2, 3, 4]);
+    const [one] = res;
+    for (const r of res) {
+      expect(r.ys[0], `${r.threads} threads`).toEqual(one!.ys[0]);
+      expect(r.ys[1], `${r.threads} threads, second load`).toEqual(one!.ys[0]);
+      expect(r.ys[3], `${r.threads} threads, first net again`).toEqual(one!.ys[0]);
+      expect(r.ys[2], `${r.threads} threads, load({ weights })`).toEqual(one!.ys[2]);
+    }
+    expectClose(one!.ys[0]!, want, 'z');
+    expectClose(one!.ys[2]!, wantOther, 'z with other weights');
+  });
+
+  it('lays the transforms over taps that only earlier prepare steps read', () => {
+    // The largest taps are stored inside the transforms' region: the memory is smaller than
+    // the stored weights and the transforms side by side.
+    const p = program;
+    expect(p.preparesInOrder).toBe(true);
+    const taps = p.prepare.map((s) => {
+      const seg = p.weights.find((w) => w.offset === s.args[1]);
+      return { at: s.args[1]!, end: s.args[1]! + seg!.size };
+    });
+    const starts = p.prepare.map((s) => s.args[0]!).sort((a, b) => a - b);
+    const us = p.prepare.map((s) => {
+      const next = starts.find((u) => u > s.args[0]!) ?? p.weightFloats;
+      return { at: s.args[0]!, end: next };
+    });
+    const preparedFloats = us.reduce((n, u) => n + u.end - u.at, 0);
+    expect(p.weightFloats).toBeLessThan(p.storedFloats + preparedFloats);
+    // Step k writes only where no later step's taps are (nor its own).
+    us.forEach((u, k) => {
+      for (const t of taps.slice(k)) expect(u.end <= t.at || t.end <= u.at, `step ${k}`).toBe(true);
+    });
+    // Nothing else the runs read lies under a transform.
+    for (const w of p.weights)
+      if (!taps.some((t) => t.at === w.offset))
+        for (const u of us) expect(w.offset + w.size <= u.at || u.end <= w.offset).toBe(true);
+  });
+
+  it('shares independent prepare steps between the threads, bit for bit', async () => {
+    // One Winograd layer: its taps stay apart, so its prepare is a part any thread takes.
+    const [graph] = compileSource(`network one {
+  input x: [8, 8, 16]
+  output z = x -> conv2d(32, 3, padding: same) -> conv2d(32, 3, padding: same, activation: relu)
+}
+`).graphs;
+    const built = await buildNetwork(graph!, {
+      target: 'wasm',
+      seed: 2,
+      format: false,
+      parallel: { maxParts: 4, minPartMacs: 100 },
+    });
+    if (!built.ok) throw new Error(built.error);
+    expect(built.program.prepare.length).toBe(2);
+    expect(built.program.preparesInOrder).toBeUndefined();
+    const out = path.join(dir, 'one');
+    mkdirSync(out, { recursive: true });
+    for (const f of built.files) writeFileSync(path.join(out, f.name), f.data);
+    const xs = x.slice(0, 8 * 8 * 16);
+    const res = [1, 2, 4].map(
+      (threads) =>
+        node(`
+const mod = await import(${JSON.stringify(path.join(out, 'one.js'))});
+const net = await mod.load({ threads: ${threads} });
+process.stdout.write(JSON.stringify([...net.run({ x: Float32Array.from(${JSON.stringify(xs)}) }).z]));
+net.dispose();
+`) as number[],
+    );
+    expect(res[1]).toEqual(res[0]);
+    expect(res[2]).toEqual(res[0]);
+    const values = initialValues(graph!, 2);
+    const params = new Map(graph!.params.map((q, i) => [q.key, values[i]!]));
+    const ref = runReference(graph!, params, { x: Float32Array.from(xs) }, 1)['z']!;
+    expectClose(res[0]!, ref, 'z');
+  }, 60_000);
+
+  it('rejects load() when a worker cannot read its share, ending the workers; the next load works', () => {
+    // The calling thread's reads are served from the file's bytes kept aside while the file
+    // on disk is cut short: the workers' reads fail.
+    const res = node(`
+const fs = process.getBuiltinModule('node:fs');
+const count = () => Number(/Threads:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+const file = ${JSON.stringify(wasm)};
+const bytes = fs.readFileSync(file);
+const layout = JSON.parse(/const WASM = (\\{.*?\\});/.exec(fs.readFileSync(${JSON.stringify(js)}, 'utf8'))[1]);
+const mod = await import(${JSON.stringify(js)});
+const x = Float32Array.from(${JSON.stringify(x)});
+const before = count();
+const readSync = fs.readSync;
+let cut = false;
+fs.readSync = (fd, into, offset, length, position) => {
+  if (position >= layout.weightsAt) {
+    if (!cut) { fs.truncateSync(file, 1 << 20); cut = true; }
+    into.set(bytes.subarray(position, position + length), offset);
+    return length;
+  }
+  return readSync(fd, into, offset, length, position);
+};
+let error = null;
+try { await mod.load({ threads: 3 }); } catch (e) { error = e.message; }
+fs.readSync = readSync;
+fs.writeFileSync(file, bytes);
+let after = count();
+for (let i = 0; i < 50 && after > before; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  after = count();
+}
+const net = await mod.load({ threads: 3 });
+const z = [...net.run({ x }).z];
+net.dispose();
+process.stdout.write(JSON.stringify({ cut, error, before, after, z }));
+`) as { cut: boolean; error: string | null; before: number; after: number; z: number[] };
+    expect(res.cut).toBe(true);
+    expect(res.error).toMatch(/worker thread could not read the weights: .*wino\.wasm/);
+    expect(res.after).toBeLessThanOrEqual(res.before);
+    expectClose(res.z, want, 'z after a failed load');
   });
 });
