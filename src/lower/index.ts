@@ -368,7 +368,8 @@ function splitSteps(
   const phases: PartCall[][][] = [];
   let scratchFloats = 0;
   const bodies = new Map<string, string>();
-  const part = (l: LoweredNode, step: Step): PartCall => {
+  // `threadScratch` false: the part's scratch is not the thread's (a Winograd input stage's).
+  const part = (l: LoweredNode, step: Step, threadScratch = true): PartCall => {
     const body = JSON.stringify(l.kernel.body);
     const prev = bodies.get(l.kernel.name);
     if (prev === undefined) {
@@ -376,14 +377,49 @@ function splitSteps(
       kernels.set(l.kernel.name, l.kernel);
     } else if (prev !== body)
       throw new InternalError(`two different kernels are both named ${l.kernel.name}`);
-    scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
-    return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
+    if (threadScratch) scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
+    return { ...step, scratchArg: l.scratch && threadScratch ? step.args.length - 1 : null };
   };
   let single: PartCall[] | null = null;
   let splitMacs = 0;
   for (const { node, lowered, step } of stepNodes) {
     const impl = implOf(node);
     const shapes = shapesOf(node);
+    // A Winograd layer whose rows give fewer bands than the split's parts (each band re-reading
+    // all of U) in stages, when it can be: its input transform by bands, then the rest by
+    // blocks of channels (no block repeating the transform).
+    const stages = stagesOf(node, shapes, impl, par, opts);
+    if (
+      stages &&
+      bandsOf(node, shapes, impl, par).length < par.maxParts &&
+      stages.rest.length > stages.input.length &&
+      lowered.scratch
+    ) {
+      single = null;
+      splitMacs += node.layer.macs(node, shapes);
+      // V: the one-thread step's scratch (the layer's V and M), free while the layer runs.
+      const v = step.args[step.args.length - 1]!;
+      const lowerPart = (cut: Partial<LowerOptions>): { l: LoweredNode; args: number[] } => {
+        const l = impl.lower(node, shapes, { ...opts, ...cut });
+        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
+          throw new InternalError(`stages of ${node.name} pack its weights differently`);
+        return { l, args: shifted(node, l, argsOf(node, l)) };
+      };
+      phases.push(
+        stages.input.map((band) => {
+          const { l, args } = lowerPart({ band, stage: 'input' });
+          const call = part(l, { ...step, kernel: l.kernel.name, args }, false);
+          args[args.length - 1] = v + (l.bandShift?.s ?? 0);
+          return [{ ...call, args, scratchArg: null }];
+        }),
+        stages.rest.map((channels) => {
+          const { l, args } = lowerPart({ channels, stage: 'rest' });
+          args[1] = v;
+          return [part(l, { ...step, kernel: l.kernel.name, args })];
+        }),
+      );
+      continue;
+    }
     const bands = partsOf(node, shapes, impl, par, opts);
     if (bands.length > 1) splitMacs += node.layer.macs(node, shapes);
     if (bands.length <= 1) {
@@ -398,20 +434,7 @@ function splitSteps(
         const l = impl.lower(node, shapes, { ...opts, ...cut });
         if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
           throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        // A relative part's bases move (bandShift): output, then each input, then each weight.
-        const shift = l.bandShift;
-        const ins = node.inputs.length;
-        const args = argsOf(node, l).map((a, i) =>
-          !shift
-            ? a
-            : i === 0
-              ? a + shift.y
-              : i <= ins
-                ? a + shift.x[i - 1]!
-                : i <= ins + node.weights.length
-                  ? a + (shift.w?.[i - ins - 1] ?? 0)
-                  : a,
-        );
+        const args = shifted(node, l, argsOf(node, l));
         return [part(l, { ...step, kernel: l.kernel.name, args })];
       }),
     );
@@ -422,6 +445,24 @@ function splitSteps(
     scratchFloats,
     autoOne: splitMacs < (par.minAutoMacs ?? 0),
   };
+}
+
+/** A relative part's arguments, its bases moved (bandShift): output, then each input, then
+ * each weight. */
+function shifted(node: Node, l: LoweredNode, args: number[]): number[] {
+  const shift = l.bandShift;
+  const ins = node.inputs.length;
+  return args.map((a, i) =>
+    !shift
+      ? a
+      : i === 0
+        ? a + shift.y
+        : i <= ins
+          ? a + shift.x[i - 1]!
+          : i <= ins + node.weights.length
+            ? a + (shift.w?.[i - ins - 1] ?? 0)
+            : a,
+  );
 }
 
 /** How a layer is split between threads: bands of output rows (bandsOf), or blocks of output
@@ -451,6 +492,24 @@ export function partsOf(
     if (ok) return blocks.map((channels) => ({ channels }));
   }
   return bands.map((band) => ({ band }));
+}
+
+/** A Winograd layer split in two phases (`Implementation.stages`, `LowerOptions.stage`): its
+ * input transform in bands of rows (bandsOf; one band when they give none), then the GEMMs
+ * and output transform in blocks of channels (channelBlocksOf). Null: it cannot be (no such
+ * implementation, a layer computed in several blocks of tile rows, fewer than two blocks). */
+export function stagesOf(
+  node: Node,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+  opts: LowerOptions,
+): { input: { from: number; count: number }[]; rest: { from: number; count: number }[] } | null {
+  if (!impl.stages?.(node, shapes, opts)) return null;
+  const rest = channelBlocksOf(node, shapes, impl, par, opts);
+  if (rest.length < 2) return null;
+  const bands = bandsOf(node, shapes, impl, par);
+  return { input: bands.length ? bands : [{ from: 0, count: node.shape[0]! }], rest };
 }
 
 /** The blocks of output channels (units of a dense layer) a layer is split into, when its
