@@ -102,6 +102,32 @@ async function time(graph, program, values) {
   return { m1: median(t1), mN: median(tN), threads };
 }
 
+/** The threads build's phases in groups, each with the one-thread steps it computes: a split
+ * layer's phase (two for a Winograd layer split in stages: same layer, one step), or a run of
+ * unsplit steps. */
+function groupsOf(program) {
+  const par = program.parallel;
+  const groups = [];
+  let at = 0;
+  for (const [k, phase] of par.phases.entries()) {
+    const split = phase.parts.length > 1;
+    const last = groups[groups.length - 1];
+    if (split && last?.split && last.layer === phase.parts[0][0].layer) {
+      last.phases.push(k);
+      continue;
+    }
+    const count = split ? 1 : phase.parts[0].length;
+    groups.push({
+      split,
+      layer: phase.parts[0][0].layer,
+      phases: [k],
+      steps: program.steps.slice(at, at + count),
+    });
+    at += count;
+  }
+  return groups;
+}
+
 /** One call alone on one thread (as bench/layers.mjs times a step): the median time. */
 async function timeCall(program, call) {
   const par = program.parallel;
@@ -136,31 +162,36 @@ async function timeCall(program, call) {
  * first to the first free thread, as the dynamic counter does in order). */
 async function partsReport(name, program) {
   const par = program.parallel;
-  let at = 0;
   const totals = { whole: 0, sum: 0, t2: 0, t4: 0 };
-  for (const [k, phase] of par.phases.entries()) {
-    const count = phase.parts.length > 1 ? 1 : phase.parts[0].length;
-    const steps = program.steps.slice(at, at + count);
-    at += count;
-    if (phase.parts.length <= 1) continue;
-    const whole = await timeCall(program, { ...steps[0], scratchArg: null });
-    const parts = [];
-    for (const p of phase.parts) parts.push(await timeCall(program, p[0]));
-    const sum = parts.reduce((a, b) => a + b, 0);
-    const onT = (T) => {
-      const free = Array(T).fill(0);
-      for (const t of parts) {
-        const i = free.indexOf(Math.min(...free));
-        free[i] += t;
-      }
-      return Math.max(...free);
-    };
+  for (const g of groupsOf(program)) {
+    if (!g.split) continue;
+    const whole = await timeCall(program, { ...g.steps[0], scratchArg: null });
+    const line = [];
+    let sum = 0;
+    let t2 = 0;
+    let t4 = 0;
+    for (const k of g.phases) {
+      const parts = [];
+      for (const p of par.phases[k].parts) parts.push(await timeCall(program, p[0]));
+      const onT = (T) => {
+        const free = Array(T).fill(0);
+        for (const t of parts) {
+          const i = free.indexOf(Math.min(...free));
+          free[i] += t;
+        }
+        return Math.max(...free);
+      };
+      sum += parts.reduce((a, b) => a + b, 0);
+      t2 += onT(2);
+      t4 += onT(4);
+      line.push(parts.map((t) => t.toFixed(3)).join(' '));
+    }
     totals.whole += whole;
     totals.sum += sum;
-    totals.t2 += onT(2);
-    totals.t4 += onT(4);
+    totals.t2 += t2;
+    totals.t4 += t4;
     console.log(
-      `  phase ${String(k).padStart(2)} ${steps[0].layer.padEnd(22)} whole ${ms(whole)}  parts ${parts.map((t) => t.toFixed(3)).join(' ')}  sum ${ms(sum)} (${((sum / whole - 1) * 100).toFixed(0)}% more)  at 2 ${ms(onT(2))} (${(whole / onT(2)).toFixed(2)}x)  at 4 ${ms(onT(4))} (${(whole / onT(4)).toFixed(2)}x)`,
+      `  phase ${g.phases.join('+').padStart(5)} ${g.layer.padEnd(22)} whole ${ms(whole)}  parts ${line.join(' | ')}  sum ${ms(sum)} (${((sum / whole - 1) * 100).toFixed(0)}% more)  at 2 ${ms(t2)} (${(whole / t2).toFixed(2)}x)  at 4 ${ms(t4)} (${(whole / t4).toFixed(2)}x)`,
     );
   }
   console.log(
@@ -174,20 +205,18 @@ function inSequence(program, which) {
   const par = program.parallel;
   const scratch = program.memoryFloats;
   const steps = [];
-  let at = 0;
-  for (const [k, phase] of par.phases.entries()) {
-    const count = phase.parts.length > 1 ? 1 : phase.parts[0].length;
-    if (phase.parts.length > 1 && which.includes(k))
-      for (const p of phase.parts)
-        for (const c of p)
-          steps.push({
-            kernel: c.kernel,
-            args: c.args.map((a, i) => (i === c.scratchArg ? scratch : a)),
-            layer: c.layer,
-            line: c.line,
-          });
-    else steps.push(...program.steps.slice(at, at + count));
-    at += count;
+  for (const g of groupsOf(program)) {
+    if (g.split && g.phases.some((k) => which.includes(k)))
+      for (const k of g.phases)
+        for (const p of par.phases[k].parts)
+          for (const c of p)
+            steps.push({
+              kernel: c.kernel,
+              args: c.args.map((a, i) => (i === c.scratchArg ? scratch : a)),
+              layer: c.layer,
+              line: c.line,
+            });
+    else steps.push(...g.steps);
   }
   const kernels = new Map(program.kernels.map((k) => [k.name, k]));
   for (const k of par.kernels) if (!kernels.has(k.name)) kernels.set(k.name, k);
@@ -275,33 +304,28 @@ for (const name of nets) {
   console.log(
     `${name}: whole ${ms(whole.m1)} ms at 1, ${ms(whole.mN)} ms at ${whole.threads}: ${(whole.m1 / whole.mN).toFixed(2)}x`,
   );
-  // The steps of each phase: a split phase is one step, an unsplit one its calls.
-  let at = 0;
   let sum1 = 0;
   let sumN = 0;
-  for (const [k, phase] of par.phases.entries()) {
-    const count = phase.parts.length > 1 ? 1 : phase.parts[0].length;
-    const steps = program.steps.slice(at, at + count);
-    at += count;
-    const layers = [...new Set(phase.parts.flat().map((c) => c.layer))].join(',');
-    if (only && !only.includes(k)) continue;
-    if (phase.parts.length <= 1) {
+  for (const g of groupsOf(program)) {
+    const k = g.phases[0];
+    if (only && !g.phases.some((p) => only.includes(p))) continue;
+    if (!g.split) {
       // An unsplit phase: no threads build of its own; one thread runs it either way.
-      console.log(`  phase ${String(k).padStart(2)} 1 part   ${layers}`);
+      console.log(
+        `  phase ${String(k).padStart(5)} 1 part   ${g.steps.map((x) => x.layer).join(',')}`,
+      );
       continue;
     }
+    const phases = g.phases.map((p) => par.phases[p]);
     const t = await time(
       graph,
-      { ...program, steps, streams: [], parallel: { ...par, phases: [phase] } },
+      { ...program, steps: g.steps, streams: [], parallel: { ...par, phases } },
       values,
     );
     sum1 += t.m1;
     sumN += t.mN;
     console.log(
-      `  phase ${String(k).padStart(2)} ${String(phase.parts.length).padStart(1)} parts ${ms(t.m1)} -> ${ms(t.mN)} ms ${(t.m1 / t.mN).toFixed(2)}x T${t.threads} ${layers} [${phase.parts.map((p) => p[0].kernel.slice(0, 28)).join(' ')}]`.slice(
-        0,
-        220,
-      ),
+      `  phase ${g.phases.join('+').padStart(5)} ${phases.map((p) => p.parts.length).join('+')} parts ${ms(t.m1)} -> ${ms(t.mN)} ms ${(t.m1 / t.mN).toFixed(2)}x T${t.threads} ${g.layer}`,
     );
   }
   console.log(`  (threads ${whole.threads})`);
