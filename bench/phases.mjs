@@ -164,7 +164,7 @@ async function partsReport(name, program) {
   const par = program.parallel;
   const totals = { whole: 0, sum: 0, t2: 0, t4: 0 };
   for (const g of groupsOf(program)) {
-    if (!g.split) continue;
+    if (!g.split || (only && !g.phases.some((p) => only.includes(p)))) continue;
     const whole = await timeCall(program, { ...g.steps[0], scratchArg: null });
     const line = [];
     let sum = 0;

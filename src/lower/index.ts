@@ -382,9 +382,30 @@ function splitSteps(
   };
   let single: PartCall[] | null = null;
   let splitMacs = 0;
+  // The last phase when it is a layer's bands of rows (for fusing the next layer into it).
+  let banded: Banded | null = null;
   for (const { node, lowered, step } of stepNodes) {
     const impl = implOf(node);
     const shapes = shapesOf(node);
+    const prevBanded = banded;
+    banded = null;
+    // A layer whose bands read only their own rows of the last phase's layer (a pointwise
+    // conv2d after a depthwise one) runs its band i in that phase's part i, after it: no
+    // barrier between them, and the rows it reads are still in the cache of the thread that
+    // wrote them.
+    const fused = prevBanded && fusedBands(prevBanded, node, step, shapes, impl, par, opts);
+    if (fused) {
+      splitMacs += node.layer.macs(node, shapes);
+      const last = phases[phases.length - 1]!;
+      fused.forEach((band, i) => {
+        const l = impl.lower(node, shapes, { ...opts, band });
+        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
+          throw new InternalError(`bands of ${node.name} pack its weights differently`);
+        const args = shifted(node, l, argsOf(node, l));
+        last[i]!.push(part(l, { ...step, kernel: l.kernel.name, args }));
+      });
+      continue;
+    }
     // A Winograd layer whose rows give fewer bands than the split's parts (each band re-reading
     // all of U) in stages, when it can be: its input transform by bands, then the rest by
     // blocks of channels (no block repeating the transform).
@@ -429,6 +450,10 @@ function splitSteps(
       continue;
     }
     single = null;
+    const units = impl.bandUnits?.(node) ?? node.shape[0]!;
+    const rows = bands.flatMap((b) => ('band' in b ? [b.band] : []));
+    if (rows.length === bands.length && units === node.shape[0] && node.shape.length === 3)
+      banded = { node, step, inputs: shapes, rows };
     phases.push(
       bands.map((cut) => {
         const l = impl.lower(node, shapes, { ...opts, ...cut });
@@ -445,6 +470,46 @@ function splitSteps(
     scratchFloats,
     autoOne: splitMacs < (par.minAutoMacs ?? 0),
   };
+}
+
+/**
+ * The bands (in the node's units) to run `node` in the parts of the phase before it, the
+ * bands of rows of `prev`, or null when it cannot: its implementation's bands read only their
+ * own rows of its first input (`Implementation.rowLocal`), which is `prev`'s output, of as many
+ * rows; a module would split it in bands anyway (partsOf); and its output does not overlap
+ * any input of `prev`, which the other parts read while it is written.
+ */
+interface Banded {
+  readonly node: Node;
+  readonly step: Step;
+  readonly inputs: readonly Shape[];
+  readonly rows: readonly { from: number; count: number }[];
+}
+
+function fusedBands(
+  prev: Banded,
+  node: Node,
+  step: Step,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+  opts: LowerOptions,
+): { from: number; count: number }[] | null {
+  if (par.minPartMacs <= 0 || !impl.rowLocal?.(node) || node.inputs[0] !== prev.node.id)
+    return null;
+  if (node.inputs.slice(1).includes(prev.node.id)) return null;
+  const [OH, OW] = node.shape as [number, number];
+  if (node.shape.length !== 3 || prev.node.shape[0] !== OH || prev.node.shape[1] !== OW)
+    return null;
+  const own = partsOf(node, shapes, impl, par, opts);
+  if (own.length <= 1 || !own.every((p) => 'band' in p)) return null;
+  const out = { at: step.args[0]!, size: size(node.shape) };
+  const overlaps = (at: number, n: number): boolean => at < out.at + out.size && out.at < at + n;
+  if (prev.inputs.some((shape, i) => overlaps(prev.step.args[1 + i]!, size(shape)))) return null;
+  const units = impl.bandUnits?.(node) ?? OH;
+  const per = units === OH ? 1 : units === OH * OW ? OW : 0;
+  if (per === 0) return null;
+  return prev.rows.map((r) => ({ from: r.from * per, count: r.count * per }));
 }
 
 /** A relative part's arguments, its bases moved (bandShift): output, then each input, then

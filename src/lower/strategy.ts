@@ -12,6 +12,7 @@ import {
 import {
   conv2dBandUnits,
   conv2dChannelBlock,
+  conv2dRowLocal,
   conv2dWinogradApplies,
   conv2dWinogradStages,
   lowerConv2d,
@@ -93,6 +94,10 @@ export interface Implementation {
    * share, then the GEMMs and output transform by blocks of channels, so no block repeats the
    * transform and no band re-reads all of U); absent: never. */
   readonly stages?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => boolean;
+  /** With `bands`: whether a band of this node's output rows reads only the same rows of its
+   * first input, so that it can run in the part that computed them (the bands of the layer
+   * before, fused: no barrier between); absent: no. */
+  readonly rowLocal?: (node: Node) => boolean;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -128,6 +133,7 @@ const conv2dImplementations: readonly Implementation[] = [
     splits: convSplits,
     bandUnits: conv2dBandUnits,
     channelBlock: conv2dChannelBlock,
+    rowLocal: conv2dRowLocal,
   },
 ];
 

@@ -95,6 +95,10 @@ function isPointwise(node: Node): boolean {
   return k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
 }
 
+/** Whether a band of the direct conv2d's output rows reads only the same rows of its input:
+ * a pointwise one (Implementation.rowLocal). */
+export const conv2dRowLocal = (node: Node): boolean => isPointwise(node);
+
 /** What LowerOptions.band counts for the direct conv2d: output rows, or the pixels of a
  * pointwise one (a 7x7 map splits into 8 equal bands of pixels, not 7 rows); how many. */
 export function conv2dBandUnits(node: Node): number {
