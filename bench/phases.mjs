@@ -116,10 +116,11 @@ function groupsOf(program) {
       last.phases.push(k);
       continue;
     }
-    const count = split ? 1 : phase.parts[0].length;
+    // A split phase: its layers' steps (two, a layer fused into the bands of the one before).
+    const count = split ? new Set(phase.parts[0].map((c) => c.layer)).size : phase.parts[0].length;
     groups.push({
       split,
-      layer: phase.parts[0][0].layer,
+      layer: [...new Set(phase.parts[0].map((c) => c.layer))].join('+'),
       phases: [k],
       steps: program.steps.slice(at, at + count),
     });
@@ -162,17 +163,23 @@ async function timeCall(program, call) {
  * first to the first free thread, as the dynamic counter does in order). */
 async function partsReport(name, program) {
   const par = program.parallel;
-  const totals = { whole: 0, sum: 0, t2: 0, t4: 0 };
+  const totals = { whole: 0, sum: 0, t2: 0, t4: 0, t8: 0, barriers: 0 };
   for (const g of groupsOf(program)) {
     if (!g.split || (only && !g.phases.some((p) => only.includes(p)))) continue;
-    const whole = await timeCall(program, { ...g.steps[0], scratchArg: null });
+    let whole = 0;
+    for (const step of g.steps) whole += await timeCall(program, { ...step, scratchArg: null });
     const line = [];
     let sum = 0;
     let t2 = 0;
     let t4 = 0;
+    let t8 = 0;
     for (const k of g.phases) {
       const parts = [];
-      for (const p of par.phases[k].parts) parts.push(await timeCall(program, p[0]));
+      for (const p of par.phases[k].parts) {
+        let t = 0;
+        for (const c of p) t += await timeCall(program, c);
+        parts.push(t);
+      }
       const onT = (T) => {
         const free = Array(T).fill(0);
         for (const t of parts) {
@@ -184,18 +191,21 @@ async function partsReport(name, program) {
       sum += parts.reduce((a, b) => a + b, 0);
       t2 += onT(2);
       t4 += onT(4);
+      t8 += onT(8);
       line.push(parts.map((t) => t.toFixed(3)).join(' '));
     }
     totals.whole += whole;
     totals.sum += sum;
     totals.t2 += t2;
     totals.t4 += t4;
+    totals.t8 += t8;
+    totals.barriers += g.phases.length;
     console.log(
       `  phase ${g.phases.join('+').padStart(5)} ${g.layer.padEnd(22)} whole ${ms(whole)}  parts ${line.join(' | ')}  sum ${ms(sum)} (${((sum / whole - 1) * 100).toFixed(0)}% more)  at 2 ${ms(t2)} (${(whole / t2).toFixed(2)}x)  at 4 ${ms(t4)} (${(whole / t4).toFixed(2)}x)`,
     );
   }
   console.log(
-    `  ${name} split phases: whole ${ms(totals.whole)}  parts ${ms(totals.sum)}  at 2 ${ms(totals.t2)} (${(totals.whole / totals.t2).toFixed(2)}x)  at 4 ${ms(totals.t4)} (${(totals.whole / totals.t4).toFixed(2)}x)`,
+    `  ${name} split phases (${totals.barriers} barriers): whole ${ms(totals.whole)}  parts ${ms(totals.sum)}  at 2 ${ms(totals.t2)} (${(totals.whole / totals.t2).toFixed(2)}x)  at 4 ${ms(totals.t4)} (${(totals.whole / totals.t4).toFixed(2)}x)  at 8 ${ms(totals.t8)} (${(totals.whole / totals.t8).toFixed(2)}x)`,
   );
 }
 
