@@ -495,8 +495,7 @@ function fusedBands(
   par: ParallelOptions,
   opts: LowerOptions,
 ): { from: number; count: number }[] | null {
-  if (par.minPartMacs <= 0 || !impl.rowLocal?.(node) || node.inputs[0] !== prev.node.id)
-    return null;
+  if (!impl.rowLocal?.(node) || node.inputs[0] !== prev.node.id) return null;
   if (node.inputs.slice(1).includes(prev.node.id)) return null;
   const [OH, OW] = node.shape as [number, number];
   if (node.shape.length !== 3 || prev.node.shape[0] !== OH || prev.node.shape[1] !== OW)
