@@ -408,16 +408,73 @@ function splitSteps(
   const kernels = new Map<string, Kernel>();
   const phases: PartCall[][][] = [];
   let scratchFloats = 0;
-  const part = (l: LoweredNode, step: Step): PartCall => {
+  // `threadScratch` false: the part's scratch is not the thread's (a Winograd input stage's).
+  const part = (l: LoweredNode, step: Step, threadScratch = true): PartCall => {
     addDistinct(kernels, l.kernel);
-    scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
-    return { ...step, scratchArg: l.scratch ? step.args.length - 1 : null };
+    if (threadScratch) scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
+    return { ...step, scratchArg: l.scratch && threadScratch ? step.args.length - 1 : null };
   };
   let single: PartCall[] | null = null;
   let splitMacs = 0;
+  // The last phase when it is a layer's bands of rows (for fusing the next layer into it).
+  let banded: Banded | null = null;
   for (const { node, lowered, step } of stepNodes) {
     const impl = implOf(node);
     const shapes = shapesOf(node);
+    const prevBanded = banded;
+    banded = null;
+    // A layer whose bands read only their own rows of the last phase's layer (a pointwise
+    // conv2d after a depthwise one) runs its band i in that phase's part i, after it: no
+    // barrier between them, and the rows it reads are still in the cache of the thread that
+    // wrote them.
+    const fused = prevBanded && fusedBands(prevBanded, node, step, shapes, impl, par, opts);
+    if (fused) {
+      splitMacs += node.layer.macs(node, shapes);
+      const last = phases[phases.length - 1]!;
+      fused.forEach((band, i) => {
+        const l = impl.lower(node, shapes, { ...opts, band });
+        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
+          throw new InternalError(`bands of ${node.name} pack its weights differently`);
+        const args = shifted(node, l, argsOf(node, l));
+        last[i]!.push(part(l, { ...step, kernel: l.kernel.name, args }));
+      });
+      continue;
+    }
+    // A Winograd layer whose rows give fewer bands than the split's parts (each band re-reading
+    // all of U) in stages, when it can be: its input transform by bands, then the rest by
+    // blocks of channels (no block repeating the transform).
+    const stages = stagesOf(node, shapes, impl, par, opts);
+    if (
+      stages &&
+      bandsOf(node, shapes, impl, par).length < par.maxParts &&
+      stages.rest.length > stages.input.length &&
+      lowered.scratch
+    ) {
+      single = null;
+      splitMacs += node.layer.macs(node, shapes);
+      // V: the one-thread step's scratch (the layer's V and M), free while the layer runs.
+      const v = step.args[step.args.length - 1]!;
+      const lowerPart = (cut: Partial<LowerOptions>): { l: LoweredNode; args: number[] } => {
+        const l = impl.lower(node, shapes, { ...opts, ...cut });
+        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
+          throw new InternalError(`stages of ${node.name} pack its weights differently`);
+        return { l, args: shifted(node, l, argsOf(node, l)) };
+      };
+      phases.push(
+        stages.input.map((band) => {
+          const { l, args } = lowerPart({ band, stage: 'input' });
+          const call = part(l, { ...step, kernel: l.kernel.name, args }, false);
+          args[args.length - 1] = v + (l.bandShift?.s ?? 0);
+          return [{ ...call, args, scratchArg: null }];
+        }),
+        stages.rest.map((channels) => {
+          const { l, args } = lowerPart({ channels, stage: 'rest' });
+          args[1] = v;
+          return [part(l, { ...step, kernel: l.kernel.name, args })];
+        }),
+      );
+      continue;
+    }
     const bands = partsOf(node, shapes, impl, par, opts);
     if (bands.length > 1) splitMacs += node.layer.macs(node, shapes);
     if (bands.length <= 1) {
@@ -427,25 +484,16 @@ function splitSteps(
       continue;
     }
     single = null;
+    const units = impl.bandUnits?.(node) ?? node.shape[0]!;
+    const rows = bands.flatMap((b) => ('band' in b ? [b.band] : []));
+    if (rows.length === bands.length && units === node.shape[0] && node.shape.length === 3)
+      banded = { node, step, inputs: shapes, rows };
     phases.push(
       bands.map((cut) => {
         const l = impl.lower(node, shapes, { ...opts, ...cut });
         if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
           throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        // A relative part's bases move (bandShift): output, then each input, then each weight.
-        const shift = l.bandShift;
-        const ins = node.inputs.length;
-        const args = argsOf(node, l).map((a, i) =>
-          !shift
-            ? a
-            : i === 0
-              ? a + shift.y
-              : i <= ins
-                ? a + shift.x[i - 1]!
-                : i <= ins + node.weights.length
-                  ? a + (shift.w?.[i - ins - 1] ?? 0)
-                  : a,
-        );
+        const args = shifted(node, l, argsOf(node, l));
         return [part(l, { ...step, kernel: l.kernel.name, args })];
       }),
     );
@@ -456,6 +504,63 @@ function splitSteps(
     scratchFloats,
     autoOne: splitMacs < (par.minAutoMacs ?? 0),
   };
+}
+
+/**
+ * The bands (in the node's units) to run `node` in the parts of the phase before it, the
+ * bands of rows of `prev`, or null when it cannot: its implementation's bands read only their
+ * own rows of its first input (`Implementation.rowLocal`), which is `prev`'s output, of as many
+ * rows; a module would split it in bands anyway (partsOf); and its output does not overlap
+ * any input of `prev`, which the other parts read while it is written.
+ */
+interface Banded {
+  readonly node: Node;
+  readonly step: Step;
+  readonly inputs: readonly Shape[];
+  readonly rows: readonly { from: number; count: number }[];
+}
+
+function fusedBands(
+  prev: Banded,
+  node: Node,
+  step: Step,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+  opts: LowerOptions,
+): { from: number; count: number }[] | null {
+  if (!impl.rowLocal?.(node) || node.inputs[0] !== prev.node.id) return null;
+  if (node.inputs.slice(1).includes(prev.node.id)) return null;
+  const [OH, OW] = node.shape as [number, number];
+  if (node.shape.length !== 3 || prev.node.shape[0] !== OH || prev.node.shape[1] !== OW)
+    return null;
+  const own = partsOf(node, shapes, impl, par, opts);
+  if (own.length <= 1 || !own.every((p) => 'band' in p)) return null;
+  const out = { at: step.args[0]!, size: size(node.shape) };
+  const overlaps = (at: number, n: number): boolean => at < out.at + out.size && out.at < at + n;
+  if (prev.inputs.some((shape, i) => overlaps(prev.step.args[1 + i]!, size(shape)))) return null;
+  const units = impl.bandUnits?.(node) ?? OH;
+  const per = units === OH ? 1 : units === OH * OW ? OW : 0;
+  if (per === 0) return null;
+  return prev.rows.map((r) => ({ from: r.from * per, count: r.count * per }));
+}
+
+/** A relative part's arguments, its bases moved (bandShift): output, then each input, then
+ * each weight. */
+function shifted(node: Node, l: LoweredNode, args: number[]): number[] {
+  const shift = l.bandShift;
+  const ins = node.inputs.length;
+  return args.map((a, i) =>
+    !shift
+      ? a
+      : i === 0
+        ? a + shift.y
+        : i <= ins
+          ? a + shift.x[i - 1]!
+          : i <= ins + node.weights.length
+            ? a + (shift.w?.[i - ins - 1] ?? 0)
+            : a,
+  );
 }
 
 /** How a layer is split between threads: bands of output rows (bandsOf), or blocks of output
@@ -485,6 +590,24 @@ export function partsOf(
     if (ok) return blocks.map((channels) => ({ channels }));
   }
   return bands.map((band) => ({ band }));
+}
+
+/** A Winograd layer split in two phases (`Implementation.stages`, `LowerOptions.stage`): its
+ * input transform in bands of rows (bandsOf; one band when they give none), then the GEMMs
+ * and output transform in blocks of channels (channelBlocksOf). Null: it cannot be (no such
+ * implementation, a layer computed in several blocks of tile rows, fewer than two blocks). */
+export function stagesOf(
+  node: Node,
+  shapes: readonly Shape[],
+  impl: Implementation,
+  par: ParallelOptions,
+  opts: LowerOptions,
+): { input: { from: number; count: number }[]; rest: { from: number; count: number }[] } | null {
+  if (!impl.stages?.(node, shapes, opts)) return null;
+  const rest = channelBlocksOf(node, shapes, impl, par, opts);
+  if (rest.length < 2) return null;
+  const bands = bandsOf(node, shapes, impl, par);
+  return { input: bands.length ? bands : [{ from: 0, count: node.shape[0]! }], rest };
 }
 
 /** The blocks of output channels (units of a dense layer) a layer is split into, when its

@@ -146,6 +146,8 @@ export interface BandShift {
   /** Per weight (the node's weight order, as the kernel's 'w' parameters): floats its base
    * moves by (a block of output channels reads its own share of the weights); absent: none. */
   readonly w?: readonly number[];
+  /** Floats the scratch base moves by (a Winograd 'input' stage band's place in the shared V). */
+  readonly s?: number;
 }
 
 /**
@@ -177,4 +179,10 @@ export interface LowerOptions {
    * bases (LoweredNode.bandShift: the output, a residual, the weights), so blocks of one size
    * are one kernel; each output computed as the whole layer's kernel computes it. */
   readonly channels?: { readonly from: number; readonly count: number };
+  /** One of the two phases of a Winograd layer split in stages (`Implementation.stages`):
+   * 'input', the input transform of a band of rows (`band`) into the whole layer's V, at the
+   * scratch base the step passes (shared, not the thread's: the one-thread step's scratch);
+   * 'rest', the GEMMs and output transform of a block of channels (`channels`, or all), V read
+   * at the input base the step passes, M in the thread's scratch. */
+  readonly stage?: 'input' | 'rest';
 }

@@ -12,7 +12,9 @@ import {
 import {
   conv2dBandUnits,
   conv2dChannelBlock,
+  conv2dRowLocal,
   conv2dWinogradApplies,
+  conv2dWinogradStages,
   lowerConv2d,
   lowerConv2dWinograd,
 } from './kernels/conv2d.js';
@@ -21,6 +23,7 @@ import {
   lowerConv2dTransposeWinograd,
   transposeChannelBlock,
   transposeWinogradApplies,
+  transposeWinogradStages,
 } from './kernels/conv2d_transpose.js';
 import { denseChannelBlock, lowerDense } from './kernels/dense.js';
 import { bandsKeepBits } from './kernels/epilogue.js';
@@ -86,6 +89,15 @@ export interface Implementation {
    * give fewer parts; absent: blocks whenever rows give fewer parts or the weights outweigh
    * the input. */
   readonly minBlockChannels?: number;
+  /** With `bands` and `channelBlock`: whether the node can be split in two phases instead
+   * (`LowerOptions.stage`: Winograd's input transform by bands of rows into a V all threads
+   * share, then the GEMMs and output transform by blocks of channels, so no block repeats the
+   * transform and no band re-reads all of U); absent: never. */
+  readonly stages?: (node: Node, inputShapes: readonly Shape[], opts: LowerOptions) => boolean;
+  /** With `bands`: whether a band of this node's output rows reads only the same rows of its
+   * first input, so that it can run in the part that computed them (the bands of the layer
+   * before, fused: no barrier between); absent: no. */
+  readonly rowLocal?: (node: Node) => boolean;
 }
 
 /** Convolutions whose bands compute the whole layer's bits (see bandsKeepBits). */
@@ -112,6 +124,7 @@ const conv2dImplementations: readonly Implementation[] = [
     bands: winogradBandRows(1),
     channelBlock: conv2dChannelBlock,
     minBlockChannels: WINOGRAD_MIN_BLOCK,
+    stages: conv2dWinogradStages,
   },
   {
     name: 'direct',
@@ -120,6 +133,7 @@ const conv2dImplementations: readonly Implementation[] = [
     splits: convSplits,
     bandUnits: conv2dBandUnits,
     channelBlock: conv2dChannelBlock,
+    rowLocal: conv2dRowLocal,
   },
 ];
 
@@ -148,6 +162,7 @@ export const STRATEGIES: Readonly<Record<string, readonly Implementation[]>> = {
       bands: winogradBandRows(2),
       channelBlock: transposeChannelBlock,
       minBlockChannels: WINOGRAD_MIN_BLOCK,
+      stages: transposeWinogradStages,
     },
     {
       name: 'direct',

@@ -12,7 +12,7 @@ import { runKernel } from '../../src/kir/interpret.js';
 import type { Kernel } from '../../src/kir/kir.js';
 import type { KernelProgram, LoweredNode, Pack } from '../../src/lower/program.js';
 import { scheduleFor } from '../../src/lower/schedule.js';
-import { bandsOf, channelBlocksOf } from '../../src/lower/index.js';
+import { bandsOf, channelBlocksOf, stagesOf } from '../../src/lower/index.js';
 import { implementationFor, lowerNode } from '../../src/lower/strategy.js';
 import { erf } from '../../src/runtime/erf.js';
 import { permute } from './permute.js';
@@ -243,9 +243,34 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
     .filter((sp) => sp.bands.length > 0)
     .map((sp) => ({ ...sp, y: alloc(outSize) }));
   for (const sp of splits) init.push([sp.y, new Float32Array(outSize).fill(NaN)]);
+  // A Winograd layer split in two phases (stagesOf): its input transform in bands of rows
+  // into a shared V (the whole layer's scratch, as the module passes the one-thread step's),
+  // then the rest in blocks of channels reading V at the input base, M in the thread's scratch.
+  const staged = [2, 3, 4].flatMap((parts) => {
+    const cuts = stagesOf(node, shapes, impl, { maxParts: parts, minPartMacs: 0 }, opts);
+    if (!cuts) return [];
+    return [
+      {
+        parts,
+        input: cuts.input.map((band) =>
+          impl.lower(node, shapes, { ...opts, band, stage: 'input' }),
+        ),
+        rest: cuts.rest.map((channels) =>
+          impl.lower(node, shapes, { ...opts, channels, stage: 'rest' }),
+        ),
+        y: alloc(outSize),
+        v: alloc(lowered.scratch ?? 0),
+      },
+    ];
+  });
+  for (const st of staged) {
+    init.push([st.y, new Float32Array(outSize).fill(NaN)]);
+    init.push([st.v, new Float32Array(lowered.scratch ?? 0).fill(NaN)]);
+  }
   const scratch = Math.max(
     lowered.scratch ?? 0,
     ...splits.flatMap((sp) => sp.bands.map((b) => b.scratch ?? 0)),
+    ...staged.flatMap((st) => st.rest.map((b) => b.scratch ?? 0)),
   );
   if (scratch) offsets.set('s', alloc(scratch));
   const memoryFloats = top;
@@ -258,21 +283,38 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
   const args = argsOf(lowered.kernel, yAt);
   // A band computed relative to moved bases (bandShift) is called as the module calls it:
   // output and input bases moved, so bands alike run one kernel.
-  const bandSteps = splits.flatMap((sp) =>
-    sp.bands.map((b) => ({
-      kernel: b.kernel.name,
-      args: argsOf(b.kernel, sp.y).map((a, i) => {
-        const param = b.kernel.params[i]!;
-        const shift = b.bandShift;
-        if (!shift) return a;
-        if (param === 'y') return a + shift.y;
-        if (/^w\d+$/.test(param)) return a + (shift.w?.[Number(param.slice(1))] ?? 0);
-        return /^x\d+$/.test(param) ? a + shift.x[Number(param.slice(1))]! : a;
-      }),
-    })),
-  );
+  const movedArgs = (b: LoweredNode, y: number): number[] =>
+    argsOf(b.kernel, y).map((a, i) => {
+      const param = b.kernel.params[i]!;
+      const shift = b.bandShift;
+      if (!shift) return a;
+      if (param === 'y') return a + shift.y;
+      if (/^w\d+$/.test(param)) return a + (shift.w?.[Number(param.slice(1))] ?? 0);
+      return /^x\d+$/.test(param) ? a + shift.x[Number(param.slice(1))]! : a;
+    });
+  const bandSteps = [
+    ...splits.flatMap((sp) =>
+      sp.bands.map((b) => ({ kernel: b.kernel.name, args: movedArgs(b, sp.y) })),
+    ),
+    ...staged.flatMap((st) => [
+      // The input stage writes V at the shared scratch (its band's place: shift.s).
+      ...st.input.map((b) => ({
+        kernel: b.kernel.name,
+        args: movedArgs(b, st.y).map((a, i) =>
+          b.kernel.params[i] === 's' ? st.v + (b.bandShift?.s ?? 0) : a,
+        ),
+      })),
+      // The rest reads V at its input base.
+      ...st.rest.map((b) => ({
+        kernel: b.kernel.name,
+        args: movedArgs(b, st.y).map((a, i) => (b.kernel.params[i] === 'x0' ? st.v : a)),
+      })),
+    ]),
+  ];
   const bandKernels = new Map(
-    splits.flatMap((sp) => sp.bands.map((b) => [b.kernel.name, b.kernel] as const)),
+    [...splits.flatMap((sp) => sp.bands), ...staged.flatMap((st) => [...st.input, ...st.rest])].map(
+      (b) => [b.kernel.name, b.kernel] as const,
+    ),
   );
   // The weight transforms run first (in the module, `prepare` does before any run).
   const p = programOf(
@@ -302,6 +344,14 @@ export async function checkWasm(node: Node, shapes: readonly Shape[], seed: numb
       expect(
         same,
         `${node.layer.kind} in ${sp.bands.length} ${sp.what} (of ${sp.parts} asked for) differs from the whole layer${build}`,
+      ).toBe(true);
+    }
+    for (const st of staged) {
+      const band = memory.subarray(st.y, st.y + outSize);
+      const same = band.every((v, i) => Object.is(v, whole[i]));
+      expect(
+        same,
+        `${node.layer.kind} in stages (${st.input.length} bands, then ${st.rest.length} channel blocks, of ${st.parts} asked for) differs from the whole layer${build}`,
       ).toBe(true);
     }
   };

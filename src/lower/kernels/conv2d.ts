@@ -25,6 +25,9 @@ import {
   winogradBandShift,
   winogradChannelShift,
   winogradPrepare,
+  winogradOneBlock,
+  stageShift,
+  stageTags,
   type WinogradSpec,
 } from './winograd.js';
 import {
@@ -92,6 +95,10 @@ function isPointwise(node: Node): boolean {
   return k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && pads.every((p) => p === 0);
 }
 
+/** Whether a band of the direct conv2d's output rows reads only the same rows of its input:
+ * a pointwise one (Implementation.rowLocal). */
+export const conv2dRowLocal = (node: Node): boolean => isPointwise(node);
+
 /** What LowerOptions.band counts for the direct conv2d: output rows, or the pixels of a
  * pointwise one (a 7x7 map splits into 8 equal bands of pixels, not 7 rows); how many. */
 export function conv2dBandUnits(node: Node): number {
@@ -117,6 +124,17 @@ export function conv2dWinogradApplies(
   opts: LowerOptions,
 ): boolean {
   return winogradApplies({ ...conv2dGeometry(node, shapes), schedule: opts.schedule });
+}
+
+/** Whether the Winograd conv2d can be split in stages between threads (LowerOptions.stage):
+ * it is computed in one block of tile rows. */
+export function conv2dWinogradStages(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): boolean {
+  const { OH, OW, C, F } = conv2dGeometry(node, shapes);
+  return winogradOneBlock({ OH, OW, C, F, stride: 1, schedule: opts.schedule, phases: [CONV_3X3] });
 }
 
 /** conv2d, and conv2d_add (a second input added before the activation: `residual`), by the
@@ -264,14 +282,14 @@ export function lowerConv2dWinograd(
     tileRows: winogradBand(opts.band, 1),
     relative: opts.band !== undefined,
     ...(opts.channels ? { channels: opts.channels.count } : {}),
+    ...(opts.stage ? { stage: opts.stage } : {}),
   };
   const ch = opts.channels;
   if (ch && opts.band) throw new Error('conv2d: a part is a band of rows or a block of channels');
-  const tags = ch
-    ? channelTags(ch.count)
-    : opts.band
-      ? sharedBandTags(opts.band.count)
-      : bandTags(undefined);
+  const tags = stageTags(
+    opts.stage,
+    ch ? channelTags(ch.count) : opts.band ? sharedBandTags(opts.band.count) : bandTags(undefined),
+  );
   const prepared = winogradPrepare(3, 3, C, F, [CONV_3X3], opts.schedule);
   return finish(node, {
     name: [
@@ -294,7 +312,7 @@ export function lowerConv2dWinograd(
     weights: ['kernel', 'bias'],
     scratch: winogradScratch(spec),
     prepares: node.weights.map((w) => (w.name === 'kernel' ? prepared : null)),
-    ...(opts.band ? { bandShift: winogradBandShift(spec) } : {}),
+    ...(opts.band ? { bandShift: stageShift(spec, winogradBandShift(spec)) } : {}),
     ...(ch ? { bandShift: winogradChannelShift(spec, ch.from, node) } : {}),
   });
 }

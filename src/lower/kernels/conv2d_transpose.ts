@@ -26,6 +26,9 @@ import {
   winogradCore,
   winogradPrepare,
   winogradScratch,
+  winogradOneBlock,
+  stageShift,
+  stageTags,
   type WinogradSpec,
 } from './winograd.js';
 import type { Activation } from '../../layers/activations.js';
@@ -93,7 +96,20 @@ export function lowerConv2dTransposeWinograd(
     opts.schedule,
     opts.band,
     opts.channels,
+    opts.stage,
   );
+}
+
+/** Whether the Winograd conv2d_transpose can be split in stages between threads
+ * (LowerOptions.stage): it is computed in one block of tile rows. */
+export function transposeWinogradStages(
+  node: Node,
+  shapes: readonly Shape[],
+  opts: LowerOptions,
+): boolean {
+  const { C, F, OH, OW, taps } = transposeGeometry(node, shapes);
+  const phases = taps!.filter((p) => p.ry < OH && p.rx < OW);
+  return winogradOneBlock({ OH, OW, C, F, stride: 2, schedule: opts.schedule, phases });
 }
 
 /** The output channels a conv2d_transpose part may be cut at (LowerOptions.channels), or 0:
@@ -209,6 +225,7 @@ function lowerWinogradTranspose(
   schedule: Schedule,
   band: LowerOptions['band'] | undefined,
   ch?: LowerOptions['channels'],
+  stage?: LowerOptions['stage'],
 ): LoweredNode {
   if (ch && band) throw new Error('conv2d_transpose: a part is a band or a block of channels');
   const [H, W, C] = shape as [number, number, number];
@@ -237,8 +254,12 @@ function lowerWinogradTranspose(
     tileRows: winogradBand(band, 2),
     relative: band !== undefined,
     ...(ch ? { channels: ch.count } : {}),
+    ...(stage ? { stage } : {}),
   };
-  const tags = ch ? channelTags(ch.count) : band ? sharedBandTags(band.count) : bandTags(undefined);
+  const tags = stageTags(
+    stage,
+    ch ? channelTags(ch.count) : band ? sharedBandTags(band.count) : bandTags(undefined),
+  );
   // The prepare kernel reads the kernel as [kh, kw, C, F]: packed so from Keras's [kh, kw, F, C].
   const prepared = winogradPrepare(k[0]!, k[1]!, C, F, taps, schedule);
   const pack: Pack = { shape: [k[0]!, k[1]!, F, C], perm: [0, 1, 3, 2] };
@@ -266,7 +287,7 @@ function lowerWinogradTranspose(
     scratch: winogradScratch(spec),
     packs: node.weights.map((wt) => (wt.name === 'kernel' ? pack : null)),
     prepares: node.weights.map((wt) => (wt.name === 'kernel' ? prepared : null)),
-    ...(band ? { bandShift: winogradBandShift(spec) } : {}),
+    ...(band ? { bandShift: stageShift(spec, winogradBandShift(spec)) } : {}),
     ...(ch ? { bandShift: winogradChannelShift(spec, ch.from, node) } : {}),
   });
 }

@@ -187,6 +187,12 @@ export interface WinogradSpec {
    * transform is the whole layer's (each block transforms every input channel), the GEMMs and
    * the output transform the block's: M holds `channels` per tile. */
   readonly channels?: number;
+  /** A layer split in two phases between threads (see winogradStaged): 'input' computes the
+   * input transform only, of its tile rows (`tileRows`, relative), into the whole layer's V at
+   * `s` (its base moved to the band's first tile: BandShift.s); 'rest' the GEMMs and the output
+   * transform of every tile (of a block of `channels`), reading that V at `x`, its M in `s`.
+   * Absent: all three stages. Only for a layer computed in one block of tile rows. */
+  readonly stage?: 'input' | 'rest';
 }
 
 /** The input row a relative band's input base points at: its first patch's first row (the
@@ -200,6 +206,42 @@ export function winogradBandShift(spec: WinogradSpec): { y: number; x: number[] 
   const t0 = spec.tileRows?.from ?? 0;
   const y = 2 * t0 * spec.stride * spec.OW * spec.F;
   return { y, x: [bandInRow(spec) * spec.W * spec.C, ...(spec.residual ? [y] : [])] };
+}
+
+/** Whether a layer is computed in one block of tile rows (its V and M all in scratch at once):
+ * then its input transform and the rest can be split between threads differently (`stage`). */
+export function winogradOneBlock(spec: Sizes & { readonly phases: readonly PhaseTaps[] }): boolean {
+  return blockRows(spec, spec.phases) >= tilesOf(spec.OH, spec.stride);
+}
+
+/** An 'input' stage band's V base shift (floats): its first tile's, in the whole layer's V. */
+export function winogradStageShift(spec: WinogradSpec): number {
+  return (spec.tileRows?.from ?? 0) * tilesOf(spec.OW, spec.stride) * spec.C;
+}
+
+/** A band's shift, with an 'input' stage's V base (BandShift.s). */
+export function stageShift(
+  spec: WinogradSpec,
+  shift: { y: number; x: number[] },
+): { y: number; x: number[]; s?: number } {
+  return spec.stage === 'input' ? { ...shift, s: winogradStageShift(spec) } : shift;
+}
+
+/** A part's name and doc tags, with its stage's. */
+export function stageTags(
+  stage: WinogradSpec['stage'],
+  tags: { name: string | false; doc: string[] },
+): { name: string | false; doc: string[] } {
+  if (!stage) return tags;
+  return {
+    name: `${tags.name || 'all'}_${stage === 'input' ? 'vin' : 'vrest'}`,
+    doc: [
+      ...tags.doc,
+      stage === 'input'
+        ? "the input transform only, into the whole layer's V at the scratch base the step passes"
+        : 'the GEMMs and the output transform only, V read at the input base the step passes',
+    ],
+  };
 }
 
 /** A block of output channels' moved bases (floats): the output and the residual by its first
@@ -305,8 +347,13 @@ function blockRows(spec: Sizes, phases: readonly PhaseTaps[]): number {
 }
 
 /** Floats of scratch: V and M of one block. */
-export function winogradScratch(spec: Sizes & { readonly phases: readonly PhaseTaps[] }): number {
+export function winogradScratch(
+  spec: Sizes & { readonly phases: readonly PhaseTaps[]; readonly stage?: 'input' | 'rest' },
+): number {
   const n = scratchPoints(spec.phases);
+  // The 'rest' stage: M only (V is the 'input' stage's, at x).
+  if (spec.stage === 'rest')
+    return tilesOf(spec.OH, spec.stride) * tilesOf(spec.OW, spec.stride) * n.m * spec.F;
   return (
     blockRows(spec, spec.phases) * tilesOf(spec.OW, spec.stride) * (n.v * spec.C + n.m * spec.F)
   );
@@ -477,6 +524,12 @@ export function winogradCore(spec: WinogradSpec, names: Names): Stmt[] {
   const t0 = spec.tileRows?.from ?? 0;
   const TH = spec.tileRows?.count ?? tilesOf(spec.OH, spec.stride);
   const R = Math.min(TH, blockRows(spec, spec.phases));
+  if (spec.stage && (R < TH || !winogradOneBlock(spec)))
+    throw new Error('winograd: a layer split in stages is computed in one block');
+  if (spec.stage === 'rest' && (spec.tileRows || spec.channels === undefined))
+    throw new Error('winograd: the rest stage is a block of channels of every tile');
+  if (spec.stage === 'input' && (!spec.tileRows || !spec.relative || spec.channels !== undefined))
+    throw new Error('winograd: the input stage is a band of tile rows');
   const colRuns = runsBy(TW, (t) => ({
     i: patchMask(t, spec.padLeft, spec.W),
     o: outMask(t, spec.OW, spec.stride),
@@ -521,15 +574,19 @@ function blockCode(
 ): Stmt[] {
   const { C, F } = spec;
   const T = rows * TW;
-  // V: one set of matrices per distinct input transform, then M (reused phase by phase).
+  // V: one set of matrices per distinct input transform, then M (reused phase by phase). An
+  // 'input' stage writes its tiles into the whole layer's V (matrices of every tile), the
+  // 'rest' reads V at x and keeps only M in scratch.
+  const vT = spec.stage === 'input' ? tilesOf(spec.OH, spec.stride) * TW : T;
+  const vBase = spec.stage === 'rest' ? spec.x : spec.s;
   const groups = [...new Map(spec.phases.map((p) => [vKey(p), p])).values()];
   const vAt = new Map<string, Expr>();
   let vTop = 0;
   for (const p of groups) {
-    vAt.set(vKey(p), add(spec.s, i32(vTop * T * C)));
+    vAt.set(vKey(p), add(vBase, i32(vTop * vT * C)));
     vTop += phasePoints(p);
   }
-  const M = add(spec.s, i32(vTop * T * C));
+  const M = spec.stage === 'rest' ? spec.s : add(spec.s, i32(vTop * T * C));
   const rowRuns = runsBy(rows, (r) => keys[r]!);
   // A relative band: th counts from its first tile row, the input base points at bandInRow.
   const inRowMoved = spec.relative ? 2 * (spec.tileRows?.from ?? 0) - bandInRow(spec) : 0;
@@ -584,7 +641,7 @@ function blockCode(
           const V = vAt.get(vKey(p))!;
           for (let r = 0; r < nr; r++)
             for (let q = 0; q < nc; q++) {
-              const at = add(V, add(mul(add(mul(i32(r * nc + q), T), tile), C), c));
+              const at = add(V, add(mul(add(mul(i32(r * nc + q), vT), tile), C), c));
               stmts.push(store(at, combine(cf.BT[q]!, t[r]!) ?? ZERO));
             }
         }
@@ -600,6 +657,8 @@ function blockCode(
     gemm(spec, names, vAt.get(vKey(phase))!, M, phase.w, T, phasePoints(phase)),
     ...outputTransform(spec, names, M, T, phase, forTiles),
   ]);
+  if (spec.stage === 'input') return inputT;
+  if (spec.stage === 'rest') return perPhase;
   return [...inputT, ...perPhase];
 }
 
