@@ -414,6 +414,20 @@ function splitSteps(
     if (threadScratch) scratchFloats = Math.max(scratchFloats, l.scratch ?? 0);
     return { ...step, scratchArg: l.scratch && threadScratch ? step.args.length - 1 : null };
   };
+  /** A part of a layer lowered with `cut` (its weights packed as the whole layer's), and its
+   * arguments with the bases moved. */
+  const lowerPart = (
+    node: Node,
+    shapes: Shape[],
+    impl: Implementation,
+    lowered: LoweredNode,
+    cut: Partial<LowerOptions>,
+  ): { l: LoweredNode; args: number[] } => {
+    const l = impl.lower(node, shapes, { ...opts, ...cut });
+    if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
+      throw new InternalError(`parts of ${node.name} pack its weights differently`);
+    return { l, args: shifted(node, l, argsOf(node, l)) };
+  };
   let single: PartCall[] | null = null;
   let splitMacs = 0;
   // The last phase when it is a layer's bands of rows (for fusing the next layer into it).
@@ -432,10 +446,7 @@ function splitSteps(
       splitMacs += node.layer.macs(node, shapes);
       const last = phases[phases.length - 1]!;
       fused.forEach((band, i) => {
-        const l = impl.lower(node, shapes, { ...opts, band });
-        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
-          throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        const args = shifted(node, l, argsOf(node, l));
+        const { l, args } = lowerPart(node, shapes, impl, lowered, { band });
         last[i]!.push(part(l, { ...step, kernel: l.kernel.name, args }));
       });
       continue;
@@ -454,21 +465,15 @@ function splitSteps(
       splitMacs += node.layer.macs(node, shapes);
       // V: the one-thread step's scratch (the layer's V and M), free while the layer runs.
       const v = step.args[step.args.length - 1]!;
-      const lowerPart = (cut: Partial<LowerOptions>): { l: LoweredNode; args: number[] } => {
-        const l = impl.lower(node, shapes, { ...opts, ...cut });
-        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
-          throw new InternalError(`stages of ${node.name} pack its weights differently`);
-        return { l, args: shifted(node, l, argsOf(node, l)) };
-      };
       phases.push(
         stages.input.map((band) => {
-          const { l, args } = lowerPart({ band, stage: 'input' });
+          const { l, args } = lowerPart(node, shapes, impl, lowered, { band, stage: 'input' });
           const call = part(l, { ...step, kernel: l.kernel.name, args }, false);
           args[args.length - 1] = v + (l.bandShift?.s ?? 0);
           return [{ ...call, args, scratchArg: null }];
         }),
         stages.rest.map((channels) => {
-          const { l, args } = lowerPart({ channels, stage: 'rest' });
+          const { l, args } = lowerPart(node, shapes, impl, lowered, { channels, stage: 'rest' });
           args[1] = v;
           return [part(l, { ...step, kernel: l.kernel.name, args })];
         }),
@@ -490,10 +495,7 @@ function splitSteps(
       banded = { node, step, inputs: shapes, rows };
     phases.push(
       bands.map((cut) => {
-        const l = impl.lower(node, shapes, { ...opts, ...cut });
-        if (JSON.stringify(l.packs ?? null) !== JSON.stringify(lowered.packs ?? null))
-          throw new InternalError(`bands of ${node.name} pack its weights differently`);
-        const args = shifted(node, l, argsOf(node, l));
+        const { l, args } = lowerPart(node, shapes, impl, lowered, cut);
         return [part(l, { ...step, kernel: l.kernel.name, args })];
       }),
     );
