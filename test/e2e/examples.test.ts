@@ -8,6 +8,7 @@ import { compileSource } from '../../src/frontend/index.js';
 import { runReference } from '../../src/reference/run.js';
 import { summarize } from '../../src/summary/summary.js';
 import { size } from '../../src/ir/types.js';
+import type { Graph, Port } from '../../src/ir/graph.js';
 import { runPasses } from '../../src/passes/pipeline.js';
 import { buildInto, runModule } from '../helpers/module.js';
 import { randomFeeds } from '../helpers/random.js';
@@ -18,6 +19,24 @@ const examples = readdirSync(path.join(root, 'examples')).filter((f) => f.endsWi
 const out = mkdtempSync(path.join(tmpdir(), 'netc-e2e-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
+/**
+ * The network with one more output per output: the input of its last layer (a classifier's
+ * features before the dense layer and softmax). With random weights a classifier's
+ * probabilities can be nearly flat (MobileNetV1's are 0.001 each to float32 precision), which
+ * would hide a wrong band or thread; the features are not.
+ */
+function withFeatures(graph: Graph): Graph {
+  const extra: Port[] = [];
+  for (const o of graph.outputs) {
+    const last = graph.nodes[o.node]!;
+    const before = graph.nodes[last.inputs[0]!];
+    if (before === undefined || before.layer.kind === 'input') continue;
+    if (graph.outputs.some((p) => p.node === before.id)) continue;
+    extra.push({ name: `${o.name}_features`, node: before.id, shape: before.shape, span: o.span });
+  }
+  return { ...graph, outputs: [...graph.outputs, ...extra] };
+}
+
 // Formatting is not under test (format: false; determinism.test.ts and the command-line tests
 // build formatted modules). Each module runs in a process of its own while the reference is
 // computed here.
@@ -26,7 +45,8 @@ describe.each(examples)('examples/%s', (file) => {
     readFileSync(path.join(root, 'examples', file), 'utf8'),
   );
   it('compiles without diagnostics', () => expect(diagnostics).toEqual([]));
-  for (const graph of graphs) {
+  for (const source of graphs) {
+    const graph = withFeatures(source);
     const macs = summarize(graph, runPasses(graph)).macs;
     // Large networks run one example (the float64 reference costs seconds per example).
     const batch = macs > 5e7 ? 1 : 2;
