@@ -14,7 +14,7 @@ import { BACKENDS } from '../dist/src/backends.js';
 import { runPasses } from '../dist/src/passes/pipeline.js';
 import { lowerGraph } from '../dist/src/lower/index.js';
 import { emitWasm } from '../dist/codegen/wasm/emit.js';
-import { median } from './stats.mjs';
+import { median, sineFeeds } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -38,8 +38,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netc-phases-'));
 const wasm = BACKENDS.wasm;
 let serial = 0;
 
-/** Loads `program` as a module at 1 and N threads; the medians of alternate runs. */
-async function time(graph, program, values) {
+/** `program` emitted as a wasm module in a directory of its own, and imported. */
+async function emitModule(graph, program, values) {
   const netDir = path.join(dir, `m${serial++}`);
   fs.mkdirSync(netDir);
   const files = await wasm.emit({
@@ -50,15 +50,15 @@ async function time(graph, program, values) {
     format: async (t) => t,
   });
   for (const f of files) fs.writeFileSync(path.join(netDir, f.name), f.data);
-  const mod = await import(pathToFileURL(path.join(netDir, `${graph.name}.js`)).href);
+  return import(pathToFileURL(path.join(netDir, `${graph.name}.js`)).href);
+}
+
+/** Loads `program` as a module at 1 and N threads; the medians of alternate runs. */
+async function time(graph, program, values) {
+  const mod = await emitModule(graph, program, values);
   const one = await mod.load({ threads: 1 });
   const many = await mod.load({ threads: N });
-  const feeds = Object.fromEntries(
-    Object.entries(mod.inputs).map(([key, shape]) => [
-      key,
-      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => Math.sin(k * 0.37)),
-    ]),
-  );
+  const feeds = sineFeeds(mod.inputs);
   const run = (net) => {
     const t = performance.now();
     net.run(feeds);
@@ -243,25 +243,10 @@ function inSequence(program, which) {
 async function timeOne(graph, programs, values) {
   const nets = [];
   for (const program of programs) {
-    const netDir = path.join(dir, `m${serial++}`);
-    fs.mkdirSync(netDir);
-    const files = await wasm.emit({
-      program,
-      name: graph.name,
-      banner: '',
-      weights: { kind: 'area', area: packWeights(program, values) },
-      format: async (t) => t,
-    });
-    for (const f of files) fs.writeFileSync(path.join(netDir, f.name), f.data);
-    const mod = await import(pathToFileURL(path.join(netDir, `${graph.name}.js`)).href);
+    const mod = await emitModule(graph, program, values);
     nets.push({ net: await mod.load({ threads: 1 }), mod });
   }
-  const feeds = Object.fromEntries(
-    Object.entries(nets[0].mod.inputs).map(([key, shape]) => [
-      key,
-      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => Math.sin(k * 0.37)),
-    ]),
-  );
+  const feeds = sineFeeds(nets[0].mod.inputs);
   const times = programs.map(() => []);
   for (let r = 0; r < ROUNDS + 5; r++)
     nets.forEach(({ net }, i) => {

@@ -91,3 +91,13 @@ export function ortRunners(ort, session, config, inputs) {
     },
   };
 }
+
+/** Feeds for a module's inputs (its `inputs` shapes): sin(0.37 k), the same in every tool. */
+export function sineFeeds(inputs) {
+  return Object.fromEntries(
+    Object.entries(inputs).map(([key, shape]) => [
+      key,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => Math.sin(k * 0.37)),
+    ]),
+  );
+}

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { compileSource } from '../dist/src/frontend/index.js';
 import { buildNetwork } from '../dist/src/driver.js';
-import { median } from './stats.mjs';
+import { median, sineFeeds } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -45,14 +45,7 @@ for (const name of NETS.filter((n) => picked.length === 0 || picked.includes(n))
     const mod = await import(pathToFileURL(path.join(netDir, `${graph.name}.js`)).href);
     const one = await mod.load({ threads: 1 });
     const many = await mod.load({ threads: N });
-    const feeds = Object.fromEntries(
-      Object.entries(mod.inputs).map(([key, shape]) => [
-        key,
-        Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) =>
-          Math.sin(k * 0.37),
-        ),
-      ]),
-    );
+    const feeds = sineFeeds(mod.inputs);
     const a = one.run(feeds);
     const b = many.run(feeds);
     for (const k of Object.keys(a))
