@@ -20,7 +20,7 @@ const threadsAt = args.indexOf('--threads');
 const N = threadsAt >= 0 ? Number(args[threadsAt + 1]) : 2;
 const roundsAt = args.indexOf('--rounds');
 const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 40;
-const skip = new Set([threadsAt + 1, roundsAt + 1]);
+const skip = new Set([threadsAt, roundsAt].filter((at) => at >= 0).map((at) => at + 1));
 const picked = args.filter((a, i) => !a.startsWith('--') && !skip.has(i));
 const NETS = ['mnist', 'mobilenet_v1', 'resnet50', 'dcgan', 'separable', 'autoencoder'];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netc-threads-'));
