@@ -457,7 +457,7 @@ function splitSteps(
     const stages = stagesOf(node, shapes, impl, par, opts);
     if (
       stages &&
-      bandsOf(node, shapes, impl, par).length < par.maxParts &&
+      stages.input.length < par.maxParts &&
       stages.rest.length > stages.input.length &&
       lowered.scratch
     ) {
@@ -468,9 +468,8 @@ function splitSteps(
       phases.push(
         stages.input.map((band) => {
           const { l, args } = lowerPart(node, shapes, impl, lowered, { band, stage: 'input' });
-          const call = part(l, { ...step, kernel: l.kernel.name, args }, false);
           args[args.length - 1] = v + (l.bandShift?.s ?? 0);
-          return [{ ...call, args, scratchArg: null }];
+          return [part(l, { ...step, kernel: l.kernel.name, args }, false)];
         }),
         stages.rest.map((channels) => {
           const { l, args } = lowerPart(node, shapes, impl, lowered, { channels, stage: 'rest' });
@@ -508,13 +507,8 @@ function splitSteps(
   };
 }
 
-/**
- * The bands (in the node's units) to run `node` in the parts of the phase before it, the
- * bands of rows of `prev`, or null when it cannot: its implementation's bands read only their
- * own rows of its first input (`Implementation.rowLocal`), which is `prev`'s output, of as many
- * rows; a module would split it in bands anyway (partsOf); and its output does not overlap
- * any input of `prev`, which the other parts read while it is written.
- */
+/** A phase that is one layer's bands of rows: the layer, its step, its inputs' shapes and the
+ * bands, in order. */
 interface Banded {
   readonly node: Node;
   readonly step: Step;
@@ -522,6 +516,13 @@ interface Banded {
   readonly rows: readonly { from: number; count: number }[];
 }
 
+/**
+ * The bands (in the node's units) to run `node` in the parts of the phase before it, the
+ * bands of rows of `prev`, or null when it cannot: its implementation's bands read only their
+ * own rows of its first input (`Implementation.rowLocal`), which is `prev`'s output, of as many
+ * rows; a module would split it in bands anyway (partsOf); and its output does not overlap
+ * any input of `prev`, which the other parts read while it is written.
+ */
 function fusedBands(
   prev: Banded,
   node: Node,

@@ -26,7 +26,6 @@ import {
   winogradChannelShift,
   winogradPrepare,
   winogradOneBlock,
-  stageShift,
   stageTags,
   type WinogradSpec,
 } from './winograd.js';
@@ -312,7 +311,7 @@ export function lowerConv2dWinograd(
     weights: ['kernel', 'bias'],
     scratch: winogradScratch(spec),
     prepares: node.weights.map((w) => (w.name === 'kernel' ? prepared : null)),
-    ...(opts.band ? { bandShift: stageShift(spec, winogradBandShift(spec)) } : {}),
+    ...(opts.band ? { bandShift: winogradBandShift(spec) } : {}),
     ...(ch ? { bandShift: winogradChannelShift(spec, ch.from, node) } : {}),
   });
 }

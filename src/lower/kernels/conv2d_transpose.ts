@@ -27,7 +27,6 @@ import {
   winogradPrepare,
   winogradScratch,
   winogradOneBlock,
-  stageShift,
   stageTags,
   type WinogradSpec,
 } from './winograd.js';
@@ -287,7 +286,7 @@ function lowerWinogradTranspose(
     scratch: winogradScratch(spec),
     packs: node.weights.map((wt) => (wt.name === 'kernel' ? pack : null)),
     prepares: node.weights.map((wt) => (wt.name === 'kernel' ? prepared : null)),
-    ...(band ? { bandShift: stageShift(spec, winogradBandShift(spec)) } : {}),
+    ...(band ? { bandShift: winogradBandShift(spec) } : {}),
     ...(ch ? { bandShift: winogradChannelShift(spec, ch.from, node) } : {}),
   });
 }

@@ -201,30 +201,21 @@ const bandInRow = (spec: WinogradSpec): number =>
   Math.max(0, 2 * (spec.tileRows?.from ?? 0) - spec.padTop);
 
 /** A relative Winograd band's moved bases (floats): the output and the residual by its first
- * tile row's outputs, the input by bandInRow's rows. */
-export function winogradBandShift(spec: WinogradSpec): { y: number; x: number[] } {
+ * tile row's outputs, the input by bandInRow's rows; an 'input' stage's V base (BandShift.s)
+ * by its first tile's matrices in the whole layer's V. */
+export function winogradBandShift(spec: WinogradSpec): { y: number; x: number[]; s?: number } {
   const t0 = spec.tileRows?.from ?? 0;
   const y = 2 * t0 * spec.stride * spec.OW * spec.F;
-  return { y, x: [bandInRow(spec) * spec.W * spec.C, ...(spec.residual ? [y] : [])] };
+  const x = [bandInRow(spec) * spec.W * spec.C, ...(spec.residual ? [y] : [])];
+  return spec.stage === 'input'
+    ? { y, x, s: t0 * tilesOf(spec.OW, spec.stride) * spec.C }
+    : { y, x };
 }
 
 /** Whether a layer is computed in one block of tile rows (its V and M all in scratch at once):
  * then its input transform and the rest can be split between threads differently (`stage`). */
 export function winogradOneBlock(spec: Sizes & { readonly phases: readonly PhaseTaps[] }): boolean {
   return blockRows(spec, spec.phases) >= tilesOf(spec.OH, spec.stride);
-}
-
-/** An 'input' stage band's V base shift (floats): its first tile's, in the whole layer's V. */
-export function winogradStageShift(spec: WinogradSpec): number {
-  return (spec.tileRows?.from ?? 0) * tilesOf(spec.OW, spec.stride) * spec.C;
-}
-
-/** A band's shift, with an 'input' stage's V base (BandShift.s). */
-export function stageShift(
-  spec: WinogradSpec,
-  shift: { y: number; x: number[] },
-): { y: number; x: number[]; s?: number } {
-  return spec.stage === 'input' ? { ...shift, s: winogradStageShift(spec) } : shift;
 }
 
 /** A part's name and doc tags, with its stage's. */
