@@ -98,6 +98,37 @@ function checkWasm(layout: WasmLayout, url: URL, size: number, header: Uint8Arra
     );
 }
 
+/** Node: the .wasm file opened, and checked (closed again if it is not ours). */
+function openWasm(layout: WasmLayout, fs: FileSystem, url: URL): number {
+  const fd = fs.openSync(url, 'r');
+  try {
+    const header = new Uint8Array(layout.header.length);
+    fs.readSync(fd, header, 0, header.length, layout.weightsAt - header.length);
+    checkWasm(layout, url, fs.fstatSync(fd).size, header);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** Node: bytes [at, at + n) of the open file into `into` from `offset`, whole. */
+function readAt(
+  fs: FileSystem,
+  fd: number,
+  url: URL,
+  into: Uint8Array,
+  offset: number,
+  n: number,
+  at: number,
+): void {
+  for (let done = 0; done < n;) {
+    const r = fs.readSync(fd, into, offset + done, n - done, at + done);
+    if (r === 0) throw new Error(`${url} changed while it was read`);
+    done += r;
+  }
+}
+
 /** Node: bytes [at, at + into.length) of the .wasm file into `into`, the file checked first. */
 function readWasm(
   layout: WasmLayout,
@@ -106,16 +137,9 @@ function readWasm(
   at: number,
   into: Uint8Array,
 ): Uint8Array {
-  const fd = fs.openSync(url, 'r');
+  const fd = openWasm(layout, fs, url);
   try {
-    const header = new Uint8Array(layout.header.length);
-    fs.readSync(fd, header, 0, header.length, layout.weightsAt - header.length);
-    checkWasm(layout, url, fs.fstatSync(fd).size, header);
-    for (let done = 0; done < into.length;) {
-      const n = fs.readSync(fd, into, done, into.length - done, at + done);
-      if (n === 0) throw new Error(`${url} changed while it was read`);
-      done += n;
-    }
+    readAt(fs, fd, url, into, 0, into.length, at);
   } finally {
     fs.closeSync(fd);
   }
@@ -210,15 +234,7 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
     const threaded = once(async () => new WebAssembly.Module(codeOf(layout.threads!, read)));
     const split = (memory: ArrayBufferLike): SplitRead | null => {
       if (last?.deref()) return null;
-      const fd = fs.openSync(url, 'r');
-      try {
-        const header = new Uint8Array(layout.header.length);
-        fs.readSync(fd, header, 0, header.length, layout.weightsAt - header.length);
-        checkWasm(layout, url, fs.fstatSync(fd).size, header);
-      } catch (err) {
-        fs.closeSync(fd);
-        throw err;
-      }
+      const fd = openWasm(layout, fs, url);
       const file: WeightFile = {
         href: url.href,
         at: layout.weightsAt,
@@ -232,12 +248,7 @@ async function compile(layout: WasmLayout, where: () => URL): Promise<WasmParts>
         read(next: () => number): void {
           for (let k; (k = next()) * CHUNK < file.bytes;) {
             const from = k * CHUNK;
-            const n = Math.min(CHUNK, file.bytes - from);
-            for (let done = 0; done < n;) {
-              const r = fs.readSync(fd, into, from + done, n - done, file.at + from + done);
-              if (r === 0) throw new Error(`${url} changed while it was read`);
-              done += r;
-            }
+            readAt(fs, fd, url, into, from, Math.min(CHUNK, file.bytes - from), file.at + from);
           }
         },
         close: () => fs.closeSync(fd),
