@@ -72,9 +72,12 @@ async function main() {
       return;
     }
     case 'netc':
+    case 'netc-1':
     case 'netc-relaxed': {
       const mod = await import(new URL(`file://${config.module}`).href);
-      const net = await mod.load({ threads: config.threads ?? 1 });
+      const net = await mod.load({
+        threads: config.runtime === 'netc-1' ? 1 : (config.threads ?? 1),
+      });
       result.threads = net.threads;
       run = () => net.run(inputs);
       runInto = (into) => net.run(inputs, into);

@@ -50,9 +50,18 @@ const NETWORKS = [
 // default in Chromium), where it runs the relaxed build of its code (fused multiply-adds).
 // With --browser, netc, tfjs-wasm and ort-web run in Chromium (netc's relaxed build there, as
 // Chromium has relaxed SIMD); ort-node stays the reference of the agreement check.
+// netc-1: with --threads N (N > 1), netc's module loaded with threads: 1, measured right after
+// netc, so the self-speed-up (netc-1 / netc) is read off one run.
 const RUNTIMES = inBrowser
   ? ['ort-node', 'ort-web', 'tfjs-wasm', 'netc']
-  : ['ort-node', 'ort-web', 'tfjs-wasm', 'netc', 'netc-relaxed'];
+  : [
+      'ort-node',
+      'ort-web',
+      'tfjs-wasm',
+      'netc',
+      ...(THREADS > 1 ? ['netc-1'] : []),
+      'netc-relaxed',
+    ];
 /** The Chromium pages (bench/browser.mjs), with --browser. */
 let browser = null;
 const TIMING = quick
@@ -527,6 +536,18 @@ function printReport(report, peak, ceiling, nodeStart) {
     );
   }
 
+  // netc's own speed-up at N threads: the same module at 1 thread (netc-1), measured next.
+  const oneThread = (s) => s.e.runs['netc-1']?.result.fresh.median;
+  const speedUps = summary
+    .filter((s) => oneThread(s) !== undefined && s.netcFresh !== undefined)
+    .map(
+      (s) =>
+        `${s.e.net.name} ${fmt(oneThread(s) / s.netcFresh)}x (${ms(oneThread(s))} -> ${ms(s.netcFresh)} ms)`,
+    );
+  if (speedUps.length)
+    p(`
+netc's speed-up at ${THREADS} threads: ${speedUps.join('; ')}`);
+
   // The relaxed build, where the engine has relaxed SIMD (here: Node with its flag).
   const relaxed = summary
     .filter((s) => s.e.runs['netc-relaxed'])
@@ -579,6 +600,28 @@ function printReport(report, peak, ceiling, nodeStart) {
     (s) => `${ms(s.netcFresh ?? NaN)} ms < 5 ms`,
     (s) => (s.netcFresh === undefined ? undefined : s.netcFresh < 5),
   );
+  // The threads issue's goals on this 2-core machine: netc's own speed-up and times at 2 threads.
+  if (THREADS === 2)
+    for (const [net, limit] of [
+      ['resnet50', 75],
+      ['mobilenet_v1', 14],
+      ['dcgan', 3.4],
+    ]) {
+      chk(
+        net,
+        (s) =>
+          `speed-up at 2 threads ${fmt((oneThread(s) ?? NaN) / (s.netcFresh ?? NaN))}x >= 1.8x`,
+        (s) =>
+          oneThread(s) === undefined || s.netcFresh === undefined
+            ? undefined
+            : oneThread(s) / s.netcFresh >= 1.8,
+      );
+      chk(
+        net,
+        (s) => `${ms(s.netcFresh ?? NaN)} ms at 2 threads <= ${limit} ms`,
+        (s) => (s.netcFresh === undefined ? undefined : s.netcFresh <= limit),
+      );
+    }
   // Node's cold start (a page's includes the browser's navigation and fetches).
   if (!inBrowser)
     chk(
