@@ -3,6 +3,7 @@
 import type { Node, Shape } from '../../ir/graph.js';
 import {
   add,
+  bodyText,
   f32,
   get,
   i32,
@@ -18,7 +19,6 @@ import {
 } from '../../kir/kir.js';
 import type { BandShift, LoweredNode, Pack, PreparedWeight } from '../program.js';
 import { walk } from '../../kir/visit.js';
-import { bodyText } from '../../kir/kir.js';
 
 /** Lanes per value: 4 for v128, 1 for f32. */
 export type Lanes = 1 | 4;
