@@ -7,7 +7,6 @@ export async function timeLayers(config) {
   const { compileSource } = await import('../dist/src/frontend/index.js');
   const { runPasses } = await import('../dist/src/passes/pipeline.js');
   const { lowerGraph } = await import('../dist/src/lower/index.js');
-  const { emitWasm } = await import('../dist/codegen/wasm/emit.js');
   const { WASM_SIMD_X64 } = await import('../dist/src/lower/schedule.js');
   const graph = compileSource(readFileSync(config.source, 'utf8')).graphs[0];
   const program = lowerGraph(runPasses(graph), { schedule: WASM_SIMD_X64 });
@@ -24,20 +23,7 @@ export async function timeLayers(config) {
   for (const step of program.steps) {
     if (config.only && !step.layer.includes(config.only) && !step.kernel.includes(config.only))
       continue;
-    const kernels = program.kernels.filter((k) => k.name === step.kernel).slice(0, 1);
-    const bytes = emitWasm({ ...program, kernels, steps: [step], prepare: [] });
-    const { instance } = await WebAssembly.instantiate(bytes, {});
-    const run = instance.exports.run;
-    // Fill the memory with small non-zero values: untouched pages all map to the one zero page,
-    // which would keep a layer's weights in cache however large they are.
-    new Float32Array(instance.exports.memory.buffer).fill(1 / 64);
-    // Warm up long enough for V8 to tier the kernel up from Liftoff to TurboFan.
-    const w0 = performance.now();
-    let calls = 0;
-    while (calls < 3 || (performance.now() - w0 < (config.quick ? 20 : 100) && calls < 2000)) {
-      run();
-      calls++;
-    }
+    const { run, bytes } = await stepAlone(program, step, config.quick ? 20 : 100);
     const t0 = performance.now();
     run();
     const once = performance.now() - t0;
@@ -61,4 +47,24 @@ export async function timeLayers(config) {
     });
   }
   return rows;
+}
+
+/**
+ * `step` of `program` emitted alone as a module of its own (its kernel only, the program's
+ * memory layout) and instantiated, every float 1/64 (untouched pages all map to the one zero
+ * page, which would keep a layer's weights in cache however large they are), then run for
+ * `warmMs` (at least 3 calls), long enough for V8 to tier the kernel up from Liftoff to
+ * TurboFan. Its `run` and the module's bytes.
+ */
+export async function stepAlone(program, step, warmMs) {
+  const { emitWasm } = await import('../dist/codegen/wasm/emit.js');
+  const kernels = program.kernels.filter((k) => k.name === step.kernel).slice(0, 1);
+  const bytes = emitWasm({ ...program, kernels, steps: [step], prepare: [], streams: [] });
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  const run = instance.exports.run;
+  new Float32Array(instance.exports.memory.buffer).fill(1 / 64);
+  const w0 = performance.now();
+  for (let calls = 0; calls < 3 || (performance.now() - w0 < warmMs && calls < 2000); calls++)
+    run();
+  return { run, bytes };
 }

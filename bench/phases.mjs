@@ -13,7 +13,7 @@ import { initialValues, packWeights } from '../dist/src/driver.js';
 import { BACKENDS } from '../dist/src/backends.js';
 import { runPasses } from '../dist/src/passes/pipeline.js';
 import { lowerGraph } from '../dist/src/lower/index.js';
-import { emitWasm } from '../dist/codegen/wasm/emit.js';
+import { stepAlone } from './layers.mjs';
 import { median, sineFeeds } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -82,23 +82,18 @@ async function time(graph, program, values) {
     }
   }
   for (let r = 0; r < ROUNDS; r++) {
-    // Each sample: a few runs, so sub-millisecond phases are measured above the timer's grain.
     t1.push(run(one));
     tN.push(run(many));
-  }
-  if (low) {
-    // The 10th percentile: on a machine shared with other work, the runs that had both cores.
-    t1.sort((x, y) => x - y);
-    tN.sort((x, y) => x - y);
-    return {
-      m1: t1[Math.floor(ROUNDS / 10)],
-      mN: tN[Math.floor(ROUNDS / 10)],
-      threads: many.threads,
-    };
   }
   const threads = many.threads;
   one.dispose();
   many.dispose();
+  if (low) {
+    // The 10th percentile: on a machine shared with other work, the runs that had both cores.
+    t1.sort((x, y) => x - y);
+    tN.sort((x, y) => x - y);
+    return { m1: t1[Math.floor(ROUNDS / 10)], mN: tN[Math.floor(ROUNDS / 10)], threads };
+  }
   return { m1: median(t1), mN: median(tN), threads };
 }
 
@@ -129,26 +124,19 @@ function groupsOf(program) {
   return groups;
 }
 
-/** One call alone on one thread (as bench/layers.mjs times a step): the median time. */
+/** One call alone on one thread (bench/layers.mjs's stepAlone): the median time. */
 async function timeCall(program, call) {
   const par = program.parallel;
-  const kernels = [...program.kernels, ...par.kernels].filter((k) => k.name === call.kernel);
-  const scratch = program.memoryFloats;
-  const args = call.args.map((a, i) => (i === call.scratchArg ? scratch : a));
-  const bytes = emitWasm({
-    ...program,
-    memoryFloats: program.memoryFloats + par.scratchFloats,
-    kernels: kernels.slice(0, 1),
-    steps: [{ ...call, args }],
-    prepare: [],
-    streams: [],
-  });
-  const { instance } = await WebAssembly.instantiate(bytes, {});
-  const run = instance.exports.run;
-  new Float32Array(instance.exports.memory.buffer).fill(1 / 64);
-  const w0 = performance.now();
-  let calls = 0;
-  while (calls < 3 || (performance.now() - w0 < 100 && calls < 2000)) (run(), calls++);
+  const args = call.args.map((a, i) => (i === call.scratchArg ? program.memoryFloats : a));
+  const { run } = await stepAlone(
+    {
+      ...program,
+      memoryFloats: program.memoryFloats + par.scratchFloats,
+      kernels: [...program.kernels, ...par.kernels],
+    },
+    { ...call, args },
+    100,
+  );
   const times = [];
   for (let r = 0; r < 25; r++) {
     const s = performance.now();
@@ -159,8 +147,8 @@ async function timeCall(program, call) {
 }
 
 /** Each split phase's parts timed alone on one thread, against the whole step: the work the
- * split adds (sum of parts / whole) and the best 2- and 4-thread times of these parts (longest
- * first to the first free thread, as the dynamic counter does in order). */
+ * split adds (sum of parts / whole) and the 2-, 4- and 8-thread times of these parts (each
+ * part, in order, to the least loaded thread; no barrier or memory contention counted). */
 async function partsReport(name, program) {
   const par = program.parallel;
   const totals = { whole: 0, sum: 0, t2: 0, t4: 0, t8: 0, barriers: 0 };
